@@ -1,0 +1,30 @@
+# The two commands of the quick start:
+#   make demo   set up a virtual environment and run the bundled demo audit
+#   make test   set up a virtual environment and run the whole test suite (ruff + pytest)
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/entra-auditor audit --demo --out reports/demo
+
+test: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/evaluate.py
+
+clean:
+	rm -rf $(VENV) reports/demo .pytest_cache

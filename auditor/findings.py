@@ -1,0 +1,128 @@
+"""The result of one audit: findings, per-rule status, coverage and run metadata.
+
+This is the one view model every renderer, the history store and the e-mail read. Renderers present
+it; they never decide findings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from auditor import __version__
+
+if TYPE_CHECKING:
+    from auditor.model.tenant import TenantModel
+
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}  # info=0 … critical=4
+
+Severity = Literal["critical", "high", "medium", "low", "info"]
+RuleState = Literal["assessed", "not_assessed", "disabled"]
+RunStatus = Literal["complete", "partial", "failed"]
+Change = Literal["new", "persisting"]
+
+
+def at_least(severity: str, threshold: str) -> bool:
+    return SEVERITY_RANK[severity] >= SEVERITY_RANK[threshold]
+
+
+@dataclass
+class Finding:
+    rule_id: str
+    severity: str
+    entity_type: str
+    entity_id: str
+    entity_name: str
+    evidence: dict[str, Any]
+    title: str = ""
+    remediation: str = ""
+    status: Literal["open", "waived"] = "open"
+    waiver: dict[str, Any] | None = None
+    change: Change | None = None
+    first_seen: datetime | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.rule_id}|{self.entity_id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["first_seen"] = self.first_seen.isoformat() if self.first_seen else None
+        return doc
+
+
+@dataclass
+class RuleOutcome:
+    id: str
+    title: str
+    severity: str
+    status: RuleState
+    reason: str | None = None
+    findings: int = 0
+    needs: tuple[str, ...] = ()
+    rationale: str = ""
+    remediation: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "reason": self.reason, "findings": self.findings}
+
+
+@dataclass
+class RunInfo:
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished: datetime | None = None
+    status: RunStatus = "complete"
+    tool_version: str = __version__
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "started": self.started.isoformat(),
+            "finished": (self.finished or self.started).isoformat(),
+            "status": self.status,
+            "tool_version": self.tool_version,
+        }
+
+
+@dataclass
+class AuditResult:
+    tenant: dict[str, Any]
+    run: RunInfo
+    coverage: list[dict[str, Any]]
+    rules: list[RuleOutcome]
+    findings: list[Finding]
+    resolved: list[dict[str, Any]] = field(default_factory=list)
+    expired_waivers: list[dict[str, Any]] = field(default_factory=list)
+    previous_run_id: str | None = None
+    model: TenantModel | None = None
+
+    @property
+    def open_findings(self) -> list[Finding]:
+        return [f for f in self.findings if f.status == "open"]
+
+    def summary(self) -> dict[str, Any]:
+        counts = dict.fromkeys(SEVERITIES, 0)
+        waived = 0
+        for f in self.findings:
+            if f.status == "waived":
+                waived += 1
+            else:
+                counts[f.severity] += 1
+        return {"open": counts, "waived": waived}
+
+    def failed_sources(self) -> list[dict[str, Any]]:
+        return [c for c in self.coverage if c["status"] == "failed"]
+
+    def not_assessed(self) -> list[RuleOutcome]:
+        return [r for r in self.rules if r.status == "not_assessed"]
+
+    def worst_open_severity(self) -> str | None:
+        for sev in SEVERITIES:
+            if any(f.severity == sev and f.status == "open" for f in self.findings):
+                return sev
+        return None

@@ -1,0 +1,117 @@
+"""The rule registry: one ``@rule`` decorator, metadata typed next to the logic.
+
+A rule is a small function ``(model, ctx) -> iterable of Finding``. Its metadata (id, title, default
+severity, the sources it needs, parameters with defaults, rationale, remediation) is declared on the
+decorator and validated at import. The engine owns everything else: enablement, not_assessed,
+severity overrides, waivers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from auditor.findings import SEVERITIES, Finding
+from auditor.sources import SOURCES
+
+if TYPE_CHECKING:
+    from auditor.model.tenant import TenantModel
+
+# Sources that are not fetched from an API but derived: the model decides whether they are available.
+DERIVED_SOURCES = {
+    "legacy_mfa_settings": "legacy MFA service settings (mfa_service_policy, or config legacy_mfa)",
+}
+KNOWN_NEEDS = set(SOURCES) | set(DERIVED_SOURCES)
+_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+@dataclass
+class RuleContext:
+    """What a rule may read besides the model: its parameters and where to put findings."""
+
+    spec: RuleSpec
+    params: dict[str, Any]
+
+    def finding(
+        self,
+        entity_type: str,
+        entity_id: str,
+        entity_name: str,
+        evidence: dict[str, Any],
+        severity: str | None = None,
+    ) -> Finding:
+        return Finding(
+            rule_id=self.spec.id,
+            severity=severity or self.spec.severity,
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+            entity_name=str(entity_name),
+            evidence=evidence,
+            title=self.spec.title,
+            remediation=self.spec.remediation,
+        )
+
+
+RuleFunc = Callable[["TenantModel", RuleContext], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    id: str
+    title: str
+    severity: str
+    needs: tuple[str, ...]
+    func: RuleFunc
+    rationale: str
+    remediation: str
+    params: dict[str, Any] = field(default_factory=dict)
+    optional_needs: tuple[str, ...] = ()
+    headline: bool = False
+    escalation: str = ""
+
+    @property
+    def detection(self) -> str:
+        """How detection works and where it stops: the rule function's docstring."""
+        return (self.func.__doc__ or "").strip()
+
+
+REGISTRY: dict[str, RuleSpec] = {}
+
+
+def rule(
+    *,
+    id: str,
+    title: str,
+    severity: str,
+    needs: Iterable[str],
+    rationale: str,
+    remediation: str,
+    params: dict[str, Any] | None = None,
+    optional_needs: Iterable[str] = (),
+    headline: bool = False,
+    escalation: str = "",
+) -> Callable[[RuleFunc], RuleFunc]:
+    """Register a rule. Raises at import time when the metadata is inconsistent."""
+
+    def register(func: RuleFunc) -> RuleFunc:
+        if not _ID.match(id):
+            raise ValueError(f"rule id {id!r} is not kebab-case")
+        if id in REGISTRY:
+            raise ValueError(f"rule id {id!r} registered twice")
+        if severity not in SEVERITIES:
+            raise ValueError(f"rule {id}: unknown severity {severity!r}")
+        unknown = (set(needs) | set(optional_needs)) - KNOWN_NEEDS
+        if unknown:
+            raise ValueError(f"rule {id}: needs unknown sources {sorted(unknown)}")
+        if not func.__doc__:
+            raise ValueError(f"rule {id}: the function needs a docstring saying how detection works")
+        REGISTRY[id] = RuleSpec(
+            id=id, title=title, severity=severity, needs=tuple(needs), func=func,
+            rationale=rationale, remediation=remediation, params=dict(params or {}),
+            optional_needs=tuple(optional_needs), headline=headline, escalation=escalation,
+        )
+        return func
+
+    return register

@@ -1,0 +1,175 @@
+"""The snapshot: the boundary between collection and everything offline.
+
+A snapshot is a gzip'd JSON document::
+
+    {"format": "entra-auditor/snapshot", "version": 1,
+     "tenant": {"name": "contoso", "tenant_id": "...", "default_domain": "contoso.com"},
+     "collected_at": "2026-11-25T07:00:00+00:00", "tool_version": "0.1.0",
+     "window_days": 30,
+     "sources": {"users": {"status": "collected", "reason": null, "items": 2,
+                           "records": [ ...raw Graph objects... ]}, ...}}
+
+``records`` holds each source's raw records exactly as the API sent them (a list, or one object for
+singleton sources). ``status`` is ``collected``, ``failed`` or ``skipped``; a failed or skipped source
+has a ``reason`` and its records are empty. Secrets never enter a snapshot.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from auditor import __version__
+from auditor.errors import SnapshotError
+from auditor.sources import SOURCES
+
+FORMAT = "entra-auditor/snapshot"
+VERSION = 1
+
+SourceStatus = Literal["collected", "failed", "skipped"]
+
+
+@dataclass
+class SourceData:
+    status: SourceStatus
+    records: Any = None
+    reason: str | None = None
+    items: int = 0
+
+    @classmethod
+    def collected(cls, records: Any) -> SourceData:
+        items = len(records) if isinstance(records, list) else (0 if records is None else 1)
+        return cls(status="collected", records=records, items=items)
+
+    @classmethod
+    def failed(cls, reason: str) -> SourceData:
+        return cls(status="failed", records=None, reason=reason)
+
+    @classmethod
+    def skipped(cls, reason: str) -> SourceData:
+        return cls(status="skipped", records=None, reason=reason)
+
+
+@dataclass
+class Snapshot:
+    tenant: dict[str, Any]
+    sources: dict[str, SourceData]
+    collected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    window_days: int = 30
+    tool_version: str = __version__
+
+    @property
+    def tenant_name(self) -> str:
+        return str(self.tenant.get("name") or self.tenant.get("tenant_id") or "tenant")
+
+    @property
+    def tenant_id(self) -> str:
+        return str(self.tenant.get("tenant_id") or "")
+
+    def collected(self, name: str) -> bool:
+        src = self.sources.get(name)
+        return src is not None and src.status == "collected"
+
+    def records(self, name: str, default: Any = None) -> Any:
+        src = self.sources.get(name)
+        if src is None or src.status != "collected":
+            return default
+        return src.records if src.records is not None else default
+
+    def coverage(self) -> list[dict[str, Any]]:
+        """One entry per known source (missing ones are ``skipped``), in catalog order."""
+        rows = []
+        names = list(SOURCES) + [n for n in self.sources if n not in SOURCES]
+        for name in names:
+            src = self.sources.get(name)
+            if src is None:
+                rows.append({"source": name, "status": "skipped", "items": 0, "reason": "not collected"})
+            else:
+                rows.append({"source": name, "status": src.status, "items": src.items, "reason": src.reason})
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "tenant": self.tenant,
+            "collected_at": self.collected_at.isoformat(),
+            "tool_version": self.tool_version,
+            "window_days": self.window_days,
+            "sources": {
+                name: {"status": s.status, "reason": s.reason, "items": s.items, "records": s.records}
+                for name, s in self.sources.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Any, origin: str = "snapshot") -> Snapshot:
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise SnapshotError(f"{origin} is not an Entra Auditor snapshot (missing format marker).")
+        if doc.get("version") != VERSION:
+            raise SnapshotError(
+                f"{origin} has snapshot version {doc.get('version')!r}; this tool reads version {VERSION}."
+            )
+        try:
+            sources = {}
+            for name, raw in (doc.get("sources") or {}).items():
+                status = raw.get("status")
+                if status not in ("collected", "failed", "skipped"):
+                    raise SnapshotError(f"{origin}: source {name!r} has invalid status {status!r}.")
+                sources[name] = SourceData(
+                    status=status, records=raw.get("records"), reason=raw.get("reason"),
+                    items=int(raw.get("items") or 0),
+                )
+            collected_at = datetime.fromisoformat(doc["collected_at"])
+            if collected_at.tzinfo is None:
+                collected_at = collected_at.replace(tzinfo=UTC)
+            return cls(
+                tenant=dict(doc.get("tenant") or {}),
+                sources=sources,
+                collected_at=collected_at,
+                window_days=int(doc.get("window_days") or 30),
+                tool_version=str(doc.get("tool_version") or ""),
+            )
+        except SnapshotError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SnapshotError(f"{origin} is malformed: {exc}.") from exc
+
+
+def save(snapshot: Snapshot, path: str | os.PathLike[str]) -> Path:
+    """Write atomically (temp file + rename) with owner-only permissions."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".snapshot-", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as gz:
+            gz.write(json.dumps(snapshot.to_dict(), separators=(",", ":")).encode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: str | os.PathLike[str]) -> Snapshot:
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError as exc:
+        raise SnapshotError(f"Snapshot file {path} does not exist.") from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SnapshotError(f"Snapshot file {path} is corrupt or not gzip'd JSON ({exc}).") from exc
+    try:
+        doc = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SnapshotError(f"Snapshot file {path} does not hold valid JSON ({exc}).") from exc
+    return Snapshot.from_dict(doc, origin=f"Snapshot file {path}")
