@@ -1,0 +1,179 @@
+"""The body of the ``audit_tenant`` task, independent of Celery.
+
+``run_claimed_audit`` takes the (tenant, period) claim, keeps its lease alive while the audit runs,
+calls the audit function (``auditor.pipeline.run_audit`` unless ``ENTRA_AUDITOR_RUN_FN`` names another)
+and marks the claim done. It never runs an audit twice for one period: a done claim makes the task a
+no-op, a claim held by a live worker makes it wait (``RetryLater``) until that worker finishes or its
+lease expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, create_engine
+
+from auditor.config import AuditorConfig, load_config, resolve_config_path
+from auditor.errors import AuditorError, ConfigError
+from auditor.scale.claims import Claim, ClaimLost, ClaimStore, Heartbeat, utcnow
+from auditor.scale.settings import ScaleSettings, redact, resolve
+
+log = logging.getLogger(__name__)
+
+
+class RetryLater(Exception):
+    """Ask the task queue to run this task again after ``countdown`` seconds."""
+
+    def __init__(self, countdown: float, reason: str) -> None:
+        super().__init__(reason)
+        self.countdown = max(1.0, countdown)
+        self.reason = reason
+
+
+@dataclass
+class WorkerRuntime:
+    """What a worker process needs to run tasks; one per process, created after the fork."""
+
+    settings: ScaleSettings
+    config_loader: Callable[[], AuditorConfig] | None = None
+    _engines: dict[tuple[int, str], Engine] = field(default_factory=dict)
+
+    def load_config(self) -> AuditorConfig:
+        if self.config_loader is not None:
+            return self.config_loader()
+        path = self.settings.config_path or resolve_config_path(None)
+        if path is None:
+            raise ConfigError(
+                "No configuration file: set ENTRA_AUDITOR_CONFIG or create config/auditor.yaml."
+            )
+        return load_config(path)
+
+    def engine(self, url: str) -> Engine:
+        """One SQLAlchemy engine per process and URL (engines must not cross a fork)."""
+        key = (os.getpid(), url)
+        engine = self._engines.get(key)
+        if engine is None:
+            engine = create_engine(url, pool_pre_ping=True, future=True)
+            self._engines[key] = engine
+        return engine
+
+    def claims(self, config: AuditorConfig) -> ClaimStore:
+        store = ClaimStore(
+            self.engine(config.storage.url),
+            lease_seconds=self.settings.lease_seconds,
+            max_attempts=self.settings.max_attempts,
+        )
+        store.ensure_schema()
+        return store
+
+    def run_fn(self) -> Callable[..., Any]:
+        return resolve(self.settings.run_fn)
+
+    def history(self, config: AuditorConfig) -> Any:
+        return resolve(self.settings.history_fn)(config)
+
+
+def default_history(config: AuditorConfig) -> Any:
+    """The history store of ``config.storage.url`` (None lets ``run_audit`` open its own)."""
+    try:
+        from auditor.history import HistoryStore  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    opener = getattr(HistoryStore, "from_config", None)
+    if opener is not None:
+        return opener(config)
+    return HistoryStore(config.storage.url)
+
+
+class FencedHistory:
+    """Wrap a history store so a run is recorded only while its claim is still held.
+
+    The check sits right before ``record``: a worker that stalled past its lease (and whose tenant was
+    taken over by another worker) raises ``ClaimLost`` instead of recording a second run.
+    """
+
+    def __init__(self, inner: Any, store: ClaimStore, claim: Claim) -> None:
+        self._inner = inner
+        self._store = store
+        self._claim = claim
+
+    def record(self, *args: Any, **kwargs: Any) -> Any:
+        self._store.ensure_held(self._claim)
+        return self._inner.record(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def run_claimed_audit(runtime: WorkerRuntime, tenant_name: str, period: str, worker: str) -> dict[str, Any]:
+    """Audit ``tenant_name`` once for ``period``. Returns a small JSON-able outcome."""
+    settings = runtime.settings
+    config = runtime.load_config()
+    base = {"tenant": tenant_name, "period": period, "worker": worker}
+    store = runtime.claims(config)
+    try:
+        config.tenant(tenant_name)
+    except ConfigError as exc:
+        log.error("tenant %s, period %s: %s", tenant_name, period, exc)
+        return {**base, "outcome": "failed", "error": str(exc)}
+
+    found = store.acquire(tenant_name, period, worker)
+    if found.kind == "done":
+        log.info("tenant %s, period %s: already audited (run %s); nothing to do", tenant_name, period,
+                 found.run_id)
+        return {**base, "outcome": "duplicate", "run_id": found.run_id}
+    if found.kind == "exhausted":
+        return {**base, "outcome": "gave_up", "error": found.error}
+    if found.kind == "held":
+        wait = settings.lease_seconds
+        if found.lease_expires is not None:
+            wait = (found.lease_expires - utcnow()).total_seconds() + 0.5
+        raise RetryLater(wait, f"tenant {tenant_name} is being audited by {found.holder}")
+
+    claim = found.claim
+    assert claim is not None
+    log.info("tenant %s, period %s: audit starts (attempt %d)", tenant_name, period, claim.attempt)
+    try:
+        with Heartbeat(store, claim, settings.heartbeat_seconds):
+            history = runtime.history(config)
+            fenced = FencedHistory(history, store, claim) if history is not None else None
+            outcome = runtime.run_fn()(config, tenant_name, history=fenced)
+    except ClaimLost as exc:
+        log.warning("%s", exc)
+        return {**base, "outcome": "lost", "attempt": claim.attempt}
+    except AuditorError as exc:
+        message = redact(str(exc))
+        final = exc.exit_code == 2 or claim.attempt >= settings.max_attempts
+        store.fail(claim, message, final=final)
+        log.error("tenant %s, period %s, attempt %d failed: %s", tenant_name, period, claim.attempt, message)
+        if final:
+            return {**base, "outcome": "failed", "error": message, "attempt": claim.attempt}
+        raise RetryLater(_backoff(settings, claim.attempt), message) from exc
+    except Exception as exc:
+        message = redact(f"{type(exc).__name__}: {exc}")
+        final = claim.attempt >= settings.max_attempts
+        store.fail(claim, message, final=final)
+        log.exception("tenant %s, period %s, attempt %d failed", tenant_name, period, claim.attempt)
+        if final:
+            return {**base, "outcome": "failed", "error": message, "attempt": claim.attempt}
+        raise RetryLater(_backoff(settings, claim.attempt), message) from exc
+
+    run = getattr(getattr(outcome, "result", None), "run", None)
+    run_id = getattr(run, "id", None)
+    run_status = getattr(run, "status", None)
+    try:
+        store.complete(claim, run_id=run_id, run_status=run_status)
+    except ClaimLost as exc:
+        log.warning("%s", exc)
+        return {**base, "outcome": "lost", "attempt": claim.attempt, "run_id": run_id}
+    log.info("tenant %s, period %s: audit done (run %s, %s)", tenant_name, period, run_id, run_status)
+    return {**base, "outcome": "completed", "run_id": run_id, "run_status": run_status,
+            "attempt": claim.attempt}
+
+
+def _backoff(settings: ScaleSettings, attempt: int) -> float:
+    return min(settings.retry_seconds * (2 ** max(attempt - 1, 0)), 3600.0)
