@@ -1,0 +1,129 @@
+"""report.html: one self-contained file (inline CSS/JS/SVG, no network), readable without JavaScript.
+
+The findings explorer reads its rows from an embedded ``<script type="application/json">`` block,
+so 100,000 findings stay responsive (filtered and paged in the browser) while the no-JavaScript part
+lists findings per rule up to a cap. A Content-Security-Policy allows only this file's own inline
+style and script (by hash) and no fetches at all, as a second line of defence behind autoescaping.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from auditor.findings import SEVERITIES, AuditResult
+from auditor.render.templating import atomic_output, make_environment, template_dir
+from auditor.render.view import (
+    DEFAULT_FALLBACK_CAP,
+    ReportView,
+    build_view,
+    evidence_summary,
+    flatten_evidence,
+)
+
+HEADLINE_CAP = 50
+_JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
+                 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def script_json(value: Any) -> str:
+    """JSON safe to place inside a ``<script>`` element: ``</script>`` and ``<!--`` cannot appear."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).translate(_JSON_ESCAPES)
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value.tzinfo else value.strftime("%Y-%m-%d %H:%M")
+
+
+def _day(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime | date):
+        return value.strftime("%Y-%m-%d")
+    return str(value)[:10]
+
+
+def _csp_hash(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+
+
+def findings_data(view: ReportView) -> dict[str, Any]:
+    """The explorer's rows: compact arrays indexing into severity and rule tables."""
+    sev_index = {s: i for i, s in enumerate(SEVERITIES)}
+    rule_ids = list(view.rule_index)
+    rule_index = {rid: i for i, rid in enumerate(rule_ids)}
+    titles = {s.id: s.outcome.title for s in view.rule_sections}
+    rows = []
+    for f in view.result.findings:
+        if f.rule_id not in rule_index:
+            rule_index[f.rule_id] = len(rule_ids)
+            rule_ids.append(f.rule_id)
+        rows.append([
+            sev_index.get(f.severity, len(SEVERITIES) - 1), rule_index[f.rule_id], f.entity_name,
+            f.entity_type, f.status, f.change, _day(f.first_seen), evidence_summary(f.evidence),
+            f.entity_id,
+        ])
+    return {"sev": list(SEVERITIES), "rules": [[rid, titles.get(rid, rid)] for rid in rule_ids], "rows": rows}
+
+
+def _charts(view: ReportView) -> dict[str, list[dict[str, Any]]]:
+    sev_of = {s.id: s.worst for s in view.rule_sections}
+    return {
+        "severity": [{"label": s, "value": view.counts[s], "sev": s} for s in SEVERITIES],
+        "rules": [{"label": rid, "value": n, "sev": sev_of.get(rid, "info")}
+                  for rid, _title, n in view.by_rule[:15]],
+    }
+
+
+def _ip_side(view: ReportView) -> dict[str, list[dict[str, Any]]] | None:
+    """Legacy trusted IPs next to IP named-location ranges, straight from the model's ip_ranges table."""
+    table = getattr(view.result.model, "ip_ranges", None)
+    if table is None or len(table) == 0:
+        return None
+    legacy, named = [], []
+    for row in table.itertuples(index=False):
+        if row.origin == "legacy_trusted_ips":
+            legacy.append({"cidr": row.cidr})
+        else:
+            named.append({"name": row.location_name, "cidr": row.cidr, "trusted": bool(row.is_trusted)})
+    return {"legacy": legacy, "named": named}
+
+
+def render_html_text(result: AuditResult, *, cap: int = DEFAULT_FALLBACK_CAP) -> str:
+    """The report as a string (see ``render_html`` to write it)."""
+    view = build_view(result)
+    env = make_environment({"when": _when, "day": _day, "flatten": flatten_evidence,
+                            "summary": evidence_summary})
+    folder = template_dir()
+    css = (folder / "report.css").read_text(encoding="utf-8")
+    js = (folder / "report.js").read_text(encoding="utf-8")
+    csp = (f"default-src 'none'; img-src data:; style-src '{_csp_hash(css)}'; "
+           f"script-src '{_csp_hash(js)}'; base-uri 'none'; form-action 'none'")
+    return env.get_template("report.html.j2").render(
+        v=view,
+        severities=SEVERITIES,
+        css=Markup(css),  # noqa: S704 - our own static file, hashed into the CSP
+        js=Markup(js),  # noqa: S704 - our own static file, hashed into the CSP
+        csp=csp,
+        data_json=Markup(script_json(findings_data(view))),  # noqa: S704 - escaped by script_json
+        charts=_charts(view),
+        ip_side=_ip_side(view),
+        cap=cap,
+        headline_cap=min(cap, HEADLINE_CAP),
+    )
+
+
+def render_html(result: AuditResult, path: Path, *, cap: int = DEFAULT_FALLBACK_CAP) -> Path:
+    """Write report.html atomically (mode 0600) and return its path."""
+    text = render_html_text(result, cap=cap)
+    with atomic_output(Path(path), "w") as handle:
+        handle.write(text)
+    return Path(path)
