@@ -1,0 +1,109 @@
+"""Engine creation for the history database (SQLite by default, PostgreSQL for shared deployments).
+
+SQLite notes: the stdlib driver opens transactions lazily and never before DDL, so we take over
+(``isolation_level=None`` + our own ``BEGIN``) to make migrations and multi-row writes atomic. A
+connection can ask for ``BEGIN IMMEDIATE`` (take the write lock up front, so two processes serialise
+instead of failing on a lock upgrade) with ``conn.execution_options(sqlite_immediate=True)``.
+WAL mode lets readers (``history``) work while a run is being recorded. A new database file is
+created with owner-only permissions (0600; its directory 0700 when we create it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import NullPool
+
+from auditor.errors import StorageError
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 60
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse_url(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError as exc:
+        raise StorageError(f"storage.url {url!r} is not a valid database URL ({exc}).") from exc
+
+
+def safe_url(url: URL | str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    if isinstance(url, str):
+        try:
+            url = make_url(url)
+        except ArgumentError:
+            return "<invalid database URL>"
+    return url.render_as_string(hide_password=True)
+
+
+def _prepare_sqlite_file(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.exists():
+        try:
+            path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"Cannot create the directory {path.parent} for the history database ({exc.strerror})."
+            ) from exc
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            os.close(fd)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StorageError(f"Cannot create the history database {path} ({exc.strerror}).") from exc
+
+
+def make_engine(url: str | URL) -> Engine:
+    """An engine for ``url`` with the project's SQLite/PostgreSQL settings."""
+    parsed = parse_url(url) if isinstance(url, str) else url
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        _prepare_sqlite_file(parsed)
+        engine = create_engine(
+            parsed,
+            json_serializer=_json_dumps,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+            poolclass=NullPool,
+        )
+        _install_sqlite_transactions(engine)
+        return engine
+    if backend == "postgresql":
+        return create_engine(parsed, json_serializer=_json_dumps, pool_pre_ping=True, pool_size=5)
+    try:
+        return create_engine(parsed, json_serializer=_json_dumps)
+    except Exception as exc:  # unknown dialect / missing driver
+        raise StorageError(f"Cannot use the history database {safe_url(parsed)} ({exc}).") from exc
+
+
+def _install_sqlite_transactions(engine: Engine) -> None:
+    memory = engine.url.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,1 @@
+"""Alembic migration scripts of the history database, run programmatically by ``HistoryStore.migrate``."""
