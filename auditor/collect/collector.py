@@ -1,0 +1,239 @@
+"""Collect one tenant (or several, concurrently) into a :class:`~auditor.snapshot.Snapshot`.
+
+Every source of the catalog runs as its own task; a failing source becomes ``failed`` coverage with
+its reason and the others go on. Only a failure that leaves nothing to collect (no Graph token at
+all) raises :class:`~auditor.errors.CollectError` for the tenant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from auditor.collect.auth import TokenProvider, install_redaction
+from auditor.collect.clouds import endpoints_for
+from auditor.collect.exchange import ExchangeClient
+from auditor.collect.graph import GraphClient
+from auditor.collect.http import ApiClient, ApiError, Stats
+from auditor.collect.sources import FETCHERS, CollectContext, Progress, describe
+from auditor.collect.tls import ssl_context
+from auditor.config import AuditorConfig, TenantConfig
+from auditor.errors import AuditorError, AuthError, CollectError
+from auditor.snapshot import Snapshot, SourceData
+from auditor.sources import SOURCES
+
+log = logging.getLogger("auditor.collect")
+
+
+@dataclass
+class Limits:
+    """Service limits the client paces itself to (Microsoft's documented numbers by default)."""
+
+    identity_budget_units: float = 8000
+    reports_per_10s: int = 5
+    ca_per_second: int = 1
+    backoff_base: float = 0.5
+
+
+@dataclass
+class CollectRun:
+    """What a collection produced besides the snapshot (for tests, doctor and the benchmark)."""
+
+    snapshot: Snapshot
+    stats: Stats
+    token_requests: int
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def build_api(
+    tenant: TenantConfig, config: AuditorConfig, limits: Limits | None = None, stats: Stats | None = None
+) -> tuple[TokenProvider, ApiClient]:
+    limits = limits or Limits()
+    install_redaction()
+    context = ssl_context(tenant.ca_bundle)
+    tokens = TokenProvider(
+        tenant, endpoints=endpoints_for(tenant), context=context, timeout=config.collect.timeout_seconds
+    )
+    api = ApiClient(
+        tokens,
+        max_concurrency=config.collect.max_concurrency,
+        max_retries=config.collect.max_retries,
+        timeout=config.collect.timeout_seconds,
+        identity_budget_units=limits.identity_budget_units,
+        reports_per_10s=limits.reports_per_10s,
+        ca_per_second=limits.ca_per_second,
+        context=context,
+        stats=stats,
+        backoff_base=limits.backoff_base,
+    )
+    return tokens, api
+
+
+async def collect_tenant_async(
+    tenant: TenantConfig,
+    config: AuditorConfig,
+    *,
+    progress: Progress | None = None,
+    sources: Iterable[str] | None = None,
+    limits: Limits | None = None,
+    now: datetime | None = None,
+) -> CollectRun:
+    """Collect every catalog source (or only ``sources`` and what they depend on)."""
+    tokens, api = build_api(tenant, config, limits)
+    endpoints = tokens.endpoints
+    async with api:
+        graph = GraphClient(api, endpoints.graph)
+        try:
+            await tokens.get(graph.scope)
+        except AuthError:
+            raise
+        except AuditorError as exc:
+            raise AuthError(f"Tenant {tenant.name}: {exc}") from exc
+        exchange: ExchangeClient | None = None
+        exchange_error: str | None = None
+        try:
+            await tokens.get(f"{endpoints.exchange}/.default")
+            exchange = ExchangeClient(api, endpoints.exchange, tenant.tenant_id)
+        except AuthError as exc:
+            exchange_error = f"no Exchange Online token ({exc}); the app needs Exchange.ManageAsApp"
+        ctx = CollectContext(
+            tenant=tenant,
+            config=config,
+            graph=graph,
+            exchange=exchange,
+            exchange_error=exchange_error,
+            now=now or datetime.now(UTC),
+            progress=progress,
+        )
+        wanted = _with_dependencies(set(sources) if sources is not None else set(SOURCES))
+        for name in SOURCES:
+            if name in wanted:
+                ctx.tasks[name] = asyncio.create_task(_run_source(ctx, name), name=f"collect-{name}")
+        results = dict(zip(ctx.tasks, await asyncio.gather(*ctx.tasks.values()), strict=True))
+        meta = await _tenant_meta(tenant, graph, results.get("users"))
+        snapshot = Snapshot(
+            tenant=meta,
+            sources=results,
+            collected_at=ctx.now,
+            window_days=config.collect.sign_in_window_days,
+        )
+        return CollectRun(snapshot=snapshot, stats=api.stats, token_requests=tokens.requests, notes=ctx.notes)
+
+
+_DEPENDS = {
+    "sign_in_activity": {"users"},
+    "group_members": {"users", "role_assignments", "role_eligibility", "conditional_access"},
+    "per_user_mfa": {"users"},
+}
+
+
+def _with_dependencies(names: set[str]) -> set[str]:
+    out = set(names)
+    for name in names:
+        out |= _DEPENDS.get(name, set())
+    return out
+
+
+async def _run_source(ctx: CollectContext, name: str) -> SourceData:
+    ctx.report(name, "started", 0)
+    try:
+        records = await FETCHERS[name](ctx)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        err = describe(name, exc)
+        if not isinstance(exc, (ApiError, AuditorError)) and type(exc).__name__ != "MalformedResponse":
+            log.warning("source %s failed unexpectedly", name, exc_info=True)
+        log.info("source %s failed: %s", name, err.reason)
+        ctx.report(name, "failed", 0)
+        return SourceData.failed(err.reason)
+    data = SourceData.collected(records)
+    ctx.report(name, "collected", data.items)
+    return data
+
+
+async def _tenant_meta(tenant: TenantConfig, graph: GraphClient, users: SourceData | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": tenant.name,
+        "tenant_id": tenant.tenant_id,
+        "default_domain": None,
+        "display_name": None,
+    }
+    try:
+        org = await graph.get(graph.url("v1.0", "/organization?$select=id,displayName,verifiedDomains"))
+        value = (org or {}).get("value") or []
+        if value:
+            meta["display_name"] = value[0].get("displayName")
+            for dom in value[0].get("verifiedDomains") or []:
+                if dom.get("isDefault"):
+                    meta["default_domain"] = dom.get("name")
+    except Exception:  # noqa: S110 - tenant display data is best effort
+        pass
+    if not meta["default_domain"] and users is not None and users.status == "collected":
+        counts: dict[str, int] = {}
+        for user in users.records or []:
+            upn = str(user.get("userPrincipalName") or "")
+            if "@" in upn and "#EXT#" not in upn:
+                domain = upn.rsplit("@", 1)[1].lower()
+                counts[domain] = counts.get(domain, 0) + 1
+        if counts:
+            meta["default_domain"] = max(counts, key=lambda d: counts[d])
+    meta["display_name"] = meta["display_name"] or tenant.name
+    return meta
+
+
+def collect_tenant(
+    tenant: TenantConfig,
+    config: AuditorConfig,
+    *,
+    progress: Progress | None = None,
+) -> Snapshot:
+    """Collect one tenant: every source, with coverage saying what could not be collected and why."""
+    return asyncio.run(collect_tenant_async(tenant, config, progress=progress)).snapshot
+
+
+async def collect_tenants_async(
+    config: AuditorConfig,
+    names: Iterable[str] | None = None,
+    *,
+    progress: Callable[[str, str, str, int], None] | None = None,
+    limits: Limits | None = None,
+) -> dict[str, Snapshot | Exception]:
+    tenants = [config.tenant(n) for n in names] if names is not None else list(config.tenants)
+    sem = asyncio.Semaphore(config.collect.tenant_concurrency)
+
+    async def one(tenant: TenantConfig) -> Snapshot | Exception:
+        per_tenant = None
+        if progress is not None:
+
+            def per_tenant(source: str, status: str, count: int, _t: str = tenant.name) -> None:
+                progress(_t, source, status, count)
+
+        async with sem:
+            try:
+                run = await collect_tenant_async(tenant, config, progress=per_tenant, limits=limits)
+                return run.snapshot
+            except AuditorError as exc:
+                return exc
+            except Exception as exc:
+                log.warning("tenant %s failed unexpectedly", tenant.name, exc_info=True)
+                return CollectError(
+                    f"Tenant {tenant.name}: collection failed unexpectedly ({type(exc).__name__}: {exc})."
+                )
+
+    results = await asyncio.gather(*(one(t) for t in tenants))
+    return {t.name: r for t, r in zip(tenants, results, strict=True)}
+
+
+def collect_tenants(
+    config: AuditorConfig,
+    names: Iterable[str] | None = None,
+    *,
+    progress: Callable[[str, str, str, int], None] | None = None,
+) -> dict[str, Snapshot | Exception]:
+    """Collect several tenants concurrently; a failing tenant maps to its exception, the rest go on."""
+    return asyncio.run(collect_tenants_async(config, names, progress=progress))

@@ -1,0 +1,311 @@
+"""The async HTTP layer shared by the Graph and Exchange clients.
+
+One :class:`ApiClient` per tenant run: an ``httpx.AsyncClient`` (bounded connections, timeouts, the
+tenant's TLS trust), bearer tokens from :class:`~auditor.collect.auth.TokenProvider`, per-service pacing
+(:mod:`auditor.collect.pacing`) and retries:
+
+* 429/503 (and 502/504, connection resets) are retried up to ``max_retries`` times, waiting the server's
+  ``Retry-After`` or, when it is absent, an exponential backoff with jitter;
+* 401 drops the token and retries once with a fresh one (a token can expire or be revoked mid-run);
+* any other error status becomes :class:`ApiError`, and a body that is not valid JSON (a truncated or
+  malformed page) becomes :class:`MalformedResponse`; the source layer turns both into coverage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import ssl
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from auditor.collect.auth import TokenProvider
+from auditor.collect.pacing import RateWindow, UnitBudget
+
+log = logging.getLogger("auditor.collect.http")
+
+RETRY_STATUS = {429, 502, 503, 504}
+MAX_BACKOFF = 30.0
+
+
+class ApiError(Exception):
+    """A non-retryable (or retries exhausted) HTTP error from Graph or Exchange."""
+
+    def __init__(self, status: int, code: str, message: str, url: str) -> None:
+        super().__init__(f"HTTP {status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.url = url
+
+
+class MalformedResponse(Exception):
+    """The body was not the JSON document it should be (truncated page, bad JSON, wrong type)."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        super().__init__(f"malformed response from {url}: {detail}")
+        self.url = url
+        self.detail = detail
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    refreshed_tokens: int = 0
+    sub_requests: int = 0
+    by_service: dict[str, int] = field(default_factory=dict)
+
+    def count(self, service: str) -> None:
+        self.requests += 1
+        self.by_service[service] = self.by_service.get(service, 0) + 1
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date), or None."""
+    value = headers.get("retry-after") if headers else None
+    if value is None:
+        value = headers.get("Retry-After") if headers else None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from datetime import UTC, datetime
+
+        return max(0.0, (parsedate_to_datetime(str(value)) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def backoff(attempt: int, base: float = 0.5) -> float:
+    """Exponential backoff with full jitter, for retries the server gave no Retry-After for."""
+    return random.uniform(base, min(MAX_BACKOFF, base * (2**attempt)) + base)
+
+
+def error_details(body: Any) -> tuple[str, str]:
+    """(code, message) from a Graph or Exchange admin API error body."""
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = body["error"]
+        code = str(err.get("code") or "")
+        message = str(err.get("message") or "")
+        details = err.get("details")
+        if not message and isinstance(details, list) and details and isinstance(details[0], dict):
+            message = str(details[0].get("message") or "")
+        inner = err.get("innererror")
+        if not message and isinstance(inner, dict):
+            exc = inner.get("internalException")
+            if isinstance(exc, dict):
+                message = str(exc.get("message") or "")
+        return code, message
+    if isinstance(body, str):
+        return "", body[:300]
+    return "", ""
+
+
+def classify(url: str) -> str:
+    """The throttling service a Graph URL belongs to: ``reports``, ``ca`` or ``identity``."""
+    path = url.split("?", 1)[0].lower()
+    if "/auditlogs/" in path or "/reports/" in path:
+        return "reports"
+    if "/identity/conditionalaccess/" in path:
+        return "ca"
+    return "identity"
+
+
+def estimated_cost(url: str) -> float:
+    """Identity resource units for one GET (base 2, $select -1, $expand +1), before the server corrects it."""
+    query = url.split("?", 1)[1].lower() if "?" in url else ""
+    cost = 2.0
+    if "$select=" in query or "%24select=" in query:
+        cost -= 1
+    if "$expand=" in query or "%24expand=" in query:
+        cost += 1
+    return max(cost, 1.0)
+
+
+def cost_kind(url: str) -> str:
+    """A key grouping requests that cost the same: the structural path plus $select/$expand flags."""
+    path, _, query = url.partition("?")
+    parts = [p for p in path.split("/") if p and len(p) < 30 and ":" not in p]
+    flags = "".join(
+        f for f, key in (("s", "select="), ("e", "expand="), ("t", "top=")) if key in query.lower()
+    )
+    return "/".join(parts[-3:]) + "?" + flags
+
+
+class ApiClient:
+    """Authenticated, paced, retrying JSON over HTTPS for one tenant."""
+
+    def __init__(
+        self,
+        tokens: TokenProvider,
+        *,
+        max_concurrency: int = 8,
+        max_retries: int = 8,
+        timeout: float = 60,
+        identity_budget_units: float = 8000,
+        reports_per_10s: int = 5,
+        ca_per_second: int = 1,
+        context: ssl.SSLContext | None = None,
+        stats: Stats | None = None,
+        backoff_base: float = 0.5,
+    ) -> None:
+        self.tokens = tokens
+        self.max_retries = max_retries
+        self.stats = stats or Stats()
+        self.backoff_base = backoff_base
+        self._sem = asyncio.Semaphore(max_concurrency)
+        self.identity = UnitBudget(identity_budget_units)
+        self.reports = RateWindow(reports_per_10s, 10.0)
+        self.ca = RateWindow(ca_per_second, 1.0)
+        self._client = httpx.AsyncClient(
+            verify=context or tokens.context,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 30)),
+            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ pacing
+
+    async def _pace(self, service: str, url: str, units: float | None) -> list[float] | None:
+        slot = None
+        if service == "reports":
+            slot = await self.reports.acquire()
+        elif service == "ca":
+            slot = await self.ca.acquire()
+        if service in ("identity", "ca", "reports"):
+            cost = units if units is not None else self.identity.estimate(cost_kind(url), estimated_cost(url))
+            await self.identity.acquire(cost)
+        return slot
+
+    def _throttled(self, service: str, wait: float) -> None:
+        self.stats.throttled += 1
+        if service == "reports":
+            self.reports.block(wait)
+        elif service == "ca":
+            self.ca.block(wait)
+        elif service == "identity":
+            self.identity.block(wait)
+
+    # ------------------------------------------------------------------ core
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        scope: str,
+        service: str,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+        units: float | None = None,
+    ) -> Response:
+        """Send one request with pacing and retries; return the parsed JSON body on 2xx."""
+        attempt = 0
+        refreshed = False
+        while True:
+            token = await self.tokens.get(scope)
+            slot = await self._pace(service, url, units)
+            req_headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            if headers:
+                req_headers.update(headers)
+            self.stats.count(service)
+            try:
+                async with self._sem:
+                    resp = await self._client.request(method, url, headers=req_headers, json=json_body)
+                    content = await resp.aread()
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                RateWindow.done(slot)
+                if isinstance(exc, httpx.RemoteProtocolError) and "incomplete" in str(exc).lower():
+                    raise MalformedResponse(url, f"truncated body ({exc})") from exc
+                if attempt >= self.max_retries:
+                    raise ApiError(
+                        0, type(exc).__name__, f"network error after {attempt + 1} attempts: {exc}", url
+                    ) from exc
+                attempt += 1
+                self.stats.retries += 1
+                await asyncio.sleep(backoff(attempt, self.backoff_base))
+                continue
+            RateWindow.done(slot)
+            status = resp.status_code
+            if service == "identity" or service == "ca":
+                ru = resp.headers.get("x-ms-resource-unit")
+                if ru and units is None:
+                    with contextlib.suppress(ValueError):
+                        self.identity.observe(cost_kind(url), float(ru))
+            if status == 401 and not refreshed:
+                refreshed = True
+                self.stats.refreshed_tokens += 1
+                self.tokens.invalidate(scope, token)
+                continue
+            if status in RETRY_STATUS:
+                if attempt >= self.max_retries:
+                    code, message = error_details(_parse_lenient(content))
+                    raise ApiError(
+                        status,
+                        code or "Throttled",
+                        message or f"still {status} after {attempt + 1} attempts",
+                        url,
+                    )
+                wait = retry_after(resp.headers)
+                if wait is None:
+                    wait = backoff(attempt + 1, self.backoff_base)
+                if status == 429:
+                    self._throttled(service, wait)
+                attempt += 1
+                self.stats.retries += 1
+                await asyncio.sleep(wait)
+                continue
+            if 200 <= status < 300:
+                refreshed = False
+                return Response(status, dict(resp.headers), _parse(content, url, resp.headers))
+            code, message = error_details(_parse_lenient(content))
+            raise ApiError(status, code, message, url)
+
+    async def get(self, url: str, *, scope: str, headers: dict[str, str] | None = None) -> Any:
+        return (await self.request("GET", url, scope=scope, service=classify(url), headers=headers)).body
+
+
+def _parse(content: bytes, url: str, headers: Any) -> Any:
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        length = headers.get("content-length") if headers else None
+        hint = " (truncated page)" if length and int(length) != len(content) else ""
+        raise MalformedResponse(url, f"invalid JSON{hint} at byte {getattr(exc, 'pos', '?')}") from exc
+
+
+def _parse_lenient(content: bytes) -> Any:
+    try:
+        return json.loads(content) if content else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return content[:300].decode("utf-8", "replace")
