@@ -1,0 +1,112 @@
+"""report.xlsx read back with openpyxl: sheets, header, filters, validation, neutralised cells, dates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+from render_sample import FORMULA, make_result
+
+from auditor.render.excel import DECISIONS, render_xlsx
+from auditor.render.safe import cell_value, neutralise
+
+
+@pytest.fixture
+def workbook(tmp_path: Path):
+    path = render_xlsx(make_result(), tmp_path / "report.xlsx")
+    assert path.stat().st_mode & 0o777 == 0o600
+    return openpyxl.load_workbook(path)
+
+
+def _rows(ws) -> list[dict]:
+    rows = list(ws.iter_rows(values_only=True))
+    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+
+
+def test_sheets(workbook) -> None:
+    assert workbook.sheetnames == [
+        "Summary",
+        "Findings",
+        "Admin app passwords",
+        "Daily per-user MFA",
+        "SMTP AUTH org",
+        "SMTP AUTH mailboxes",
+        "IMAP POP mailboxes",
+        "Trusted IPs vs locations",
+        "Users",
+        "Conditional Access",
+        "Named locations & trusted IPs",
+        "Rules",
+        "Waivers",
+    ]
+
+
+def test_findings_sheet_layout(workbook) -> None:
+    ws = workbook["Findings"]
+    assert ws.freeze_panes == "A2"
+    header = [c.value for c in ws[1]]
+    assert ws.auto_filter.ref == f"A1:{ws.cell(1, len(header)).column_letter}{ws.max_row}"
+    assert ws.max_row == 11  # header + 10 findings (9 open, 1 waived)
+    assert ws["A1"].font.bold and ws["A1"].fill.fgColor.rgb.endswith("1F3864")
+    for col in ("Owner", "Decision", "Due date", "Notes", "per_user_mfa", "roles"):
+        assert col in header
+    decision = header.index("Decision") + 1
+    letter = ws.cell(1, decision).column_letter
+    validations = [dv for dv in ws.data_validations.dataValidation if dv.type == "list"]
+    assert len(validations) == 1
+    assert validations[0].formula1 == '"' + ",".join(DECISIONS) + '"'
+    assert f"{letter}2:{letter}11" in str(validations[0].sqref)
+    sev_letter = ws.cell(1, header.index("Severity") + 1).column_letter
+    rules = [r for cf in ws.conditional_formatting for r in cf.rules]
+    assert {r.formula[0] for r in rules} == {'"critical"', '"high"', '"medium"', '"low"', '"info"'}
+    assert any(sev_letter in str(cf.sqref) for cf in ws.conditional_formatting)
+    rows = _rows(ws)
+    assert rows[0]["Severity"] == "critical"  # worst first
+    assert isinstance(rows[0]["First seen"], datetime)
+    assert ws.cell(2, header.index("First seen") + 1).is_date
+    waived = [r for r in rows if r["Status"] == "waived"]
+    assert waived[0]["Waiver approved by"] == "ciso@contoso.com"
+
+
+def test_formulas_neutralised(workbook) -> None:
+    texts = [
+        c for ws in workbook for row in ws.iter_rows(values_only=True) for c in row if isinstance(c, str)
+    ]
+    assert all(not t.startswith(("=", "+", "-", "@", "\t", "\r")) for t in texts)
+    assert "'" + FORMULA in texts
+    assert "'+SUM(1,2)" in texts  # evidence value
+    assert "'@old-admin@contoso.com" in texts  # entity name
+    assert "'-Old admin" in texts  # users sheet display name
+    assert "'=cmd" not in texts and "Require MFA =cmd" in texts  # only a leading = is dangerous
+
+
+def test_users_and_other_sheets(workbook) -> None:
+    users = {r["UPN"]: r for r in _rows(workbook["Users"])}
+    ann = users["ann@contoso.com"]
+    assert ann["Classification"] == "admin, daily"
+    assert ann["Admin roles"] == "Global Administrator"
+    assert ann["Per-user MFA"] == "enforced" and ann["IMAP"] is True and ann["SMTP AUTH"] is True
+    assert ann["Legacy sign-ins"] == 4 and ann["Open findings"] == 1  # its mailbox finding is on m1
+    assert isinstance(ann["Last sign-in"], datetime)
+    assert users["bob@contoso.com"]["Classification"] == "service account"
+    rules = {r["Rule"]: r for r in _rows(workbook["Rules"])}
+    assert rules["legacy-auth-sign-ins"]["Status"] == "not_assessed"
+    assert "403" in rules["legacy-auth-sign-ins"]["Not assessed / disabled reason"]
+    waivers = _rows(workbook["Waivers"])
+    assert {w["State"] for w in waivers} == {"active", "expired"}
+    ips = _rows(workbook["Named locations & trusted IPs"])
+    assert {r["Range"] for r in ips} == {"203.0.113.0/25", "2001:db8::/48", "203.0.113.0/24"}
+    summary = [r for r in workbook["Summary"].iter_rows(values_only=True)]
+    assert ("Run status", "partial") in [r[:2] for r in summary]
+    assert any(r[0] == "sign_ins" and r[1] == "failed" for r in summary)
+
+
+def test_sanitiser() -> None:
+    assert neutralise("=1+1") == "'=1+1"
+    assert neutralise("\t=1") == "'\t=1"
+    assert neutralise("a\x00b\x07c") == "abc"
+    assert neutralise("plain") == "plain"
+    assert cell_value(["-a", "b"]) == "'-a, b"
+    assert cell_value(5) == 5 and cell_value(None) is None
