@@ -135,7 +135,9 @@ class SmtpConfig(_Strict):
             return None
         value = os.environ.get(self.username_env)
         if not value:
-            raise ConfigError(f"The SMTP user name is expected in environment variable {self.username_env}, which is not set.")
+            raise ConfigError(
+                f"The SMTP user name is expected in environment variable {self.username_env}, which is not set."
+            )
         return value
 
 

@@ -25,8 +25,129 @@ ip_ranges        origin ('named_location'|'legacy_trusted_ips'), location_id, lo
                  is_trusted (bool), cidr (str, normalised), version (4|6), prefixlen (int)
 legacy_sign_ins  user_id, upn, count (successful legacy sign-ins), last (datetime64[UTC]),
                  protocols (list[str]), ip_addresses (list[str], at most 5), failed (int)
+legacy_sign_in_events  user_id, upn, app, ip, when, ok: every legacy sign-in in the snapshot window
 
 Scalars: security_defaults_enabled (bool|None), smtp_auth_org_enabled (bool|None),
 legacy_mfa (LegacyMfaSettings: allow_app_passwords, trusted_ips, remember_mfa_enabled,
 remember_mfa_days, origin), available (set of source names usable by rules), window_days, tenant meta.
 """
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from auditor.config import AuditorConfig
+from auditor.model.classify import classify_users
+from auditor.model.conditional_access import build_ca_policies
+from auditor.model.ip_table import build_ip_ranges
+from auditor.model.legacy_mfa import LegacyMfaSettings, resolve_legacy_mfa
+from auditor.model.mailboxes import build_mailboxes
+from auditor.model.role_holdings import build_role_holdings
+from auditor.model.sign_ins import legacy_events, summarise
+from auditor.model.users import build_users
+from auditor.snapshot import Snapshot
+
+
+@dataclass
+class TenantModel:
+    tenant: dict[str, Any]
+    collected_at: datetime
+    window_days: int
+    users: pd.DataFrame
+    role_holdings: pd.DataFrame
+    mailboxes: pd.DataFrame
+    ca_policies: pd.DataFrame
+    ip_ranges: pd.DataFrame
+    legacy_sign_ins: pd.DataFrame
+    legacy_sign_in_events: pd.DataFrame
+    legacy_mfa: LegacyMfaSettings
+    security_defaults_enabled: bool | None
+    smtp_auth_org_enabled: bool | None
+    groups: dict[str, dict[str, Any]]
+    available: set[str]
+    source_reasons: dict[str, str] = field(default_factory=dict)
+
+    def users_by_id(self) -> pd.DataFrame:
+        return self.users.set_index("id", drop=False)
+
+
+def _source_reasons(snapshot: Snapshot) -> dict[str, str]:
+    reasons = {}
+    for name, src in snapshot.sources.items():
+        if src.status != "collected":
+            reasons[name] = f"{src.status}: {src.reason or 'no reason given'}"
+    return reasons
+
+
+def build_model(snapshot: Snapshot, config: AuditorConfig) -> TenantModel:
+    """Normalise a snapshot into the model tables. Pure: no I/O."""
+    available = {name for name, src in snapshot.sources.items() if src.status == "collected"}
+    reasons = _source_reasons(snapshot)
+
+    legacy = resolve_legacy_mfa(snapshot.records("mfa_service_policy"), config.legacy_mfa)
+    if legacy.available:
+        available.add("legacy_mfa_settings")
+    else:
+        reasons["legacy_mfa_settings"] = (
+            "the MFA service settings endpoint was not collected "
+            f"({reasons.get('mfa_service_policy', 'skipped: not collected')}) and config has no legacy_mfa section"
+        )
+
+    groups = {
+        str(g.get("id")): {
+            "name": g.get("displayName") or str(g.get("id")),
+            "members": [m.get("id") for m in (g.get("members") or []) if isinstance(m, dict)],
+        }
+        for g in snapshot.records("group_members", []) or []
+        if isinstance(g, dict)
+    }
+
+    users = build_users(
+        snapshot.records("users", []) or [],
+        snapshot.records("per_user_mfa") if snapshot.collected("per_user_mfa") else None,
+        snapshot.records("registration_details") if snapshot.collected("registration_details") else None,
+    )
+    role_holdings = build_role_holdings(
+        snapshot.records("role_definitions", []) or [],
+        snapshot.records("role_assignments", []) or [],
+        snapshot.records("role_eligibility", []) or [],
+        groups,
+        users,
+        config.classification.admin_roles,
+    )
+    transport = snapshot.records("transport_config")
+    smtp_org_enabled = None
+    if isinstance(transport, dict) and isinstance(transport.get("SmtpClientAuthenticationDisabled"), bool):
+        smtp_org_enabled = not transport["SmtpClientAuthenticationDisabled"]
+    mailboxes = build_mailboxes(snapshot.records("cas_mailboxes", []) or [], users, smtp_org_enabled)
+    users = classify_users(users, role_holdings, mailboxes, groups, config.classification)
+    if not mailboxes.empty:
+        admin_ids = set(users.loc[users["is_admin"], "id"])
+        mailboxes["is_admin"] = mailboxes["user_id"].isin(admin_ids)
+
+    events = legacy_events(snapshot.records("sign_ins", []) or [], users)
+    sd = snapshot.records("security_defaults")
+    sd_enabled = sd.get("isEnabled") if isinstance(sd, dict) and isinstance(sd.get("isEnabled"), bool) else None
+
+    return TenantModel(
+        tenant=dict(snapshot.tenant),
+        collected_at=snapshot.collected_at,
+        window_days=snapshot.window_days,
+        users=users,
+        role_holdings=role_holdings,
+        mailboxes=mailboxes,
+        ca_policies=build_ca_policies(snapshot.records("conditional_access", []) or []),
+        ip_ranges=build_ip_ranges(snapshot.records("named_locations", []) or [], legacy),
+        legacy_sign_ins=summarise(events),
+        legacy_sign_in_events=events,
+        legacy_mfa=legacy,
+        security_defaults_enabled=sd_enabled,
+        smtp_auth_org_enabled=smtp_org_enabled,
+        groups=groups,
+        available=available,
+        source_reasons=reasons,
+    )

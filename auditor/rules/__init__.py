@@ -10,8 +10,21 @@ from auditor.rules.registry import REGISTRY, RuleContext, RuleSpec, rule
 if TYPE_CHECKING:
     from auditor.config import AuditorConfig
 
-# Importing the rule modules registers their rules (order = catalog order).
-from auditor.rules import admins, legacy_auth, locations, mailbox, mfa  # noqa: E402, F401
+# Importing the rule modules registers their rules.
+from auditor.rules import legacy_auth, locations, mailbox, mfa  # noqa: F401
+
+# Catalog order: the four headline risks first, then the related rules.
+CATALOG_ORDER = (
+    "admin-app-passwords", "daily-account-per-user-mfa", "smtp-auth-org-enabled", "smtp-auth-mailbox-enabled",
+    "imap-pop-enabled", "trusted-ips-duplicate-named-locations", "trusted-ips-private-range",
+    "trusted-ips-ipv4-only", "trusted-location-too-broad", "mfa-no-baseline", "legacy-auth-not-blocked",
+    "legacy-auth-block-excluded", "ca-mfa-excluded", "per-user-mfa-legacy-config", "tenant-app-passwords-allowed",
+    "remember-mfa-long", "admin-no-mfa-method", "legacy-auth-sign-ins", "guest-admin", "stale-admin",
+)
+_ordered = {rid: REGISTRY[rid] for rid in CATALOG_ORDER if rid in REGISTRY}
+_ordered.update({rid: spec for rid, spec in REGISTRY.items() if rid not in _ordered})
+REGISTRY.clear()
+REGISTRY.update(_ordered)
 
 __all__ = ["REGISTRY", "RuleContext", "RuleSpec", "rule", "validate_rule_config"]
 

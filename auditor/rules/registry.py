@@ -115,3 +115,11 @@ def rule(
         return func
 
     return register
+
+
+class NotAssessed(Exception):
+    """Raised by a rule whose data turned out to be insufficient at evaluation time."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,262 @@
+"""The ``entra-auditor`` command line.
+
+Exit codes: 0 ran (no open finding at or above ``--fail-on``); 1 findings at or above ``--fail-on``;
+2 bad usage or invalid config; 3 a run failed or was partial (takes precedence over 1).
+Errors are one sentence; ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from auditor import __version__
+from auditor.config import AuditorConfig, load_config, resolve_config_path
+from auditor.errors import AuditorError, UsageError
+from auditor.findings import SEVERITIES, at_least
+
+KNOWN_FORMATS = ("html", "xlsx", "json")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep its one-line style
+        self.print_usage(sys.stderr)
+        print(f"entra-auditor: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="entra-auditor", description="Audit Microsoft Entra ID and Exchange Online tenants.")
+    parser.add_argument("--version", action="version", version=f"entra-auditor {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config",
+                        help="configuration file (else $ENTRA_AUDITOR_CONFIG, else config/auditor.yaml)")
+    common.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    audit = sub.add_parser("audit", parents=[common], help="collect, evaluate, store and render")
+    audit.add_argument("--tenant", action="append", default=[], help="tenant name (repeatable; default: all)")
+    source = audit.add_mutually_exclusive_group()
+    source.add_argument("--demo", action="store_true", help="audit the bundled demo tenant (no config or network)")
+    source.add_argument("--snapshot", help="evaluate a saved snapshot offline")
+    audit.add_argument("--out", help="report folder (default: reports.dir from the config)")
+    audit.add_argument("--format", help="comma-separated: html,xlsx,json (default: all three)")
+    audit.add_argument("--email", action="store_true", help="also deliver the report by e-mail")
+    audit.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 when an open finding is at or above this")
+    audit.add_argument("--no-history", action="store_true", help="do not read or write the history database")
+
+    collect = sub.add_parser("collect", parents=[common], help="collect only and write a snapshot file")
+    collect.add_argument("--tenant", help="tenant name (default: the only configured tenant)")
+    collect.add_argument("--out", required=True, help="snapshot file to write (.json.gz)")
+
+    schedule = sub.add_parser("schedule", parents=[common], help="run the scheduler in the foreground")
+    schedule.add_argument("--dispatch", action="store_true",
+                          help="enqueue audits for the worker pool instead of running them here")
+
+    sub.add_parser("rules", parents=[common], help="list the rule catalog")
+    doctor = sub.add_parser("doctor", parents=[common], help="check config, credentials and permissions")
+    doctor.add_argument("--tenant", help="tenant name (default: all)")
+
+    history = sub.add_parser("history", parents=[common], help="list past runs; 'history diff A B'")
+    history.add_argument("action", nargs="?", choices=["list", "diff"], default="list")
+    history.add_argument("runs", nargs="*", help="with diff: two run ids")
+    history.add_argument("--tenant", help="only this tenant")
+    history.add_argument("--limit", type=int, default=50)
+
+    worker = sub.add_parser("worker", parents=[common], help="run a scale-out worker (Celery)")
+    worker.add_argument("--concurrency", type=int, default=1)
+    return parser
+
+
+def _config(args: argparse.Namespace, required: bool = True) -> AuditorConfig:
+    path = resolve_config_path(args.config)
+    if path is None:
+        if required:
+            raise UsageError("No configuration: pass -c FILE, set ENTRA_AUDITOR_CONFIG, or create config/auditor.yaml.")
+        return AuditorConfig()
+    return load_config(path)
+
+
+def _formats(value: str | None, config: AuditorConfig) -> list[str]:
+    if not value:
+        return list(config.reports.formats)
+    formats = [f.strip().lower() for f in value.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in KNOWN_FORMATS]
+    if unknown:
+        raise UsageError(f"Unknown --format {', '.join(unknown)}; available formats: {', '.join(KNOWN_FORMATS)}.")
+    return formats
+
+
+def _history(config: AuditorConfig, args: argparse.Namespace) -> Any:
+    if getattr(args, "no_history", False):
+        return None
+    from auditor.history import HistoryStore
+
+    store = HistoryStore(config.storage.url)
+    store.migrate()
+    return store
+
+
+def _print_outcome(outcome: Any) -> None:
+    if outcome.result is None:
+        print(f"{outcome.tenant}: FAILED — {'; '.join(outcome.errors)}", file=sys.stderr)
+        return
+    result = outcome.result
+    summary = result.summary()
+    counts = ", ".join(f"{n} {s}" for s, n in summary["open"].items() if n)
+    print(f"{outcome.tenant}: run {result.run.status}; open findings: {counts or 'none'}; "
+          f"waived: {summary['waived']}")
+    for rule in result.not_assessed():
+        print(f"  not assessed: {rule.id} — {rule.reason}")
+    for name, path in outcome.files.items():
+        print(f"  {name}: {path}")
+    for error in outcome.errors:
+        print(f"  warning: {error}", file=sys.stderr)
+
+
+def _exit_code(outcomes: list[Any], fail_on: str | None) -> int:
+    if any(o.status != "complete" or o.errors for o in outcomes):
+        return 3
+    if fail_on:
+        for o in outcomes:
+            if any(f.status == "open" and at_least(f.severity, fail_on) for f in o.result.findings):
+                return 1
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from auditor.pipeline import run_audit, run_audits
+    from auditor.progress import progress_printer
+    from auditor.snapshot import load
+
+    offline = args.demo or args.snapshot
+    config = _config(args, required=not offline)
+    formats = _formats(args.format, config)
+    out = Path(args.out) if args.out else None
+    if offline:
+        snapshot = load(args.snapshot) if args.snapshot else None
+        history = None if (args.demo and args.config is None and resolve_config_path(None) is None) else _history(
+            config, args)
+        outcome = run_audit(config, args.tenant[0] if args.tenant else None, snapshot=snapshot, demo=args.demo,
+                            out_dir=out, formats=formats, email=args.email, history=history)
+        outcomes = [outcome]
+    else:
+        names = args.tenant or [t.name for t in config.tenants]
+        if not names:
+            raise UsageError("The configuration lists no tenants; add one under 'tenants' or use --demo.")
+        for name in names:
+            config.tenant(name)
+        outcomes = run_audits(config, names, history=_history(config, args), out_dir=out, formats=formats,
+                              email=args.email, progress_for=progress_printer)
+    for outcome in outcomes:
+        _print_outcome(outcome)
+    return _exit_code(outcomes, args.fail_on)
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from auditor.collect.collector import collect_tenant
+    from auditor.progress import progress_printer
+    from auditor.snapshot import save
+
+    config = _config(args)
+    if args.tenant:
+        tenant = config.tenant(args.tenant)
+    elif len(config.tenants) == 1:
+        tenant = config.tenants[0]
+    else:
+        raise UsageError("Name the tenant to collect with --tenant (the configuration lists several or none).")
+    snapshot = collect_tenant(tenant, config, progress=progress_printer(tenant.name))
+    path = save(snapshot, args.out)
+    failed = [c for c in snapshot.coverage() if c["status"] == "failed"]
+    print(f"{tenant.name}: snapshot written to {path}")
+    for c in failed:
+        print(f"  failed: {c['source']} — {c['reason']}", file=sys.stderr)
+    return 3 if failed else 0
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from auditor.rules import REGISTRY
+
+    print(f"{'id':40} {'severity':9} {'title':55} needs")
+    for spec in REGISTRY.values():
+        print(f"{spec.id:40} {spec.severity:9} {spec.title[:55]:55} {', '.join(spec.needs)}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from auditor.collect.doctor import doctor
+
+    config = _config(args)
+    names = [args.tenant] if args.tenant else [t.name for t in config.tenants]
+    if not names:
+        raise UsageError("The configuration lists no tenants.")
+    code = 0
+    for name in names:
+        report = doctor(config.tenant(name), config)
+        print(report.render())
+        if not report.ok:
+            code = 3
+    return code
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from auditor.history import format_diff, format_runs
+
+    config = _config(args)
+    store = _history(config, args)
+    if args.action == "diff":
+        if len(args.runs) != 2:
+            raise UsageError("history diff needs two run ids: entra-auditor history diff A B")
+        print(format_diff(store.diff(args.runs[0], args.runs[1])))
+    else:
+        print(format_runs(store.list_runs(tenant=args.tenant, limit=args.limit)))
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    config = _config(args)
+    if args.dispatch:
+        from auditor.scale.dispatch import run_dispatch_scheduler
+
+        return run_dispatch_scheduler(config) or 0
+    from auditor.schedule import run_scheduler
+
+    return run_scheduler(config) or 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from auditor.scale.worker import run_worker
+
+    config_path = resolve_config_path(args.config)
+    return run_worker(config_path, concurrency=args.concurrency) or 0
+
+
+COMMANDS = {
+    "audit": cmd_audit, "collect": cmd_collect, "rules": cmd_rules, "doctor": cmd_doctor,
+    "history": cmd_history, "schedule": cmd_schedule, "worker": cmd_worker,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except AuditorError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"entra-auditor: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("entra-auditor: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""The engine: runs every enabled rule over the model and applies the configuration.
+
+It is the only place where a data gap becomes ``not_assessed`` (with its reason), where severity
+overrides and waivers apply, and where the run's status is decided.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from auditor.config import AuditorConfig, Waiver
+from auditor.findings import AuditResult, Finding, RuleOutcome, RunInfo
+from auditor.model import TenantModel, build_model
+from auditor.rules import REGISTRY
+from auditor.rules.registry import NotAssessed, RuleContext, RuleSpec
+from auditor.snapshot import Snapshot
+from auditor.sources import SOURCES
+
+
+def _missing_reason(model: TenantModel, names: list[str]) -> str:
+    parts = []
+    for name in names:
+        reason = model.source_reasons.get(name, "skipped: not collected")
+        parts.append(f"{name} {reason}")
+    return "needs " + "; ".join(parts)
+
+
+def _waiver_matches(waiver: Waiver, finding: Finding) -> bool:
+    if waiver.rule != finding.rule_id:
+        return False
+    entity = waiver.entity.strip()
+    if entity == "*":
+        return finding.entity_type == "tenant"
+    return entity.lower() in (finding.entity_id.lower(), finding.entity_name.lower())
+
+
+def _waiver_doc(waiver: Waiver, expired: bool) -> dict[str, Any]:
+    return {
+        "rule": waiver.rule, "entity": waiver.entity, "reason": waiver.reason,
+        "expires": waiver.expires.isoformat() if waiver.expires else None,
+        "approved_by": waiver.approved_by, "expired": expired,
+    }
+
+
+def apply_waivers(findings: list[Finding], waivers: list[Waiver], today: date) -> list[dict[str, Any]]:
+    """Mark matching findings waived; return the expired waivers (they no longer apply, and say so)."""
+    expired_docs: list[dict[str, Any]] = []
+    for waiver in waivers:
+        expired = waiver.expires is not None and waiver.expires < today
+        matched = 0
+        for finding in findings:
+            if not _waiver_matches(waiver, finding):
+                continue
+            matched += 1
+            if expired:
+                if finding.waiver is None:
+                    finding.waiver = _waiver_doc(waiver, True)
+            else:
+                finding.status = "waived"
+                finding.waiver = _waiver_doc(waiver, False)
+        if expired:
+            expired_docs.append({**_waiver_doc(waiver, True), "matched_findings": matched})
+    return expired_docs
+
+
+def _run_rule(spec: RuleSpec, model: TenantModel, config: AuditorConfig) -> tuple[RuleOutcome, list[Finding]]:
+    rule_config = config.rules.get(spec.id)
+    outcome = RuleOutcome(
+        id=spec.id, title=spec.title, severity=spec.severity, status="assessed", needs=spec.needs,
+        rationale=spec.rationale, remediation=spec.remediation,
+    )
+    if rule_config is not None and not rule_config.enabled:
+        outcome.status, outcome.reason = "disabled", "disabled in configuration"
+        return outcome, []
+    missing = [name for name in spec.needs if name not in model.available]
+    if missing:
+        outcome.status, outcome.reason = "not_assessed", _missing_reason(model, missing)
+        return outcome, []
+    params = {**spec.params, **(rule_config.params if rule_config else {})}
+    try:
+        findings = list(spec.func(model, RuleContext(spec=spec, params=params)))
+    except NotAssessed as exc:
+        outcome.status, outcome.reason = "not_assessed", exc.reason
+        return outcome, []
+    if rule_config is not None and rule_config.severity:
+        for finding in findings:
+            finding.severity = rule_config.severity
+    partial = [name for name in spec.optional_needs if name not in model.available]
+    if partial:
+        outcome.reason = "assessed without " + "; ".join(
+            f"{n} ({model.source_reasons.get(n, 'not collected')})" for n in partial
+        )
+    outcome.findings = len(findings)
+    return outcome, findings
+
+
+def run_status(snapshot: Snapshot) -> str:
+    """``partial`` when a required (non-optional) source failed; optional ones only limit rules."""
+    for name, src in snapshot.sources.items():
+        spec = SOURCES.get(name)
+        if src.status == "failed" and (spec is None or not spec.optional):
+            return "partial"
+    return "complete"
+
+
+def evaluate(
+    snapshot: Snapshot, config: AuditorConfig, *, now: datetime | None = None, run: RunInfo | None = None
+) -> AuditResult:
+    """Evaluate every rule on a snapshot. Pure: no I/O."""
+    now = now or datetime.now(UTC)
+    run = run or RunInfo(started=now)
+    model = build_model(snapshot, config)
+    outcomes: list[RuleOutcome] = []
+    findings: list[Finding] = []
+    for spec in REGISTRY.values():
+        outcome, found = _run_rule(spec, model, config)
+        outcomes.append(outcome)
+        findings.extend(found)
+    expired = apply_waivers(findings, config.waivers, now.date())
+    if run.status != "failed":
+        run.status = run_status(snapshot)  # type: ignore[assignment]
+    run.finished = datetime.now(UTC)
+    return AuditResult(
+        tenant={"name": snapshot.tenant_name, "tenant_id": snapshot.tenant_id},
+        run=run,
+        coverage=snapshot.coverage(),
+        rules=outcomes,
+        findings=findings,
+        expired_waivers=expired,
+        model=model,
+    )

@@ -1,0 +1,98 @@
+"""Classification: admin, service account, daily account (see the rule catalog)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auditor.config import ClassificationConfig
+
+
+def _admin_columns(users: pd.DataFrame, holdings: pd.DataFrame) -> pd.DataFrame:
+    if holdings.empty:
+        return pd.DataFrame(
+            {"admin_roles": [[] for _ in range(len(users))], "privileged_admin": False,
+             "role_assignment_kinds": [[] for _ in range(len(users))]},
+            index=users.index,
+        )
+    kind = np.where(
+        holdings["via_group_name"].notna(),
+        holdings["assignment"] + " via group " + holdings["via_group_name"].fillna(""),
+        holdings["assignment"],
+    )
+    h = holdings.assign(kind=kind)
+    grouped = h.groupby("user_id", sort=False)
+    agg = pd.DataFrame({
+        "admin_roles": grouped["role_name"].agg(lambda s: sorted(set(s))),
+        "privileged_admin": grouped["privileged"].any(),
+        "role_assignment_kinds": grouped["kind"].agg(lambda s: sorted(set(s))),
+    })
+    joined = agg.reindex(users["id"])
+    roles = [r if isinstance(r, list) else [] for r in joined["admin_roles"]]
+    kinds = [k if isinstance(k, list) else [] for k in joined["role_assignment_kinds"]]
+    return pd.DataFrame(
+        {"admin_roles": roles, "privileged_admin": joined["privileged_admin"].fillna(False).astype(bool).to_numpy(),
+         "role_assignment_kinds": kinds},
+        index=users.index,
+    )
+
+
+def _search(values: pd.Series, pattern: str) -> pd.Series:
+    rx = re.compile(pattern, re.IGNORECASE)
+    return pd.Series([rx.search(v) is not None for v in values], index=values.index, dtype=bool)
+
+
+def _service_signals(
+    users: pd.DataFrame, groups: dict[str, dict[str, Any]], cfg: ClassificationConfig
+) -> pd.Series:
+    """The first signal that marks each user a service account (None when none does)."""
+    signal = pd.Series([None] * len(users), index=users.index, dtype="object")
+
+    def mark(mask: pd.Series, text: str) -> None:
+        signal.loc[mask & signal.isna()] = text
+
+    sa = cfg.service_accounts
+    if sa.upns:
+        listed = {u.lower() for u in sa.upns}
+        mark(users["upn"].str.lower().isin(listed), "listed in classification.service_accounts.upns")
+    for ref in sa.groups:
+        group_id = ref if ref in groups else next((g for g, v in groups.items() if v["name"] == ref), None)
+        if group_id is not None:
+            mark(users["id"].isin(set(groups[group_id]["members"])), f"member of group '{groups[group_id]['name']}'")
+    local = users["upn"].str.split("@").str[0].fillna("")
+    for pattern in sa.upn_patterns:
+        mark(_search(local, pattern), f"UPN matches pattern {pattern}")
+    for pattern in sa.display_name_patterns:
+        mark(_search(users["display_name"].fillna(""), pattern), f"display name matches pattern {pattern}")
+    return signal
+
+
+def unresolved_service_groups(groups: dict[str, dict[str, Any]], cfg: ClassificationConfig) -> list[str]:
+    names = {v["name"] for v in groups.values()}
+    return [g for g in cfg.service_accounts.groups if g not in groups and g not in names]
+
+
+def classify_users(
+    users: pd.DataFrame,
+    holdings: pd.DataFrame,
+    mailboxes: pd.DataFrame,
+    groups: dict[str, dict[str, Any]],
+    cfg: ClassificationConfig,
+) -> pd.DataFrame:
+    users = users.copy()
+    admin = _admin_columns(users, holdings)
+    users["is_admin"] = users["id"].isin(set(holdings["user_id"])) if not holdings.empty else False
+    users["admin_roles"] = admin["admin_roles"]
+    users["privileged_admin"] = admin["privileged_admin"]
+    users["role_assignment_kinds"] = admin["role_assignment_kinds"]
+    users["service_signal"] = _service_signals(users, groups, cfg)
+    users["is_service_account"] = users["service_signal"].notna()
+    member_like = users["user_type"].str.lower().eq("member")
+    if cfg.include_guests:
+        member_like = member_like | users["is_guest"]
+    users["is_daily"] = users["enabled"] & member_like & ~users["is_service_account"]
+    users["has_mailbox"] = users["id"].isin(set(mailboxes["user_id"].dropna())) if not mailboxes.empty else False
+    return users

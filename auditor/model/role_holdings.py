@@ -1,0 +1,64 @@
+"""Role holdings: who holds which directory role, active or PIM-eligible, directly or via a group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from auditor.model.roles import BUILTIN_ROLES, PRIVILEGED_ROLES
+
+COLUMNS = [
+    "user_id", "upn", "role_id", "role_name", "assignment", "via_group_id", "via_group_name", "privileged",
+]
+
+
+def _role_index(definitions: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    """Role definition id → (template id, display name)."""
+    index = {tid: (tid, name) for tid, name in BUILTIN_ROLES.items()}
+    for d in definitions:
+        template = str(d.get("templateId") or d.get("id"))
+        name = d.get("displayName") or BUILTIN_ROLES.get(template, template)
+        index[str(d.get("id"))] = (template, name)
+        index[template] = (template, name)
+    return index
+
+
+def _wanted(admin_roles: str | list[str]) -> set[str] | None:
+    if admin_roles == "all":
+        return None
+    return {str(r).strip().lower() for r in admin_roles}
+
+
+def build_role_holdings(
+    definitions: list[dict[str, Any]],
+    assignments: list[dict[str, Any]],
+    eligibility: list[dict[str, Any]],
+    groups: dict[str, dict[str, Any]],
+    users: pd.DataFrame,
+    admin_roles: str | list[str],
+) -> pd.DataFrame:
+    roles = _role_index(definitions)
+    wanted = _wanted(admin_roles)
+    upn_by_id = dict(zip(users["id"], users["upn"], strict=True))
+    rows: list[tuple[Any, ...]] = []
+
+    def add(principal: str, role_def: str, kind: str) -> None:
+        template, name = roles.get(role_def, (role_def, role_def))
+        if wanted is not None and template.lower() not in wanted and name.lower() not in wanted:
+            return
+        privileged = template in PRIVILEGED_ROLES
+        if principal in groups:
+            group = groups[principal]
+            for member in group["members"]:
+                rows.append((member, upn_by_id.get(member, ""), template, name, kind, principal,
+                             group["name"], privileged))
+        else:
+            rows.append((principal, upn_by_id.get(principal, ""), template, name, kind, None, None, privileged))
+
+    for a in assignments:
+        add(str(a.get("principalId")), str(a.get("roleDefinitionId")), "active")
+    for e in eligibility:
+        add(str(e.get("principalId")), str(e.get("roleDefinitionId")), "eligible")
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    return frame.drop_duplicates(subset=["user_id", "role_id", "assignment", "via_group_id"], ignore_index=True)

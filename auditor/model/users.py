@@ -1,0 +1,60 @@
+"""The users table: Graph users joined with per-user MFA state and registration details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+_MFA_STATES = {"disabled", "enabled", "enforced"}
+
+
+def _utc(values: list[Any]) -> pd.Series:
+    return pd.to_datetime(pd.Series(values, dtype="object"), utc=True, errors="coerce", format="ISO8601")
+
+
+def build_users(
+    records: list[dict[str, Any]],
+    per_user_mfa: list[dict[str, Any]] | None,
+    registration: list[dict[str, Any]] | None,
+) -> pd.DataFrame:
+    """One row per user. ``per_user_mfa``/``mfa_registered`` are None where the source is missing."""
+    ids = [str(r.get("id")) for r in records]
+    upns = [r.get("userPrincipalName") or "" for r in records]
+    activity = [r.get("signInActivity") or {} for r in records]
+    frame = pd.DataFrame(
+        {
+            "id": ids,
+            "upn": upns,
+            "display_name": [r.get("displayName") or "" for r in records],
+            "user_type": [r.get("userType") or "Member" for r in records],
+            "enabled": [r.get("accountEnabled") is not False for r in records],
+            "mail": [(r.get("mail") or "").lower() for r in records],
+        }
+    )
+    frame["is_guest"] = frame["user_type"].str.lower().eq("guest")
+    interactive = _utc([a.get("lastSignInDateTime") for a in activity])
+    non_interactive = _utc([a.get("lastNonInteractiveSignInDateTime") for a in activity])
+    frame["last_sign_in"] = pd.concat([interactive, non_interactive], axis=1).max(axis=1)
+    frame["has_sign_in_activity"] = [bool(a) for a in activity]
+
+    if per_user_mfa is None:
+        frame["per_user_mfa"] = None
+    else:
+        states = {
+            str(r.get("id")): (str(r.get("perUserMfaState")).lower() if r.get("perUserMfaState") else None)
+            for r in per_user_mfa
+        }
+        frame["per_user_mfa"] = frame["id"].map(states).where(lambda s: s.isin(_MFA_STATES), None)
+
+    if registration is None:
+        frame["mfa_registered"] = None
+        frame["methods"] = [[] for _ in range(len(frame))]
+    else:
+        reg = {str(r.get("id")): r for r in registration}
+        rows = [reg.get(i) for i in ids]
+        frame["mfa_registered"] = pd.Series(
+            [r.get("isMfaRegistered") if r is not None else None for r in rows], dtype="object"
+        )
+        frame["methods"] = [list(r.get("methodsRegistered") or []) if r is not None else [] for r in rows]
+    return frame

@@ -1,0 +1,130 @@
+"""A compliant baseline tenant (raw wire-shaped records) and helpers to add one deviation per case."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from auditor.config import AuditorConfig, parse_config
+from auditor.engine import evaluate
+from auditor.findings import AuditResult
+from auditor.snapshot import Snapshot, SourceData
+
+NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+GA = "62e90394-69f5-4237-9190-012177145e10"
+HELPDESK = "729827e3-9c14-49f7-bb1b-9608f156bbb8"
+REPORTS_READER = "4a5d8f65-41da-4de4-8968-e035b65339cf"
+TENANT_ID = "7e1c0000-0000-4000-8000-000000000001"
+
+
+def ago(days: float) -> str:
+    return (NOW - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def user(uid: str, upn: str, *, name: str | None = None, user_type: str = "Member", enabled: bool = True,
+         last_days: float | None = 1) -> dict[str, Any]:
+    activity = None if last_days is None else {
+        "lastSignInDateTime": ago(last_days), "lastNonInteractiveSignInDateTime": ago(last_days),
+        "lastSuccessfulSignInDateTime": ago(last_days)}
+    return {"id": uid, "userPrincipalName": upn, "displayName": name or upn.split("@")[0], "userType": user_type,
+            "accountEnabled": enabled, "mail": upn if user_type == "Member" else None,
+            "signInActivity": activity}
+
+
+def baseline() -> dict[str, Any]:
+    """Records per source for a tenant where no rule fires."""
+    users = [
+        user("u-alice", "alice@contoso.com"),
+        user("u-bob", "bob@contoso.com"),
+        user("u-svc", "svc-backup@contoso.com"),
+    ]
+    return {
+        "users": users,
+        "sign_in_activity": None,
+        "role_definitions": [
+            {"id": GA, "templateId": GA, "displayName": "Global Administrator", "isBuiltIn": True},
+            {"id": HELPDESK, "templateId": HELPDESK, "displayName": "Helpdesk Administrator", "isBuiltIn": True},
+            {"id": REPORTS_READER, "templateId": REPORTS_READER, "displayName": "Reports Reader", "isBuiltIn": True},
+        ],
+        "role_assignments": [
+            {"id": "ra-1", "principalId": "u-alice", "roleDefinitionId": GA, "directoryScopeId": "/",
+             "principal": {"@odata.type": "#microsoft.graph.user", "id": "u-alice",
+                           "userPrincipalName": "alice@contoso.com"}},
+        ],
+        "role_eligibility": [],
+        "group_members": [],
+        "per_user_mfa": [{"id": u["id"], "userPrincipalName": u["userPrincipalName"], "perUserMfaState": "disabled"}
+                         for u in users],
+        "registration_details": [{"id": u["id"], "userPrincipalName": u["userPrincipalName"], "isMfaRegistered": True,
+                                  "methodsRegistered": ["microsoftAuthenticatorPush"]} for u in users],
+        "security_defaults": {"id": "00000000-0000-0000-0000-000000000005", "isEnabled": False},
+        "conditional_access": [
+            ca_policy("ca-mfa", "MFA for everyone", grant=["mfa"]),
+            ca_policy("ca-legacy", "Block legacy auth", grant=["block"], client_apps=["exchangeActiveSync", "other"]),
+        ],
+        "named_locations": [
+            {"@odata.type": "#microsoft.graph.ipNamedLocation", "id": "loc-hq", "displayName": "HQ",
+             "isTrusted": True,
+             "ipRanges": [{"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": "52.1.2.0/24"}]},
+        ],
+        "auth_methods_policy": {"id": "authenticationMethodsPolicy", "policyMigrationState": "migrationComplete"},
+        "mfa_service_policy": {"allowAppPasswords": False,
+                               "trustedIps": {"skipMfaForFederatedUsers": False, "ipRanges": []},
+                               "rememberMfaOnTrustedDevice": {"isEnabled": False, "allowedNumberOfDays": 0}},
+        "sign_ins": [],
+        "cas_mailboxes": [mailbox(u["id"], u["userPrincipalName"]) for u in users],
+        "transport_config": {"SmtpClientAuthenticationDisabled": True},
+        "authentication_policies": [],
+        "organization_config": {"OAuth2ClientProfileEnabled": True},
+    }
+
+
+def ca_policy(pid: str, name: str, *, grant: list[str], state: str = "enabled", users: dict | None = None,
+              apps: list[str] | None = None, client_apps: list[str] | None = None,
+              strength: dict | None = None, locations: dict | None = None, operator: str = "OR") -> dict[str, Any]:
+    scope = {"includeUsers": ["All"], "excludeUsers": [], "includeGroups": [], "excludeGroups": [],
+             "includeRoles": [], "excludeRoles": []}
+    scope.update(users or {})
+    return {
+        "id": pid, "displayName": name, "state": state,
+        "conditions": {"users": scope, "applications": {"includeApplications": apps or ["All"],
+                                                        "excludeApplications": []},
+                       "clientAppTypes": client_apps or ["all"], "locations": locations},
+        "grantControls": {"operator": operator, "builtInControls": grant, "authenticationStrength": strength,
+                          "customAuthenticationFactors": [], "termsOfUse": []},
+        "sessionControls": None,
+    }
+
+
+def mailbox(uid: str, address: str, imap: bool = False, pop: bool = False,
+            smtp_disabled: bool | None = True) -> dict[str, Any]:
+    return {"Guid": f"mbx-{uid}", "ExternalDirectoryObjectId": uid, "DisplayName": address,
+            "PrimarySmtpAddress": address, "ImapEnabled": imap, "PopEnabled": pop,
+            "SmtpClientAuthenticationDisabled": smtp_disabled}
+
+
+def sign_in(uid: str, upn: str, app: str, days: float = 2, error: int = 0, ip: str = "198.51.100.7") -> dict:
+    return {"id": f"si-{uid}-{app}-{days}-{error}", "createdDateTime": ago(days), "userId": uid,
+            "userPrincipalName": upn, "clientAppUsed": app, "ipAddress": ip, "status": {"errorCode": error}}
+
+
+def snapshot_of(records: dict[str, Any], failed: dict[str, str] | None = None) -> Snapshot:
+    sources = {}
+    for name, recs in records.items():
+        sources[name] = SourceData.collected(copy.deepcopy(recs))
+    for name, reason in (failed or {}).items():
+        sources[name] = SourceData.failed(reason)
+    return Snapshot(tenant={"name": "contoso", "tenant_id": TENANT_ID, "display_name": "Contoso"},
+                    sources=sources, collected_at=NOW)
+
+
+def run(records: dict[str, Any], config: dict | None = None, failed: dict[str, str] | None = None) -> AuditResult:
+    cfg: AuditorConfig = parse_config(config or {}, origin="test config")
+    return evaluate(snapshot_of(records, failed), cfg, now=NOW)
+
+
+def set_mfa(records: dict[str, Any], uid: str, state: str) -> None:
+    for r in records["per_user_mfa"]:
+        if r["id"] == uid:
+            r["perUserMfaState"] = state
