@@ -22,7 +22,7 @@ from auditor.errors import AuditorError
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "worker":
-        from auditor.scale.app import worker_main
+        from auditor.scale.worker import worker_main
 
         try:
             worker_main(argv[1:])

@@ -64,17 +64,3 @@ def register_tasks(app: Celery, runtime: WorkerRuntime) -> None:
         except RetryLater as exc:
             raise self.retry(countdown=exc.countdown, exc=exc) from None
 
-
-def worker_main(argv: list[str] | None = None, settings: ScaleSettings | None = None) -> None:
-    """Run a worker in the foreground: ``entra-auditor worker`` / ``python -m auditor.scale worker``.
-
-    Extra arguments go to ``celery worker`` (e.g. ``--concurrency 2 --hostname w1@%h``).
-    """
-    settings = settings or ScaleSettings.from_env()
-    settings.require_broker()
-    app = create_app(settings)
-    args = ["worker", "--loglevel", "INFO", "--queues", settings.queue, "--without-gossip",
-            "--without-mingle", *(argv or [])]
-    if not any(a.startswith(("--concurrency", "-c")) for a in argv or []):
-        args += ["--concurrency", "1"]
-    app.worker_main(args)

@@ -99,6 +99,7 @@ class Claim:
     token: str
     worker: str
     attempt: int
+    noted_run_id: str | None = None  # run id a previous holder was about to record
 
 
 @dataclass(frozen=True)
@@ -195,8 +196,10 @@ class ClaimStore:
                 )
             )
             if res.rowcount == 1:
-                attempts = conn.execute(select(c.attempts).where(self._key(tenant, period))).scalar_one()
-                claim = Claim(tenant, period, token, worker, int(attempts))
+                attempts, noted = conn.execute(
+                    select(c.attempts, c.run_id).where(self._key(tenant, period))
+                ).one()
+                claim = Claim(tenant, period, token, worker, int(attempts), noted)
                 return AcquireOutcome("acquired", claim=claim)
             row = conn.execute(select(claims_table).where(self._key(tenant, period))).mappings().one()
             if row["state"] == "done":
@@ -226,6 +229,22 @@ class ClaimStore:
             raise ClaimLost(
                 f"The claim on tenant {claim.tenant} for period {claim.period} was taken over by another "
                 "worker; this run is abandoned."
+            )
+
+    def note_run(self, claim: Claim, run_id: str) -> None:
+        """Remember the run id about to be recorded (see ``Claim.noted_run_id``)."""
+        with self.engine.begin() as conn:
+            res = conn.execute(update(claims_table).where(self._held(claim)).values(run_id=run_id))
+        if res.rowcount != 1:
+            raise ClaimLost(f"The claim on tenant {claim.tenant} for period {claim.period} was lost.")
+
+    def release(self, claim: Claim) -> None:
+        """Give a claim back untouched (the attempt does not count): someone else must run first."""
+        c = claims_table.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(claims_table).where(self._held(claim))
+                .values(state="queued", token=None, lease_expires=None, attempts=c.attempts - 1)
             )
 
     def complete(self, claim: Claim, *, run_id: str | None, run_status: str | None) -> None:

@@ -115,3 +115,19 @@ def run_dispatcher(app: Celery, runtime: WorkerRuntime) -> None:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         scheduler.shutdown(wait=False)
+
+
+def run_dispatch_scheduler(config: AuditorConfig) -> int:
+    """What ``entra-auditor schedule --dispatch`` calls: dispatch at every fire time until stopped.
+
+    The configuration is re-read at each fire time when it came from a file
+    (``ENTRA_AUDITOR_CONFIG``); otherwise the one given is used.
+    """
+    from auditor.scale.app import create_app
+    from auditor.scale.settings import ScaleSettings
+
+    settings = ScaleSettings.from_env()
+    settings.require_broker()
+    runtime = WorkerRuntime(settings, config_loader=None if settings.config_path else (lambda: config))
+    run_dispatcher(create_app(settings, runtime=runtime), runtime)
+    return 0

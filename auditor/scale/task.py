@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, create_engine
 
 from auditor.config import AuditorConfig, load_config, resolve_config_path
-from auditor.errors import AuditorError, ConfigError
+from auditor.errors import AuditorError, ConfigError, UsageError
+from auditor.history.locks import TenantBusy
 from auditor.scale.claims import Claim, ClaimLost, ClaimStore, Heartbeat, utcnow
 from auditor.scale.settings import ScaleSettings, redact, resolve
 
@@ -41,6 +43,7 @@ class WorkerRuntime:
     settings: ScaleSettings
     config_loader: Callable[[], AuditorConfig] | None = None
     _engines: dict[tuple[int, str], Engine] = field(default_factory=dict)
+    _histories: dict[tuple[int, str], Any] = field(default_factory=dict)
 
     def load_config(self) -> AuditorConfig:
         if self.config_loader is not None:
@@ -57,7 +60,7 @@ class WorkerRuntime:
         key = (os.getpid(), url)
         engine = self._engines.get(key)
         if engine is None:
-            engine = create_engine(url, pool_pre_ping=True, future=True)
+            engine = _make_engine(url)
             self._engines[key] = engine
         return engine
 
@@ -74,18 +77,26 @@ class WorkerRuntime:
         return resolve(self.settings.run_fn)
 
     def history(self, config: AuditorConfig) -> Any:
-        return resolve(self.settings.history_fn)(config)
+        """The history store for ``config`` (cached per process and URL)."""
+        key = (os.getpid(), config.storage.url)
+        if key not in self._histories:
+            self._histories[key] = resolve(self.settings.history_fn)(config)
+        return self._histories[key]
+
+
+def _make_engine(url: str) -> Engine:
+    """The history package's engine settings (SQLite busy timeout, WAL) when it is installed."""
+    try:
+        from auditor.history.db import make_engine
+    except ImportError:
+        return create_engine(url, pool_pre_ping=True)
+    return make_engine(url)
 
 
 def default_history(config: AuditorConfig) -> Any:
-    """The history store of ``config.storage.url`` (None lets ``run_audit`` open its own)."""
-    try:
-        from auditor.history import HistoryStore  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    opener = getattr(HistoryStore, "from_config", None)
-    if opener is not None:
-        return opener(config)
+    """The ``HistoryStore`` of ``config.storage.url``."""
+    from auditor.history import HistoryStore
+
     return HistoryStore(config.storage.url)
 
 
@@ -101,9 +112,12 @@ class FencedHistory:
         self._store = store
         self._claim = claim
 
-    def record(self, *args: Any, **kwargs: Any) -> Any:
+    def record(self, result: Any, *args: Any, **kwargs: Any) -> Any:
         self._store.ensure_held(self._claim)
-        return self._inner.record(*args, **kwargs)
+        # Note the run id first: if this process dies between the record and marking the claim
+        # done, the next holder finds the recorded run instead of auditing the tenant again.
+        self._store.note_run(self._claim, result.run.id)
+        return self._inner.record(result, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -136,15 +150,33 @@ def run_claimed_audit(runtime: WorkerRuntime, tenant_name: str, period: str, wor
 
     claim = found.claim
     assert claim is not None
+    recovered = _recorded_run(runtime, config, claim)
+    if recovered is not None:
+        # The previous holder recorded its run and died before marking the claim done.
+        store.complete(claim, run_id=recovered.id, run_status=recovered.status)
+        log.info("tenant %s, period %s: run %s was recorded by a worker that died; kept", tenant_name,
+                 period, recovered.id)
+        return {**base, "outcome": "recovered", "run_id": recovered.id, "attempt": claim.attempt}
     log.info("tenant %s, period %s: audit starts (attempt %d)", tenant_name, period, claim.attempt)
     try:
         with Heartbeat(store, claim, settings.heartbeat_seconds):
             history = runtime.history(config)
-            fenced = FencedHistory(history, store, claim) if history is not None else None
-            outcome = runtime.run_fn()(config, tenant_name, history=fenced)
+            if history is None:
+                outcome = runtime.run_fn()(config, tenant_name, history=None)
+            else:
+                fenced = FencedHistory(history, store, claim)
+                lock = getattr(history, "tenant_lock", None)
+                guard = lock(tenant_name, f"entra-auditor worker {worker}") if lock else nullcontext()
+                with guard:
+                    outcome = runtime.run_fn()(config, tenant_name, history=fenced)
     except ClaimLost as exc:
         log.warning("%s", exc)
         return {**base, "outcome": "lost", "attempt": claim.attempt}
+    except TenantBusy as exc:
+        # Someone else (e.g. an on-demand CLI audit) is auditing this tenant right now: hand the
+        # claim back without counting an attempt and come back later.
+        store.release(claim)
+        raise RetryLater(settings.retry_seconds, str(exc)) from exc
     except AuditorError as exc:
         message = redact(str(exc))
         final = exc.exit_code == 2 or claim.attempt >= settings.max_attempts
@@ -173,6 +205,19 @@ def run_claimed_audit(runtime: WorkerRuntime, tenant_name: str, period: str, wor
     log.info("tenant %s, period %s: audit done (run %s, %s)", tenant_name, period, run_id, run_status)
     return {**base, "outcome": "completed", "run_id": run_id, "run_status": run_status,
             "attempt": claim.attempt}
+
+
+def _recorded_run(runtime: WorkerRuntime, config: AuditorConfig, claim: Claim) -> Any:
+    """The run a previous holder of ``claim`` recorded, if it made it into the history."""
+    if not claim.noted_run_id:
+        return None
+    history = runtime.history(config)
+    if history is None:
+        return None
+    try:
+        return history.get_run(claim.noted_run_id)
+    except UsageError:  # unknown run id: the previous attempt died before its record committed
+        return None
 
 
 def _backoff(settings: ScaleSettings, attempt: int) -> float:
