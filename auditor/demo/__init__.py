@@ -1,0 +1,38 @@
+"""The bundled demo tenant: a generated snapshot that makes every rule fire, shipped with the package.
+
+``demo_snapshot()`` loads ``demo-tenant.json.gz`` (package data, read through importlib.resources so an
+installed wheel works). The file is produced by the seeded generator with the fixed arguments below;
+regenerate it with::
+
+    python -m auditor.sim.tenant_gen --users 200 --seed 7 --name contoso \\
+        --now 2026-11-23T06:00:00Z --out auditor/demo/demo-tenant.json.gz
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib.resources import as_file, files
+
+from auditor.snapshot import Snapshot, load
+
+DEMO_FILE = "demo-tenant.json.gz"
+DEMO_USERS = 200
+DEMO_SEED = 7
+DEMO_NAME = "contoso"
+DEMO_NOW = datetime(2026, 11, 23, 6, 0, 0, tzinfo=UTC)
+
+
+def demo_snapshot() -> Snapshot:
+    """A fresh copy of the bundled demo tenant (callers may modify it)."""
+    with as_file(files(__name__).joinpath(DEMO_FILE)) as path:
+        return load(path)
+
+
+def build_demo_snapshot() -> Snapshot:
+    """Regenerate the demo tenant from its fixed arguments (what the bundled file must equal)."""
+    from auditor.sim.tenant_gen import generate_tenant
+
+    return generate_tenant(DEMO_USERS, seed=DEMO_SEED, name=DEMO_NAME, now=DEMO_NOW)
+
+
+__all__ = ["DEMO_NAME", "DEMO_NOW", "DEMO_SEED", "DEMO_USERS", "build_demo_snapshot", "demo_snapshot"]
