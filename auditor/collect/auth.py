@@ -52,7 +52,7 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites every record so that no token or registered secret reaches a handler."""
+    """Rewrites a record so that no token or registered secret reaches a handler."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -68,28 +68,38 @@ class RedactingFilter(logging.Filter):
         except Exception:
             message = str(record.msg)
         clean = redact(message, tuple(self._secrets))
-        if clean != message or record.args:
+        if clean != message:
             record.msg, record.args = clean, None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, tuple(self._secrets))
         return True
 
 
 _FILTER_LOCK = threading.Lock()
+_INSTALLED: list[RedactingFilter] = []
 
 
 def install_redaction(secret: str | None = None) -> RedactingFilter:
-    """Attach (once) the redacting filter to the loggers that could see credentials."""
+    """Redact every log record created from now on (any logger, any handler); idempotent.
+
+    Logger filters do not see records propagated from child loggers (``msal.application``,
+    ``urllib3.connectionpool``), so the filter is applied in the log-record factory instead.
+    """
     with _FILTER_LOCK:
-        found: RedactingFilter | None = None
-        for name in ("auditor", "msal", "httpx", "httpcore", "urllib3"):
-            logger = logging.getLogger(name)
-            existing = next((f for f in logger.filters if isinstance(f, RedactingFilter)), None)
-            if existing is None:
-                existing = found or RedactingFilter()
-                logger.addFilter(existing)
-            found = found or existing
-        assert found is not None
-        found.add_secret(secret)
-        return found
+        if not _INSTALLED:
+            redactor = RedactingFilter()
+            previous = logging.getLogRecordFactory()
+
+            def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+                record = previous(*args, **kwargs)
+                redactor.filter(record)
+                return record
+
+            logging.setLogRecordFactory(factory)
+            _INSTALLED.append(redactor)
+        redactor = _INSTALLED[0]
+        redactor.add_secret(secret)
+        return redactor
 
 
 # ---------------------------------------------------------------- credentials

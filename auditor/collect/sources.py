@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -75,7 +76,16 @@ class CollectContext:
                 self.progress(source, status, count)
 
     def pager(self, source: str) -> Callable[[int], None]:
-        return lambda n: self.report(source, "running", n)
+        """A page callback that reports ``running`` at most about once a second."""
+        last = [0.0]
+
+        def on_page(count: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 1.0:
+                last[0] = now
+                self.report(source, "running", count)
+
+        return on_page
 
     async def source(self, name: str) -> SourceData:
         return await self.tasks[name]
@@ -241,7 +251,7 @@ async def fetch_group_members(ctx: CollectContext) -> Any:
         return head.get("displayName") if isinstance(head, dict) else None
 
     async def one(gid: str) -> dict[str, Any] | None:
-        url = g.url("v1.0", f"/groups/{gid}/transitiveMembers?$select=id,userPrincipalName")
+        url = g.url("v1.0", f"/groups/{gid}/transitiveMembers?$select=id,userPrincipalName&$top=999")
         try:
             members = await g.get_all(url)
         except ApiError as exc:
