@@ -1,0 +1,239 @@
+"""Graph directory routes: users, per-user MFA, roles, groups and tenant policies."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from auditor.sim.paging import list_page, projector, select_fields
+from auditor.sim.permissions import SIGN_IN_ACTIVITY_PERMISSION
+from auditor.sim.routing import Route, SimContext, licence_error, route, unavailable_source
+from auditor.sim.wire import SimRequest, SimResponse, denied, graph_error
+
+DEFAULT_USER_PROPS = ("businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
+                      "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id")
+USER_PROPS = (
+    *DEFAULT_USER_PROPS,
+    "accountEnabled", "assignedLicenses", "assignedPlans", "createdDateTime", "creationType", "department",
+    "employeeId", "employeeType", "externalUserState", "identities", "lastPasswordChangeDateTime",
+    "mailNickname", "onPremisesSyncEnabled", "onPremisesImmutableId", "onPremisesSamAccountName",
+    "otherMails", "passwordPolicies", "proxyAddresses", "signInActivity", "usageLocation", "userType",
+    "companyName", "city", "country", "manager", "perUserMfaState", "isResourceAccount",
+)
+_USER_PROP_MAP = {p.lower(): p for p in USER_PROPS}
+FILTERABLE = {p.lower(): p for p in ("accountEnabled", "userType", "id", "userPrincipalName", "mail",
+                                     "onPremisesSyncEnabled", "department", "jobTitle", "displayName")}
+_CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+('(?:[^']|'')*'|true|false|null)\s*$", re.IGNORECASE)
+USERS_MAX_WITH_SIGN_IN_ACTIVITY = 120
+
+
+def _not_found(ident: str, route_name: str) -> SimResponse:
+    return graph_error(404, "Request_ResourceNotFound",
+                       f"Resource '{ident}' does not exist or one of its queried reference-property objects "
+                       "are not present.", route_name)
+
+
+def _parse_user_filter(text: str) -> list[tuple[str, Any]] | None:
+    clauses = []
+    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
+        m = _CLAUSE.match(part)
+        if not m or m.group(1).lower() not in FILTERABLE:
+            return None
+        raw = m.group(2)
+        value: Any
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        elif raw.lower() == "null":
+            value = None
+        else:
+            value = raw[1:-1].replace("''", "'")
+        clauses.append((FILTERABLE[m.group(1).lower()], value))
+    return clauses
+
+
+def _matches(user: dict[str, Any], clauses: list[tuple[str, Any]]) -> bool:
+    for prop, value in clauses:
+        have = user.get(prop)
+        if isinstance(value, str) and isinstance(have, str):
+            if have.lower() != value.lower():
+                return False
+        elif have != value:
+            return False
+    return True
+
+
+def users_cost(req: SimRequest) -> int:
+    """Identity resource units (graph-api.md §3.3): base 2, $select -1, $expand +1, $top<20 -1."""
+    cost = 2
+    if req.query.get("select"):
+        cost -= 1
+    if req.query.get("expand"):
+        cost += 1
+    try:
+        if int(req.query.get("top", "100")) < 20:
+            cost -= 1
+    except ValueError:
+        pass
+    return max(1, cost)
+
+
+def list_users(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse:
+    tenant = req.tenant
+    missing = unavailable_source(req, "users", "users")
+    if missing:
+        return missing
+    fields = select_fields(req)
+    wants_activity = bool(fields) and any(f.lower() == "signinactivity" for f in fields)
+    filt = req.query.get("filter", "")
+    if "signinactivity" in filt.lower():
+        wants_activity = True
+    if wants_activity:
+        if not SIGN_IN_ACTIVITY_PERMISSION.intersection(req.claims.get("roles", [])):
+            return denied("users")
+        if tenant.licence_missing("sign_in_activity") or not tenant.available("sign_in_activity"):
+            return licence_error("sign_in_activity", "users")
+    if fields:
+        unknown = [f for f in fields if f.lower() not in _USER_PROP_MAP]
+        if unknown:
+            return graph_error(400, "Request_BadRequest",
+                               f"Could not find a property named '{unknown[0]}' on type 'microsoft.graph.user'.",
+                               "users")
+    if req.query.get("count", "").lower() == "true" and req.headers.get("ConsistencyLevel", "").lower() != "eventual":
+        return graph_error(400, "Request_BadRequest",
+                           "$count is not currently supported.", "users")
+    items: list[dict[str, Any]] = tenant.users
+    if filt:
+        clauses = _parse_user_filter(filt)
+        if clauses is None:
+            return graph_error(400, "Request_UnsupportedQuery",
+                               "Unsupported or invalid query filter clause specified for resource 'User'.", "users")
+        items = tenant.filters.get(("users", tuple(clauses)),
+                                   lambda: [u for u in tenant.users if _matches(u, clauses)])
+    mfa_allowed = ctx.options.per_user_mfa_bulk and tenant.available("per_user_mfa") and bool(
+        {"Policy.Read.All"}.intersection(req.claims.get("roles", [])))
+    props = [_USER_PROP_MAP[f.lower()] for f in fields] if fields else list(DEFAULT_USER_PROPS)
+    if not mfa_allowed and "perUserMfaState" in props:
+        props.remove("perUserMfaState")  # undocumented property: silently absent when not served
+    mfa = tenant.mfa_state
+
+    def project(user: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for prop in props:
+            if prop == "perUserMfaState":
+                out[prop] = mfa.get(str(user.get("id", "")).lower(), "disabled")
+            else:
+                out[prop] = user.get(prop)
+        return out
+
+    opts = ctx.options
+    return list_page(req, "users", items, ctx.page_tokens, context="users" if not fields else
+                     f"users({','.join(props)})", default=opts.default_page, maximum=opts.users_max_page,
+                     project=project, silent_cap=USERS_MAX_WITH_SIGN_IN_ACTIVITY if wants_activity else None,
+                     count=req.query.get("count", "").lower() == "true")
+
+
+def get_user(ctx: SimContext, req: SimRequest, m: re.Match[str]) -> SimResponse:
+    tenant = req.tenant
+    missing = unavailable_source(req, "users", "users")
+    if missing:
+        return missing
+    idx = tenant.user_index.get(m.group("uid").lower())
+    if idx is None:
+        return _not_found(m.group("uid"), "users")
+    user = tenant.users[idx]
+    fields = select_fields(req)
+    props = [_USER_PROP_MAP.get(f.lower(), f) for f in fields] if fields else list(DEFAULT_USER_PROPS)
+    body = {"@odata.context": f"{req.base_url}/{req.version}/$metadata#users/$entity"}
+    body.update({p: user.get(p) for p in props if p != "perUserMfaState"})
+    return SimResponse(200, body, route="users")
+
+
+def mfa_requirements(ctx: SimContext, req: SimRequest, m: re.Match[str]) -> SimResponse:
+    tenant = req.tenant
+    missing = unavailable_source(req, "per_user_mfa", "per_user_mfa")
+    if missing:
+        return missing
+    uid = m.group("uid")
+    idx = tenant.user_index.get(uid.lower())
+    if idx is None:
+        return _not_found(uid, "per_user_mfa")
+    user_id = str(tenant.users[idx].get("id", uid))
+    state = tenant.mfa_state.get(user_id.lower(), "disabled")
+    return SimResponse(200, {
+        "@odata.context": f"{req.base_url}/beta/$metadata#users('{user_id}')/authentication/requirements/$entity",
+        "perUserMfaState": state}, route="per_user_mfa")
+
+
+def _source_list(source: str, context: str, strip: tuple[str, ...] = ()) -> Any:
+    def handler(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse:
+        missing = unavailable_source(req, source, source)
+        if missing:
+            return missing
+        records = req.tenant.records(source)
+        expand = req.query.get("expand", "").lower()
+        drop = tuple(s for s in strip if s.lower() not in expand)
+        proj = projector(select_fields(req), always=("@odata.type",))
+
+        def project(rec: Any) -> Any:
+            if drop and isinstance(rec, dict):
+                rec = {k: v for k, v in rec.items() if k not in drop}
+            return proj(rec) if proj else rec
+
+        return list_page(req, source, records, ctx.page_tokens, context=context,
+                         default=ctx.options.default_page, maximum=999, project=project)
+
+    return handler
+
+
+def _source_object(source: str, context: str) -> Any:
+    def handler(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse:
+        missing = unavailable_source(req, source, source)
+        if missing:
+            return missing
+        record = req.tenant.object(source)
+        body: dict[str, Any] = {"@odata.context": f"{req.base_url}/{req.version}/$metadata#{context}"}
+        if isinstance(record, dict):
+            proj = projector(select_fields(req))
+            body.update(proj(record) if proj else record)
+        return SimResponse(200, body, route=source)
+
+    return handler
+
+
+def group_members(ctx: SimContext, req: SimRequest, m: re.Match[str]) -> SimResponse:
+    missing = unavailable_source(req, "group_members", "group_members")
+    if missing:
+        return missing
+    gid = m.group("gid")
+    group = req.tenant.groups.get(gid.lower())
+    if group is None:
+        return _not_found(gid, "group_members")
+    members = group.get("members") or []
+    return list_page(req, "group_members", members, ctx.page_tokens, context="directoryObjects",
+                     default=ctx.options.default_page, maximum=999,
+                     project=projector(select_fields(req), always=("@odata.type",)), scope_extra=gid.lower())
+
+
+ROUTES: list[Route] = [
+    route("GET", r"^/users/?$", "users", list_users),
+    route("GET", r"^/users/(?P<uid>[^/]+)/authentication/requirements/?$", "per_user_mfa", mfa_requirements,
+          versions=("beta",)),
+    route("GET", r"^/users/(?P<uid>[^/]+)/?$", "users", get_user),
+    route("GET", r"^/roleManagement/directory/roleDefinitions/?$", "role_definitions",
+          _source_list("role_definitions", "roleManagement/directory/roleDefinitions")),
+    route("GET", r"^/roleManagement/directory/roleAssignments/?$", "role_assignments",
+          _source_list("role_assignments", "roleManagement/directory/roleAssignments", strip=("principal",))),
+    route("GET", r"^/roleManagement/directory/roleEligibilityScheduleInstances/?$", "role_eligibility",
+          _source_list("role_eligibility", "roleManagement/directory/roleEligibilityScheduleInstances")),
+    route("GET", r"^/groups/(?P<gid>[^/]+)/transitiveMembers/?$", "group_members", group_members),
+    route("GET", r"^/policies/identitySecurityDefaultsEnforcementPolicy/?$", "security_defaults",
+          _source_object("security_defaults", "policies/identitySecurityDefaultsEnforcementPolicy/$entity")),
+    route("GET", r"^/policies/authenticationMethodsPolicy/?$", "auth_methods_policy",
+          _source_object("auth_methods_policy", "policies/authenticationMethodsPolicy/$entity")),
+    route("GET", r"^/policies/mfaServicePolicy/?$", "mfa_service_policy",
+          _source_object("mfa_service_policy", "policies/mfaServicePolicy/$entity"), versions=("beta",)),
+    route("GET", r"^/identity/conditionalAccess/policies/?$", "conditional_access",
+          _source_list("conditional_access", "identity/conditionalAccess/policies"), family="ca"),
+    route("GET", r"^/identity/conditionalAccess/namedLocations/?$", "named_locations",
+          _source_list("named_locations", "identity/conditionalAccess/namedLocations"), family="ca"),
+]

@@ -1,0 +1,69 @@
+"""Which application permission each simulated route needs (names from ``auditor/sources.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from auditor.model.roles import BUILTIN_ROLES
+from auditor.sources import SOURCES
+
+EXCHANGE_PERMISSION = "Exchange.ManageAsApp"
+GRAPH_RESOURCE = "https://graph.microsoft.com"
+EXCHANGE_RESOURCE = "https://outlook.office365.com"
+
+#: permissions that also satisfy a narrower one (Graph's documented "higher privileged" alternatives)
+_BROADER: dict[str, tuple[str, ...]] = {
+    "User.Read.All": ("User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
+    "GroupMember.Read.All": ("Group.Read.All", "Directory.Read.All", "Directory.ReadWrite.All"),
+    "RoleManagement.Read.Directory": ("RoleManagement.ReadWrite.Directory", "Directory.Read.All",
+                                      "RoleManagement.Read.All"),
+    "RoleEligibilitySchedule.Read.Directory": ("RoleManagement.Read.Directory",
+                                               "RoleManagement.ReadWrite.Directory", "RoleManagement.Read.All"),
+    "Policy.Read.All": (),
+    "AuditLog.Read.All": (),
+    "Mail.Send": (),
+    "Mail.ReadWrite": (),
+}
+
+
+def _source_permission(name: str) -> str:
+    return SOURCES[name].permissions[0]
+
+
+def _any_of(permission: str) -> frozenset[str]:
+    return frozenset((permission, *_BROADER.get(permission, ())))
+
+
+#: route name -> the set of permissions of which the token needs at least one
+ROUTE_PERMISSIONS: dict[str, frozenset[str]] = {
+    name: _any_of(_source_permission(name))
+    for name, spec in SOURCES.items() if spec.service == "graph" and name != "sign_in_activity"
+}
+for _ca_route in ("conditional_access", "named_locations"):
+    ROUTE_PERMISSIONS[_ca_route] = ROUTE_PERMISSIONS[_ca_route] | {
+        "Policy.Read.ConditionalAccess", "Policy.ReadWrite.ConditionalAccess"}
+ROUTE_PERMISSIONS["send_mail"] = _any_of("Mail.Send")
+ROUTE_PERMISSIONS["messages"] = _any_of("Mail.ReadWrite")
+ROUTE_PERMISSIONS["upload_session"] = _any_of("Mail.ReadWrite")
+#: signInActivity on /users additionally needs this
+SIGN_IN_ACTIVITY_PERMISSION = _any_of(_source_permission("sign_in_activity"))
+
+ALL_PERMISSIONS: frozenset[str] = frozenset(
+    {p for spec in SOURCES.values() for p in spec.permissions} | {"Mail.Send", "Mail.ReadWrite"}
+)
+
+_ROLE_IDS = {name.lower(): tid for tid, name in BUILTIN_ROLES.items()}
+
+
+def role_template_ids(roles: Collection[str]) -> list[str]:
+    """Directory role names (or template ids) to template ids, as carried in the ``wids`` claim."""
+    out = []
+    for role in roles:
+        tid = _ROLE_IDS.get(role.lower(), role)
+        out.append(tid)
+    return sorted(set(out))
+
+
+def has_permission(roles: Collection[str], route: str) -> bool:
+    needed = ROUTE_PERMISSIONS.get(route)
+    return needed is None or bool(needed.intersection(roles))
