@@ -15,7 +15,6 @@ from auditor.model import TenantModel, build_model
 from auditor.rules import REGISTRY
 from auditor.rules.registry import NotAssessed, RuleContext, RuleSpec
 from auditor.snapshot import Snapshot
-from auditor.sources import SOURCES
 
 
 def _missing_reason(model: TenantModel, names: list[str]) -> str:
@@ -96,12 +95,9 @@ def _run_rule(spec: RuleSpec, model: TenantModel, config: AuditorConfig) -> tupl
 
 
 def run_status(snapshot: Snapshot) -> str:
-    """``partial`` when a required (non-optional) source failed; optional ones only limit rules."""
-    for name, src in snapshot.sources.items():
-        spec = SOURCES.get(name)
-        if src.status == "failed" and (spec is None or not spec.optional):
-            return "partial"
-    return "complete"
+    """``partial`` when any source failed. A source that does not exist for the tenant (e.g. PIM without
+    an Entra ID P2 licence) is ``skipped`` by the collector, not failed, and leaves the run complete."""
+    return "partial" if any(src.status == "failed" for src in snapshot.sources.values()) else "complete"
 
 
 def evaluate(

@@ -109,12 +109,15 @@ def sign_in(uid: str, upn: str, app: str, days: float = 2, error: int = 0, ip: s
             "userPrincipalName": upn, "clientAppUsed": app, "ipAddress": ip, "status": {"errorCode": error}}
 
 
-def snapshot_of(records: dict[str, Any], failed: dict[str, str] | None = None) -> Snapshot:
+def snapshot_of(records: dict[str, Any], failed: dict[str, str] | None = None,
+                skipped: dict[str, str] | None = None) -> Snapshot:
     sources = {}
     for name, recs in records.items():
         sources[name] = SourceData.collected(copy.deepcopy(recs))
     for name, reason in (failed or {}).items():
         sources[name] = SourceData.failed(reason)
+    for name, reason in (skipped or {}).items():
+        sources[name] = SourceData.skipped(reason)
     return Snapshot(tenant={"name": "contoso", "tenant_id": TENANT_ID, "display_name": "Contoso"},
                     sources=sources, collected_at=NOW)
 

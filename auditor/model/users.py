@@ -24,12 +24,12 @@ def build_users(
     activity = [r.get("signInActivity") or {} for r in records]
     frame = pd.DataFrame(
         {
-            "id": ids,
-            "upn": upns,
-            "display_name": [r.get("displayName") or "" for r in records],
-            "user_type": [r.get("userType") or "Member" for r in records],
-            "enabled": [r.get("accountEnabled") is not False for r in records],
-            "mail": [(r.get("mail") or "").lower() for r in records],
+            "id": pd.Series(ids, dtype="object"),
+            "upn": pd.Series(upns, dtype="object"),
+            "display_name": pd.Series([r.get("displayName") or "" for r in records], dtype="object"),
+            "user_type": pd.Series([r.get("userType") or "Member" for r in records], dtype="object"),
+            "enabled": pd.Series([r.get("accountEnabled") is not False for r in records], dtype=bool),
+            "mail": pd.Series([(r.get("mail") or "").lower() for r in records], dtype="object"),
         }
     )
     frame["is_guest"] = frame["user_type"].str.lower().eq("guest")

@@ -1,0 +1,116 @@
+"""Engine: not_assessed for missing sources, disabled rules, severity overrides, waivers, run status."""
+
+from __future__ import annotations
+
+import pytest
+from tenantkit import NOW, baseline, run, set_mfa
+
+from auditor.rules import REGISTRY
+from auditor.rules.registry import KNOWN_NEEDS
+from auditor.sources import SOURCES
+
+
+def _noisy() -> dict:
+    """Baseline plus deviations that make many rules fire."""
+    r = baseline()
+    set_mfa(r, "u-alice", "enforced")
+    set_mfa(r, "u-bob", "enabled")
+    r["transport_config"]["SmtpClientAuthenticationDisabled"] = False
+    r["cas_mailboxes"][1]["ImapEnabled"] = True
+    r["mfa_service_policy"]["allowAppPasswords"] = True
+    return r
+
+
+def test_every_need_is_a_known_source() -> None:
+    for spec in REGISTRY.values():
+        assert set(spec.needs) <= KNOWN_NEEDS, spec.id
+        assert spec.detection, spec.id
+        assert spec.rationale and spec.remediation, spec.id
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_a_failed_source_makes_exactly_its_rules_not_assessed(source: str) -> None:
+    result = run(_noisy(), failed={source: "403 Forbidden: missing permission"})
+    not_assessed = {r.id: r.reason for r in result.rules if r.status == "not_assessed"}
+    expected = {rid for rid, spec in REGISTRY.items() if source in spec.needs}
+    if source == "mfa_service_policy":
+        expected |= {rid for rid, spec in REGISTRY.items() if "legacy_mfa_settings" in spec.needs}
+    assert set(not_assessed) == expected
+    for reason in not_assessed.values():
+        assert "missing permission" in reason
+    assert not [f for f in result.findings if f.rule_id in expected]
+
+
+def test_config_legacy_mfa_is_the_fallback_for_the_service_policy() -> None:
+    result = run(_noisy(), config={"legacy_mfa": {"trusted_ips": ["10.1.0.0/16"], "allow_app_passwords": True}},
+                 failed={"mfa_service_policy": "404 not found"})
+    status = {r.id: r.status for r in result.rules}
+    assert status["trusted-ips-private-range"] == "assessed"
+    assert status["remember-mfa-long"] == "not_assessed"  # the config did not say
+    assert {f.entity_name for f in result.findings if f.rule_id == "trusted-ips-private-range"} == {"10.1.0.0/16"}
+
+
+def test_optional_source_missing_is_assessed_with_a_reason() -> None:
+    result = run(_noisy(), failed={"sign_ins": "licence missing"})
+    rule = next(r for r in result.rules if r.id == "admin-app-passwords")
+    assert rule.status == "assessed"
+    assert "sign_ins" in rule.reason
+    finding = next(f for f in result.findings if f.rule_id == "admin-app-passwords")
+    assert finding.evidence["legacy_sign_ins"] == "not collected"
+    assert result.run.status == "partial"
+
+
+def test_run_status_partial_when_any_source_failed_but_not_when_skipped() -> None:
+    from tenantkit import snapshot_of
+
+    from auditor.config import parse_config
+    from auditor.engine import evaluate
+
+    skipped = evaluate(snapshot_of(_noisy(), skipped={"role_eligibility": "no Entra ID P2 licence"}),
+                       parse_config({}), now=NOW)
+    assert skipped.run.status == "complete"
+    rule = next(r for r in skipped.rules if r.id == "admin-app-passwords")
+    assert "no Entra ID P2 licence" in rule.reason
+    assert run(_noisy(), failed={"role_eligibility": "P2 licence missing"}).run.status == "partial"
+    assert run(_noisy(), failed={"users": "boom"}).run.status == "partial"
+
+
+def test_disabled_rule_and_severity_override() -> None:
+    result = run(_noisy(), config={"rules": {"imap-pop-enabled": {"enabled": False},
+                                             "smtp-auth-org-enabled": {"severity": "critical"}}})
+    status = {r.id: r.status for r in result.rules}
+    assert status["imap-pop-enabled"] == "disabled"
+    assert not [f for f in result.findings if f.rule_id == "imap-pop-enabled"]
+    assert [f.severity for f in result.findings if f.rule_id == "smtp-auth-org-enabled"] == ["critical"]
+
+
+def test_parameters_change_behaviour() -> None:
+    r = baseline()
+    r["users"][0]["signInActivity"]["lastSignInDateTime"] = "2026-10-01T00:00:00Z"
+    r["users"][0]["signInActivity"]["lastNonInteractiveSignInDateTime"] = "2026-10-01T00:00:00Z"
+    assert not [f for f in run(r).findings if f.rule_id == "stale-admin"]
+    tight = run(r, config={"rules": {"stale-admin": {"params": {"max_days": 30}}}})
+    assert [f.entity_name for f in tight.findings if f.rule_id == "stale-admin"] == ["alice@contoso.com"]
+
+
+def test_waivers_apply_expire_and_are_reported() -> None:
+    waivers = [
+        {"rule": "daily-account-per-user-mfa", "entity": "BOB@contoso.com", "reason": "migration",
+         "expires": "2027-01-01", "approved_by": "ciso"},
+        {"rule": "daily-account-per-user-mfa", "entity": "u-alice", "reason": "old", "expires": "2026-01-01",
+         "approved_by": "ciso"},
+        {"rule": "smtp-auth-org-enabled", "entity": "*", "reason": "relay", "approved_by": "ciso"},
+    ]
+    result = run(_noisy(), config={"waivers": waivers})
+    by = {(f.rule_id, f.entity_name): f for f in result.findings}
+    bob = by[("daily-account-per-user-mfa", "bob@contoso.com")]
+    assert bob.status == "waived" and bob.waiver["approved_by"] == "ciso" and not bob.waiver["expired"]
+    alice = by[("daily-account-per-user-mfa", "alice@contoso.com")]
+    assert alice.status == "open" and alice.waiver["expired"] is True
+    assert by[("smtp-auth-org-enabled", "Contoso")].status == "waived"
+    assert result.expired_waivers == [{"rule": "daily-account-per-user-mfa", "entity": "u-alice", "reason": "old",
+                                       "expires": "2026-01-01", "approved_by": "ciso", "expired": True,
+                                       "matched_findings": 1}]
+    summary = result.summary()
+    assert summary["waived"] == 2
+    assert result.run.started == NOW
