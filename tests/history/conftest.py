@@ -1,0 +1,77 @@
+"""Fixtures for the history tests: result builders, a SQLite URL and a fresh PostgreSQL database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from auditor.findings import AuditResult, Finding, RuleOutcome, RunInfo
+
+T0 = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)  # a Monday 07:00
+
+
+def finding(rule: str, entity: str, severity: str = "high", **kw: Any) -> Finding:
+    return Finding(
+        rule_id=rule, severity=severity, entity_type=kw.pop("entity_type", "user"), entity_id=entity,
+        entity_name=kw.pop("name", f"{entity}@contoso.com"), evidence=kw.pop("evidence", {"why": entity}),
+        **kw,
+    )
+
+
+def result(
+    findings: list[Finding],
+    *,
+    tenant: str = "contoso",
+    started: datetime = T0,
+    status: str = "complete",
+    rules: dict[str, str] | None = None,
+    run_id: str | None = None,
+) -> AuditResult:
+    """An AuditResult; every rule that has a finding is 'assessed' unless ``rules`` says otherwise."""
+    statuses = {f.rule_id: "assessed" for f in findings}
+    statuses.update(rules or {})
+    outcomes = [RuleOutcome(id=r, title=r, severity="high", status=s) for r, s in statuses.items()]
+    run = RunInfo(started=started, finished=started + timedelta(minutes=3), status=status)
+    if run_id:
+        run.id = run_id
+    return AuditResult(
+        tenant={"name": tenant, "tenant_id": f"{tenant}-id"}, run=run,
+        coverage=[{"source": "users", "status": "collected", "items": 1, "reason": None}],
+        rules=outcomes, findings=findings,
+    )
+
+
+@pytest.fixture
+def make_result() -> Callable[..., AuditResult]:
+    return result
+
+
+@pytest.fixture
+def make_finding() -> Callable[..., Finding]:
+    return finding
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'db' / 'history.db'}"
+
+
+@pytest.fixture
+def pg_fresh_url(postgres_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for this test, dropped afterwards."""
+    name = f"entra_hist_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
