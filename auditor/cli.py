@@ -140,8 +140,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if offline:
         snapshot = load(args.snapshot) if args.snapshot else None
-        history = None if (args.demo and args.config is None and resolve_config_path(None) is None) else _history(
-            config, args)
+        # Without a configuration file an offline run keeps no history (no database appears in the cwd).
+        history = _history(config, args) if resolve_config_path(args.config) is not None else None
         outcome = run_audit(config, args.tenant[0] if args.tenant else None, snapshot=snapshot, demo=args.demo,
                             out_dir=out, formats=formats, email=args.email, history=history)
         outcomes = [outcome]
