@@ -104,12 +104,14 @@ class AppCertificate:
         except ValueError:
             return "AADSTS50027", "JWT token is invalid or malformed."
         alg = header.get("alg")
-        if header.get("x5t#S256"):
-            if header["x5t#S256"] != self.x5t_s256:
+        x5t_s256 = str(header.get("x5t#S256") or "").rstrip("=")
+        x5t = str(header.get("x5t") or "").rstrip("=")
+        if x5t_s256:
+            if x5t_s256 != self.x5t_s256:
                 return "AADSTS700027", ("The certificate with identifier used to sign the client assertion "
                                         "is not registered on application.")
-        elif header.get("x5t"):
-            if header["x5t"] != self.x5t:
+        elif x5t:
+            if x5t != self.x5t:
                 return "AADSTS700027", ("The certificate with identifier used to sign the client assertion "
                                         "is not registered on application.")
         else:
