@@ -370,7 +370,7 @@ def _scenario_users(
         if p.last is not None:
             ni = _iso1(now, max(p.last - 0.4, 0.01)) if p.non_interactive else None
             activity = (_iso1(now, p.last), ni)
-        is_admin = bool(p.roles)
+        is_admin = bool(p.roles) or p.tier0
         out.user(
             uid,
             upn,
