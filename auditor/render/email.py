@@ -1,0 +1,117 @@
+"""The weekly e-mail: subject with tenant and counts, an Outlook-safe HTML body, a plain-text
+alternative, and the reports attached (zipped together when they are large).
+
+Composition only; ``auditor.deliver`` sends the message.
+"""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+import re
+import zipfile
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+
+from auditor.errors import RenderError
+from auditor.findings import SEVERITIES, AuditResult
+from auditor.render.html import _when
+from auditor.render.templating import make_environment
+from auditor.render.view import ReportView, build_view
+
+LIST_LIMIT = 10
+_SPACE = re.compile(r"\s+")
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """Header-safe text: tenant data may contain newlines, which must never reach a header."""
+    text = _SPACE.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def subject_for(view: ReportView) -> str:
+    counts = view.counts
+    parts = [f"{counts[s]} {s}" for s in ("critical", "high", "medium") if counts[s]]
+    summary = ", ".join(parts) if parts else "no critical/high/medium"
+    subject = f"Entra audit {view.tenant_name}: {summary} ({view.open_total} open"
+    subject += f", {len(view.new)} new)" if view.has_history else ")"
+    if view.not_assessed:
+        subject += f" - INCOMPLETE, {len(view.not_assessed)} rules not assessed"
+    return _one_line(subject, 250)
+
+
+def message_id(run_id: str, sender: str) -> str:
+    """One Message-ID per run: a retried send carries the same id, so mail systems can drop duplicates."""
+    domain = sender.rpartition("@")[2] or "entra-auditor.invalid"
+    safe_run = re.sub(r"[^A-Za-z0-9.-]", "", run_id) or "run"
+    return f"<entra-auditor.{safe_run}@{re.sub(r'[^A-Za-z0-9.-]', '', domain)}>"
+
+
+def _attachment_parts(attachments: Sequence[Path], zip_over_mb: float | None,
+                      zip_name: str) -> list[tuple[str, bytes, str]]:
+    files = []
+    for path in attachments:
+        try:
+            files.append((Path(path).name, Path(path).read_bytes()))
+        except OSError as exc:
+            raise RenderError(f"Cannot attach {path}: {exc.strerror}.") from exc
+    total = sum(len(data) for _n, data in files)
+    if zip_over_mb is not None and files and total > zip_over_mb * 1024 * 1024:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+            for name, data in files:
+                zf.writestr(name, data)
+        return [(zip_name, buffer.getvalue(), "application/zip")]
+    out = []
+    for name, data in files:
+        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if name.endswith(".xlsx"):
+            ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        out.append((name, data, ctype))
+    return out
+
+
+def compose_email(
+    result: AuditResult,
+    attachments: Sequence[Path],
+    *,
+    sender: str,
+    to: Sequence[str],
+    cc: Sequence[str] = (),
+    zip_over_mb: float | None = 3.0,
+) -> EmailMessage:
+    """Build the MIME message: multipart/mixed[ multipart/alternative[text, html], attachments... ].
+
+    ``attachments`` (report.xlsx, report.html) are attached as they are, or as one ``.zip`` when their
+    total size exceeds ``zip_over_mb`` megabytes (config ``email.zip_attachments_over_mb``; None never
+    zips). The Message-ID is derived from the run id (see ``message_id``).
+    """
+    if not to:
+        raise RenderError("The e-mail has no recipients (email.to is empty).")
+    view = build_view(result)
+    day = result.run.started.strftime("%Y%m%d-%H%M")
+    parts = _attachment_parts(attachments, zip_over_mb, f"entra-audit-{view.tenant_name}-{day}.zip")
+    subject = subject_for(view)
+    env = make_environment({"when": _when})
+    context = {
+        "v": view, "severities": SEVERITIES, "top": view.top_findings(LIST_LIMIT), "limit": LIST_LIMIT,
+        "subject": subject, "attachment_names": [name for name, _d, _t in parts],
+    }
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    if cc:
+        msg["Cc"] = ", ".join(cc)
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = message_id(result.run.id, sender)
+    msg["X-Entra-Auditor-Run"] = _one_line(result.run.id, 100)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(env.get_template("email.txt.j2").render(**context))
+    msg.add_alternative(env.get_template("email.html.j2").render(**context), subtype="html")
+    for name, data, ctype in parts:
+        maintype, _, subtype = ctype.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg

@@ -1,0 +1,211 @@
+"""E-mail delivery over real transports: aiosmtpd on loopback (STARTTLS / implicit TLS with a trustme
+certificate, AUTH) and, when available, Graph sendMail against the project's simulator."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import socket
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+sys.path.insert(0, str(Path(__file__).parent / "render"))
+from render_sample import make_result
+
+from auditor.config import AuditorConfig
+from auditor.deliver import MARKER, deliver_email
+from auditor.errors import DeliveryError
+from auditor.render.email import compose_email
+from auditor.render.excel import render_xlsx
+from auditor.render.html import render_html
+
+USER, PASSWORD = "mailer", "s3cret-pass"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
+                              "data": envelope.original_content or envelope.content,
+                              "tls": server.transport.get_extra_info("ssl_object") is not None,
+                              "auth": session.authenticated})
+        return "250 OK"
+
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode() \
+        and auth_data.password == PASSWORD.encode()
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_file(ca, tmp_path) -> str:
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture
+def server_context(ca):
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
+    return ctx
+
+
+@pytest.fixture
+def smtp_server(server_context):
+    """STARTTLS required before AUTH; AUTH required before mail."""
+    inbox = Inbox()
+    port = free_port()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=server_context,
+                     require_starttls=True, auth_require_tls=True, auth_required=True,
+                     authenticator=authenticator)
+    ctl.start()
+    yield inbox, port
+    ctl.stop()
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch):
+    monkeypatch.setenv("TEST_SMTP_USER", USER)
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
+    for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def smtp_config(port: int, ca_file: str | None, **smtp) -> AuditorConfig:
+    section = {"host": "127.0.0.1", "port": port, "starttls": True, "username_env": "TEST_SMTP_USER",
+               "password_env": "TEST_SMTP_PASSWORD", "timeout_seconds": 10, "ca_bundle": ca_file, **smtp}
+    return AuditorConfig.model_validate({"email": {
+        "transport": "smtp", "sender": "audit@contoso.com", "to": ["secops@contoso.com"],
+        "cc": ["ciso@contoso.com"], "smtp": section}})
+
+
+@pytest.fixture
+def reports(tmp_path):
+    result = make_result()
+    folder = tmp_path / "contoso" / "20260302T070000Z"
+    files = [render_xlsx(result, folder / "report.xlsx"), render_html(result, folder / "report.html")]
+    return result, folder, files
+
+
+def _message(result, files, **kw):
+    return compose_email(result, files, sender="audit@contoso.com", to=["secops@contoso.com"],
+                         cc=["ciso@contoso.com"], **kw)
+
+
+def test_smtp_starttls_auth_mime_and_idempotency(smtp_server, ca_file, reports) -> None:
+    inbox, port = smtp_server
+    result, folder, files = reports
+    config = smtp_config(port, ca_file)
+    sent = deliver_email(config, None, _message(result, files), run_id=result.run.id, report_dir=folder)
+    assert sent.sent and sent.transport == "smtp"
+    assert len(inbox.messages) == 1
+    got = inbox.messages[0]
+    assert got["tls"] and got["auth"]
+    assert got["from"] == "audit@contoso.com"
+    assert sorted(got["to"]) == ["ciso@contoso.com", "secops@contoso.com"]
+    msg = email.message_from_bytes(got["data"], policy=email.policy.default)
+    assert "contoso" in msg["Subject"] and "2 critical" in msg["Subject"]
+    assert msg["Message-ID"] == "<entra-auditor.run-123@contoso.com>"
+    assert msg.get_content_type() == "multipart/mixed"
+    alt, *attachments = list(msg.iter_parts())
+    assert alt.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in alt.iter_parts()] == ["text/plain", "text/html"]
+    html = alt.get_body(("html",)).get_content()
+    assert "<script" not in html.lower() and "&lt;script&gt;" in html  # tenant data escaped, no JS
+    assert "Incomplete audit" in html and "Top findings" in html
+    names = {p.get_filename(): p for p in attachments}
+    assert set(names) == {"report.xlsx", "report.html"}
+    assert names["report.xlsx"].get_content() == files[0].read_bytes()
+    # marker, then a retry sends nothing
+    marker = folder / MARKER
+    assert marker.stat().st_mode & 0o777 == 0o600
+    again = deliver_email(config, None, _message(result, files), run_id=result.run.id, report_dir=folder)
+    assert again.skipped and not again.sent
+    assert len(inbox.messages) == 1
+
+
+def test_large_attachments_are_zipped(smtp_server, ca_file, reports) -> None:
+    inbox, port = smtp_server
+    result, _folder, files = reports
+    deliver_email(smtp_config(port, ca_file), None, _message(result, files, zip_over_mb=0.001),
+                  run_id=result.run.id)
+    msg = email.message_from_bytes(inbox.messages[0]["data"], policy=email.policy.default)
+    (attachment,) = list(msg.iter_attachments())
+    assert attachment.get_content_type() == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(attachment.get_content())) as zf:
+        assert sorted(zf.namelist()) == ["report.html", "report.xlsx"]
+        assert zf.read("report.xlsx") == files[0].read_bytes()
+
+
+def test_wrong_password_is_one_sentence_without_secret(smtp_server, ca_file, reports, monkeypatch) -> None:
+    _inbox, port = smtp_server
+    result, folder, files = reports
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "wrong-password")
+    with pytest.raises(DeliveryError) as err:
+        deliver_email(smtp_config(port, ca_file), None, _message(result, files), run_id="r", report_dir=folder)
+    text = str(err.value)
+    assert "127.0.0.1" in text and "wrong-password" not in text and "\n" not in text
+    assert not (folder / MARKER).exists()
+    assert (folder / "report.xlsx").exists() and (folder / "report.html").exists()  # nothing lost
+
+
+def test_untrusted_certificate_fails(smtp_server, reports) -> None:
+    _inbox, port = smtp_server
+    result, _folder, files = reports
+    with pytest.raises(DeliveryError, match="TLS"):
+        deliver_email(smtp_config(port, None), None, _message(result, files), run_id="r")
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the connection is TLS
+def test_implicit_tls(server_context, ca_file, reports) -> None:
+    inbox = Inbox()
+    port = free_port()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=server_context,
+                     authenticator=authenticator, auth_required=True, auth_require_tls=False,
+                     server_hostname="127.0.0.1")
+    ctl.start()
+    try:
+        result, _folder, files = reports
+        deliver_email(smtp_config(port, ca_file, ssl=True, starttls=False), None, _message(result, files),
+                      run_id=result.run.id)
+    finally:
+        ctl.stop()
+    assert len(inbox.messages) == 1 and inbox.messages[0]["tls"]
+
+
+def test_starttls_required_but_not_offered(ca_file, reports) -> None:
+    inbox = Inbox()
+    port = free_port()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        result, _folder, files = reports
+        with pytest.raises(DeliveryError, match="STARTTLS"):
+            deliver_email(smtp_config(port, ca_file), None, _message(result, files), run_id="r")
+    finally:
+        ctl.stop()
+    assert inbox.messages == []
