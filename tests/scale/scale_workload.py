@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.pipeline import run_audit
-from auditor.sim.tenant_gen import generate_tenant
+from auditor.sim.tenant_gen import GenOptions, generate_tenant
 
 USERS = 60
 
@@ -47,7 +47,9 @@ def run_sim_tenant(config: Any, tenant_name: str, *, history: Any = None, **kwar
     if attempt <= failures:
         raise RuntimeError(f"injected failure {attempt} of {tenant_name}")
     seed = int(tenant_name.rsplit("-", 1)[1])
-    snapshot = generate_tenant(users=USERS, seed=seed, name=tenant_name)
+    # Bulk users only: the scenario cast currently yields a NaN in one rule's evidence, which
+    # PostgreSQL's JSON type rejects (reported to the lead); bulk tenants still raise ~80 findings.
+    snapshot = generate_tenant(users=USERS, seed=seed, name=tenant_name, options=GenOptions(scenarios=False))
     return run_audit(config, tenant_name, snapshot=snapshot, history=history, formats=["json"], **kwargs)
 
 
