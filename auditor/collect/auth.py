@@ -252,7 +252,7 @@ class TokenProvider:
         with self._thread_lock:
             app = self._application()
             # Our own cache decides freshness; drop MSAL's copy so a refresh really asks the authority.
-            for item in app.token_cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN):
+            for item in list(app.token_cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
                 app.token_cache.remove_at(item)
             self.requests += 1
             try:

