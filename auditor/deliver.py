@@ -341,3 +341,33 @@ def _upload(graph: _Graph, msg_url: str, name: str, ctype: str, data: bytes) -> 
             "Content-Range": f"bytes {start}-{end}/{len(data)}",
         })
         start = end + 1
+
+
+# ---------------------------------------------------------------- what the pipeline calls
+
+def send_report(
+    config: AuditorConfig,
+    tenant: TenantConfig | None,
+    result: Any,
+    report_dir: Path,
+    files: dict[str, Path],
+) -> DeliveryResult:
+    """Compose the run's e-mail (report.xlsx and report.html attached) and deliver it once per run.
+
+    Idempotent through ``<report_dir>/.email-sent`` (see the module docstring): calling it again for
+    the same run, e.g. after a crash between delivery and bookkeeping, sends nothing.
+    """
+    from auditor.render.email import compose_email
+
+    email = config.email
+    if email is None:
+        raise ConfigError("E-mail delivery was requested but the configuration has no 'email' section.")
+    previous = already_sent(report_dir, result.run.id)
+    if previous is not None:
+        return DeliveryResult(sent=False, skipped=True, transport=str(previous.get("transport")),
+                              detail=f"already sent at {previous.get('sent_at')}",
+                              message_id=previous.get("message_id"), recipients=previous.get("recipients", []))
+    attachments = [files[kind] for kind in ("xlsx", "html") if kind in files]
+    message = compose_email(result, attachments, sender=email.sender, to=email.to, cc=email.cc,
+                            zip_over_mb=email.zip_attachments_over_mb)
+    return deliver_email(config, tenant, message, run_id=result.run.id, report_dir=report_dir)

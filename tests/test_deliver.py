@@ -209,3 +209,98 @@ def test_starttls_required_but_not_offered(ca_file, reports) -> None:
     finally:
         ctl.stop()
     assert inbox.messages == []
+
+
+# ---------------------------------------------------------------- Graph sendMail via the simulator
+
+SIM_SECRET_ENV = "ENTRA_AUDITOR_TEST_DELIVER_SECRET"
+SENDER = "adele.vance@contoso.com"
+
+
+@pytest.fixture
+def graph_sim(monkeypatch):
+    """The simulator serving the demo tenant, and a config whose e-mail goes through its Graph."""
+    from auditor.demo import demo_snapshot
+    from auditor.sim import SimOptions, SimTenant, Simulator
+
+    monkeypatch.setenv(SIM_SECRET_ENV, "sim-secret")
+    snapshot = demo_snapshot()
+
+    def start(**tenant_kw):
+        sim = Simulator([SimTenant(snapshot, **tenant_kw)], SimOptions(reports_per_10s=None, ca_per_second=None))
+        sim.start()
+        config = AuditorConfig.model_validate({
+            "tenants": [{"name": "contoso", "tenant_id": snapshot.tenant_id,
+                         "client_id": "11111111-1111-1111-1111-111111111111", "client_secret_env": SIM_SECRET_ENV,
+                         "cloud": "custom", "authority_host": sim.authority_host,
+                         "graph_endpoint": sim.graph_endpoint, "exchange_endpoint": sim.exchange_endpoint,
+                         "ca_bundle": str(sim.ca_bundle_path)}],
+            "email": {"transport": "graph", "sender": SENDER, "to": ["secops@contoso.com"],
+                      "cc": ["ciso@contoso.com"], "zip_attachments_over_mb": 100},
+        })
+        started.append(sim)
+        return sim, config
+
+    started: list = []
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+def test_graph_inline_sendmail(graph_sim, reports) -> None:
+    sim, config = graph_sim()
+    result, folder, files = reports
+    message = compose_email(result, files, sender=SENDER, to=["secops@contoso.com"], cc=["ciso@contoso.com"])
+    sent = deliver_email(config, config.tenants[0], message, run_id=result.run.id, report_dir=folder)
+    assert sent.sent and sent.detail == "sendMail"
+    (mail,) = sim.sent_mail
+    assert mail.via == "sendMail" and mail.to == ["secops@contoso.com"] and mail.cc == ["ciso@contoso.com"]
+    assert mail.subject == message["Subject"] and mail.body_type.lower() == "html"
+    assert "Top findings" in mail.body and "&lt;script&gt;" in mail.body
+    got = {a.name: a.data for a in mail.attachments}
+    assert got == {"report.xlsx": files[0].read_bytes(), "report.html": files[1].read_bytes()}
+    # the retry is a no-op
+    assert deliver_email(config, config.tenants[0], message, run_id=result.run.id, report_dir=folder).skipped
+    assert len(sim.sent_mail) == 1
+
+
+def test_graph_upload_session_for_large_attachments(graph_sim, reports, tmp_path) -> None:
+    import os
+
+    sim, config = graph_sim()
+    result, _folder, files = reports
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(7 * 1024 * 1024 + 123))  # > 3 MB: draft + upload session in 3 chunks
+    message = compose_email(result, [*files, big], sender=SENDER, to=["secops@contoso.com"], zip_over_mb=None)
+    sent = deliver_email(config, config.tenants[0], message, run_id="big-run")
+    assert sent.sent and sent.detail == "draft+upload session"
+    (mail,) = sim.sent_mail
+    assert mail.via == "draft"
+    got = {a.name: a.data for a in mail.attachments}
+    assert got["big.bin"] == big.read_bytes()
+    assert got["report.xlsx"] == files[0].read_bytes()
+
+
+def test_graph_without_mail_send_permission(graph_sim, reports) -> None:
+    from auditor.sim.permissions import ALL_PERMISSIONS
+
+    sim, config = graph_sim(granted=set(ALL_PERMISSIONS) - {"Mail.Send", "Mail.ReadWrite"})
+    result, folder, files = reports
+    message = compose_email(result, files, sender=SENDER, to=["secops@contoso.com"])
+    with pytest.raises(DeliveryError, match="403"):
+        deliver_email(config, config.tenants[0], message, run_id=result.run.id, report_dir=folder)
+    assert not (folder / MARKER).exists() and sim.sent_mail == []
+
+
+def test_pipeline_demo_run_emails_once(graph_sim, tmp_path) -> None:
+    from auditor.deliver import send_report
+    from auditor.pipeline import run_audit
+
+    sim, config = graph_sim()
+    outcome = run_audit(config, demo=True, out_dir=tmp_path / "out", email=True)
+    assert outcome.email_sent is True, outcome.errors
+    (mail,) = sim.sent_mail
+    assert {a.name for a in mail.attachments} == {"report.xlsx", "report.html"}
+    assert (outcome.report_dir / MARKER).exists()
+    again = send_report(config, config.tenants[0], outcome.result, outcome.report_dir, outcome.files)
+    assert again.skipped and len(sim.sent_mail) == 1
