@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.triggers.cron import CronTrigger
 from celery import Celery
 
 from auditor.config import AuditorConfig, ScheduleConfig
@@ -21,6 +20,7 @@ from auditor.errors import ConfigError
 from auditor.scale.app import TASK_NAME
 from auditor.scale.claims import ClaimStore
 from auditor.scale.task import WorkerRuntime
+from auditor.schedule import build_trigger
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,14 @@ def format_period(fire_time: datetime) -> str:
 
 
 def current_period(schedule: ScheduleConfig, now: datetime | None = None) -> str:
-    """The period of the latest scheduled fire time at or before ``now``."""
+    """The period of the latest scheduled fire time at or before ``now``.
+
+    Uses the scheduler's own trigger (standard cron day-of-week numbering: 0 and 7 are Sunday).
+    """
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    trigger = CronTrigger.from_crontab(schedule.cron, timezone=schedule.timezone)
+    trigger = build_trigger(schedule)
     for back in _LOOKBACK:
         latest = None
         fire = trigger.get_next_fire_time(None, now - back)
@@ -104,7 +107,7 @@ def run_dispatcher(app: Celery, runtime: WorkerRuntime) -> None:
 
     config = runtime.load_config()
     scheduler = BlockingScheduler(timezone=config.schedule.timezone)
-    trigger = CronTrigger.from_crontab(config.schedule.cron, timezone=config.schedule.timezone)
+    trigger = build_trigger(config.schedule)
     scheduler.add_job(
         dispatch_due, trigger, args=(app, runtime), id="dispatch", coalesce=True, max_instances=1,
         misfire_grace_time=config.schedule.misfire_grace_seconds,

@@ -74,6 +74,8 @@ def test_redact_and_resolve():
         ("0 7 * * mon", "UTC", datetime(2026, 11, 23, 6, 59, tzinfo=UTC), "2026-11-16T07:00Z"),
         ("0 7 * * mon", "Europe/Amsterdam", datetime(2026, 11, 23, 6, 30, tzinfo=UTC), "2026-11-23T06:00Z"),
         ("*/15 * * * *", "UTC", datetime(2026, 11, 25, 12, 44, 59, tzinfo=UTC), "2026-11-25T12:30Z"),
+        ("0 7 * * 1", "UTC", datetime(2026, 11, 25, 12, tzinfo=UTC), "2026-11-23T07:00Z"),  # 1 = Monday
+        ("0 7 * * 0", "UTC", datetime(2026, 11, 25, 12, tzinfo=UTC), "2026-11-22T07:00Z"),  # 0 = Sunday
         ("0 0 1 1 *", "UTC", datetime(2026, 11, 25, tzinfo=UTC), "2026-01-01T00:00Z"),
     ],
 )
