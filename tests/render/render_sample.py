@@ -185,14 +185,16 @@ def make_result(extra_findings: int = 0) -> AuditResult:
             "203.0.113.0/24",
             "203.0.113.0/24",
             {
-                "named_locations": [
+                "legacy_range": "203.0.113.0/24",
+                "matches": [
                     {
-                        "name": "HQ </script><b>x</b>",
-                        "cidr": "203.0.113.0/25",
+                        "named_location": "HQ </script><b>x</b>",
+                        "location_id": "loc1",
+                        "location_range": "203.0.113.0/25",
                         "overlap": "contains",
                         "is_trusted": True,
                     }
-                ]
+                ],
             },
             change="persisting",
             first_seen=FIRST_SEEN,

@@ -110,3 +110,22 @@ def test_sanitiser() -> None:
     assert neutralise("plain") == "plain"
     assert cell_value(["-a", "b"]) == "'-a, b"
     assert cell_value(5) == 5 and cell_value(None) is None
+
+
+def test_demo_tenant_workbook(tmp_path: Path) -> None:
+    from auditor.config import AuditorConfig
+    from auditor.demo import demo_snapshot
+    from auditor.engine import evaluate
+
+    snapshot = demo_snapshot()
+    result = evaluate(snapshot, AuditorConfig())
+    wb = openpyxl.load_workbook(render_xlsx(result, tmp_path / "report.xlsx"))
+    assert wb["Findings"].max_row == len(result.findings) + 1
+    assert wb["Users"].max_row == len(snapshot.records("users")) + 1
+    assert wb["Admin app passwords"].max_row == 1 + sum(1 for f in result.findings
+                                                         if f.rule_id == "admin-app-passwords")
+    ca = _rows(wb["Conditional Access"])
+    assert len(ca) == len(snapshot.records("conditional_access"))
+    trusted = _rows(wb["Trusted IPs vs locations"])
+    assert {r["Entity"] for r in trusted} >= {"203.0.113.0/24"}
+    assert all(r["Rule"] for r in _rows(wb["Rules"]))

@@ -168,3 +168,38 @@ def test_100k_findings_load_and_filter(browser, tmp_path: Path) -> None:
     expect(page.locator("#f-info")).not_to_contain_text("of 100,009")
     page.click("#f-next")
     assert "Showing 101\u2013200" in _info(page)
+
+
+def demo_result():
+    from auditor.config import AuditorConfig
+    from auditor.demo import demo_snapshot
+    from auditor.engine import evaluate
+
+    return evaluate(demo_snapshot(), AuditorConfig())
+
+
+def test_trusted_ips_side_by_side(render_result) -> None:
+    html = render_html_text(render_result)
+    section = html[html.index('id="headline-trusted-ips"'):html.index('id="explorer-section"')]
+    assert "<td><b>contains</b></td>" in section and "203.0.113.0/25" in section
+    assert "HQ &lt;/script&gt;&lt;b&gt;x&lt;/b&gt;" in section
+    assert "Legacy MFA trusted IPs (1)" in section and "2001:db8::/48" in section
+
+
+@pytest.mark.browser
+def test_demo_tenant_report_in_chromium(browser, tmp_path: Path) -> None:
+    result = demo_result()
+    path = render_html(result, tmp_path / "report.html")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    external, errors = _open(page, path)
+    assert errors == [] and external == []
+    total = len(result.open_findings)
+    assert f"of {total} findings" in _info(page)
+    for headline in ("app-passwords", "per-user-mfa", "legacy-protocols", "trusted-ips"):
+        assert page.locator(f"#headline-{headline}").is_visible()
+    assert page.locator("#headline-trusted-ips td", has_text="identical").count() >= 1
+    page.select_option("#f-rule", label=next(o for o in page.locator("#f-rule option").all_inner_texts()
+                                             if o.startswith("admin-app-passwords")))
+    expected = sum(1 for f in result.open_findings if f.rule_id == "admin-app-passwords")
+    expect(page.locator("#f-info")).to_contain_text(f"of {expected} findings")
+    page.screenshot(path=str(tmp_path / "demo-report.png"), full_page=False)
