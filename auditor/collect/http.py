@@ -243,8 +243,12 @@ class ApiClient:
                     content = await resp.aread()
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 RateWindow.done(slot)
-                if isinstance(exc, httpx.RemoteProtocolError) and "incomplete" in str(exc).lower():
-                    raise MalformedResponse(url, f"truncated body ({exc})") from exc
+                text = str(exc).lower()
+                truncated = isinstance(exc, httpx.RemoteProtocolError) and (
+                    "incomplete" in text or "complete message body" in text
+                )
+                if truncated and attempt >= min(1, self.max_retries):
+                    raise MalformedResponse(url, f"truncated page ({exc})") from exc
                 if attempt >= self.max_retries:
                     raise ApiError(
                         0, type(exc).__name__, f"network error after {attempt + 1} attempts: {exc}", url

@@ -95,8 +95,8 @@ def test_per_user_mfa_fallback_uses_beta_batches_of_20(running_sim, sim_secret) 
 
 def test_429_storm_and_503s_are_retried_per_sub_request(running_sim, sim_secret) -> None:
     served = generate_tenant(120, seed=11)
-    # The client believes in 8,000 units/10 s; the server allows 150: a storm of 429s in and out of $batch.
-    opts = SimOptions(per_user_mfa_bulk=False, identity_budget_units=150, random_503_rate=0.15,
+    # The client believes in 8,000 units/10 s; the server allows 100: a storm of 429s in and out of $batch.
+    opts = SimOptions(per_user_mfa_bulk=False, identity_budget_units=100, random_503_rate=0.15,
                       retry_after_503_s=0, reports_per_10s=None, ca_per_second=None, seed=4)
     with running_sim(served, options=opts) as sim:
         run = collect(sim_config(sim, served), now=served.collected_at)
