@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from importlib.resources import files
 
@@ -115,3 +116,14 @@ def test_demo_scenarios_give_the_intended_findings(result) -> None:
     imap_pop = _by_rule(result, "imap-pop-enabled")
     assert imap_pop["adele.vance@contoso.com"].severity == "medium"  # admin mailbox
     assert "nestor.wilke@contoso.com" not in imap_pop
+
+
+def test_demo_findings_evidence_is_strict_json(result) -> None:
+    """findings.json must parse everywhere: no NaN/Infinity in evidence (the shared mailbox has no user)."""
+    bad = []
+    for f in result.findings:
+        try:
+            json.dumps(f.evidence, allow_nan=False, default=str)
+        except ValueError:
+            bad.append((f.rule_id, f.entity_name, f.evidence))
+    assert not bad, f"evidence with NaN: {bad[:3]}"
