@@ -203,3 +203,14 @@ def test_demo_tenant_report_in_chromium(browser, tmp_path: Path) -> None:
     expected = sum(1 for f in result.open_findings if f.rule_id == "admin-app-passwords")
     expect(page.locator("#f-info")).to_contain_text(f"of {expected} findings")
     page.screenshot(path=str(tmp_path / "demo-report.png"), full_page=False)
+
+
+def test_templates_are_packaged_flat() -> None:
+    """The wheel ships ``auditor/templates/*`` (a symlink to reports/templates): no subfolders allowed."""
+    from auditor.render.templating import template_dir
+
+    folder = template_dir()
+    assert (folder / "report.html.j2").is_file() and (folder / "email.txt.j2").is_file()
+    assert [p.name for p in folder.iterdir() if p.is_dir()] == []
+    assert Path(__file__).resolve().parents[2].joinpath("auditor", "templates").resolve() == \
+        Path(__file__).resolve().parents[2].joinpath("reports", "templates")
