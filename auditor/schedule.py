@@ -1,0 +1,455 @@
+"""The foreground scheduler behind ``entra-auditor schedule``.
+
+One APScheduler 3 ``BlockingScheduler`` with one cron job per configured tenant (job id
+``audit:<tenant>``), persisted in the history database (table ``entra_auditor_jobs``) so that:
+
+* a machine that was off (or a process that was killed) at the scheduled time runs **once** when it
+  comes back, if it is back within ``schedule.misfire_grace_seconds`` (``coalesce=True``: several
+  missed times collapse into one run); later than that the run is logged as missed and skipped;
+* it never runs twice: the next fire time is advanced in the job store before an audit starts, and a
+  restart keeps the stored fire time instead of recomputing it (unless the cron/timezone changed).
+
+Each run holds the tenant's lock in the history database (``HistoryStore.tenant_lock``), so an
+``entra-auditor audit`` of the same tenant at the same time does not collide: whichever comes second
+gives up with "tenant X is being audited by <owner> since <time>".
+
+SIGTERM/SIGINT stop the scheduler gracefully: no new audit starts and a running one finishes (its run
+and report are written whole). A second signal abandons the running audit at once: nothing is
+committed (the run is one transaction, reports are written atomically) and the lock of the dead
+process is taken over by the next run on this host.
+
+Logs are JSON lines on stderr. Tests inject ``run_fn``, ``trigger`` and ``clock``.
+
+Run with one scheduler process per history database; APScheduler 3 job stores are not meant to be
+shared by several live schedulers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import traceback
+import uuid
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from typing import IO, TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from auditor.errors import AuditorError, ConfigError
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.base import BaseTrigger
+
+    from auditor.config import AuditorConfig, ScheduleConfig
+    from auditor.history import HistoryStore
+
+LOGGER = "auditor.schedule"
+JOB_PREFIX = "audit:"
+JOB_FUNC = "auditor.schedule:run_scheduled_job"
+LOCK_TTL_SECONDS = 600
+
+RunFn = Callable[["AuditorConfig", str], Any]
+
+# APScheduler's persistent job store can only serialise a module-level function, so a stored job
+# names ``run_scheduled_job`` plus the key of the live scheduler of this process; this weak map
+# finds that scheduler. It holds nothing at import time and never keeps a scheduler alive.
+_LIVE: weakref.WeakValueDictionary[str, AuditScheduler] = weakref.WeakValueDictionary()
+
+
+# -- logging ---------------------------------------------------------------------------------------
+_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, event, message and any ``extra`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": getattr(record, "event", None) or record.name.split(".")[0],
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRS and key != "event" and not key.startswith("_"):
+                doc[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            doc["traceback"] = "".join(traceback.format_exception(*record.exc_info))
+        return json.dumps(doc, default=str, ensure_ascii=False)
+
+
+@contextmanager
+def json_logging(stream: IO[str] | None = None, level: int = logging.INFO) -> Iterator[None]:
+    """Send ``auditor.*`` and ``apscheduler.*`` logs as JSON lines to ``stream`` (stderr) meanwhile."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonLineFormatter())
+    loggers = [logging.getLogger("auditor"), logging.getLogger("apscheduler")]
+    saved = [(lg, lg.level) for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(level)
+    try:
+        yield
+    finally:
+        for lg, old in saved:
+            lg.removeHandler(handler)
+            lg.setLevel(old)
+
+
+# -- trigger ---------------------------------------------------------------------------------------
+_DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _cron_day_of_week(field: str) -> str:
+    """Translate a standard cron day-of-week field (0 or 7 = Sunday) to day names.
+
+    APScheduler 3 numbers days from Monday = 0, so ``1`` would silently mean Tuesday; names are
+    unambiguous. Numeric ranges and steps are expanded to explicit lists.
+    """
+    parts = []
+    for part in field.lower().split(","):
+        match = re.fullmatch(r"(\d)(?:-(\d))?(?:/(\d+))?", part)
+        if not match:
+            parts.append(part)
+            continue
+        start = int(match[1])
+        end = int(match[2]) if match[2] is not None else (7 if match[3] else start)
+        step = int(match[3] or 1)
+        if start > 7 or end > 7 or start > end:
+            raise ValueError(f"invalid day of week {part!r}")
+        parts.extend(_DOW_NAMES[d] for d in range(start, end + 1, step))
+    return ",".join(dict.fromkeys(parts))
+
+
+def build_trigger(schedule: ScheduleConfig) -> BaseTrigger:
+    """The CronTrigger for ``schedule.cron`` (standard five-field cron) in ``schedule.timezone``."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        minute, hour, day, month, dow = schedule.cron.split()
+        return CronTrigger(
+            minute=minute, hour=hour, day=day, month=month, day_of_week=_cron_day_of_week(dow),
+            timezone=ZoneInfo(schedule.timezone),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"schedule.cron {schedule.cron!r} is not a valid cron expression ({exc}).") from exc
+
+
+def _signature(trigger: Any) -> str:
+    return repr(trigger)
+
+
+# -- the job ---------------------------------------------------------------------------------------
+def run_scheduled_job(scheduler_key: str, tenant: str) -> None:
+    """What the persistent job calls: hand the tenant to the live scheduler of this process."""
+    scheduler = _LIVE.get(scheduler_key)
+    if scheduler is None:
+        logging.getLogger(LOGGER).warning(
+            "no live scheduler for this job; skipped",
+            extra={"event": "job_orphaned", "tenant": tenant},
+        )
+        return
+    scheduler.run_tenant(tenant)
+
+
+def pipeline_run_fn(store: HistoryStore) -> RunFn:
+    """The default ``run_fn``: ``auditor.pipeline.run_audit`` recording into ``store`` and e-mailing
+    the report when the configuration has an ``email`` section."""
+
+    def run(config: AuditorConfig, tenant: str) -> Any:
+        from auditor.pipeline import run_audit  # imported lazily: heavy, and not needed by tests
+
+        return run_audit(config, tenant, history=store, email=config.email is not None)
+
+    return run
+
+
+class AuditScheduler:
+    """Schedules every configured tenant; ``run()`` blocks until ``stop()`` or SIGTERM/SIGINT.
+
+    ``run_fn(config, tenant_name)`` performs one audit (default: ``pipeline_run_fn(store)``).
+    ``store`` defaults to a ``HistoryStore`` on ``config.storage.url``; ``trigger`` overrides the
+    cron trigger (tests); ``clock`` returns aware UTC now (logs and catch-up decisions).
+    """
+
+    def __init__(
+        self,
+        config: AuditorConfig,
+        *,
+        run_fn: RunFn | None = None,
+        store: HistoryStore | None = None,
+        trigger: BaseTrigger | None = None,
+        clock: Callable[[], datetime] | None = None,
+        lock_ttl_seconds: float = LOCK_TTL_SECONDS,
+        install_signal_handlers: bool = True,
+    ) -> None:
+        if not config.tenants:
+            raise ConfigError("No tenants are configured, so the scheduler has nothing to run.")
+        self.config = config
+        self._run_fn = run_fn
+        self._store = store
+        self._own_store = store is None
+        self.trigger = trigger if trigger is not None else build_trigger(config.schedule)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.lock_ttl_seconds = lock_ttl_seconds
+        self.install_signal_handlers = install_signal_handlers
+        self.key = uuid.uuid4().hex
+        self.owner = f"entra-auditor schedule (pid {os.getpid()} on {socket.gethostname()})"
+        self.log = logging.getLogger(LOGGER)
+        self._scheduler: BlockingScheduler | None = None
+        self._stopping = threading.Event()
+        self._running: dict[str, int] = {}
+        self._running_cond = threading.Condition()
+        self.started = threading.Event()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    @property
+    def run_fn(self) -> RunFn:
+        if self._run_fn is None:
+            self._run_fn = pipeline_run_fn(self.store)
+        return self._run_fn
+
+    @property
+    def store(self) -> HistoryStore:
+        if self._store is None:
+            from auditor.history import HistoryStore
+
+            self._store = HistoryStore(self.config.storage.url)
+        return self._store
+
+    def run(self) -> int:
+        """Run in the foreground until stopped; returns 0 after a graceful stop."""
+        from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, EVENT_SCHEDULER_STARTED
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
+        from auditor.history.models import JOBS_TABLE
+
+        self.store.migrate()
+        workers = max(1, min(len(self.config.tenants), self.config.collect.tenant_concurrency))
+        scheduler = BlockingScheduler(
+            timezone=ZoneInfo(self.config.schedule.timezone),
+            jobstores={"default": SQLAlchemyJobStore(engine=self.store.new_engine(), tablename=JOBS_TABLE)},
+            executors={"default": ThreadPoolExecutor(max_workers=workers)},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": self.config.schedule.misfire_grace_seconds,
+            },
+        )
+        scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
+        scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
+        scheduler.add_listener(self._on_overlap, EVENT_JOB_MAX_INSTANCES)
+        self._scheduler = scheduler
+        _LIVE[self.key] = self
+        restore = self._install_signals()
+        try:
+            self.log.info("scheduler starting", extra={
+                "event": "scheduler_starting", "owner": self.owner, "database": self.store.display_url,
+                "cron": self.config.schedule.cron, "timezone": self.config.schedule.timezone,
+                "tenants": [t.name for t in self.config.tenants],
+            })
+            if not self._stopping.is_set():
+                scheduler.start()  # blocks until shutdown
+            self._wait_idle()
+            self.log.info("scheduler stopped", extra={"event": "scheduler_stopped"})
+            return 0
+        finally:
+            restore()
+            _LIVE.pop(self.key, None)
+            if self._own_store and self._store is not None:
+                self._store.close()
+
+    def stop(self) -> None:
+        """Stop scheduling; a running audit is allowed to finish (``run()`` waits for it)."""
+        from apscheduler.schedulers import SchedulerNotRunningError
+
+        self._stopping.set()
+        if self._scheduler is not None:
+            with suppress(SchedulerNotRunningError):
+                self._scheduler.shutdown(wait=False)
+
+    def running_tenants(self) -> list[str]:
+        with self._running_cond:
+            return sorted(t for t, n in self._running.items() if n)
+
+    def _wait_idle(self) -> None:
+        with self._running_cond:
+            while any(self._running.values()):
+                self._running_cond.wait(timeout=1)
+
+    def _install_signals(self) -> Callable[[], None]:
+        if not self.install_signal_handlers or threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+        signals_seen = [0]
+
+        def handle(signum: int, _frame: Any) -> None:
+            name = signal.Signals(signum).name
+            signals_seen[0] += 1  # counted first: a second signal may interrupt this handler
+            if signals_seen[0] == 1:
+                self._stopping.set()
+                self.log.info("stopping; running audits finish first", extra={
+                    "event": "scheduler_stopping", "signal": name, "running": self.running_tenants()})
+                self.stop()
+                return
+            self.log.warning("second signal: abandoning running audits, nothing of them is committed",
+                             extra={"event": "scheduler_abandoned", "signal": name,
+                                    "running": self.running_tenants()})
+            for h in logging.getLogger("auditor").handlers:
+                h.flush()
+            os._exit(128 + signum)
+
+        for sig in previous:
+            signal.signal(sig, handle)
+
+        def restore() -> None:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+        return restore
+
+    # -- APScheduler listeners -------------------------------------------------------------------
+    def _on_started(self, _event: Any) -> None:
+        scheduler = self._scheduler
+        assert scheduler is not None
+        wanted = {t.name for t in self.config.tenants}
+        for job in scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX) and job.id[len(JOB_PREFIX):] not in wanted:
+                scheduler.remove_job(job.id)
+                self.log.info("tenant no longer configured; job removed",
+                              extra={"event": "job_removed", "tenant": job.id[len(JOB_PREFIX):]})
+        now = self.clock()
+        grace = self.config.schedule.misfire_grace_seconds
+        for name in sorted(wanted):
+            job_id = JOB_PREFIX + name
+            kwargs: dict[str, Any] = {}
+            existing = self._existing_job(job_id)
+            if (existing is not None and existing.next_run_time is not None
+                    and _signature(existing.trigger) == _signature(self.trigger)):
+                kwargs["next_run_time"] = existing.next_run_time  # keep it: a missed time is caught up
+                late = (now - existing.next_run_time).total_seconds()
+                if late > 0:
+                    self.log.info(
+                        "scheduled run was missed while the scheduler was not running",
+                        extra={"event": "catch_up" if late <= grace else "missed",
+                               "tenant": name, "scheduled_at": existing.next_run_time.isoformat(),
+                               "late_seconds": round(late, 1), "misfire_grace_seconds": grace})
+            scheduler.add_job(
+                JOB_FUNC, trigger=self.trigger, id=job_id, name=f"audit {name}",
+                kwargs={"scheduler_key": self.key, "tenant": name}, replace_existing=True, **kwargs,
+            )
+            job = scheduler.get_job(job_id)
+            self.log.info("tenant scheduled", extra={
+                "event": "job_scheduled", "tenant": name,
+                "next_run_time": job.next_run_time.isoformat() if job and job.next_run_time else None})
+        self.started.set()
+        if self._stopping.is_set():
+            self.stop()
+
+    def _existing_job(self, job_id: str) -> Any:
+        assert self._scheduler is not None
+        try:
+            return self._scheduler.get_job(job_id)
+        except Exception as exc:  # an unreadable stored job (e.g. from another version): start afresh
+            self.log.warning("stored job could not be read; recreated",
+                             extra={"event": "job_unreadable", "job": job_id, "error": str(exc)})
+            from apscheduler.jobstores.base import JobLookupError
+
+            with suppress(JobLookupError):
+                self._scheduler.remove_job(job_id)
+            return None
+
+    def _on_missed(self, event: Any) -> None:
+        self.log.warning("scheduled run skipped: later than misfire_grace_seconds", extra={
+            "event": "run_missed", "tenant": event.job_id[len(JOB_PREFIX):],
+            "scheduled_at": event.scheduled_run_time.isoformat()})
+
+    def _on_overlap(self, event: Any) -> None:
+        self.log.warning("scheduled run skipped: the previous run of this tenant is still going", extra={
+            "event": "run_overlap", "tenant": event.job_id[len(JOB_PREFIX):]})
+
+    # -- one audit -------------------------------------------------------------------------------
+    @contextmanager
+    def _track(self, tenant: str) -> Iterator[None]:
+        with self._running_cond:
+            self._running[tenant] = self._running.get(tenant, 0) + 1
+        try:
+            yield
+        finally:
+            with self._running_cond:
+                self._running[tenant] -= 1
+                self._running_cond.notify_all()
+
+    def run_tenant(self, tenant: str) -> None:
+        """Audit one tenant under its lock, logging the outcome; never raises."""
+        with self._track(tenant):
+            if self._stopping.is_set():
+                self.log.info("scheduler is stopping; run not started",
+                              extra={"event": "audit_skipped", "tenant": tenant})
+                return
+            from auditor.history import TenantBusy
+
+            started = self.clock()
+            try:
+                with self.store.tenant_lock(tenant, owner=self.owner, ttl_seconds=self.lock_ttl_seconds):
+                    self.log.info("audit started", extra={"event": "audit_started", "tenant": tenant})
+                    outcome = self.run_fn(self.config, tenant)
+            except TenantBusy as exc:
+                self.log.warning(str(exc), extra={
+                    "event": "tenant_busy", "tenant": tenant, "holder": exc.owner,
+                    "since": exc.since.isoformat()})
+            except AuditorError as exc:
+                self.log.error(str(exc), extra={
+                    "event": "audit_failed", "tenant": tenant, "error": type(exc).__name__,
+                    "exit_code": exc.exit_code})
+            except Exception as exc:
+                self.log.error(f"audit crashed: {type(exc).__name__}: {exc}", exc_info=True, extra={
+                    "event": "audit_crashed", "tenant": tenant, "error": type(exc).__name__})
+            else:
+                self.log.info("audit finished", extra={
+                    "event": "audit_finished", "tenant": tenant,
+                    "seconds": round((self.clock() - started).total_seconds(), 3), **_describe(outcome)})
+
+
+def _describe(outcome: Any) -> dict[str, Any]:
+    """Loggable facts of a ``RunOutcome`` (read defensively: any object is accepted)."""
+    out: dict[str, Any] = {}
+    result = getattr(outcome, "result", None)
+    run = getattr(result, "run", None)
+    if run is not None:
+        out["run_id"] = getattr(run, "id", None)
+        out["status"] = getattr(run, "status", None)
+    if result is not None and hasattr(result, "summary"):
+        out["open"] = result.summary().get("open")
+    if getattr(outcome, "report_dir", None) is not None:
+        out["report_dir"] = str(outcome.report_dir)
+    if hasattr(outcome, "email_sent"):
+        out["email_sent"] = outcome.email_sent
+    if getattr(outcome, "errors", None):
+        out["errors"] = [str(e) for e in outcome.errors]
+    return out
+
+
+def run_scheduler(
+    config: AuditorConfig,
+    *,
+    run_fn: RunFn | None = None,
+    log_stream: IO[str] | None = None,
+    **kwargs: Any,
+) -> int:
+    """``entra-auditor schedule``: JSON-line logs on stderr, block until SIGTERM/SIGINT, return 0."""
+    with json_logging(log_stream):
+        return AuditScheduler(config, run_fn=run_fn, **kwargs).run()
