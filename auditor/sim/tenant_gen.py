@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import base64
 import gc
+import re
 import resource
 import sys
 import time
@@ -40,6 +41,7 @@ LEGACY_CLIENTS = ("Authenticated SMTP", "IMAP4", "POP3", "Exchange ActiveSync", 
 EXO_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 _ROLE_BY_NAME = {name: tid for tid, name in BUILTIN_ROLES.items()}
 _DAY = 86400
+_TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # as TenantConfig.name
 
 
 @dataclass(frozen=True)
@@ -640,7 +642,9 @@ def _generate(
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     now = now.astimezone(UTC)
-    domain, onmicrosoft = f"{name}.com", f"{name}.onmicrosoft.com"
+    if not _TENANT_NAME.match(name):
+        raise ValueError(f"tenant name {name!r} must be letters, digits, '.', '_' or '-' (at most 64).")
+    domain, onmicrosoft = f"{name.lower()}.com", f"{name.lower()}.onmicrosoft.com"
     fixed = _Stream(seed, 1)
     tenant_id = fixed.uuid()
     ids = dict(zip([p.key for p in sc.SCENARIOS], fixed.uuids(len(sc.SCENARIOS)), strict=True))

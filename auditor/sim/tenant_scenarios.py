@@ -625,8 +625,8 @@ def authentication_policies(obj: dict[str, str]) -> list[dict[str, Any]]:
 
 def organization_config(name: str, domain: str) -> dict[str, Any]:
     return {
-        "Name": f"{name}.onmicrosoft.com",
-        "Identity": f"{name}.onmicrosoft.com",
+        "Name": f"{name.lower()}.onmicrosoft.com",
+        "Identity": f"{name.lower()}.onmicrosoft.com",
         "DisplayName": f"{name[:1].upper()}{name[1:]} Ltd",
         "DefaultAuthenticationPolicy": "Block Basic Auth",
         "OAuth2ClientProfileEnabled": True,

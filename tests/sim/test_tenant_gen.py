@@ -404,6 +404,12 @@ def test_bulk_rates_at_20k_users() -> None:
     assert len(recs(snap, "role_assignments")) + len(recs(snap, "role_eligibility")) > 50
 
 
+def test_bad_tenant_name_is_one_clear_error() -> None:
+    with pytest.raises(ValueError, match="tenant name 'my tenant' must be"):
+        generate_tenant(FIXED, name="my tenant", now=NOW)
+    assert generate_tenant(FIXED, name="Tailspin", now=NOW).tenant["default_domain"] == "tailspin.com"
+
+
 def test_too_few_users_is_one_clear_error() -> None:
     with pytest.raises(ValueError, match=rf"users=5 is below the {FIXED} scenario users"):
         generate_tenant(5, now=NOW)
