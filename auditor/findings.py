@@ -29,7 +29,7 @@ def at_least(severity: str, threshold: str) -> bool:
     return SEVERITY_RANK[severity] >= SEVERITY_RANK[threshold]
 
 
-@dataclass
+@dataclass(slots=True)
 class Finding:
     rule_id: str
     severity: str

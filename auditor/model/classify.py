@@ -30,19 +30,22 @@ def _admin_columns(users: pd.DataFrame, holdings: pd.DataFrame) -> pd.DataFrame:
         "privileged_admin": grouped["privileged"].any(),
         "role_assignment_kinds": grouped["kind"].agg(lambda s: sorted(set(s))),
     })
-    joined = agg.reindex(users["id"])
-    roles = [r if isinstance(r, list) else [] for r in joined["admin_roles"]]
-    kinds = [k if isinstance(k, list) else [] for k in joined["role_assignment_kinds"]]
+    # Admins are few: look them up in small dicts instead of reindexing object columns.
+    ids = users["id"].tolist()
+    role_map = agg["admin_roles"].to_dict()
+    kind_map = agg["role_assignment_kinds"].to_dict()
+    privileged = {uid for uid, p in agg["privileged_admin"].items() if p}
     return pd.DataFrame(
-        {"admin_roles": roles, "privileged_admin": joined["privileged_admin"].fillna(False).astype(bool).to_numpy(),
-         "role_assignment_kinds": kinds},
+        {"admin_roles": [role_map.get(uid) or [] for uid in ids],
+         "privileged_admin": [uid in privileged for uid in ids],
+         "role_assignment_kinds": [kind_map.get(uid) or [] for uid in ids]},
         index=users.index,
     )
 
 
 def _search(values: pd.Series, pattern: str) -> pd.Series:
     rx = re.compile(pattern, re.IGNORECASE)
-    return pd.Series([rx.search(v) is not None for v in values], index=values.index, dtype=bool)
+    return pd.Series([rx.search(v) is not None for v in values.tolist()], index=values.index, dtype=bool)
 
 
 def _service_signals(
@@ -62,7 +65,7 @@ def _service_signals(
         group_id = ref if ref in groups else next((g for g, v in groups.items() if v["name"] == ref), None)
         if group_id is not None:
             mark(users["id"].isin(set(groups[group_id]["members"])), f"member of group '{groups[group_id]['name']}'")
-    local = users["upn"].str.split("@").str[0].fillna("")
+    local = pd.Series([u.split("@", 1)[0] for u in users["upn"].tolist()], index=users.index, dtype="object")
     for pattern in sa.upn_patterns:
         mark(_search(local, pattern), f"UPN matches pattern {pattern}")
     for pattern in sa.display_name_patterns:

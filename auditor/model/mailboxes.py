@@ -21,8 +21,9 @@ def build_mailboxes(records: list[dict[str, Any]], users: pd.DataFrame, org_enab
     if not records:
         return pd.DataFrame(columns=COLUMNS)
     ids = set(users["id"])
-    by_address = {a: i for a, i in zip(users["mail"], users["id"], strict=True) if a}
-    by_address.update({u.lower(): i for u, i in zip(users["upn"], users["id"], strict=True) if u})
+    user_ids = users["id"].tolist()
+    by_address = {a: i for a, i in zip(users["mail"].tolist(), user_ids, strict=True) if a}
+    by_address.update({u.lower(): i for u, i in zip(users["upn"].tolist(), user_ids, strict=True) if u})
     rows = []
     for r in records:
         address = str(r.get("PrimarySmtpAddress") or "").lower()

@@ -40,7 +40,7 @@ def build_role_holdings(
 ) -> pd.DataFrame:
     roles = _role_index(definitions)
     wanted = _wanted(admin_roles)
-    upn_by_id = dict(zip(users["id"], users["upn"], strict=True))
+    upn_by_id = dict(zip(users["id"].tolist(), users["upn"].tolist(), strict=True))
     rows: list[tuple[Any, ...]] = []
 
     def add(principal: str, role_def: str, kind: str) -> None:

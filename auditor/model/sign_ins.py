@@ -24,7 +24,7 @@ def legacy_events(records: list[dict[str, Any]], users: pd.DataFrame) -> pd.Data
     """One row per legacy-protocol sign-in (successful or not) that can be tied to a user."""
     if not records:
         return pd.DataFrame(columns=EVENT_COLUMNS)
-    id_by_upn = {u.lower(): i for u, i in zip(users["upn"], users["id"], strict=True) if u}
+    id_by_upn = {u.lower(): i for u, i in zip(users["upn"].tolist(), users["id"].tolist(), strict=True) if u}
     frame = pd.DataFrame({
         "user_id": [r.get("userId") or id_by_upn.get(str(r.get("userPrincipalName") or "").lower()) for r in records],
         "upn": [r.get("userPrincipalName") or "" for r in records],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -9,6 +11,14 @@ import pandas as pd
 from auditor.findings import Finding
 from auditor.model.tenant import TenantModel
 from auditor.rules.registry import RuleContext
+
+
+def rows(frame: pd.DataFrame) -> Iterator[Any]:
+    """Like ``itertuples`` but reads each column once with ``tolist()``: far faster on string columns."""
+    if frame.empty:
+        return iter(())
+    Row = namedtuple("Row", list(frame.columns), rename=True)
+    return map(Row._make, zip(*(frame[c].tolist() for c in frame.columns), strict=True))
 
 
 def iso(value: Any) -> str | None:

@@ -11,7 +11,7 @@ from auditor.findings import Finding
 from auditor.model.conditional_access import pins_to_location, policy_scope
 from auditor.model.sign_ins import summarise
 from auditor.model.tenant import TenantModel
-from auditor.rules.common import admin_evidence, iso, tenant_finding, user_finding
+from auditor.rules.common import admin_evidence, iso, rows, tenant_finding, user_finding
 from auditor.rules.registry import RuleContext, rule
 
 CA_USER_SOURCES = ("users", "conditional_access", "group_members", "role_definitions", "role_assignments")
@@ -60,7 +60,7 @@ def _exclusion_findings(
     mask = users["enabled"] & ~covered & excluded_any
     if extra is not None:
         mask &= ~extra
-    for row in users[mask].itertuples():
+    for row in rows(users[mask]):
         how = [{"policy": p["name"], "excluded": _how_excluded(model, p, row.id)} for _, p in policies.iterrows()]
         evidence: dict[str, Any] = {"excluded_from": how, "admin": bool(row.is_admin)}
         if row.is_admin:
@@ -184,7 +184,7 @@ def legacy_auth_sign_ins(model: TenantModel, ctx: RuleContext) -> Iterator[Findi
     since = pd.Timestamp(model.collected_at) - pd.Timedelta(days=ctx.params["window_days"])
     summary = summarise(model.legacy_sign_in_events, since)
     names = model.users.set_index("id")["upn"]
-    for row in summary.itertuples():
+    for row in rows(summary):
         evidence = {"protocols": list(row.protocols), "count": int(row.count), "last": iso(row.last),
                     "source_ips": list(row.ip_addresses), "failed_attempts": int(row.failed),
                     "window_days": ctx.params["window_days"]}

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from auditor.findings import Finding
 from auditor.model.ipranges import not_public_kind
 from auditor.model.tenant import TenantModel
-from auditor.rules.common import tenant_finding
+from auditor.rules.common import rows, tenant_finding
 from auditor.rules.registry import NotAssessed, RuleContext, rule
 
 
@@ -38,9 +38,9 @@ def trusted_ips_duplicate(model: TenantModel, ctx: RuleContext) -> Iterator[Find
     location: one finding per legacy range listing every match, its overlap kind and ``isTrusted``."""
     legacy = _legacy(model)
     named = model.ip_ranges[model.ip_ranges["origin"] == "named_location"]
-    for lrow in legacy.itertuples():
+    for lrow in rows(legacy):
         matches = []
-        for nrow in named.itertuples():
+        for nrow in rows(named):
             kind = lrow.range.relation(nrow.range)
             if kind:
                 matches.append({"named_location": nrow.location_name, "location_id": nrow.location_id,
@@ -61,7 +61,7 @@ def trusted_ips_duplicate(model: TenantModel, ctx: RuleContext) -> Iterator[Find
 def trusted_ips_private_range(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """Legacy trusted ranges touching RFC 1918, loopback, link-local, CGNAT 100.64/10, documentation or other
     reserved IPv4 blocks."""
-    for row in _legacy(model).itertuples():
+    for row in rows(_legacy(model)):
         kind = not_public_kind(row.range)
         if kind:
             yield _range_finding(ctx, row.cidr, {"range": row.cidr, "kind": kind})
@@ -101,10 +101,10 @@ def trusted_location_too_broad(model: TenantModel, ctx: RuleContext) -> Iterator
     broad = ranges[ranges["is_trusted"] & (ranges["prefixlen"] < ranges["version"].map(limits))]
     for location_id, group in broad[broad["origin"] == "named_location"].groupby("location_id", sort=False):
         yield ctx.finding("named_location", location_id, group.iloc[0]["location_name"], {
-            "ranges": [{"range": r.cidr, "prefix": int(r.prefixlen)} for r in group.itertuples()],
+            "ranges": [{"range": r.cidr, "prefix": int(r.prefixlen)} for r in rows(group)],
             "max_ipv4_prefix": limits[4], "max_ipv6_prefix": limits[6]})
     if model.legacy_mfa.trusted_ips_known:
-        for row in broad[broad["origin"] == "legacy_trusted_ips"].itertuples():
+        for row in rows(broad[broad["origin"] == "legacy_trusted_ips"]):
             yield _range_finding(ctx, row.cidr, {"range": row.cidr, "prefix": int(row.prefixlen),
                                                   "source": "legacy MFA trusted IPs", "max_ipv4_prefix": limits[4]})
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from auditor.findings import Finding
 from auditor.model.tenant import TenantModel
-from auditor.rules.common import tenant_finding
+from auditor.rules.common import rows, tenant_finding
 from auditor.rules.registry import NotAssessed, RuleContext, rule
 
 ROLE_OPTIONAL = ("users", "role_definitions", "role_assignments", "role_eligibility", "group_members")
@@ -51,7 +51,7 @@ def smtp_auth_mailbox_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[
     if boxes.empty:
         return
     admins_known = "role_assignments" in model.available
-    for row in boxes[boxes["smtp_auth_enabled"].eq(True)].itertuples():
+    for row in rows(boxes[boxes["smtp_auth_enabled"].eq(True)]):
         yield ctx.finding(
             "mailbox", row.mailbox_id, row.smtp_address or row.display_name,
             {"setting": row.smtp_auth_source, "SmtpClientAuthenticationDisabled": row.smtp_auth_setting,
@@ -80,7 +80,7 @@ def imap_pop_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
         return
     admins_known = "role_assignments" in model.available
     hits = boxes[boxes["imap"] | boxes["pop"]]
-    for row in hits.itertuples():
+    for row in rows(hits):
         protocols = [p for p, on in (("IMAP", row.imap), ("POP", row.pop)) if on]
         yield ctx.finding(
             "mailbox", row.mailbox_id, row.smtp_address or row.display_name,

@@ -8,7 +8,7 @@ import pandas as pd
 
 from auditor.findings import Finding
 from auditor.model.tenant import TenantModel
-from auditor.rules.common import admin_evidence, iso, mfa_enrolled, tenant_finding, user_finding
+from auditor.rules.common import admin_evidence, iso, mfa_enrolled, rows, tenant_finding, user_finding
 from auditor.rules.registry import NotAssessed, RuleContext, rule
 
 ROLE_SOURCES = ("users", "role_definitions", "role_assignments")
@@ -47,7 +47,7 @@ def admin_app_passwords(model: TenantModel, ctx: RuleContext) -> Iterator[Findin
     hits = users[users["is_admin"] & users["enabled"] & mfa_enrolled(users)]
     sign_ins_known = "sign_ins" in model.available
     legacy = model.legacy_sign_ins.set_index("user_id") if sign_ins_known else None
-    for row in hits.itertuples():
+    for row in rows(hits):
         evidence = {
             **admin_evidence(row),
             "per_user_mfa": row.per_user_mfa,
@@ -89,7 +89,7 @@ def daily_account_per_user_mfa(model: TenantModel, ctx: RuleContext) -> Iterator
     per-user MFA state is ``enforced`` (medium) or ``enabled`` (low)."""
     users = model.users
     hits = users[users["is_daily"] & mfa_enrolled(users)]
-    for row in hits.itertuples():
+    for row in rows(hits):
         yield user_finding(
             ctx, row,
             {"per_user_mfa": row.per_user_mfa, "classification": "daily account",
@@ -197,7 +197,7 @@ def admin_no_mfa_method(model: TenantModel, ctx: RuleContext) -> Iterator[Findin
     registration report are not flagged (unknown, not absent)."""
     users = model.users
     hits = users[users["is_admin"] & users["enabled"] & users["mfa_registered"].eq(False)]
-    for row in hits.itertuples():
+    for row in rows(hits):
         yield user_finding(ctx, row, {**admin_evidence(row), "is_mfa_registered": False,
                                       "methods_registered": list(row.methods)})
 
@@ -219,7 +219,7 @@ def stale_admin(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     cutoff = pd.Timestamp(model.collected_at) - pd.Timedelta(days=ctx.params["max_days"])
     admins = users[users["is_admin"] & users["enabled"]]
     stale = admins[admins["last_sign_in"].isna() | (admins["last_sign_in"] < cutoff)]
-    for row in stale.itertuples():
+    for row in rows(stale):
         last = iso(row.last_sign_in)
         yield user_finding(ctx, row, {**admin_evidence(row), "last_sign_in": last or "never",
                                       "max_days": ctx.params["max_days"]})
@@ -237,5 +237,5 @@ def stale_admin(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
 def guest_admin(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """Users with ``userType`` Guest holding any directory role (active or eligible)."""
     users = model.users
-    for row in users[users["is_guest"] & users["is_admin"]].itertuples():
+    for row in rows(users[users["is_guest"] & users["is_admin"]]):
         yield user_finding(ctx, row, {**admin_evidence(row), "user_type": row.user_type})
