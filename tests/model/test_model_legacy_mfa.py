@@ -1,0 +1,40 @@
+"""The undocumented mfaServicePolicy is parsed defensively; config is only the fallback."""
+
+from __future__ import annotations
+
+import pytest
+
+from auditor.config import LegacyMfaConfig
+from auditor.model.legacy_mfa import parse_service_policy, resolve_legacy_mfa
+
+
+@pytest.mark.parametrize("trusted", [
+    {"ipRanges": ["203.0.113.0/24", "10.0.0.1/32"]},
+    {"trustedIpRanges": [{"cidrAddress": "203.0.113.0/24"}, {"cidrAddress": "10.0.0.1/32"}]},
+    {"skipMfaForFederatedUsers": True, "ranges": {"values": ["203.0.113.0/24", "10.0.0.1"]}},
+])
+def test_trusted_ip_list_found_whatever_its_name(trusted: dict) -> None:
+    settings = parse_service_policy({"allowAppPasswords": True, "trustedIps": trusted})
+    assert settings.trusted_ips == ["203.0.113.0/24", "10.0.0.1/32"]
+    assert settings.trusted_ips_known
+    assert settings.allow_app_passwords is True
+
+
+def test_unparseable_items_are_kept_aside_and_missing_fields_are_unknown() -> None:
+    settings = parse_service_policy({"trustedIps": {"ipRanges": ["203.0.113.0/24", "bogus"]},
+                                     "rememberMfaOnTrustedDevice": {"isEnabled": True}})
+    assert settings.trusted_ips == ["203.0.113.0/24"]
+    assert settings.unparsed == ["bogus"]
+    assert settings.allow_app_passwords is None
+    assert settings.remember_mfa_enabled is True and settings.remember_mfa_days is None
+    assert not parse_service_policy({"allowAppPasswords": False}).trusted_ips_known
+
+
+def test_endpoint_wins_over_config_and_config_is_fallback() -> None:
+    fallback = LegacyMfaConfig(trusted_ips=["198.51.100.0/24"], allow_app_passwords=False)
+    assert resolve_legacy_mfa({"allowAppPasswords": True}, fallback).origin == "mfa_service_policy"
+    from_config = resolve_legacy_mfa(None, fallback)
+    assert from_config.origin == "config"
+    assert from_config.trusted_ips == ["198.51.100.0/24"]
+    assert from_config.allow_app_passwords is False
+    assert not resolve_legacy_mfa(None, None).available
