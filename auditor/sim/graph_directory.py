@@ -24,7 +24,6 @@ _USER_PROP_MAP = {p.lower(): p for p in USER_PROPS}
 FILTERABLE = {p.lower(): p for p in ("accountEnabled", "userType", "id", "userPrincipalName", "mail",
                                      "onPremisesSyncEnabled", "department", "jobTitle", "displayName")}
 _CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+('(?:[^']|'')*'|true|false|null)\s*$", re.IGNORECASE)
-USERS_MAX_WITH_SIGN_IN_ACTIVITY = 120
 
 
 def _not_found(ident: str, route_name: str) -> SimResponse:
@@ -128,7 +127,7 @@ def list_users(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimRespon
     opts = ctx.options
     return list_page(req, "users", items, ctx.page_tokens, context="users" if not fields else
                      f"users({','.join(props)})", default=opts.default_page, maximum=opts.users_max_page,
-                     project=project, silent_cap=USERS_MAX_WITH_SIGN_IN_ACTIVITY if wants_activity else None,
+                     project=project, silent_cap=opts.sign_in_activity_page_cap if wants_activity else None,
                      count=req.query.get("count", "").lower() == "true")
 
 

@@ -55,6 +55,8 @@ class SimOptions:
     users_max_page: int = 999
     default_page: int = 100
     sign_in_page: int = 1000
+    #: Graph returns at most 120 users per page when signInActivity is selected (documented); None = no cap
+    sign_in_activity_page_cap: int | None = 120
     exo_default_page: int = 1000
     #: seconds an upload session stays valid
     upload_session_lifetime_s: int = 900
