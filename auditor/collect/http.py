@@ -289,7 +289,16 @@ class ApiClient:
                 continue
             if 200 <= status < 300:
                 refreshed = False
-                return Response(status, dict(resp.headers), _parse(content, url, resp.headers))
+                try:
+                    body = _parse(content, url, resp.headers)
+                except MalformedResponse:
+                    # one more chance for a transient glitch; a persistent one fails the source clearly
+                    if attempt >= min(1, self.max_retries):
+                        raise
+                    attempt += 1
+                    self.stats.retries += 1
+                    continue
+                return Response(status, dict(resp.headers), body)
             code, message = error_details(_parse_lenient(content))
             raise ApiError(status, code, message, url)
 
