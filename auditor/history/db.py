@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from auditor.errors import StorageError
 
@@ -74,11 +74,12 @@ def make_engine(url: str | URL) -> Engine:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         _prepare_sqlite_file(parsed)
+        memory = parsed.database in (None, "", ":memory:")
         engine = create_engine(
             parsed,
             json_serializer=_json_dumps,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
-            poolclass=NullPool,
+            poolclass=StaticPool if memory else NullPool,  # one shared connection keeps a memory DB alive
         )
         _install_sqlite_transactions(engine)
         return engine
