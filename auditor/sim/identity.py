@@ -43,6 +43,7 @@ class Login:
         self._authority = authority_host
         self._graph = graph_endpoint
         self._exchange = exchange_endpoint
+        self.issued = 0  # tokens issued so far; each token carries its sequence number
 
     def tenant(self, segment: str) -> TenantState | None:
         return self.tenants.get(segment.lower())
@@ -162,9 +163,10 @@ class Login:
             "exp": now + self.lifetime, "appid": client_id, "azp": client_id, "appidacr": "1",
             "idtyp": "app", "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sp:{tenant.tenant_id}:{client_id}")),
             "tid": tenant.tenant_id, "roles": roles, "wids": tenant.wids, "ver": "1.0",
-            "jti": uuid.uuid4().hex,
+            "jti": uuid.uuid4().hex, "seq": self.issued + 1,
         }
         claims["sub"] = claims["oid"]
+        self.issued += 1
         return SimResponse(200, {"token_type": "Bearer", "expires_in": self.lifetime,
                                  "ext_expires_in": self.lifetime, "access_token": self.signer.issue(claims)},
                            route="token")

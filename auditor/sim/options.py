@@ -42,7 +42,8 @@ class SimOptions:
     retry_after_503_s: int = 1
     seed: int = 0
     token_lifetime_s: int = 3599
-    #: every issued token stops working after this many authenticated requests (401); None = never
+    #: after this many authenticated requests, every token issued so far is revoked once (401
+    #: InvalidAuthenticationToken); tokens issued later keep working. None = never
     force_401_after_requests: int | None = None
     #: route names that answer 403 Authorization_RequestDenied regardless of the token
     forbidden: Collection[str] = ()

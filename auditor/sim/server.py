@@ -75,7 +75,8 @@ class Simulator:
         self._tls: TlsMaterial | None = None
         self._ctx: SimContext | None = None
         self.tenants: dict[str, TenantState] = {}
-        self._token_uses: dict[str, int] = {}
+        self._auth_requests = 0
+        self._revoked_before: int | None = None
         self._faults: dict[str, dict[str, int | None]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -339,10 +340,12 @@ class Simulator:
             return fail("Lifetime validation failed, the token is expired.")
         limit = self.options.force_401_after_requests
         if limit is not None:
-            jti = str(claims.get("jti"))
-            uses = self._token_uses.get(jti, 0) + 1
-            self._token_uses[jti] = uses
-            if uses > limit:
+            # one revocation event: once ``limit`` authenticated requests were served, every token issued
+            # so far stops working (tokens issued afterwards are fine)
+            self._auth_requests += 1
+            if self._auth_requests > limit and self._revoked_before is None:
+                self._revoked_before = self._login.issued
+            if self._revoked_before is not None and int(claims.get("seq", 0)) <= self._revoked_before:
                 return fail("Access token has expired or is not yet valid.")
         tenant = self.tenants.get(str(claims.get("tid", "")).lower())
         if tenant is None:
