@@ -173,7 +173,7 @@ class Token:
     lifetime: float
 
     def fresh(self, now: float) -> bool:
-        margin = min(300.0, self.lifetime * 0.1)
+        margin = min(300.0, self.lifetime * 0.5)  # 5 min for real (~1 h) tokens
         return now < self.expires_at - margin
 
 
@@ -273,6 +273,9 @@ class TokenProvider:
                 f"Tenant {self.tenant.name}: token request for {scope} refused: {code} {desc}".strip() + "."
             )
         lifetime = float(result.get("expires_in") or 3599)
+        exp = decode_claims(result["access_token"]).get("exp")
+        if isinstance(exp, int | float):  # ``exp`` is whole seconds: trust it when it is sooner
+            lifetime = max(0.0, min(lifetime, float(exp) - time.time()))
         return Token(result["access_token"], time.monotonic() + lifetime, lifetime)
 
     async def get(self, scope: str) -> str:

@@ -121,12 +121,14 @@ def test_401_mid_run_refreshes_the_token(running_sim, sim_secret) -> None:
 
 def test_short_lived_tokens_are_refreshed_before_expiry(running_sim, sim_secret) -> None:
     served = generate_tenant(40, seed=2)
-    opts = SimOptions(token_lifetime_s=1, latency_ms=60, reports_per_10s=None, ca_per_second=None)
+    opts = SimOptions(token_lifetime_s=2, latency_ms=150, reports_per_10s=None, ca_per_second=None)
     with running_sim(served, options=opts) as sim:
         run = collect(sim_config(sim, served), now=served.collected_at)
-        issued = sim.stats.tokens_issued
+        stats = sim.stats
     assert_same_records(served, run.snapshot)
-    assert run.token_requests >= 3 and issued == run.token_requests
+    # every token came from our proactive refresh; none was used after it expired
+    assert stats.tokens_issued == run.token_requests >= 2
+    assert stats.unauthorized_401 == 0
 
 
 def test_missing_permissions_fail_their_sources_and_doctor_names_them(running_sim, sim_secret) -> None:
