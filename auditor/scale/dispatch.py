@@ -9,7 +9,9 @@ claims and enqueues nothing new.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import signal
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +21,7 @@ from auditor.config import AuditorConfig, ScheduleConfig
 from auditor.errors import ConfigError
 from auditor.scale.app import TASK_NAME
 from auditor.scale.claims import ClaimStore
+from auditor.scale.settings import redact
 from auditor.scale.task import WorkerRuntime
 from auditor.schedule import build_trigger
 
@@ -37,19 +40,7 @@ def current_period(schedule: ScheduleConfig, now: datetime | None = None) -> str
 
     Uses the scheduler's own trigger (standard cron day-of-week numbering: 0 and 7 are Sunday).
     """
-    now = now or datetime.now(UTC)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    trigger = build_trigger(schedule)
-    for back in _LOOKBACK:
-        latest = None
-        fire = trigger.get_next_fire_time(None, now - back)
-        while fire is not None and fire <= now:
-            latest = fire
-            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-        if latest is not None:
-            return format_period(latest)
-    raise ConfigError(f"The schedule {schedule.cron!r} has no fire time in the last five years.")
+    return format_period(latest_fire_time(schedule, now))
 
 
 @dataclass
@@ -91,33 +82,99 @@ def dispatch(
     return report
 
 
-def dispatch_due(app: Celery, runtime: WorkerRuntime) -> DispatchReport:
-    """Dispatch the current period with a freshly loaded configuration (what the scheduler calls)."""
-    config = runtime.load_config()
-    return dispatch(app, runtime.claims(config), config, current_period(config.schedule))
+def latest_fire_time(schedule: ScheduleConfig, now: datetime | None = None) -> datetime:
+    """The latest scheduled fire time at or before ``now`` (aware UTC)."""
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    trigger = build_trigger(schedule)
+    for back in _LOOKBACK:
+        latest = None
+        fire = trigger.get_next_fire_time(None, now - back)
+        while fire is not None and fire <= now:
+            latest = fire
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        if latest is not None:
+            return latest.astimezone(UTC)
+    raise ConfigError(f"The schedule {schedule.cron!r} has no fire time in the last five years.")
 
 
-def run_dispatcher(app: Celery, runtime: WorkerRuntime) -> None:
-    """Dispatch at every fire time of ``schedule.cron`` until stopped (SIGTERM/SIGINT).
+def dispatch_due(
+    app: Celery,
+    runtime: WorkerRuntime,
+    *,
+    requeue_after: float | None = 3600.0,
+    stop: threading.Event | None = None,
+    retry_seconds: float = 30.0,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> DispatchReport | None:
+    """Dispatch the current period with a freshly loaded configuration (what the scheduler calls).
 
-    Catch-up: on start the current period is dispatched too; its claims make that a no-op when it
-    was already dispatched, so a restarted dispatcher never double-enqueues.
+    When the broker or database is down, keep trying every ``retry_seconds`` until the period's
+    misfire grace time has passed (a week's audits must not be lost to a short outage).
     """
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    stop = stop or threading.Event()
+    while True:
+        config = runtime.load_config()
+        fire = latest_fire_time(config.schedule, now())
+        try:
+            return dispatch(app, runtime.claims(config), config, format_period(fire),
+                            requeue_after=requeue_after)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            deadline = fire + timedelta(seconds=config.schedule.misfire_grace_seconds)
+            if now() + timedelta(seconds=retry_seconds) > deadline:
+                log.error("period %s not dispatched, giving up: %s", format_period(fire), redact(str(exc)))
+                raise
+            log.warning("period %s: dispatch failed, retrying in %.0f s: %s", format_period(fire),
+                        retry_seconds, redact(str(exc)))
+            if stop.wait(retry_seconds):
+                return None
 
+
+def run_dispatcher(app: Celery, runtime: WorkerRuntime, *, stop: threading.Event | None = None) -> None:
+    """Dispatch at every fire time of ``schedule.cron`` until SIGTERM/SIGINT (or ``stop`` is set).
+
+    Catch-up on start: when the latest fire time is within ``schedule.misfire_grace_seconds``, that
+    period is dispatched again with every still-queued tenant re-enqueued (the previous dispatcher may
+    have died between registering and publishing; duplicate messages are no-ops thanks to claims).
+    """
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    stop = stop or threading.Event()
     config = runtime.load_config()
-    scheduler = BlockingScheduler(timezone=config.schedule.timezone)
-    trigger = build_trigger(config.schedule)
+    fire = latest_fire_time(config.schedule)
+    if datetime.now(UTC) - fire <= timedelta(seconds=config.schedule.misfire_grace_seconds):
+        dispatch_due(app, runtime, requeue_after=0.0, stop=stop)
+    scheduler = BackgroundScheduler(timezone=config.schedule.timezone)
     scheduler.add_job(
-        dispatch_due, trigger, args=(app, runtime), id="dispatch", coalesce=True, max_instances=1,
+        dispatch_due, build_trigger(config.schedule), args=(app, runtime), kwargs={"stop": stop},
+        id="dispatch", coalesce=True, max_instances=1,
         misfire_grace_time=config.schedule.misfire_grace_seconds,
     )
-    dispatch_due(app, runtime)
+    restore = _on_signals(stop) if threading.current_thread() is threading.main_thread() else None
+    scheduler.start()
     log.info("dispatcher started: %s (%s)", config.schedule.cron, config.schedule.timezone)
     try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
+        stop.wait()
+    finally:
+        scheduler.shutdown(wait=True)
+        if restore:
+            restore()
+        log.info("dispatcher stopped")
+
+
+def _on_signals(stop: threading.Event) -> Callable[[], None]:
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: stop.set())
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 def run_dispatch_scheduler(config: AuditorConfig) -> int:
