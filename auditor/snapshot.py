@@ -17,6 +17,7 @@ has a ``reason`` and its records are empty. Secrets never enter a snapshot.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import tempfile
@@ -150,13 +151,38 @@ def save(snapshot: Snapshot, path: str | os.PathLike[str]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".snapshot-", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as gz:
-            gz.write(json.dumps(snapshot.to_dict(), separators=(",", ":")).encode())
+        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as gz, \
+                io.BufferedWriter(gz, buffer_size=1 << 20) as out:
+            _write_streamed(snapshot, out)
+            out.flush()
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _write_streamed(snapshot: Snapshot, out: io.BufferedWriter, chunk: int = 2000) -> None:
+    """Write the document record by record, so a 300k-user tenant never exists as one giant string."""
+    head = snapshot.to_dict()
+    sources = head.pop("sources")
+    out.write(_dumps(head)[:-1] + b',"sources":{')
+    for index, (name, src) in enumerate(sources.items()):
+        records = src.pop("records")
+        out.write((b"," if index else b"") + _dumps(name) + b":" + _dumps(src)[:-1] + b',"records":')
+        if isinstance(records, list):
+            out.write(b"[")
+            for start in range(0, len(records), chunk):
+                part = b",".join(_dumps(r) for r in records[start:start + chunk])
+                out.write((b"," if start else b"") + part)
+            out.write(b"]}")
+        else:
+            out.write(_dumps(records) + b"}")
+    out.write(b"}}")
 
 
 def load(path: str | os.PathLike[str]) -> Snapshot:

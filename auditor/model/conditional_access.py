@@ -42,6 +42,10 @@ def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
     # With OR, any other control (e.g. a compliant device) satisfies the policy without MFA.
     requires_mfa = mfa_controls > 0 and (operator == "AND" or other_controls == 0)
     client_types = set(_list(cond, "clientAppTypes"))
+    include_locations = _list(locations, "includeLocations")
+    exclude_locations = _list(locations, "excludeLocations")
+    # A block that applies only in some locations still lets legacy protocols in from the others.
+    everywhere = set(include_locations) <= {"All"} and not exclude_locations
     include_apps = _list(apps, "includeApplications")
     include_users = _list(users, "includeUsers")
     exclude_users = _list(users, "excludeUsers")
@@ -51,7 +55,7 @@ def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
         "state": raw.get("state") or "disabled",
         "requires_mfa": requires_mfa,
         "blocks_legacy": "block" in controls and (bool(client_types >= LEGACY_CLIENT_TYPES) or "all" in client_types)
-        and bool({"All", "Office365"} & set(include_apps)),
+        and bool({"All", "Office365"} & set(include_apps)) and everywhere,
         "all_users": "All" in include_users,
         "all_apps": "All" in include_apps,
         "include_users": [u for u in include_users if u not in ("All", "None", "GuestsOrExternalUsers")],
@@ -62,8 +66,8 @@ def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
         "exclude_roles": _list(users, "excludeRoles"),
         "include_guests": "GuestsOrExternalUsers" in include_users or bool(users.get("includeGuestsOrExternalUsers")),
         "exclude_guests": "GuestsOrExternalUsers" in exclude_users or bool(users.get("excludeGuestsOrExternalUsers")),
-        "include_locations": _list(locations, "includeLocations"),
-        "exclude_locations": _list(locations, "excludeLocations"),
+        "include_locations": include_locations,
+        "exclude_locations": exclude_locations,
         "client_app_types": sorted(client_types),
         "grant_controls": controls,
         "grant_operator": operator,

@@ -40,4 +40,7 @@ def build_mailboxes(records: list[dict[str, Any]], users: pd.DataFrame, org_enab
             address, r.get("ImapEnabled") is True, r.get("PopEnabled") is True, setting, effective, source,
             False,
         ))
-    return pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.DataFrame(rows, columns=COLUMNS, dtype=object)
+    for column in ("imap", "pop", "is_admin"):
+        frame[column] = frame[column].astype(bool)
+    return frame

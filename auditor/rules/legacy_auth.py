@@ -40,28 +40,27 @@ def _how_excluded(model: TenantModel, policy: pd.Series, user_id: str) -> str:
     return "guests or external users"
 
 
-def _excluded_from_all(model: TenantModel, policies: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Masks: (covered by at least one policy, explicitly excluded from at least one that includes them)."""
+def _exclusion_findings(
+    model: TenantModel, ctx: RuleContext, policies: pd.DataFrame, extra: pd.Series | None = None
+) -> Iterator[Finding]:
+    """Users explicitly excluded from at least one of ``policies`` and covered by none of them."""
     users = model.users
     covered = pd.Series(False, index=users.index)
     excluded_any = pd.Series(False, index=users.index)
+    scopes = []
     for _, policy in policies.iterrows():
         included, excluded = policy_scope(policy, users, model.groups, model.role_holdings)
         covered |= included & ~excluded
         excluded_any |= included & excluded
-    return covered, excluded_any
-
-
-def _exclusion_findings(
-    model: TenantModel, ctx: RuleContext, policies: pd.DataFrame, extra: pd.Series | None = None
-) -> Iterator[Finding]:
-    users = model.users
-    covered, excluded_any = _excluded_from_all(model, policies)
+        scopes.append((policy, included, excluded))
     mask = users["enabled"] & ~covered & excluded_any
     if extra is not None:
         mask &= ~extra
-    for row in rows(users[mask]):
-        how = [{"policy": p["name"], "excluded": _how_excluded(model, p, row.id)} for _, p in policies.iterrows()]
+    for index, row in zip(users.index[mask], rows(users[mask]), strict=True):
+        how = [
+            {"policy": p["name"], "excluded": _how_excluded(model, p, row.id) if exc[index] else "not included"}
+            for p, inc, exc in scopes if inc[index]
+        ]
         evidence: dict[str, Any] = {"excluded_from": how, "admin": bool(row.is_admin)}
         if row.is_admin:
             evidence.update(admin_evidence(row))

@@ -146,6 +146,11 @@ def block_policy_group_scoped(r: Records) -> None:
                            "members": [{"id": "u-alice"}, {"id": "u-bob"}, {"id": "u-svc"}]}]
 
 
+def block_policy_location_scoped(r: Records) -> None:
+    r["conditional_access"][1]["conditions"]["locations"] = {"includeLocations": ["All"],
+                                                             "excludeLocations": ["loc-hq"]}
+
+
 def excluded_users(r: Records) -> None:
     r["users"].append(user("u-pinned", "svc-relay@contoso.com"))
     r["group_members"] = [{"id": "g-exempt", "displayName": "MFA exempt", "members": [{"id": "u-bob"}]}]
@@ -258,6 +263,9 @@ CASES: list[tuple[str, Callable[[Records], None], dict[tuple[str, str], str]]] =
     ("a group-scoped block policy is not a baseline", block_policy_group_scoped, {
         ("legacy-auth-not-blocked", "Contoso"): "high",
     }),
+    ("a block policy with a location exclusion does not block legacy auth", block_policy_location_scoped, {
+        ("legacy-auth-not-blocked", "Contoso"): "high",
+    }),
     ("exclusions: by group, by role, directly; pinned account exempt", excluded_users, {
         ("ca-mfa-excluded", "bob@contoso.com"): "medium",
         ("ca-mfa-excluded", "alice@contoso.com"): "high",
@@ -328,6 +336,18 @@ def test_smtp_evidence_says_where_setting_comes_from() -> None:
     settings = {f.entity_name: f.evidence["setting"] for f in run(records).findings
                 if f.rule_id == "smtp-auth-mailbox-enabled"}
     assert settings == {"alice@contoso.com": "inherited from org", "svc-backup@contoso.com": "mailbox"}
+
+
+def test_exclusion_evidence_names_only_policies_that_include_the_user() -> None:
+    records = baseline()
+    excluded_users(records)
+    by = {(f.rule_id, f.entity_name): f.evidence for f in run(records).findings}
+    assert by[("ca-mfa-excluded", "bob@contoso.com")]["excluded_from"] == [
+        {"policy": "MFA for everyone", "excluded": "group MFA exempt"}]
+    assert by[("ca-mfa-excluded", "alice@contoso.com")]["excluded_from"] == [
+        {"policy": "MFA for everyone", "excluded": "role Global Administrator"}]
+    assert by[("legacy-auth-block-excluded", "bob@contoso.com")]["excluded_from"] == [
+        {"policy": "Block legacy auth", "excluded": "directly"}]
 
 
 def test_service_signal_in_evidence_via_group_config() -> None:
