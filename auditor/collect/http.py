@@ -229,6 +229,7 @@ class ApiClient:
     ) -> Response:
         """Send one request with pacing and retries; return the parsed JSON body on 2xx."""
         attempt = 0
+        glitches = 0  # malformed or truncated bodies: retried once, separately from throttling
         refreshed = False
         while True:
             token = await self.tokens.get(scope)
@@ -247,8 +248,12 @@ class ApiClient:
                 truncated = isinstance(exc, httpx.RemoteProtocolError) and (
                     "incomplete" in text or "complete message body" in text
                 )
-                if truncated and attempt >= min(1, self.max_retries):
-                    raise MalformedResponse(url, f"truncated page ({exc})") from exc
+                if truncated:
+                    if glitches >= min(1, self.max_retries):
+                        raise MalformedResponse(url, f"truncated page ({exc})") from exc
+                    glitches += 1
+                    self.stats.retries += 1
+                    continue
                 if attempt >= self.max_retries:
                     raise ApiError(
                         0, type(exc).__name__, f"network error after {attempt + 1} attempts: {exc}", url
@@ -293,9 +298,9 @@ class ApiClient:
                     body = _parse(content, url, resp.headers)
                 except MalformedResponse:
                     # one more chance for a transient glitch; a persistent one fails the source clearly
-                    if attempt >= min(1, self.max_retries):
+                    if glitches >= min(1, self.max_retries):
                         raise
-                    attempt += 1
+                    glitches += 1
                     self.stats.retries += 1
                     continue
                 return Response(status, dict(resp.headers), body)
