@@ -31,15 +31,16 @@ def main(argv: list[str] | None = None) -> int:
             return exc.exit_code
         return 0
 
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", help="configuration file")
     parser = argparse.ArgumentParser(prog="python -m auditor.scale", description=__doc__.splitlines()[0])
-    parser.add_argument("-c", "--config", help="configuration file")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("worker", help="run a worker (options go to celery worker)")
-    d = sub.add_parser("dispatch", help="enqueue one audit per tenant for a period")
+    d = sub.add_parser("dispatch", parents=[common], help="enqueue one audit per tenant for a period")
     d.add_argument("--period", help="period key (default: the latest scheduled fire time)")
     d.add_argument("--tenant", action="append", help="only this tenant (repeatable)")
-    sub.add_parser("dispatcher", help="dispatch at every scheduled fire time, in the foreground")
-    s = sub.add_parser("status", help="show the claims of a period")
+    sub.add_parser("dispatcher", parents=[common], help="dispatch at every scheduled fire time, in the foreground")
+    s = sub.add_parser("status", parents=[common], help="show the claims of a period")
     s.add_argument("--period", help="period key (default: the latest scheduled fire time)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

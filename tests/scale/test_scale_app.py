@@ -128,3 +128,27 @@ def test_dispatch_forgets_a_claim_whose_publish_failed(tmp_path):
         dispatch(app, store, config, "P1")
     assert store.get("sim-001", "P1") is None  # so the next dispatch enqueues it again
     engine.dispose()
+
+
+def test_status_command_lists_the_claims_of_a_period(tmp_path, capsys):
+    import yaml
+
+    from auditor.scale.__main__ import main
+
+    path = tmp_path / "auditor.yaml"
+    path.write_text(yaml.safe_dump(sim_config(["sim-001", "sim-002"], f"sqlite:///{tmp_path / 'h.db'}",
+                                              str(tmp_path))))
+    engine = create_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    store = ClaimStore(engine)
+    store.ensure_schema()
+    claim = store.acquire("sim-001", "P1", "w1:7").claim
+    store.complete(claim, run_id="run-abc", run_status="complete")
+    store.register("sim-002", "P1")
+    assert main(["status", "-c", str(path), "--period", "P1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "period P1: done 1, queued 1"
+    assert out[1].split() == ["sim-001", "done", "attempts", "1", "run", "run-abc"]
+    assert out[2].split() == ["sim-002", "queued", "attempts", "0", "run", "-"]
+    assert main(["status", "-c", str(tmp_path / "missing.yaml")]) == 2
+    assert "missing.yaml does not exist" in capsys.readouterr().err
+    engine.dispose()
