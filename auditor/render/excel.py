@@ -1,7 +1,8 @@
-"""report.xlsx: the security-review workbook, streamed with openpyxl's write-only mode.
+"""report.xlsx: the security-review workbook, streamed row by row (``auditor.render.xlsx_stream``).
 
 Rows are generated and written one at a time, so a 300,000-user tenant never holds a workbook's worth
-of cell objects in memory. Every tenant value goes through ``auditor.render.safe.cell_value`` (formula
+of cell objects in memory (openpyxl's write-only mode was too slow for that size;
+see xlsx_stream). Every tenant value goes through ``auditor.render.safe.cell_value`` (formula
 neutralisation); dates are real Excel dates (naive UTC, as Excel has no time zones).
 """
 
@@ -14,27 +15,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.formatting.rule import CellIsRule
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-
 from auditor.findings import SEVERITIES, AuditResult, Finding
-from auditor.render.safe import cell_value
+from auditor.render import xlsx_stream as xs
+from auditor.render.safe import cell_value, neutralise
 from auditor.render.templating import atomic_output
-from auditor.render.view import HEADLINES, ReportView, build_view, finding_sort_key, flatten_evidence
+from auditor.render.view import HEADLINES, ReportView, build_view, finding_sort_key, flatten_evidence, fmt_value
 
 DECISIONS = ("Accept risk", "Remediate", "False positive")
 MAX_EVIDENCE_COLUMNS = 24
-SEVERITY_FILLS = {
-    "critical": "7B1020",
-    "high": "C0392B",
-    "medium": "D68910",
-    "low": "2E86C1",
-    "info": "717D7E",
-}
+SEVERITY_FILLS = {"critical": "7B1020", "high": "C0392B", "medium": "D68910", "low": "2E86C1", "info": "717D7E"}
 HEADLINE_SHEETS = {
     "admin-app-passwords": "Admin app passwords",
     "daily-account-per-user-mfa": "Daily per-user MFA",
@@ -43,149 +32,81 @@ HEADLINE_SHEETS = {
     "imap-pop-enabled": "IMAP POP mailboxes",
     "trusted-ips-duplicate-named-locations": "Trusted IPs vs locations",
 }
-_HEADER_FONT = Font(bold=True, color="FFFFFF")
-_HEADER_FILL = PatternFill("solid", fgColor="1F3864")
-_WRAP = Alignment(wrap_text=True, vertical="top")
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
-DATE_FORMAT = "yyyy-mm-dd"
 
 
 @dataclass(frozen=True)
 class Col:
     header: str
     width: float = 14
-    kind: str = "text"  # text | date | datetime | severity | wrap
+    kind: str = "text"  # text | severity | wrap (dates are detected from the value)
 
 
 class _Sheet:
-    """A write-only sheet with a styled, frozen header row, widths, autofilter and typed cells."""
+    """A table sheet: styled, frozen header row, widths, autofilter, severity colours, typed cells."""
 
-    def __init__(self, wb: Workbook, title: str, cols: Sequence[Col]) -> None:
-        self.ws = wb.create_sheet(title=title)
+    def __init__(self, wb: xs.Workbook, title: str, cols: Sequence[Col]) -> None:
         self.cols = list(cols)
+        self.sheet = wb.sheet(title, [c.width for c in self.cols])
+        self.sheet.row([c.header for c in self.cols], xs.HEADER)
         self.rows = 0
-        for i, col in enumerate(self.cols, start=1):
-            self.ws.column_dimensions[get_column_letter(i)].width = col.width
-        self.ws.freeze_panes = "A2"
-        header = []
-        for col in self.cols:
-            cell = WriteOnlyCell(self.ws, value=col.header)
-            cell.font = _HEADER_FONT
-            cell.fill = _HEADER_FILL
-            header.append(cell)
-        self.ws.append(header)
+        wrap = [xs.WRAP if c.kind == "wrap" else xs.NORMAL for c in self.cols]
+        self._styles = wrap if any(wrap) else None
 
     def append(self, values: Sequence[Any]) -> None:
-        row = []
-        for value in values:
-            value = cell_value(value)
-            if isinstance(value, datetime | date):
-                cell = WriteOnlyCell(self.ws, value=value)
-                cell.number_format = DATETIME_FORMAT if isinstance(value, datetime) else DATE_FORMAT
-                row.append(cell)
-            else:
-                row.append(value)
-        self.ws.append(row)
+        self.sheet.row([v if v is None else neutralise(v) if type(v) is str else cell_value(v) for v in values],
+                       self._styles)
         self.rows += 1
 
-    def finish(self) -> None:
-        last = get_column_letter(len(self.cols))
-        self.ws.auto_filter.ref = f"A1:{last}{self.rows + 1}"
+    def column(self, header: str) -> str:
+        return xs.col_letter([c.header for c in self.cols].index(header) + 1)
+
+    def finish(self, validations: Sequence[xs.Validation] = ()) -> None:
+        self.sheet.autofilter()
         for i, col in enumerate(self.cols, start=1):
             if col.kind == "severity" and self.rows:
-                letter = get_column_letter(i)
-                ref = f"{letter}2:{letter}{self.rows + 1}"
-                for sev, colour in SEVERITY_FILLS.items():
-                    self.ws.conditional_formatting.add(
-                        ref,
-                        CellIsRule(
-                            operator="equal",
-                            formula=[f'"{sev}"'],
-                            font=Font(color="FFFFFF", bold=True),
-                            fill=PatternFill("solid", fgColor=colour, bgColor=colour),
-                        ),
-                    )
-
-    def column(self, header: str) -> str:
-        return get_column_letter([c.header for c in self.cols].index(header) + 1)
+                letter = xs.col_letter(i)
+                for dxf, sev in enumerate(SEVERITY_FILLS):
+                    self.sheet.highlight(xs.Highlight(f"{letter}2:{letter}{self.rows + 1}", sev, dxf))
+        for v in validations:
+            self.sheet.validate(v)
+        self.sheet.close()
 
 
-def _key_value_rows(ws: Any, rows: Iterable[tuple[str, Any]]) -> None:
-    for key, value in rows:
-        label = WriteOnlyCell(ws, value=key)
-        label.font = Font(bold=True)
-        value = cell_value(value)
-        if isinstance(value, datetime):
-            cell = WriteOnlyCell(ws, value=value)
-            cell.number_format = DATETIME_FORMAT
-            ws.append([label, cell])
-        else:
-            ws.append([label, value])
-
-
-def _summary(wb: Workbook, view: ReportView) -> None:
+def _summary(wb: xs.Workbook, view: ReportView) -> None:
     result = view.result
-    ws = wb.create_sheet("Summary")
-    ws.column_dimensions["A"].width = 28
-    ws.column_dimensions["B"].width = 24
-    ws.column_dimensions["C"].width = 12
-    ws.column_dimensions["D"].width = 70
-    title = WriteOnlyCell(ws, value=cell_value(f"Entra Auditor security review: {view.tenant_label}"))
-    title.font = Font(bold=True, size=14)
-    ws.append([title])
-    _key_value_rows(
-        ws,
-        [
-            ("Tenant", view.tenant_name),
-            ("Tenant ID", result.tenant.get("tenant_id")),
-            ("Default domain", result.tenant.get("default_domain")),
-            ("Run ID", result.run.id),
-            ("Started (UTC)", result.run.started),
-            ("Finished (UTC)", result.run.finished),
-            ("Run status", result.run.status),
-            ("Tool version", result.run.tool_version),
-            ("Previous run", result.previous_run_id or "none (first run)"),
-        ],
-    )
-    ws.append([])
-    _key_value_rows(ws, [(f"Open {sev}", view.counts[sev]) for sev in SEVERITIES])
-    _key_value_rows(
-        ws,
-        [
-            ("Open in total", view.open_total),
-            ("Waived", view.waived),
-            ("New since previous run", len(view.new) if view.has_history else None),
-            ("Resolved since previous run", len(view.resolved) if view.has_history else None),
-            ("Rules not assessed", len(view.not_assessed)),
-            ("Expired waivers", len(result.expired_waivers)),
-        ],
-    )
-    ws.append([])
+    sheet = wb.sheet("Summary", [28, 24, 12, 70], freeze=False)
+
+    def pairs(rows: Iterable[tuple[str, Any]]) -> None:
+        for key, value in rows:
+            sheet.row([key, cell_value(value)], [xs.BOLD, xs.NORMAL])
+
+    sheet.row([cell_value(f"Entra Auditor security review: {view.tenant_label}")], xs.TITLE)
+    pairs([
+        ("Tenant", view.tenant_name), ("Tenant ID", result.tenant.get("tenant_id")),
+        ("Default domain", result.tenant.get("default_domain")),
+        ("Run ID", result.run.id), ("Started (UTC)", result.run.started),
+        ("Finished (UTC)", result.run.finished), ("Run status", result.run.status),
+        ("Tool version", result.run.tool_version),
+        ("Previous run", result.previous_run_id or "none (first run)"),
+    ])
+    sheet.row([])
+    pairs([(f"Open {sev}", view.counts[sev]) for sev in SEVERITIES])
+    pairs([("Open in total", view.open_total), ("Waived", view.waived),
+           ("New since previous run", len(view.new) if view.has_history else None),
+           ("Resolved since previous run", len(view.resolved) if view.has_history else None),
+           ("Rules not assessed", len(view.not_assessed)),
+           ("Expired waivers", len(result.expired_waivers))])
+    sheet.row([])
     if view.coverage_warnings or view.not_assessed:
-        warn = WriteOnlyCell(
-            ws,
-            value="WARNING: incomplete data. Rules not assessed are NOT a pass; "
-            "see the Rules sheet for reasons.",
-        )
-        warn.font = Font(bold=True, color="9C0006")
-        ws.append([warn])
-    header = []
-    for text in ("Data source", "Status", "Items", "Reason"):
-        cell = WriteOnlyCell(ws, value=text)
-        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
-        header.append(cell)
-    ws.append(header)
+        sheet.row(["WARNING: incomplete data. Rules not assessed are NOT a pass; "
+                   "see the Rules sheet for reasons."], xs.WARNING)
+    sheet.row(["Data source", "Status", "Items", "Reason"], xs.HEADER)
     for c in result.coverage:
-        ws.append(
-            [
-                cell_value(c.get("source")),
-                cell_value(c.get("status")),
-                cell_value(c.get("items")),
-                cell_value(c.get("reason")),
-            ]
-        )
+        sheet.row([cell_value(c.get("source")), cell_value(c.get("status")), cell_value(c.get("items")),
+                   cell_value(c.get("reason"))])
     for text in result.run.errors:
-        ws.append(["Run error", cell_value(text)])
+        sheet.row(["Run error", cell_value(text)], [xs.BOLD, xs.NORMAL])
+    sheet.close()
 
 
 def _evidence_keys(findings: Iterable[Finding], limit: int = MAX_EVIDENCE_COLUMNS) -> list[str]:
@@ -197,19 +118,19 @@ def _evidence_keys(findings: Iterable[Finding], limit: int = MAX_EVIDENCE_COLUMN
     return list(keys)[:limit]
 
 
-def _evidence_cells(f: Finding, keys: list[str]) -> tuple[list[Any], str]:
+def _evidence_cells(f: Finding, keys: list[str], key_set: frozenset[str]) -> tuple[list[Any], str]:
     """One cell per evidence key (numbers and dates stay typed), the rest as readable text."""
     evidence = f.evidence or {}
-    flat = dict(flatten_evidence({k: v for k, v in evidence.items() if k in keys}))
     cells: list[Any] = []
     for key in keys:
         raw = evidence.get(key)
-        if isinstance(raw, int | float | datetime | date) and not isinstance(raw, bool):
+        if raw is None or (isinstance(raw, int | float | datetime | date) and not isinstance(raw, bool)):
             cells.append(raw)
-            continue
-        parts = [text for label, text in flat.items() if label == key or label.startswith(key + ".")]
-        cells.append("; ".join(parts) if len(parts) != 1 else parts[0])
-    other = {k: v for k, v in (f.evidence or {}).items() if k not in keys}
+        else:
+            cells.append(fmt_value(raw))
+    if len(evidence) == sum(1 for k in evidence if k in key_set):
+        return cells, ""
+    other = {k: v for k, v in evidence.items() if k not in key_set}
     return cells, "; ".join(f"{k}: {v}" for k, v in flatten_evidence(other))
 
 
@@ -223,9 +144,10 @@ def _first_seen(f: Finding) -> datetime | None:
 
 
 def _findings_sheet(
-    wb: Workbook, title: str, findings: list[Finding], *, reviewer: bool, with_rule: bool
+    wb: xs.Workbook, title: str, findings: list[Finding], *, reviewer: bool, with_rule: bool
 ) -> None:
     keys = _evidence_keys(findings)
+    key_set = frozenset(keys)
     cols = []
     if with_rule:
         cols += [Col("Rule", 30), Col("Rule title", 36)]
@@ -236,47 +158,34 @@ def _findings_sheet(
         Col("Entity ID", 38),
         Col("Status", 9),
         Col("Change", 11),
-        Col("First seen", 17, "datetime"),
+        Col("First seen", 17),
     ]
     cols += [Col(key, 22) for key in keys]
     cols += [
         Col("Other evidence", 30),
         Col("Waiver reason", 28),
         Col("Waiver approved by", 22),
-        Col("Waiver expires", 14, "date"),
+        Col("Waiver expires", 14),
     ]
     if reviewer:
-        cols += [Col("Owner", 18), Col("Decision", 16), Col("Due date", 12, "date"), Col("Notes", 40)]
+        cols += [Col("Owner", 18), Col("Decision", 16), Col("Due date", 12), Col("Notes", 40)]
     sheet = _Sheet(wb, title, cols)
     for f in findings:
-        evidence, other = _evidence_cells(f, keys)
+        evidence, other = _evidence_cells(f, keys, key_set)
         row: list[Any] = [f.rule_id, f.title] if with_rule else []
         row += [f.severity, f.entity_type, f.entity_name, f.entity_id, f.status, f.change, _first_seen(f)]
         row += [*evidence, other, *_waiver(f)]
         sheet.append(row)
-    sheet.finish()
+    validations = []
     if reviewer and sheet.rows:
         last = sheet.rows + 1
-        decision = DataValidation(
-            type="list",
-            formula1='"' + ",".join(DECISIONS) + '"',
-            allow_blank=True,
-            showErrorMessage=True,
-            errorTitle="Decision",
-            error="Choose Accept risk, Remediate or False positive.",
-        )
-        decision.add(f"{sheet.column('Decision')}2:{sheet.column('Decision')}{last}")
-        due = DataValidation(
-            type="date",
-            operator="greaterThan",
-            formula1="1",
-            allow_blank=True,
-            showErrorMessage=True,
-            error="Enter a date.",
-        )
-        due.add(f"{sheet.column('Due date')}2:{sheet.column('Due date')}{last}")
-        sheet.ws.data_validations.append(decision)
-        sheet.ws.data_validations.append(due)
+        decision, due = sheet.column("Decision"), sheet.column("Due date")
+        validations = [
+            xs.Validation(f"{decision}2:{decision}{last}", "list", '"' + ",".join(DECISIONS) + '"',
+                          error="Choose Accept risk, Remediate or False positive."),
+            xs.Validation(f"{due}2:{due}{last}", "date", "1", operator="greaterThan", error="Enter a date."),
+        ]
+    sheet.finish(validations)
 
 
 def _col(table: Any, name: str) -> Iterator[Any]:
@@ -285,7 +194,7 @@ def _col(table: Any, name: str) -> Iterator[Any]:
     return iter([None] * len(table))
 
 
-def _users_sheet(wb: Workbook, view: ReportView) -> None:
+def _users_sheet(wb: xs.Workbook, view: ReportView) -> None:
     model = view.result.model
     cols = [
         Col("UPN", 34),
@@ -300,7 +209,7 @@ def _users_sheet(wb: Workbook, view: ReportView) -> None:
         Col("Per-user MFA", 12),
         Col("MFA registered", 10),
         Col("Methods", 30),
-        Col("Last sign-in", 17, "datetime"),
+        Col("Last sign-in", 17),
         Col("Mailbox", 9),
         Col("IMAP", 7),
         Col("POP", 7),
@@ -413,7 +322,7 @@ def _users_sheet(wb: Workbook, view: ReportView) -> None:
     sheet.finish()
 
 
-def _table_sheet(wb: Workbook, title: str, table: Any, spec: Sequence[tuple[str, Col]]) -> None:
+def _table_sheet(wb: xs.Workbook, title: str, table: Any, spec: Sequence[tuple[str, Col]]) -> None:
     sheet = _Sheet(wb, title, [c for _n, c in spec])
     if table is not None and len(table):
         for row in zip(*(_col(table, name) for name, _c in spec), strict=True):
@@ -421,7 +330,7 @@ def _table_sheet(wb: Workbook, title: str, table: Any, spec: Sequence[tuple[str,
     sheet.finish()
 
 
-def _rules_sheet(wb: Workbook, view: ReportView) -> None:
+def _rules_sheet(wb: xs.Workbook, view: ReportView) -> None:
     sheet = _Sheet(
         wb,
         "Rules",
@@ -458,7 +367,7 @@ def _rules_sheet(wb: Workbook, view: ReportView) -> None:
     sheet.finish()
 
 
-def _waivers_sheet(wb: Workbook, view: ReportView) -> None:
+def _waivers_sheet(wb: xs.Workbook, view: ReportView) -> None:
     sheet = _Sheet(
         wb,
         "Waivers",
@@ -468,7 +377,7 @@ def _waivers_sheet(wb: Workbook, view: ReportView) -> None:
             Col("Entity", 34),
             Col("Reason", 40),
             Col("Approved by", 24),
-            Col("Expires", 12, "date"),
+            Col("Expires", 12),
         ],
     )
     for s in view.rule_sections:
@@ -525,7 +434,7 @@ IP_COLUMNS = [
 def write_workbook(result: AuditResult, handle: Any) -> None:
     """Stream the workbook to an open binary file."""
     view = build_view(result)
-    wb = Workbook(write_only=True)
+    wb = xs.Workbook(handle, dxf_colours=list(SEVERITY_FILLS.values()))
     _summary(wb, view)
     ordered = view.open_sorted() + sorted(
         (f for f in result.findings if f.status == "waived"), key=finding_sort_key
@@ -543,7 +452,7 @@ def write_workbook(result: AuditResult, handle: Any) -> None:
     _table_sheet(wb, "Named locations & trusted IPs", getattr(model, "ip_ranges", None), IP_COLUMNS)
     _rules_sheet(wb, view)
     _waivers_sheet(wb, view)
-    wb.save(handle)
+    wb.close()
 
 
 def render_xlsx(result: AuditResult, path: Path) -> Path:

@@ -40,6 +40,8 @@ def cell_value(value: Any) -> Any:
     Strings are neutralised; naive/aware datetimes become naive UTC (Excel has no time zones);
     lists are joined with ", "; None stays empty; other objects become neutralised text.
     """
+    if type(value) is str:  # the common case first: this runs once per spreadsheet cell
+        return neutralise(value)
     if value is not None and type(value).__module__ == "numpy":
         value = value.item()  # numpy scalar (from a pandas table) -> Python value
     if value is None or isinstance(value, bool | int | float):
