@@ -6,14 +6,12 @@ overrides and waivers apply, and where the run's status is decided.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
 from auditor.config import AuditorConfig, Waiver
 from auditor.findings import AuditResult, Finding, RuleOutcome, RunInfo
+from auditor.gcpause import gc_paused
 from auditor.model import TenantModel, build_model
 from auditor.rules import REGISTRY
 from auditor.rules.registry import NotAssessed, RuleContext, RuleSpec
@@ -103,23 +101,6 @@ def run_status(snapshot: Snapshot) -> str:
     return "partial" if any(src.status == "failed" for src in snapshot.sources.values()) else "complete"
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many small objects.
-
-    A snapshot of a large tenant holds millions of dicts; every automatic collection would walk them all,
-    which made evaluation several times slower. Nothing built here forms reference cycles worth collecting
-    mid-run, and the collector is restored (and run once) afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def evaluate(
     snapshot: Snapshot, config: AuditorConfig, *, now: datetime | None = None, run: RunInfo | None = None
 ) -> AuditResult:
@@ -128,7 +109,7 @@ def evaluate(
     run = run or RunInfo(started=now)
     outcomes: list[RuleOutcome] = []
     findings: list[Finding] = []
-    with _gc_paused():
+    with gc_paused():
         model = build_model(snapshot, config)
         for spec in REGISTRY.values():
             outcome, found = _run_rule(spec, model, config)

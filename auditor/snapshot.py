@@ -29,10 +29,14 @@ from typing import Any, Literal
 
 from auditor import __version__
 from auditor.errors import SnapshotError
+from auditor.gcpause import gc_paused
 from auditor.sources import SOURCES
 
 FORMAT = "entra-auditor/snapshot"
 VERSION = 1
+
+# Level 1: a 300k-user snapshot is ~10x smaller than its JSON at a fraction of level 6's CPU time.
+COMPRESSLEVEL = 1
 
 SourceStatus = Literal["collected", "failed", "skipped"]
 
@@ -151,7 +155,7 @@ def save(snapshot: Snapshot, path: str | os.PathLike[str]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".snapshot-", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as gz, \
+        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=COMPRESSLEVEL) as gz, \
                 io.BufferedWriter(gz, buffer_size=1 << 20) as out:
             _write_streamed(snapshot, out)
             out.flush()
@@ -177,7 +181,7 @@ def _write_streamed(snapshot: Snapshot, out: io.BufferedWriter, chunk: int = 200
         if isinstance(records, list):
             out.write(b"[")
             for start in range(0, len(records), chunk):
-                part = b",".join(_dumps(r) for r in records[start:start + chunk])
+                part = _dumps(records[start:start + chunk])[1:-1]  # one encoder call per chunk
                 out.write((b"," if start else b"") + part)
             out.write(b"]}")
         else:
@@ -195,7 +199,8 @@ def load(path: str | os.PathLike[str]) -> Snapshot:
     except (OSError, EOFError, zlib.error) as exc:
         raise SnapshotError(f"Snapshot file {path} is corrupt or not gzip'd JSON ({exc}).") from exc
     try:
-        doc = json.loads(data)
+        with gc_paused():
+            doc = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SnapshotError(f"Snapshot file {path} does not hold valid JSON ({exc}).") from exc
     return Snapshot.from_dict(doc, origin=f"Snapshot file {path}")
