@@ -28,6 +28,7 @@ from auditor.render.view import (
 )
 
 HEADLINE_CAP = 50
+EXPLORER_EVIDENCE_CHARS = 200  # per finding in the embedded data (the workbook has it all)
 _JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
                  0x2028: "\\u2028", 0x2029: "\\u2029"}
 
@@ -56,22 +57,37 @@ def _csp_hash(text: str) -> str:
 
 
 def findings_data(view: ReportView) -> dict[str, Any]:
-    """The explorer's rows: compact arrays indexing into severity and rule tables."""
+    """The explorer's rows, compact for 100,000+ findings: small lookup tables plus one array per finding.
+
+    row = [severity index, rule index, entity name, type index, status index, change index,
+           first seen (YYYY-MM-DD), evidence index]; identical evidence summaries are stored once.
+    Lookup tables are sorted so that sorting by index sorts by label.
+    """
     sev_index = {s: i for i, s in enumerate(SEVERITIES)}
     rule_ids = list(view.rule_index)
     rule_index = {rid: i for i, rid in enumerate(rule_ids)}
     titles = {s.id: s.outcome.title for s in view.rule_sections}
+    findings = view.result.findings
+    types = sorted({f.entity_type for f in findings})
+    statuses = sorted({f.status for f in findings} | {"open", "waived"})
+    changes = sorted({f.change or "" for f in findings})
+    type_ix = {t: i for i, t in enumerate(types)}
+    status_ix = {t: i for i, t in enumerate(statuses)}
+    change_ix = {t: i for i, t in enumerate(changes)}
+    evidence: dict[str, int] = {}
     rows = []
-    for f in view.result.findings:
+    for f in findings:
         if f.rule_id not in rule_index:
             rule_index[f.rule_id] = len(rule_ids)
             rule_ids.append(f.rule_id)
+        summary = evidence_summary(f.evidence, EXPLORER_EVIDENCE_CHARS)
+        ev = evidence.setdefault(summary, len(evidence))
         rows.append([
             sev_index.get(f.severity, len(SEVERITIES) - 1), rule_index[f.rule_id], f.entity_name,
-            f.entity_type, f.status, f.change, _day(f.first_seen), evidence_summary(f.evidence),
-            f.entity_id,
+            type_ix[f.entity_type], status_ix[f.status], change_ix[f.change or ""], _day(f.first_seen), ev,
         ])
-    return {"sev": list(SEVERITIES), "rules": [[rid, titles.get(rid, rid)] for rid in rule_ids], "rows": rows}
+    return {"sev": list(SEVERITIES), "rules": [[rid, titles.get(rid, rid)] for rid in rule_ids],
+            "types": types, "statuses": statuses, "changes": changes, "evidence": list(evidence), "rows": rows}
 
 
 def _charts(view: ReportView) -> dict[str, list[dict[str, Any]]]:

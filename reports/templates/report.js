@@ -4,9 +4,10 @@
   var root = document.getElementById("explorer");
   if (!dataEl || !root) { return; }
   var data = JSON.parse(dataEl.textContent);
-  var SEV = data.sev, RULES = data.rules, rows = data.rows;
+  var SEV = data.sev, RULES = data.rules, TYPES = data.types, STATUSES = data.statuses,
+      CHANGES = data.changes, EVIDENCE = data.evidence, rows = data.rows;
   var PAGE = 100;
-  // row: [sevIndex, ruleIndex, entityName, entityType, status, change, firstSeen, evidence, entityId]
+  // row: [sevIndex, ruleIndex, entityName, typeIndex, statusIndex, changeIndex, firstSeen, evidenceIndex]
   var state = { sev: "", rule: "", status: "open", q: "", key: "sev", dir: 1, page: 0 };
   var view = rows;
   var haystack = null;
@@ -38,16 +39,16 @@
   }
   function apply() {
     var sev = state.sev === "" ? -1 : Number(state.sev), rule = state.rule === "" ? -1 : Number(state.rule);
-    var q = state.q.toLowerCase(), st = state.status;
+    var q = state.q.toLowerCase(), st = state.status === "" ? -1 : STATUSES.indexOf(state.status);
     if (q && !haystack) {
-      haystack = rows.map(function (r) { return (r[2] + " " + r[7] + " " + r[8] + " " + RULES[r[1]][0]).toLowerCase(); });
+      haystack = rows.map(function (r) { return (r[2] + " " + EVIDENCE[r[7]] + " " + RULES[r[1]][0]).toLowerCase(); });
     }
     var out = [];
     for (var i = 0; i < rows.length; i++) {
       var r = rows[i];
       if (sev >= 0 && r[0] !== sev) { continue; }
       if (rule >= 0 && r[1] !== rule) { continue; }
-      if (st && r[4] !== st) { continue; }
+      if (st >= 0 && r[4] !== st) { continue; }
       if (q && haystack[i].indexOf(q) < 0) { continue; }
       out.push(r);
     }
@@ -64,11 +65,11 @@
       var sevCell = el("td"); sevCell.appendChild(el("span", SEV[r[0]], "sev sev-" + SEV[r[0]])); tr.appendChild(sevCell);
       tr.appendChild(el("td", RULES[r[1]][0]));
       tr.appendChild(el("td", r[2]));
-      tr.appendChild(el("td", r[3]));
-      tr.appendChild(el("td", r[4]));
-      tr.appendChild(el("td", r[5] || ""));
+      tr.appendChild(el("td", TYPES[r[3]]));
+      tr.appendChild(el("td", STATUSES[r[4]]));
+      tr.appendChild(el("td", CHANGES[r[5]]));
       tr.appendChild(el("td", r[6] || ""));
-      tr.appendChild(el("td", r[7], "ev"));
+      tr.appendChild(el("td", EVIDENCE[r[7]], "ev"));
       frag.appendChild(tr);
     }
     body.textContent = "";
