@@ -137,6 +137,9 @@ def test_smtp_starttls_auth_mime_and_idempotency(smtp_server, ca_file, reports) 
     html = alt.get_body(("html",)).get_content()
     assert "<script" not in html.lower() and "&lt;script&gt;" in html  # tenant data escaped, no JS
     assert "Incomplete audit" in html and "Top findings" in html
+    assert "<style" not in html.lower() and "src=" not in html.lower()  # inline CSS only, no remote images
+    text = alt.get_body(("plain",)).get_content()
+    assert "INCOMPLETE AUDIT" in text and "ann@contoso.com" in text
     names = {p.get_filename(): p for p in attachments}
     assert set(names) == {"report.xlsx", "report.html"}
     assert names["report.xlsx"].get_content() == files[0].read_bytes()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from auditor.findings import SEVERITIES, SEVERITY_RANK, AuditResult, Finding, RuleOutcome, RunInfo
+from auditor.findings import SEVERITY_RANK, AuditResult, Finding, RuleOutcome, RunInfo
 
 
 @dataclass(frozen=True)
@@ -162,10 +162,8 @@ class ReportView:
 
 def _rule_meta() -> dict[str, Any]:
     """Detection text and escalation notes from the rule registry (metadata only)."""
-    try:
-        from auditor.rules import REGISTRY
-    except ImportError:  # the registry cannot import: present what the result carries
-        return {}
+    from auditor.rules import REGISTRY
+
     return dict(REGISTRY)
 
 
@@ -238,7 +236,3 @@ def build_view(result: AuditResult) -> ReportView:
         by_rule=[(rid, titles.get(rid, rid), n) for rid, n in rule_counter.most_common()],
         rule_index=[s.id for s in sections],
     )
-
-
-def severity_order() -> tuple[str, ...]:
-    return SEVERITIES

@@ -129,3 +129,29 @@ def test_demo_tenant_workbook(tmp_path: Path) -> None:
     trusted = _rows(wb["Trusted IPs vs locations"])
     assert {r["Entity"] for r in trusted} >= {"203.0.113.0/24"}
     assert all(r["Rule"] for r in _rows(wb["Rules"]))
+
+
+def test_stream_writer_parts_are_well_formed(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+    import zipfile
+    from datetime import date
+
+    from auditor.render import xlsx_stream as xs
+
+    path = tmp_path / "t.xlsx"
+    with path.open("wb") as fh, xs.Workbook(fh, dxf_colours=["7B1020"]) as wb:
+        sheet = wb.sheet("O'Brien & <Co>", [10, 10, 10, 10, 10, 10])
+        sheet.row(["a", "b", "c", "d", "e", "f"], xs.HEADER)
+        sheet.row(["  padded ", 'x<y>&"z"', True, 2.5, datetime(2026, 1, 2, 3, 4), date(2026, 5, 6)])
+        sheet.autofilter()
+        sheet.highlight(xs.Highlight("A2:A2", 'say "hi"', 0))
+        sheet.validate(xs.Validation("B2:B2", "list", '"x,y"', error="pick <one>"))
+        sheet.close()
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            if name.endswith((".xml", ".rels")):
+                ET.fromstring(zf.read(name))  # raises on malformed XML
+    ws = openpyxl.load_workbook(path)["O'Brien & <Co>"]
+    assert [c.value for c in ws[2]] == ["  padded ", 'x<y>&"z"', True, 2.5, datetime(2026, 1, 2, 3, 4),
+                                        datetime(2026, 5, 6)]
+    assert ws["F2"].number_format == "yyyy-mm-dd" and ws.auto_filter.ref == "A1:F2"
