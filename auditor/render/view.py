@@ -207,14 +207,13 @@ def build_view(result: AuditResult) -> ReportView:
 
     summary = result.summary()
     counts = summary["open"]
-    rules_by_source: dict[str, list[str]] = defaultdict(list)
-    for outcome in result.rules:
-        for need in outcome.needs:
-            rules_by_source[need].append(outcome.id)
+    # A failed source explains the not-assessed rules that need it, or whose reason names it (derived
+    # sources such as legacy_mfa_settings fall back on mfa_service_policy).
+    not_assessed = result.not_assessed()
     warnings = [
         CoverageWarning(source=c["source"], reason=c.get("reason") or "not collected",
-                        rules=sorted(set(rules_by_source.get(c["source"], []))
-                                     & {r.id for r in result.not_assessed()}))
+                        rules=sorted(r.id for r in not_assessed
+                                     if c["source"] in r.needs or c["source"] in (r.reason or "")))
         for c in result.failed_sources()
     ]
     rule_counter = Counter(f.rule_id for f in result.open_findings)

@@ -214,3 +214,25 @@ def test_templates_are_packaged_flat() -> None:
     assert [p.name for p in folder.iterdir() if p.is_dir()] == []
     assert Path(__file__).resolve().parents[2].joinpath("auditor", "templates").resolve() == \
         Path(__file__).resolve().parents[2].joinpath("reports", "templates")
+
+
+def test_failed_sources_make_rules_not_assessed_impossible_to_miss() -> None:
+    from auditor.config import AuditorConfig
+    from auditor.demo import demo_snapshot
+    from auditor.engine import evaluate
+    from auditor.snapshot import SourceData
+
+    snapshot = demo_snapshot()
+    snapshot.sources["cas_mailboxes"] = SourceData.failed("403 Forbidden: the app lacks Exchange.ManageAsApp")
+    snapshot.sources["mfa_service_policy"] = SourceData.failed("404 Not Found (beta endpoint absent)")
+    result = evaluate(snapshot, AuditorConfig())
+    skipped = {r.id for r in result.not_assessed()}
+    assert {"imap-pop-enabled", "smtp-auth-mailbox-enabled"} <= skipped
+    html = render_html_text(result)
+    alert = html[html.index('id="coverage-warning"'):html.index('id="summary"')]
+    assert "cas_mailboxes" in alert and "Exchange.ManageAsApp" in alert
+    assert "mfa_service_policy" in alert
+    for rule in skipped:
+        assert f'href="#rule-{rule}"' in alert
+    section = html[html.index('id="headline-legacy-protocols"'):html.index('id="headline-trusted-ips"')]
+    assert section.count("not assessed") >= 2
