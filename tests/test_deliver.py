@@ -140,6 +140,7 @@ def test_smtp_starttls_auth_mime_and_idempotency(smtp_server, ca_file, reports) 
     assert "<style" not in html.lower() and "src=" not in html.lower()  # inline CSS only, no remote images
     text = alt.get_body(("plain",)).get_content()
     assert "INCOMPLETE AUDIT" in text and "ann@contoso.com" in text
+    assert "IMAP, POP and SMTP AUTH exposure: 3 open" in text and "Headline risks" in html
     names = {p.get_filename(): p for p in attachments}
     assert set(names) == {"report.xlsx", "report.html"}
     assert names["report.xlsx"].get_content() == files[0].read_bytes()
