@@ -25,13 +25,15 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     Integer,
@@ -153,7 +155,7 @@ class ClaimStore:
         (its message was lost, e.g. the dispatcher died between the insert and the publish).
         """
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             if self._insert_queued(conn, tenant, period, now):
                 return True
             if requeue_after is None:
@@ -169,7 +171,7 @@ class ClaimStore:
 
     def unregister(self, tenant: str, period: str) -> None:
         """Forget a claim that was registered but never enqueued (the publish failed)."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 delete(claims_table).where(self._key(tenant, period), claims_table.c.state == "queued")
             )
@@ -185,7 +187,7 @@ class ClaimStore:
             and_(c.state == "running", c.lease_expires < now),
             and_(c.state == "failed", c.attempts < self.max_attempts),
         )
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             self._insert_queued(conn, tenant, period, now)
             res = conn.execute(
                 update(claims_table)
@@ -215,7 +217,7 @@ class ClaimStore:
     def heartbeat(self, claim: Claim) -> bool:
         """Extend the lease. False when the claim is no longer ours."""
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             res = conn.execute(
                 update(claims_table)
                 .where(self._held(claim))
@@ -233,7 +235,7 @@ class ClaimStore:
 
     def note_run(self, claim: Claim, run_id: str) -> None:
         """Remember the run id about to be recorded (see ``Claim.noted_run_id``)."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             res = conn.execute(update(claims_table).where(self._held(claim)).values(run_id=run_id))
         if res.rowcount != 1:
             raise ClaimLost(f"The claim on tenant {claim.tenant} for period {claim.period} was lost.")
@@ -241,7 +243,7 @@ class ClaimStore:
     def release(self, claim: Claim) -> None:
         """Give a claim back untouched (the attempt does not count): someone else must run first."""
         c = claims_table.c
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(claims_table).where(self._held(claim))
                 .values(state="queued", token=None, lease_expires=None, attempts=c.attempts - 1)
@@ -249,7 +251,7 @@ class ClaimStore:
 
     def complete(self, claim: Claim, *, run_id: str | None, run_status: str | None) -> None:
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             res = conn.execute(
                 update(claims_table)
                 .where(self._held(claim))
@@ -268,7 +270,7 @@ class ClaimStore:
                                   "error": error[:2000]}
         if final:
             values["attempts"] = max(self.max_attempts, claim.attempt)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(update(claims_table).where(self._held(claim)).values(**values))
 
     # -- reading ----------------------------------------------------------------------------------------
@@ -294,6 +296,15 @@ class ClaimStore:
         return {state: int(count) for state, count in rows}
 
     # -- helpers ----------------------------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE) when the
+        engine comes from ``auditor.history.db.make_engine`` (the option is ignored elsewhere)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
+
     @staticmethod
     def _key(tenant: str, period: str) -> Any:
         return and_(claims_table.c.tenant == tenant, claims_table.c.period == period)

@@ -73,6 +73,17 @@ class WorkerRuntime:
         store.ensure_schema()
         return store
 
+    def dispose(self) -> None:
+        """Close this process's database connections (call before forking workers)."""
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
+        for history in self._histories.values():
+            close = getattr(history, "close", None)
+            if close:
+                close()
+        self._histories.clear()
+
     def run_fn(self) -> Callable[..., Any]:
         return resolve(self.settings.run_fn)
 

@@ -7,13 +7,18 @@ import os
 
 from auditor.scale.app import create_app
 from auditor.scale.settings import ScaleSettings
+from auditor.scale.task import WorkerRuntime
 
 
 def worker_main(argv: list[str] | None = None, settings: ScaleSettings | None = None) -> None:
     """Start ``celery worker`` on the audit queue; extra ``argv`` goes to it (e.g. ``--hostname``)."""
     settings = settings or ScaleSettings.from_env()
     settings.require_broker()
-    app = create_app(settings)
+    runtime = WorkerRuntime(settings)
+    # Fail fast, with one sentence, on a bad configuration or an unreachable history database.
+    runtime.claims(runtime.load_config())
+    runtime.dispose()  # connections must not be inherited by the forked pool processes
+    app = create_app(settings, runtime=runtime)
     argv = list(argv or [])
     args = ["worker", "--loglevel", "INFO", "--queues", settings.queue, "--without-gossip",
             "--without-mingle", "--pool", "prefork", *argv]

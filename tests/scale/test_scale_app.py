@@ -152,3 +152,18 @@ def test_status_command_lists_the_claims_of_a_period(tmp_path, capsys):
     assert main(["status", "-c", str(tmp_path / "missing.yaml")]) == 2
     assert "missing.yaml does not exist" in capsys.readouterr().err
     engine.dispose()
+
+
+def test_worker_refuses_to_start_with_a_bad_configuration(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "ENTRA_AUDITOR_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{_closed_port()}//",
+           "ENTRA_AUDITOR_CONFIG": str(tmp_path / "absent.yaml"),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run([sys.executable, "-m", "auditor.scale", "worker"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: Configuration file {tmp_path / 'absent.yaml'} does not exist."

@@ -7,8 +7,9 @@ from datetime import datetime
 
 import pytest
 from scale_fixtures import FakeClock, fresh_postgres_database
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import inspect
 
+from auditor.history.db import make_engine
 from auditor.scale.claims import ClaimLost, ClaimStore, Heartbeat
 
 
@@ -29,7 +30,7 @@ def clock():
 
 @pytest.fixture
 def store(db_url, clock):
-    engine = create_engine(db_url)
+    engine = make_engine(db_url)
     s = ClaimStore(engine, lease_seconds=60, max_attempts=3, clock=clock)
     s.ensure_schema()
     yield s
@@ -116,7 +117,7 @@ def test_register_enqueues_once_and_requeues_only_stale_queued_claims(store, clo
 
 def test_concurrent_acquires_have_exactly_one_winner(db_url):
     """Eight threads with their own connections race for one claim, several rounds."""
-    engine = create_engine(db_url, pool_size=10, connect_args={"timeout": 30} if "sqlite" in db_url else {})
+    engine = make_engine(db_url)
     store = ClaimStore(engine, lease_seconds=60)
     store.ensure_schema()
     for round_ in range(5):
@@ -140,7 +141,7 @@ def test_concurrent_acquires_have_exactly_one_winner(db_url):
 
 
 def test_concurrent_schema_creation(db_url):
-    engines = [create_engine(db_url) for _ in range(4)]
+    engines = [make_engine(db_url) for _ in range(4)]
     errors: list[BaseException] = []
 
     def create(engine):
@@ -160,7 +161,7 @@ def test_concurrent_schema_creation(db_url):
 
 
 def test_heartbeat_thread_keeps_the_lease_and_notices_loss(db_url):
-    engine = create_engine(db_url)
+    engine = make_engine(db_url)
     store = ClaimStore(engine, lease_seconds=60)
     store.ensure_schema()
     claim = store.acquire("contoso", "P1", "w1:1").claim

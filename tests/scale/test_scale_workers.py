@@ -90,8 +90,9 @@ def test_fifty_tenants_three_workers_one_killed(postgres_url, amqp_url, tmp_path
         store = ClaimStore(engine, lease_seconds=LEASE)
         workers: dict[str, subprocess.Popen] = {}
         try:
-            for i in (1, 2, 3):
-                name = f"w{i}@scale-test"
+            run = uuid.uuid4().hex[:6]  # unique node names: RabbitMQ may still hold a previous run's
+            for i in (1, 2, 3):         # exclusive pidbox queue for a moment
+                name = f"w{i}-{run}@scale-test"
                 log = open(tmp_path / f"worker{i}.log", "wb")  # noqa: SIM115 - closed with the process
                 workers[name] = subprocess.Popen(
                     [sys.executable, "-m", "auditor.scale", "worker", "--hostname", name,
@@ -147,6 +148,10 @@ def test_fifty_tenants_three_workers_one_killed(postgres_url, amqp_url, tmp_path
             with engine.connect() as conn:
                 assert conn.execute(select(func.count()).select_from(runs)).scalar_one() == len(TENANTS)
         except BaseException:
+            sys.stderr.write(f"claims: {store.summary(PERIOD)}\n")
+            for r in store.list(PERIOD):
+                if r["state"] != "done" or r["attempts"] != 1:
+                    sys.stderr.write(f"  {r}\n")
             for i in (1, 2, 3):
                 log_file = tmp_path / f"worker{i}.log"
                 if log_file.exists():
