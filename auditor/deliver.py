@@ -36,7 +36,8 @@ from auditor.render.templating import atomic_write
 log = logging.getLogger("auditor.deliver")
 
 MARKER = ".email-sent"
-INLINE_LIMIT = 3 * 1024 * 1024  # Graph: attachments under 3 MB may go inline in sendMail
+MAX_REQUEST = 4 * 1024 * 1024  # Graph rejects request bodies over 4 MB (413)
+REQUEST_MARGIN = 256 * 1024  # JSON framing, headers and rounding
 MAX_ATTACHMENT = 150 * 1024 * 1024  # Graph upload sessions accept up to 150 MB
 CHUNK = 3 * 1024 * 1024  # upload-session chunks must be <= 4 MB (and multiples of 320 KiB)
 GRAPH_RETRIES = 4
@@ -270,7 +271,7 @@ class _Graph:
 def _graph_error(resp: httpx.Response) -> str:
     try:
         err = resp.json().get("error", {})
-        return f"{err.get('code', '')}: {err.get('message', '')}".strip(": ")
+        return f"{err.get('code', '')}: {err.get('message', '')}".strip(": ").rstrip(".")
     except (ValueError, AttributeError):
         return resp.reason_phrase
 
@@ -287,8 +288,10 @@ def _file_attachment(name: str, ctype: str, data: bytes) -> dict[str, Any]:
 def send_graph(email: EmailConfig, tenant: TenantConfig, message: EmailMessage, *,
                graph_client: Callable[[TenantConfig], tuple[httpx.Client, str, Callable[[], str]]] | None = None,
                ) -> DeliveryResult:
-    """``sendMail`` with inline attachments when they are small; otherwise a draft, upload sessions for
-    the large attachments (3-150 MB, chunks of 3 MB, PUT without Authorization) and ``send``."""
+    """``sendMail`` with inline attachments when the whole request stays under Graph's 4 MB body limit
+    (attachments travel base64, so about 3 MB of files); otherwise a draft, small attachments posted
+    one by one, upload sessions for the large ones (up to 150 MB, chunks of 3 MB, PUT without
+    Authorization), then ``send``."""
     parts = _split(message)
     too_big = [name for name, _t, data in parts.attachments if len(data) > MAX_ATTACHMENT]
     if too_big:
@@ -303,8 +306,8 @@ def send_graph(email: EmailConfig, tenant: TenantConfig, message: EmailMessage, 
     }
     recipients = parts.to + parts.cc
     try:
-        total = sum(len(d) for _n, _t, d in parts.attachments)
-        if total < INLINE_LIMIT:
+        inline = _b64_size(sum(len(d) for _n, _t, d in parts.attachments)) + len(parts.html.encode("utf-8"))
+        if inline + REQUEST_MARGIN < MAX_REQUEST:
             payload["attachments"] = [_file_attachment(*a) for a in parts.attachments]
             graph.call("POST", f"{graph.user}/sendMail", json_body={"message": payload, "saveToSentItems": False})
             return DeliveryResult(sent=True, transport="graph", detail="sendMail",
@@ -312,7 +315,7 @@ def send_graph(email: EmailConfig, tenant: TenantConfig, message: EmailMessage, 
         draft = graph.call("POST", f"{graph.user}/messages", json_body=payload).json()
         msg_url = f"{graph.user}/messages/{quote(str(draft['id']), safe='')}"
         for name, ctype, data in parts.attachments:
-            if len(data) < INLINE_LIMIT:
+            if _b64_size(len(data)) + REQUEST_MARGIN < MAX_REQUEST:
                 graph.call("POST", f"{msg_url}/attachments", json_body=_file_attachment(name, ctype, data))
             else:
                 _upload(graph, msg_url, name, ctype, data)
@@ -322,6 +325,11 @@ def send_graph(email: EmailConfig, tenant: TenantConfig, message: EmailMessage, 
     finally:
         if graph_client is None:
             client.close()
+
+
+def _b64_size(n: int) -> int:
+    """Bytes of ``n`` bytes once base64-encoded (attachments travel base64 inside the JSON body)."""
+    return 4 * ((n + 2) // 3)
 
 
 def _upload(graph: _Graph, msg_url: str, name: str, ctype: str, data: bytes) -> None:

@@ -308,3 +308,18 @@ def test_pipeline_demo_run_emails_once(graph_sim, tmp_path) -> None:
     assert (outcome.report_dir / MARKER).exists()
     again = send_report(config, config.tenants[0], outcome.result, outcome.report_dir, outcome.files)
     assert again.skipped and len(sim.sent_mail) == 1
+
+
+def test_graph_just_under_3mb_still_fits_the_4mb_request_limit(graph_sim, reports, tmp_path) -> None:
+    """Just under 3 MB of files is > 4 MB once base64-encoded: it must not go inline in sendMail (413)."""
+    import os
+
+    sim, config = graph_sim()
+    result, _folder, files = reports
+    near = tmp_path / "near.bin"
+    near.write_bytes(os.urandom(3 * 1024 * 1024 - 1 - sum(f.stat().st_size for f in files)))
+    message = compose_email(result, [*files, near], sender=SENDER, to=["secops@contoso.com"], zip_over_mb=None)
+    sent = deliver_email(config, config.tenants[0], message, run_id="near-run")
+    assert sent.detail == "draft+upload session"
+    (mail,) = sim.sent_mail
+    assert {a.name: a.data for a in mail.attachments}["near.bin"] == near.read_bytes()
