@@ -31,7 +31,7 @@ import httpx
 
 from auditor.config import AuditorConfig, EmailConfig, SmtpConfig, TenantConfig
 from auditor.errors import AuditorError, ConfigError, DeliveryError
-from auditor.render.templating import atomic_write
+from auditor.render.atomic import atomic_write
 
 log = logging.getLogger("auditor.deliver")
 

@@ -4,36 +4,47 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
+from auditor.errors import RenderError
+
 
 @contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is renamed over ``path`` (mode 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO]:
+    """Open a temp file next to ``path`` (0600); rename it over ``path`` only when the block succeeds.
+
+    A failure leaves any previous file untouched and no partial file behind. The parent directory is
+    created with mode 0700 when missing.
+    """
+    path = Path(path)
     try:
-        os.chmod(tmp_path, 0o600)
-        yield tmp_path
-        os.chmod(tmp_path, 0o600)
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise RenderError(f"Cannot write {path}: {exc.strerror}.") from exc
+    ok = False
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        ok = True
+    except OSError as exc:
+        raise RenderError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
+    finally:
+        if not ok:
+            with suppress(OSError):
+                os.unlink(tmp)
 
 
-def write_atomic(path: Path, writer: Callable[[IO[bytes]], None]) -> Path:
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        writer(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return path
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    return write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
+def atomic_write(path: Path, data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` atomically with mode 0600."""
+    with atomic_output(path, "wb" if isinstance(data, bytes) else "w") as handle:
+        handle.write(data)
+    return Path(path)

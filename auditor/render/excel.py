@@ -17,8 +17,8 @@ from typing import Any
 
 from auditor.findings import SEVERITIES, AuditResult, Finding
 from auditor.render import xlsx_stream as xs
+from auditor.render.atomic import atomic_output
 from auditor.render.safe import cell_value, neutralise
-from auditor.render.templating import atomic_output
 from auditor.render.view import HEADLINES, ReportView, build_view, finding_sort_key, flatten_evidence, fmt_value
 
 DECISIONS = ("Accept risk", "Remediate", "False positive")

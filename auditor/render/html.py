@@ -18,7 +18,8 @@ from typing import Any
 from markupsafe import Markup
 
 from auditor.findings import SEVERITIES, AuditResult
-from auditor.render.templating import atomic_output, make_environment, template_dir
+from auditor.render.atomic import atomic_output
+from auditor.render.templating import make_environment, template_dir
 from auditor.render.view import (
     DEFAULT_FALLBACK_CAP,
     ReportView,

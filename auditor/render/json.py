@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.findings import AuditResult
-from auditor.render.atomic import write_text_atomic
+from auditor.render.atomic import atomic_write
 
 SCHEMA_ID = "entra-auditor/findings/v1"
 
@@ -45,4 +45,4 @@ def dumps(result: AuditResult) -> str:
 
 
 def render_json(result: AuditResult, path: Path) -> Path:
-    return write_text_atomic(path, dumps(result))
+    return atomic_write(path, dumps(result))
