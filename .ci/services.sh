@@ -14,8 +14,13 @@ if ! port_open 5672; then
   rabbitmq-server -detached || true
   for _ in $(seq 1 60); do port_open 5672 && break; sleep 1; done
 fi
-if ! command -v chromium >/dev/null 2>&1; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-    || echo "warning: could not install chromium" >&2
+# System packages for the real-application tests: headless Chromium (HTML report) and LibreOffice Calc
+# (the workbook opens in a real spreadsheet application).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-calc-nogui)
+if [ ${#missing[@]} -gt 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
+    || echo "warning: could not install ${missing[*]}" >&2
 fi
 exit 0

@@ -120,7 +120,7 @@ def evaluate(
         run.status = run_status(snapshot)  # type: ignore[assignment]
     run.finished = datetime.now(UTC)
     return AuditResult(
-        tenant={"name": snapshot.tenant_name, "tenant_id": snapshot.tenant_id},
+        tenant={**snapshot.tenant, "name": snapshot.tenant_name, "tenant_id": snapshot.tenant_id},
         run=run,
         coverage=snapshot.coverage(),
         rules=outcomes,
