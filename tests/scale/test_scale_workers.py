@@ -1,8 +1,10 @@
-"""Three real Celery workers on RabbitMQ + PostgreSQL audit 50 tenants; one is SIGKILLed mid-run.
+"""Three real Celery workers on RabbitMQ + PostgreSQL audit 50 tenants; kills happen mid-run.
 
-Every tenant must end with exactly one complete run in the history database: the killed worker's
-task is redelivered by RabbitMQ (acks_late), waits for the dead worker's claim lease to expire and
-takes over; redeliveries of finished tenants are no-ops.
+One worker is SIGKILLed whole (main process and pool child: a machine dies) while auditing one tenant,
+and the pool child of another worker is SIGKILLed while auditing a second tenant (the OOM killer).
+Every tenant must end with exactly one complete run in the history database: the killed tasks are
+redelivered (acks_late / reject_on_worker_lost), wait for the dead holder's claim lease to expire and
+take over; redeliveries of finished tenants are no-ops.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 TENANTS = [f"sim-{i:03d}" for i in range(50)]
-SLOW = "sim-007"
+SLOW = "sim-007"  # its worker (main process and pool child) is SIGKILLed: a machine dies
+SLOW2 = "sim-031"  # only its pool child is SIGKILLed (OOM killer): task_reject_on_worker_lost
 PERIOD = "2026-11-23T07:00Z"
 LEASE = 6.0
 DEADLINE = 80.0
@@ -63,7 +66,7 @@ def _stop(proc):
             proc.wait(10)
 
 
-def test_fifty_tenants_three_workers_one_killed(postgres_url, amqp_url, tmp_path):
+def test_fifty_tenants_three_workers_with_kills(postgres_url, amqp_url, tmp_path):
     queue = f"entra-auditor-test-{uuid.uuid4().hex[:8]}"
     markers = tmp_path / "markers"
     markers.mkdir()
@@ -81,7 +84,7 @@ def test_fifty_tenants_three_workers_one_killed(postgres_url, amqp_url, tmp_path
             "ENTRA_AUDITOR_LEASE_SECONDS": str(LEASE),
             "ENTRA_AUDITOR_RETRY_SECONDS": "1",
             "ENTRA_AUDITOR_RUN_FN": "scale_workload:run_sim_tenant",
-            "ENTRA_SCALE_TEST_SLOW": f"{SLOW}:120",
+            "ENTRA_SCALE_TEST_SLOW": f"{SLOW}:120,{SLOW2}:120",
             "ENTRA_SCALE_TEST_MARKERS": str(markers),
         }
         settings = ScaleSettings.from_env(env)
@@ -111,6 +114,12 @@ def test_fifty_tenants_three_workers_one_killed(postgres_url, amqp_url, tmp_path
             workers[victim].wait(10)
             procs = [(n, p) for n, p in procs if n != victim]
 
+            row = _wait(lambda: (r := store.get(SLOW2, PERIOD)) and r["state"] == "running" and r,
+                        45, f"{SLOW2} to start", procs)
+            node, child = row["worker"].rsplit(":", 1)
+            assert int(child) != workers[node].pid  # the task runs in a pool process
+            os.kill(int(child), signal.SIGKILL)
+
             def all_done():
                 summary = store.summary(PERIOD)
                 return summary.get("done") == len(TENANTS) and summary
@@ -134,7 +143,9 @@ def test_fifty_tenants_three_workers_one_killed(postgres_url, amqp_url, tmp_path
             slow = claims[SLOW]
             assert slow["attempts"] == 2, slow
             assert not slow["worker"].startswith(victim)
-            assert all(claims[t]["attempts"] == 1 for t in TENANTS if t != SLOW)
+            assert claims[SLOW2]["attempts"] == 2, claims[SLOW2]
+            assert claims[SLOW2]["worker"] != row["worker"]
+            assert all(claims[t]["attempts"] == 1 for t in TENANTS if t not in (SLOW, SLOW2))
             assert len({c["worker"].rsplit(":", 1)[0] for c in claims.values()}) >= 2
 
             # A second dispatch of the same period enqueues nothing ...
