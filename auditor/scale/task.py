@@ -177,7 +177,10 @@ def run_claimed_audit(runtime: WorkerRuntime, tenant_name: str, period: str, wor
             else:
                 fenced = FencedHistory(history, store, claim)
                 lock = getattr(history, "tenant_lock", None)
-                guard = lock(tenant_name, f"entra-auditor worker {worker}") if lock else nullcontext()
+                # The tenant lock expires like the claim lease: a dead worker on another host
+                # (whose pid cannot be checked) blocks the tenant for one lease, not the default TTL.
+                guard = (lock(tenant_name, f"entra-auditor worker {worker}", ttl_seconds=settings.lease_seconds)
+                         if lock else nullcontext())
                 with guard:
                     outcome = runtime.run_fn()(config, tenant_name, history=fenced)
     except ClaimLost as exc:

@@ -5,7 +5,9 @@ It audits a tenant named ``sim-<seed>`` by evaluating a generated snapshot throu
 
 Delay hook (test-only, never in product code): ``ENTRA_SCALE_TEST_SLOW="sim-007:30,sim-011:5"`` makes
 the *first* attempt of those tenants sleep that many seconds before auditing, so a test can kill the
-worker mid-run; ``ENTRA_SCALE_TEST_MARKERS`` is the directory remembering first attempts. The hook
+worker mid-run; ``ENTRA_SCALE_TEST_MARKERS`` is the directory remembering attempts, where
+``<tenant>.sleeping`` appears when the delay starts (kill only then: earlier, the attempt is not
+counted yet and the next one would sleep again). The hook
 ``ENTRA_SCALE_TEST_FAIL="sim-003:2"`` makes the first 2 attempts of a tenant raise.
 """
 
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.pipeline import run_audit
-from auditor.sim.tenant_gen import GenOptions, generate_tenant
+from auditor.sim.tenant_gen import generate_tenant
 
 USERS = 60
 
@@ -42,14 +44,14 @@ def run_sim_tenant(config: Any, tenant_name: str, *, history: Any = None, **kwar
     attempt = _count_attempt(tenant_name)
     slow = _table("ENTRA_SCALE_TEST_SLOW").get(tenant_name)
     if slow and attempt == 1:
+        markers = Path(os.environ["ENTRA_SCALE_TEST_MARKERS"])
+        (markers / f"{tenant_name}.sleeping").write_text(str(os.getpid()))  # the test kills us now
         time.sleep(slow)
     failures = _table("ENTRA_SCALE_TEST_FAIL").get(tenant_name, 0)
     if attempt <= failures:
         raise RuntimeError(f"injected failure {attempt} of {tenant_name}")
     seed = int(tenant_name.rsplit("-", 1)[1])
-    # Bulk users only: the scenario cast currently yields a NaN in one rule's evidence, which
-    # PostgreSQL's JSON type rejects (reported to the lead); bulk tenants still raise ~80 findings.
-    snapshot = generate_tenant(users=USERS, seed=seed, name=tenant_name, options=GenOptions(scenarios=False))
+    snapshot = generate_tenant(users=USERS, seed=seed, name=tenant_name)  # every rule fires at least once
     return run_audit(config, tenant_name, snapshot=snapshot, history=history, formats=["json"], **kwargs)
 
 

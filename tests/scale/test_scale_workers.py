@@ -25,7 +25,7 @@ from scale_workload import sim_config
 from sqlalchemy import create_engine, func, select
 
 from auditor.config import load_config
-from auditor.history.models import runs
+from auditor.history.models import findings, runs
 from auditor.scale.app import TASK_NAME, create_app
 from auditor.scale.claims import ClaimStore
 from auditor.scale.dispatch import dispatch
@@ -107,17 +107,20 @@ def test_fifty_tenants_three_workers_with_kills(postgres_url, amqp_url, tmp_path
             assert sorted(report.enqueued) == TENANTS
 
             # Kill the worker that runs the slow tenant, mid-run (process group: main + pool child).
-            row = _wait(lambda: (r := store.get(SLOW, PERIOD)) and r["state"] == "running" and r,
+            row = _wait(lambda: (markers / f"{SLOW}.sleeping").exists() and store.get(SLOW, PERIOD),
                         45, f"{SLOW} to start", procs)
+            assert row["state"] == "running"
             victim = row["worker"].rsplit(":", 1)[0]
             os.killpg(workers[victim].pid, signal.SIGKILL)
             workers[victim].wait(10)
             procs = [(n, p) for n, p in procs if n != victim]
 
-            row = _wait(lambda: (r := store.get(SLOW2, PERIOD)) and r["state"] == "running" and r,
+            row = _wait(lambda: (markers / f"{SLOW2}.sleeping").exists() and store.get(SLOW2, PERIOD),
                         45, f"{SLOW2} to start", procs)
+            assert row["state"] == "running"
             node, child = row["worker"].rsplit(":", 1)
             assert int(child) != workers[node].pid  # the task runs in a pool process
+            assert (markers / f"{SLOW2}.sleeping").read_text() == child
             os.kill(int(child), signal.SIGKILL)
 
             def all_done():
@@ -131,6 +134,10 @@ def test_fifty_tenants_three_workers_with_kills(postgres_url, amqp_url, tmp_path
                 recorded = conn.execute(
                     select(runs.c.tenant, runs.c.id, runs.c.status)
                 ).all()
+                per_run = dict(conn.execute(
+                    select(findings.c.run_id, func.count()).group_by(findings.c.run_id)
+                ).all())
+            assert len(per_run) == len(TENANTS) and min(per_run.values()) > 20  # real evaluations
             per_tenant: dict[str, list] = {}
             for tenant, run_id, status in recorded:
                 per_tenant.setdefault(tenant, []).append((run_id, status))
