@@ -14,15 +14,17 @@ lazily, when a task is sent or a worker starts). The delivery guarantees come fr
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 from celery import Celery
 
-from auditor.scale.settings import ScaleSettings
+from auditor.scale.settings import ScaleSettings, redact
 from auditor.scale.task import RetryLater, WorkerRuntime, run_claimed_audit
 
 TASK_NAME = "entra_auditor.audit_tenant"
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: ScaleSettings | None = None, *, runtime: WorkerRuntime | None = None) -> Celery:
@@ -63,4 +65,10 @@ def register_tasks(app: Celery, runtime: WorkerRuntime) -> None:
             return run_claimed_audit(runtime, tenant_name, period, worker)
         except RetryLater as exc:
             raise self.retry(countdown=exc.countdown, exc=exc) from None
+        except Exception as exc:
+            # Infrastructure trouble before a claim was taken (database down, configuration being
+            # rewritten): an acks_late task that fails is acknowledged and gone, so retry instead.
+            log.warning("tenant %s, period %s: %s; retrying", tenant_name, period,
+                        redact(f"{type(exc).__name__}: {exc}"))
+            raise self.retry(countdown=settings.retry_seconds, exc=exc) from None
 

@@ -161,16 +161,16 @@ def run_claimed_audit(runtime: WorkerRuntime, tenant_name: str, period: str, wor
 
     claim = found.claim
     assert claim is not None
-    recovered = _recorded_run(runtime, config, claim)
-    if recovered is not None:
-        # The previous holder recorded its run and died before marking the claim done.
-        store.complete(claim, run_id=recovered.id, run_status=recovered.status)
-        log.info("tenant %s, period %s: run %s was recorded by a worker that died; kept", tenant_name,
-                 period, recovered.id)
-        return {**base, "outcome": "recovered", "run_id": recovered.id, "attempt": claim.attempt}
-    log.info("tenant %s, period %s: audit starts (attempt %d)", tenant_name, period, claim.attempt)
     try:
         with Heartbeat(store, claim, settings.heartbeat_seconds):
+            recovered = _recorded_run(runtime, config, claim)
+            if recovered is not None:
+                # The previous holder recorded its run and died before marking the claim done.
+                store.complete(claim, run_id=recovered.id, run_status=recovered.status)
+                log.info("tenant %s, period %s: run %s was recorded by a worker that died; kept",
+                         tenant_name, period, recovered.id)
+                return {**base, "outcome": "recovered", "run_id": recovered.id, "attempt": claim.attempt}
+            log.info("tenant %s, period %s: audit starts (attempt %d)", tenant_name, period, claim.attempt)
             history = runtime.history(config)
             if history is None:
                 outcome = runtime.run_fn()(config, tenant_name, history=None)
@@ -216,6 +216,10 @@ def run_claimed_audit(runtime: WorkerRuntime, tenant_name: str, period: str, wor
     except ClaimLost as exc:
         log.warning("%s", exc)
         return {**base, "outcome": "lost", "attempt": claim.attempt, "run_id": run_id}
+    except Exception as exc:
+        # The run is recorded (its id is noted on the claim) but the claim could not be closed: come
+        # back after the lease; the next holder finds the recorded run and keeps it.
+        raise RetryLater(settings.lease_seconds, redact(f"{type(exc).__name__}: {exc}")) from exc
     log.info("tenant %s, period %s: audit done (run %s, %s)", tenant_name, period, run_id, run_status)
     return {**base, "outcome": "completed", "run_id": run_id, "run_status": run_status,
             "attempt": claim.attempt}

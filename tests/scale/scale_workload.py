@@ -67,3 +67,15 @@ def sim_config(names: list[str], storage_url: str, reports_dir: str) -> dict[str
         "reports": {"dir": reports_dir, "formats": ["json"], "keep_runs": 5},
         "schedule": {"cron": "0 7 * * mon", "timezone": "UTC"},
     }
+
+
+def flaky_history(config: Any) -> Any:
+    """History factory that fails once when ``<markers>/history-down`` exists (then removes it)."""
+    from auditor.errors import StorageError
+    from auditor.history import HistoryStore
+
+    flag = Path(os.environ["ENTRA_SCALE_TEST_MARKERS"]) / "history-down"
+    if flag.exists():
+        flag.unlink()
+        raise StorageError("Could not read the history database (connection refused).")
+    return HistoryStore(config.storage.url)

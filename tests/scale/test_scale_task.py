@@ -157,3 +157,20 @@ def test_tenant_busy_hands_the_claim_back(env):
         release.set()
         t.join(30)
     assert run_claimed_audit(runtime, "sim-001", PERIOD, "w1:1")["outcome"] == "completed"
+
+
+def test_history_database_down_is_a_failed_attempt_then_retried(env):
+    runtime, config, tmp = env
+    import dataclasses
+
+    runtime = WorkerRuntime(dataclasses.replace(runtime.settings, history_fn="scale_workload:flaky_history"),
+                            config_loader=lambda: config)
+    (tmp / "markers" / "history-down").write_text("")
+    with pytest.raises(RetryLater) as info:
+        run_claimed_audit(runtime, "sim-001", PERIOD, "w1:1")
+    assert "connection refused" in info.value.reason
+    row = runtime.claims(config).get("sim-001", PERIOD)
+    assert (row["state"], row["attempts"]) == ("failed", 1)
+    done = run_claimed_audit(runtime, "sim-001", PERIOD, "w1:1")
+    assert done["outcome"] == "completed" and done["attempt"] == 2
+    assert len(runs_of(config, "sim-001")) == 1
