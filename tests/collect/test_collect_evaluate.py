@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import sim_config
+from simkit import sim_config
 
 from auditor.collect.collector import Limits, collect_tenant_async
 from auditor.demo import demo_snapshot

@@ -8,7 +8,7 @@ import logging
 import math
 
 import pytest
-from conftest import SECRET_ENV, canon, sim_config
+from simkit import SECRET_ENV, canon, sim_config
 
 from auditor.collect import collect_tenants, doctor
 from auditor.collect.collector import Limits, collect_tenant_async

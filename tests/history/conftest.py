@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from services import fresh_postgres_database
 
 from auditor.findings import AuditResult, Finding, RuleOutcome, RunInfo
 
@@ -65,13 +63,5 @@ def sqlite_url(tmp_path) -> str:
 @pytest.fixture
 def pg_fresh_url(postgres_url: str) -> Iterator[str]:
     """A new, empty PostgreSQL database for this test, dropped afterwards."""
-    name = f"entra_hist_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database(postgres_url, prefix="entra_hist") as url:
+        yield url

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import unavailable
+from services import unavailable
 
 from auditor.config import AuditorConfig
 from auditor.pipeline import run_audit

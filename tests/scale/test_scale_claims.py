@@ -6,7 +6,8 @@ import threading
 from datetime import datetime
 
 import pytest
-from scale_fixtures import FakeClock, fresh_postgres_database
+from scale_fixtures import FakeClock
+from services import fresh_postgres_database
 from sqlalchemy import inspect
 
 from auditor.history.db import make_engine

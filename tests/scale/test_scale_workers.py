@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from scale_fixtures import fresh_postgres_database
 from scale_workload import sim_config
+from services import fresh_postgres_database
 from sqlalchemy import create_engine, func, select
 
 from auditor.config import load_config
