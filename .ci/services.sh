@@ -7,9 +7,6 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 if ! port_open 5432; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
 fi
-if ! port_open 6379; then
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true
-fi
 if ! port_open 5672; then
   rabbitmq-server -detached || true
   for _ in $(seq 1 60); do port_open 5672 && break; sleep 1; done

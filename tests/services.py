@@ -1,4 +1,4 @@
-"""Real services for tests: PostgreSQL, Redis, RabbitMQ, Chromium.
+"""Real services for tests: PostgreSQL, RabbitMQ, Chromium.
 
 Tests that need a real service (PostgreSQL, Redis, RabbitMQ, Chromium) ask for it through
 ``require_service``: on a machine without it they skip with a visible reason, and when
@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 POSTGRES_URL = os.environ.get("ENTRA_AUDITOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("ENTRA_AUDITOR_TEST_REDIS", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("ENTRA_AUDITOR_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
 CHROMIUM = os.environ.get("ENTRA_AUDITOR_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 
@@ -56,13 +55,6 @@ def postgres_url() -> str:
     if not port_open("127.0.0.1", 5432):
         unavailable("PostgreSQL is not listening on 127.0.0.1:5432")
     return POSTGRES_URL
-
-
-@pytest.fixture
-def redis_url() -> str:
-    if not port_open("127.0.0.1", 6379):
-        unavailable("Redis is not listening on 127.0.0.1:6379")
-    return REDIS_URL
 
 
 @pytest.fixture
