@@ -15,7 +15,7 @@ def progress_printer(tenant: str) -> Callable[[str, str, int | None], None] | No
         return None
 
     def report(source: str, status: str, items: int | None) -> None:
-        count = "" if items is None else f" ({items:,} items)"
+        count = "" if items is None or status == "started" else f" ({items:,} items)"
         with _lock:
             print(f"[{tenant}] {source}: {status}{count}", file=sys.stderr, flush=True)
 
