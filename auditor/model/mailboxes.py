@@ -8,7 +8,7 @@ import pandas as pd
 
 COLUMNS = [
     "mailbox_id", "user_id", "display_name", "smtp_address", "imap", "pop", "smtp_auth_setting",
-    "smtp_auth_enabled", "smtp_auth_source", "is_admin",
+    "smtp_auth_enabled", "smtp_auth_source", "is_admin", "privileged_admin",
 ]
 
 
@@ -38,9 +38,9 @@ def build_mailboxes(records: list[dict[str, Any]], users: pd.DataFrame, org_enab
         rows.append((
             str(r.get("Guid") or r.get("ExchangeGuid") or address), user_id, r.get("DisplayName") or address,
             address, r.get("ImapEnabled") is True, r.get("PopEnabled") is True, setting, effective, source,
-            False,
+            False, False,
         ))
     frame = pd.DataFrame(rows, columns=COLUMNS, dtype=object)
-    for column in ("imap", "pop", "is_admin"):
+    for column in ("imap", "pop", "is_admin", "privileged_admin"):
         frame[column] = frame[column].astype(bool)
     return frame

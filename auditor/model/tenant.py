@@ -15,7 +15,8 @@ mailboxes        mailbox_id, user_id (str|None, joined on ExternalDirectoryObjec
                  display_name, smtp_address, imap (bool), pop (bool),
                  smtp_auth_setting (True=disabled/False=enabled/None=inherit; the raw
                  SmtpClientAuthenticationDisabled), smtp_auth_enabled (bool|None when org unknown),
-                 smtp_auth_source ('mailbox'|'inherited from org'), is_admin (bool)
+                 smtp_auth_source ('mailbox'|'inherited from org'), is_admin (bool),
+                 privileged_admin (bool: holds one of the privileged roles that escalate severities)
 ca_policies      id, name, state, requires_mfa (bool), blocks_legacy (bool), all_users (bool),
                  all_apps (bool), include_users/include_groups/include_roles,
                  exclude_users/exclude_groups/exclude_roles (list[str]), include_locations,
@@ -126,8 +127,8 @@ def build_model(snapshot: Snapshot, config: AuditorConfig) -> TenantModel:
     mailboxes = build_mailboxes(snapshot.records("cas_mailboxes", []) or [], users, smtp_org_enabled)
     users = classify_users(users, role_holdings, mailboxes, groups, config.classification)
     if not mailboxes.empty:
-        admin_ids = set(users.loc[users["is_admin"], "id"])
-        mailboxes["is_admin"] = mailboxes["user_id"].isin(admin_ids)
+        mailboxes["is_admin"] = mailboxes["user_id"].isin(set(users.loc[users["is_admin"], "id"]))
+        mailboxes["privileged_admin"] = mailboxes["user_id"].isin(set(users.loc[users["privileged_admin"], "id"]))
 
     events = legacy_events(snapshot.records("sign_ins", []) or [], users)
     sd = snapshot.records("security_defaults")

@@ -61,10 +61,11 @@ def _exclusion_findings(
             {"policy": p["name"], "excluded": _how_excluded(model, p, row.id) if exc[index] else "not included"}
             for p, inc, exc in scopes if inc[index]
         ]
-        evidence: dict[str, Any] = {"excluded_from": how, "admin": bool(row.is_admin)}
+        evidence: dict[str, Any] = {"excluded_from": how, "admin": bool(row.is_admin),
+                                    "privileged_admin": bool(row.privileged_admin)}
         if row.is_admin:
             evidence.update(admin_evidence(row))
-        yield user_finding(ctx, row, evidence, "high" if row.is_admin else None)
+        yield user_finding(ctx, row, evidence, "high" if row.privileged_admin else None)
 
 
 @rule(
@@ -122,7 +123,7 @@ def legacy_auth_not_blocked(model: TenantModel, ctx: RuleContext) -> Iterator[Fi
     id="legacy-auth-block-excluded",
     title="User excluded from legacy-auth blocking",
     severity="medium",
-    escalation="high for admins",
+    escalation="high for privileged admins",
     needs=CA_USER_SOURCES,
     rationale="An account excluded from legacy-auth blocking can be password-sprayed over protocols with no MFA.",
     remediation="Remove the exclusion. If a legacy application needs it, use a dedicated service account "
@@ -144,7 +145,7 @@ def legacy_auth_block_excluded(model: TenantModel, ctx: RuleContext) -> Iterator
     id="ca-mfa-excluded",
     title="User excluded from MFA policies",
     severity="medium",
-    escalation="high for admins",
+    escalation="high for privileged admins",
     needs=CA_USER_SOURCES,
     rationale="An account excluded from every MFA policy signs in with a password alone.",
     remediation="Remove the exclusion, or pin the account to its egress IP with a block-outside-location "

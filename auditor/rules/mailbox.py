@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from auditor.findings import Finding
 from auditor.model.tenant import TenantModel
 from auditor.rules.common import rows, tenant_finding
 from auditor.rules.registry import NotAssessed, RuleContext, rule
+
+
+def _admin(row: Any, known: bool) -> dict[str, Any]:
+    if not known:
+        return {"admin": "unknown"}
+    return {"admin": bool(row.is_admin), "privileged_admin": bool(row.privileged_admin)}
+
 
 ROLE_OPTIONAL = ("users", "role_definitions", "role_assignments", "role_eligibility", "group_members")
 
@@ -35,7 +43,7 @@ def smtp_auth_org_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Find
     id="smtp-auth-mailbox-enabled",
     title="SMTP AUTH is enabled on a mailbox",
     severity="medium",
-    escalation="high for admins",
+    escalation="high for privileged admins",
     needs=("cas_mailboxes", "transport_config"),
     optional_needs=ROLE_OPTIONAL,
     headline=True,
@@ -55,8 +63,8 @@ def smtp_auth_mailbox_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[
         yield ctx.finding(
             "mailbox", row.mailbox_id, row.smtp_address or row.display_name,
             {"setting": row.smtp_auth_source, "SmtpClientAuthenticationDisabled": row.smtp_auth_setting,
-             "user_id": row.user_id, "admin": bool(row.is_admin) if admins_known else "unknown"},
-            "high" if row.is_admin else None,
+             "user_id": row.user_id, **_admin(row, admins_known)},
+            "high" if row.privileged_admin else None,
         )
 
 
@@ -64,7 +72,7 @@ def smtp_auth_mailbox_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[
     id="imap-pop-enabled",
     title="IMAP or POP is enabled on a mailbox",
     severity="low",
-    escalation="medium for admins",
+    escalation="medium for privileged admins",
     needs=("cas_mailboxes",),
     optional_needs=ROLE_OPTIONAL,
     headline=True,
@@ -85,6 +93,6 @@ def imap_pop_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
         yield ctx.finding(
             "mailbox", row.mailbox_id, row.smtp_address or row.display_name,
             {"protocols": protocols, "user_id": row.user_id,
-             "admin": bool(row.is_admin) if admins_known else "unknown"},
-            "medium" if row.is_admin else None,
+             **_admin(row, admins_known)},
+            "medium" if row.privileged_admin else None,
         )

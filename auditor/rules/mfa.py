@@ -131,7 +131,7 @@ def per_user_mfa_legacy_config(model: TenantModel, ctx: RuleContext) -> Iterator
     id="tenant-app-passwords-allowed",
     title="Tenant allows app passwords",
     severity="low",
-    escalation="medium when any admin has per-user MFA",
+    escalation="medium when a privileged admin has per-user MFA",
     needs=("legacy_mfa_settings",),
     optional_needs=("per_user_mfa", *ROLE_SOURCES),
     rationale="App passwords bypass MFA and Conditional Access for legacy protocols.",
@@ -149,11 +149,12 @@ def tenant_app_passwords_allowed(model: TenantModel, ctx: RuleContext) -> Iterat
     if not allowed:
         return
     users = model.users
-    admins = int((users["is_admin"] & mfa_enrolled(users)).sum()) if "per_user_mfa" in model.available else None
+    enrolled = users["privileged_admin"] & mfa_enrolled(users)
+    admins = int(enrolled.sum()) if "per_user_mfa" in model.available else None
     yield tenant_finding(
         ctx, model,
         {"allow_app_passwords": True, "source": model.legacy_mfa.origin,
-         "admins_with_per_user_mfa": admins if admins is not None else "unknown"},
+         "privileged_admins_with_per_user_mfa": admins if admins is not None else "unknown"},
         "medium" if admins else None,
     )
 

@@ -104,6 +104,11 @@ def imap_pop(r: Records) -> None:
                           mailbox("u-svc", "svc-backup@contoso.com")]
 
 
+def non_privileged_admin_not_escalated(r: Records) -> None:
+    _add_admin(r, "u-reader", "reader@contoso.com", role=REPORTS_READER)
+    r["cas_mailboxes"].append(mailbox("u-reader", "reader@contoso.com", imap=True, smtp_disabled=False))
+
+
 def legacy_trusted_ips(r: Records) -> None:
     r["named_locations"].append({
         "@odata.type": "#microsoft.graph.ipNamedLocation", "id": "loc-partner", "displayName": "Partner",
@@ -240,6 +245,10 @@ CASES: list[tuple[str, Callable[[Records], None], dict[tuple[str, str], str]]] =
     ("IMAP/POP low, medium for admins", imap_pop, {
         ("imap-pop-enabled", "alice@contoso.com"): "medium",
         ("imap-pop-enabled", "bob@contoso.com"): "low",
+    }),
+    ("escalations apply to privileged roles only", non_privileged_admin_not_escalated, {
+        ("imap-pop-enabled", "reader@contoso.com"): "low",
+        ("smtp-auth-mailbox-enabled", "reader@contoso.com"): "medium",
     }),
     ("legacy trusted IPs vs named locations", legacy_trusted_ips, {
         ("trusted-ips-duplicate-named-locations", "52.1.2.0/24"): "low",
