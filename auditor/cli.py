@@ -19,6 +19,7 @@ from auditor import __version__
 from auditor.config import AuditorConfig, load_config, resolve_config_path
 from auditor.errors import AuditorError, UsageError
 from auditor.findings import SEVERITIES, at_least
+from auditor.terminal import clean
 
 KNOWN_FORMATS = ("html", "xlsx", "json")
 
@@ -104,7 +105,7 @@ def _history(config: AuditorConfig, args: argparse.Namespace) -> Any:
 
 def _print_outcome(outcome: Any) -> None:
     if outcome.result is None:
-        print(f"{outcome.tenant}: FAILED — {'; '.join(outcome.errors)}", file=sys.stderr)
+        print(f"{outcome.tenant}: FAILED — {clean('; '.join(outcome.errors), 400)}", file=sys.stderr)
         return
     result = outcome.result
     summary = result.summary()
@@ -112,11 +113,11 @@ def _print_outcome(outcome: Any) -> None:
     print(f"{outcome.tenant}: run {result.run.status}; open findings: {counts or 'none'}; "
           f"waived: {summary['waived']}")
     for rule in result.not_assessed():
-        print(f"  not assessed: {rule.id} — {rule.reason}")
+        print(f"  not assessed: {rule.id} — {clean(rule.reason, 300)}")
     for name, path in outcome.files.items():
         print(f"  {name}: {path}")
     for error in outcome.errors:
-        print(f"  warning: {error}", file=sys.stderr)
+        print(f"  warning: {clean(error, 400)}", file=sys.stderr)
 
 
 def _exit_code(outcomes: list[Any], fail_on: str | None) -> int:
@@ -175,7 +176,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     failed = [c for c in snapshot.coverage() if c["status"] == "failed"]
     print(f"{tenant.name}: snapshot written to {path}")
     for c in failed:
-        print(f"  failed: {c['source']} — {c['reason']}", file=sys.stderr)
+        print(f"  failed: {c['source']} — {clean(c['reason'], 300)}", file=sys.stderr)
     return 3 if failed else 0
 
 

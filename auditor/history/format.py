@@ -6,21 +6,15 @@ terminal) are replaced before printing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 
 from auditor.history.diff import DiffItem
 from auditor.history.rows import RunDiff, RunRow
+from auditor.terminal import clean
 
 SHORT_ID = 12
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _SEV_COLS = (("critical", "CRIT"), ("high", "HIGH"), ("medium", "MED"), ("low", "LOW"), ("info", "INFO"))
-
-
-def clean(value: object, width: int = 80) -> str:
-    text = _CONTROL.sub("?", str(value))
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _when(value: datetime | None) -> str:
