@@ -114,7 +114,7 @@ async def collect_tenant_async(
             if name in wanted:
                 ctx.tasks[name] = asyncio.create_task(_run_source(ctx, name), name=f"collect-{name}")
         results = dict(zip(ctx.tasks, await asyncio.gather(*ctx.tasks.values()), strict=True))
-        meta = await _tenant_meta(tenant, graph, results.get("users"))
+        meta = await _tenant_meta(tenant, graph, results.get("users"), ctx.notes)
         snapshot = Snapshot(
             tenant=meta,
             sources=results,
@@ -156,7 +156,10 @@ async def _run_source(ctx: CollectContext, name: str) -> SourceData:
     return data
 
 
-async def _tenant_meta(tenant: TenantConfig, graph: GraphClient, users: SourceData | None) -> dict[str, Any]:
+async def _tenant_meta(
+    tenant: TenantConfig, graph: GraphClient, users: SourceData | None, notes: dict[str, Any]
+) -> dict[str, Any]:
+    """Tenant display data: ``GET /organization`` (needs Organization.Read.All), else the UPN domains."""
     meta: dict[str, Any] = {
         "name": tenant.name,
         "tenant_id": tenant.tenant_id,
@@ -171,8 +174,9 @@ async def _tenant_meta(tenant: TenantConfig, graph: GraphClient, users: SourceDa
             for dom in value[0].get("verifiedDomains") or []:
                 if dom.get("isDefault"):
                     meta["default_domain"] = dom.get("name")
-    except Exception:  # noqa: S110 - tenant display data is best effort
-        pass
+    except Exception as exc:  # tenant display data is best effort
+        notes["organization"] = f"tenant name and default domain not read from /organization: {exc}"
+        log.info("%s", notes["organization"])
     if not meta["default_domain"] and users is not None and users.status == "collected":
         counts: dict[str, int] = {}
         for user in users.records or []:

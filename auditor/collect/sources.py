@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -46,6 +47,8 @@ LEGACY_CLIENT_APPS = (
 )
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _LICENCE_HINTS = ("licen", "premium", "b2c", "p1", "p2", "sku")
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str, str, int], None]
 
@@ -132,6 +135,11 @@ def _strip_context(obj: Any) -> Any:
 
 def _q(value: str) -> str:
     return quote(value, safe=",()/:'$=")
+
+
+def _seg(value: str) -> str:
+    """A tenant-supplied id as one URL path segment (it cannot add segments or a query)."""
+    return quote(value, safe="")
 
 
 # ---------------------------------------------------------------- Graph sources
@@ -232,27 +240,51 @@ async def fetch_group_members(ctx: CollectContext) -> Any:
     for gid in sorted(maybe):
         groups.setdefault(gid, None)
 
-    async def display_name(gid: str) -> str | None:
-        try:
-            head = await g.get(g.url("v1.0", f"/groups/{gid}?$select=id,displayName"))
-        except ApiError:
-            return None  # the name is cosmetic; membership is what matters
-        return head.get("displayName") if isinstance(head, dict) else None
-
     async def one(gid: str) -> dict[str, Any] | None:
-        url = g.url("v1.0", f"/groups/{gid}/transitiveMembers?$select=id,userPrincipalName&$top=999")
+        url = g.url("v1.0", f"/groups/{_seg(gid)}/transitiveMembers?$select=id,userPrincipalName&$top=999")
         try:
             members = await g.get_all(url)
         except ApiError as exc:
             if exc.status == 404:
                 return None  # not a group (an eligible service principal) or a deleted group
             raise
-        name = groups.get(gid) or await display_name(gid)
-        return {"id": gid, "displayName": name, "members": members}
+        return {"id": gid, "displayName": groups.get(gid), "members": members}
 
     limit = max(1, ctx.config.collect.max_concurrency)
-    results = await gather_limited([one(gid) for gid in groups], limit)
-    return [r for r in results if r is not None]
+    results = [r for r in await gather_limited([one(gid) for gid in groups], limit) if r is not None]
+    unnamed = [r for r in results if not r["displayName"]]
+    if unnamed:
+        looked_up = await _group_names(ctx, [r["id"] for r in unnamed])
+        for rec in unnamed:
+            rec["displayName"] = looked_up.get(rec["id"])
+    return results
+
+
+async def _group_names(ctx: CollectContext, ids: list[str]) -> dict[str, str | None]:
+    """Display names of groups by id: ``GET /groups/{id}?$select=id,displayName`` in $batches of 20.
+
+    The name is cosmetic (reports say "via group X"), so a group whose name cannot be read keeps a
+    ``None`` name (reports fall back to its id) and the reason is kept in the run notes.
+    """
+    requests = [
+        {"id": str(i), "method": "GET", "url": f"/groups/{_seg(gid)}?$select=id,displayName"}
+        for i, gid in enumerate(ids)
+    ]
+    answers = await ctx.graph.batch("v1.0", requests)
+    names: dict[str, str | None] = {}
+    problems: list[str] = []
+    for i, gid in enumerate(ids):
+        sub = answers[str(i)]
+        body = sub.body if isinstance(sub.body, dict) else {}
+        name = body.get("displayName") if sub.status == 200 else None
+        names[gid] = name if isinstance(name, str) and name else None
+        if sub.status != 200:
+            err = sub_error(sub, f"/v1.0/groups/{gid}")
+            problems.append(f"{gid}: HTTP {sub.status} {err.code}".rstrip())
+    if problems:
+        ctx.notes["group_names_unavailable"] = problems
+        log.info("group names not readable for %d group(s): %s", len(problems), "; ".join(problems[:5]))
+    return names
 
 
 async def fetch_per_user_mfa(ctx: CollectContext) -> Any:

@@ -9,14 +9,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 from multidict import CIMultiDict
 
-from auditor.sim import graph_directory, graph_mail, graph_reports
+from auditor.sim import graph_directory, graph_mail, graph_objects, graph_reports
 from auditor.sim.permissions import has_permission
 from auditor.sim.routing import Route, SimContext
 from auditor.sim.stats import StatsRecorder
 from auditor.sim.throttle import Throttles, Verdict
 from auditor.sim.wire import SimRequest, SimResponse, denied, graph_error, parse_query, segment_not_found
 
-ROUTES: list[Route] = graph_directory.ROUTES + graph_reports.ROUTES + graph_mail.ROUTES
+ROUTES: list[Route] = graph_directory.ROUTES + graph_objects.ROUTES + graph_reports.ROUTES + graph_mail.ROUTES
 MAX_BATCH = 20
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from auditor.sim.paging import list_page, projector, select_fields
 from auditor.sim.permissions import SIGN_IN_ACTIVITY_PERMISSION
 from auditor.sim.routing import Route, SimContext, licence_error, route, unavailable_source
-from auditor.sim.wire import SimRequest, SimResponse, denied, graph_error
+from auditor.sim.wire import SimRequest, SimResponse, denied, graph_error, resource_not_found
 
 DEFAULT_USER_PROPS = ("businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
                       "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id")
@@ -27,9 +27,7 @@ _CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+('(?:[^']|'')*'|true|false|null)\s*$", r
 
 
 def _not_found(ident: str, route_name: str) -> SimResponse:
-    return graph_error(404, "Request_ResourceNotFound",
-                       f"Resource '{ident}' does not exist or one of its queried reference-property objects "
-                       "are not present.", route_name)
+    return resource_not_found(ident, route_name)
 
 
 def _parse_user_filter(text: str) -> list[tuple[str, Any]] | None:

@@ -8,13 +8,18 @@ from auditor.model.roles import BUILTIN_ROLES
 from auditor.sources import SOURCES
 
 EXCHANGE_PERMISSION = "Exchange.ManageAsApp"
+#: optional: the tenant's display name and default domain (GET /organization)
+ORGANIZATION_PERMISSION = "Organization.Read.All"
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 EXCHANGE_RESOURCE = "https://outlook.office365.com"
 
 #: permissions that also satisfy a narrower one (Graph's documented "higher privileged" alternatives)
 _BROADER: dict[str, tuple[str, ...]] = {
     "User.Read.All": ("User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
-    "GroupMember.Read.All": ("Group.Read.All", "Directory.Read.All", "Directory.ReadWrite.All"),
+    "GroupMember.Read.All": ("Group.Read.All", "GroupMember.ReadWrite.All", "Group.ReadWrite.All",
+                             "Directory.Read.All", "Directory.ReadWrite.All"),
+    # GET /organization (application): User.Read.All is *not* enough; User.Read is delegated-only
+    "Organization.Read.All": ("Organization.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
     "RoleManagement.Read.Directory": ("RoleManagement.ReadWrite.Directory", "Directory.Read.All",
                                       "RoleManagement.Read.All"),
     "RoleEligibilitySchedule.Read.Directory": ("RoleManagement.Read.Directory",
@@ -42,6 +47,9 @@ ROUTE_PERMISSIONS: dict[str, frozenset[str]] = {
 for _ca_route in ("conditional_access", "named_locations"):
     ROUTE_PERMISSIONS[_ca_route] = ROUTE_PERMISSIONS[_ca_route] | {
         "Policy.Read.ConditionalAccess", "Policy.ReadWrite.ConditionalAccess"}
+#: GET /groups/{id} and /groups?$filter=...: the permissions that list transitive members also read groups
+ROUTE_PERMISSIONS["groups"] = ROUTE_PERMISSIONS["group_members"]
+ROUTE_PERMISSIONS["organization"] = _any_of(ORGANIZATION_PERMISSION)
 ROUTE_PERMISSIONS["send_mail"] = _any_of("Mail.Send")
 ROUTE_PERMISSIONS["messages"] = _any_of("Mail.ReadWrite")
 ROUTE_PERMISSIONS["upload_session"] = _any_of("Mail.ReadWrite")
@@ -49,7 +57,8 @@ ROUTE_PERMISSIONS["upload_session"] = _any_of("Mail.ReadWrite")
 SIGN_IN_ACTIVITY_PERMISSION = _any_of(_source_permission("sign_in_activity"))
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(
-    {p for spec in SOURCES.values() for p in spec.permissions} | {"Mail.Send", "Mail.ReadWrite"}
+    {p for spec in SOURCES.values() for p in spec.permissions}
+    | {"Mail.Send", "Mail.ReadWrite", ORGANIZATION_PERMISSION}
 )
 
 _ROLE_IDS = {name.lower(): tid for tid, name in BUILTIN_ROLES.items()}

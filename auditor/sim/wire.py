@@ -82,6 +82,13 @@ def denied(route: str) -> SimResponse:
                        "Insufficient privileges to complete the operation.", route)
 
 
+def resource_not_found(ident: str, route: str = "unknown") -> SimResponse:
+    """Graph's 404 for a directory object id that does not exist."""
+    return graph_error(404, "Request_ResourceNotFound",
+                       f"Resource '{ident}' does not exist or one of its queried reference-property objects "
+                       "are not present.", route)
+
+
 def segment_not_found(segment: str, route: str = "unknown") -> SimResponse:
     return graph_error(400, "BadRequest", f"Resource not found for the segment '{segment}'.", route)
 
