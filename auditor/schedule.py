@@ -7,7 +7,16 @@ One APScheduler 3 ``BlockingScheduler`` with one cron job per configured tenant 
   comes back, if it is back within ``schedule.misfire_grace_seconds`` (``coalesce=True``: several
   missed times collapse into one run); later than that the run is logged as missed and skipped;
 * it never runs twice: the next fire time is advanced in the job store before an audit starts, and a
-  restart keeps the stored fire time instead of recomputing it (unless the cron/timezone changed).
+  restart keeps the stored fire time instead of recomputing it (unless the cron/timezone changed);
+* a run that was interrupted (``kill -9``, OOM kill, reboot, a second SIGTERM) is retried **once** on
+  the next start: because the fire time was advanced before the audit began, APScheduler would not
+  run that occurrence again, so at start-up (and only then) the scheduler takes the tenant's most
+  recent fire time ``prev`` and, if it is within ``misfire_grace_seconds``, the job already existed
+  then, and history has no run of the tenant started at or after ``prev`` (a killed run leaves no
+  row: runs are recorded in one transaction at the end), runs one catch-up audit now (log event
+  ``catch_up``, reason ``interrupted``); later than the grace it logs ``missed`` instead. This only
+  applies when the stored next fire time is in the future; a stored time in the past is APScheduler's
+  own catch-up (reason ``not_running``), so the two never both fire for one occurrence.
 
 Each run holds the tenant's lock in the history database (``HistoryStore.tenant_lock``), so an
 ``entra-auditor audit`` of the same tenant at the same time does not collide: whichever comes second
@@ -39,7 +48,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -54,6 +63,8 @@ if TYPE_CHECKING:
 
 LOGGER = "auditor.schedule"
 JOB_PREFIX = "audit:"
+CATCH_UP_PREFIX = "catch_up:"
+CATCH_UP_STORE = "catch_up"  # an in-memory job store: a catch-up run is never persisted
 JOB_FUNC = "auditor.schedule:run_scheduled_job"
 LOCK_TTL_SECONDS = 600
 
@@ -149,9 +160,60 @@ def _signature(trigger: Any) -> str:
     return repr(trigger)
 
 
+_LOOKBACK = timedelta(days=400)
+_MAX_FIRE_STEPS = 100_000
+
+
+def previous_fire_time(trigger: BaseTrigger, now: datetime, *, not_before: datetime | None = None) -> datetime | None:
+    """The latest fire time of ``trigger`` at or before ``now`` (not before ``not_before`` nor more
+    than 400 days back), or None.
+
+    APScheduler 3 triggers only compute forward, so this widens a window ``[now - w, now]`` (w = 1 s,
+    2 s, 4 s, ...) until it holds a fire time, then steps forward to the last one in it.
+    """
+    limit = now - _LOOKBACK
+    if not_before is not None and not_before > limit:
+        limit = not_before
+    width = timedelta(seconds=1)
+    while True:
+        start = max(now - width, limit)
+        first = trigger.get_next_fire_time(None, start)
+        if first is not None and first <= now:
+            break
+        if start <= limit:
+            return None
+        width *= 2
+    prev = first
+    for _ in range(_MAX_FIRE_STEPS):
+        nxt = trigger.get_next_fire_time(prev, prev)
+        if nxt is None or nxt <= prev or nxt > now:
+            break
+        prev = nxt
+    return prev
+
+
+def _tenant_of(job_id: str) -> str:
+    return job_id.split(":", 1)[1] if ":" in job_id else job_id
+
+
+def _parse_since(value: Any) -> datetime | None:
+    """``scheduled_since`` of a stored job (ISO text); None when absent (older versions) or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        since = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+
+
 # -- the job ---------------------------------------------------------------------------------------
-def run_scheduled_job(scheduler_key: str, tenant: str) -> None:
-    """What the persistent job calls: hand the tenant to the live scheduler of this process."""
+def run_scheduled_job(scheduler_key: str, tenant: str, scheduled_since: str | None = None) -> None:
+    """What the persistent job calls: hand the tenant to the live scheduler of this process.
+
+    ``scheduled_since`` is bookkeeping stored with the job (since when the job has existed with this
+    trigger); the run does not need it.
+    """
     scheduler = _LIVE.get(scheduler_key)
     if scheduler is None:
         logging.getLogger(LOGGER).warning(
@@ -231,6 +293,7 @@ class AuditScheduler:
         """Run in the foreground until stopped; returns 0 after a graceful stop."""
         from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, EVENT_SCHEDULER_STARTED
         from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -240,7 +303,10 @@ class AuditScheduler:
         workers = max(1, min(len(self.config.tenants), self.config.collect.tenant_concurrency))
         scheduler = BlockingScheduler(
             timezone=ZoneInfo(self.config.schedule.timezone),
-            jobstores={"default": SQLAlchemyJobStore(engine=self.store.new_engine(), tablename=JOBS_TABLE)},
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=self.store.new_engine(), tablename=JOBS_TABLE),
+                CATCH_UP_STORE: MemoryJobStore(),
+            },
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
             job_defaults={
                 "coalesce": True,
@@ -336,25 +402,38 @@ class AuditScheduler:
         for name in sorted(wanted):
             job_id = JOB_PREFIX + name
             kwargs: dict[str, Any] = {}
+            since: datetime | None = now
+            interrupted: datetime | None = None
             existing = self._existing_job(job_id)
             if (existing is not None and existing.next_run_time is not None
                     and _signature(existing.trigger) == _signature(self.trigger)):
                 kwargs["next_run_time"] = existing.next_run_time  # keep it: a missed time is caught up
+                since = _parse_since(existing.kwargs.get("scheduled_since"))
                 late = (now - existing.next_run_time).total_seconds()
-                if late > 0:
+                if late > 0:  # APScheduler itself runs (or skips as missed) this stored fire time
                     self.log.info(
                         "scheduled run was missed while the scheduler was not running",
-                        extra={"event": "catch_up" if late <= grace else "missed",
+                        extra={"event": "catch_up" if late <= grace else "missed", "reason": "not_running",
                                "tenant": name, "scheduled_at": existing.next_run_time.isoformat(),
                                "late_seconds": round(late, 1), "misfire_grace_seconds": grace})
+                elif late < 0:  # the stored time is ahead: was the occurrence before it ever finished?
+                    interrupted = self._interrupted_occurrence(name, since, now, grace)
             scheduler.add_job(
                 JOB_FUNC, trigger=self.trigger, id=job_id, name=f"audit {name}",
-                kwargs={"scheduler_key": self.key, "tenant": name}, replace_existing=True, **kwargs,
+                kwargs={"scheduler_key": self.key, "tenant": name,
+                        "scheduled_since": since.isoformat() if since is not None else None},
+                replace_existing=True, **kwargs,
             )
             job = scheduler.get_job(job_id)
             self.log.info("tenant scheduled", extra={
                 "event": "job_scheduled", "tenant": name,
                 "next_run_time": job.next_run_time.isoformat() if job and job.next_run_time else None})
+            if interrupted is not None:
+                scheduler.add_job(
+                    JOB_FUNC, trigger="date", run_date=now, id=CATCH_UP_PREFIX + name,
+                    name=f"catch-up audit {name}", jobstore=CATCH_UP_STORE, misfire_grace_time=None,
+                    kwargs={"scheduler_key": self.key, "tenant": name}, replace_existing=True,
+                )
         self.started.set()
         if self._stopping.is_set():
             self.stop()
@@ -372,14 +451,47 @@ class AuditScheduler:
                 self._scheduler.remove_job(job_id)
             return None
 
+    def _interrupted_occurrence(
+        self, tenant: str, since: datetime | None, now: datetime, grace: int
+    ) -> datetime | None:
+        """The tenant's latest fire time if it has to be run again now because its run never finished.
+
+        Called only at start-up and only when the stored next fire time is in the future, i.e. the
+        occurrence ``prev`` was already taken by a scheduler (its fire time advanced) that did not
+        record a run for it. ``since``: since when the job has existed with this trigger (None:
+        unknown, a job stored by an older version); an occurrence before that was never scheduled.
+        Returns None, logging ``missed`` when the occurrence is older than the grace.
+        """
+        prev = previous_fire_time(self.trigger, now, not_before=since)
+        if prev is None:
+            return None
+        try:
+            latest = self.store.list_runs(tenant, limit=1)
+        except AuditorError as exc:
+            self.log.warning("could not check history for an interrupted run; not caught up", extra={
+                "event": "catch_up_check_failed", "tenant": tenant, "error": str(exc)})
+            return None
+        if latest and latest[0].started >= prev:
+            return None
+        late = (now - prev).total_seconds()
+        facts = {"tenant": tenant, "reason": "interrupted", "scheduled_at": prev.isoformat(),
+                 "late_seconds": round(late, 1), "misfire_grace_seconds": grace}
+        if late > grace:
+            self.log.warning("the scheduled run was interrupted before it was recorded and is now later "
+                             "than misfire_grace_seconds; skipped", extra={"event": "missed", **facts})
+            return None
+        self.log.info("the scheduled run was interrupted before it was recorded; running it once now",
+                      extra={"event": "catch_up", **facts})
+        return prev
+
     def _on_missed(self, event: Any) -> None:
         self.log.warning("scheduled run skipped: later than misfire_grace_seconds", extra={
-            "event": "run_missed", "tenant": event.job_id[len(JOB_PREFIX):],
+            "event": "run_missed", "tenant": _tenant_of(event.job_id),
             "scheduled_at": event.scheduled_run_time.isoformat()})
 
     def _on_overlap(self, event: Any) -> None:
         self.log.warning("scheduled run skipped: the previous run of this tenant is still going", extra={
-            "event": "run_overlap", "tenant": event.job_id[len(JOB_PREFIX):]})
+            "event": "run_overlap", "tenant": _tenant_of(event.job_id)})
 
     # -- one audit -------------------------------------------------------------------------------
     @contextmanager

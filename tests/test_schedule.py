@@ -1,6 +1,7 @@
-"""The scheduler: cron translation, firing once, catch-up after a kill, coalescing, misfire grace,
-graceful SIGTERM, lock contention. Scheduler processes are real subprocesses with a real SQLite job
-store; the audit they run is a small function that records a real run in the history database."""
+"""The scheduler: cron translation, firing once, catch-up after a kill (before or during the audit),
+coalescing, misfire grace, graceful SIGTERM, lock contention. Scheduler processes are real
+subprocesses with a real SQLite job store; the audit they run is a small function that records a
+real run in the history database."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from sqlalchemy import text
 from auditor.config import AuditorConfig, ScheduleConfig
 from auditor.errors import ConfigError
 from auditor.history import HistoryStore
-from auditor.schedule import AuditScheduler, JsonLineFormatter, build_trigger
+from auditor.schedule import AuditScheduler, JsonLineFormatter, build_trigger, previous_fire_time
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,6 +47,8 @@ CHILD = textwrap.dedent("""
         "storage": {"url": url}, "schedule": {"misfire_grace_seconds": int(grace)}})
     if kind == "daily":
         trigger = CronTrigger(hour=fire.hour, minute=fire.minute, second=fire.second, timezone=UTC)
+    elif kind == "pair":  # two fire times, three seconds apart
+        trigger = IntervalTrigger(seconds=3, start_date=fire, end_date=fire + timedelta(seconds=3), timezone=UTC)
     else:  # four fire times, one second apart
         trigger = IntervalTrigger(seconds=1, start_date=fire, end_date=fire + timedelta(seconds=3), timezone=UTC)
 
@@ -173,7 +176,7 @@ def test_killed_scheduler_catches_up_exactly_once_after_restart(tmp_path, url):
 
     second = Child(tmp_path, url, "daily", str(fire.timestamp()))
     catch_up = second.wait_for("catch_up")
-    assert catch_up["scheduled_at"] == fire.isoformat()
+    assert catch_up["scheduled_at"] == fire.isoformat() and catch_up["reason"] == "not_running"
     second.wait_for("audit_finished")
     time.sleep(1.5)
     assert second.terminate() == 0
@@ -219,6 +222,93 @@ def test_run_later_than_misfire_grace_is_skipped_and_logged(tmp_path, url):
     assert "audit_started" not in second.names()
     assert runs_recorded(url) == 0
     assert stored_next_run(url) == fire + timedelta(days=1)
+
+
+def test_run_killed_mid_audit_is_caught_up_once_on_restart(tmp_path, url):
+    first = Child(tmp_path, url, "daily", "auto+3", work=60)
+    fire = datetime.fromisoformat(first.wait_for("job_scheduled")["next_run_time"])
+    first.wait_for("audit_started")
+    first.kill()  # OOM kill / reboot in the middle of the audit
+    assert runs_recorded(url) == 0
+    assert stored_next_run(url) == fire + timedelta(days=1)  # advanced before the audit: APScheduler won't retry
+
+    second = Child(tmp_path, url, "daily", str(fire.timestamp()))
+    catch_up = second.wait_for("catch_up")
+    assert catch_up["reason"] == "interrupted" and catch_up["scheduled_at"] == fire.isoformat()
+    assert catch_up["tenant"] == "contoso"
+    second.wait_for("audit_finished")
+    time.sleep(1)
+    assert second.terminate() == 0
+    assert runs_recorded(url) == 1
+    assert second.names().count("audit_started") == 1 and second.names().count("catch_up") == 1
+    assert stored_next_run(url) == fire + timedelta(days=1)
+
+    third = Child(tmp_path, url, "daily", str(fire.timestamp()))  # the occurrence is recorded now
+    third.wait_for("job_scheduled")
+    time.sleep(1)
+    assert third.terminate() == 0
+    assert "catch_up" not in third.names() and "audit_started" not in third.names()
+    assert runs_recorded(url) == 1
+
+
+def test_run_killed_mid_audit_and_restarted_after_the_grace_is_missed(tmp_path, url):
+    first = Child(tmp_path, url, "daily", "auto+3", grace=2, work=60)
+    fire = datetime.fromisoformat(first.wait_for("job_scheduled")["next_run_time"])
+    first.wait_for("audit_started")
+    first.kill()
+    sleep_until(fire + timedelta(seconds=3.5))
+
+    second = Child(tmp_path, url, "daily", str(fire.timestamp()), grace=2)
+    missed = second.wait_for("missed")
+    assert missed["reason"] == "interrupted" and missed["scheduled_at"] == fire.isoformat()
+    assert missed["misfire_grace_seconds"] == 2 and missed["late_seconds"] > 2
+    time.sleep(1)
+    assert second.terminate() == 0
+    assert "catch_up" not in second.names() and "audit_started" not in second.names()
+    assert runs_recorded(url) == 0
+    assert stored_next_run(url) == fire + timedelta(days=1)
+
+
+def test_interrupted_catch_up_respects_the_tenant_lock(tmp_path, url):
+    first = Child(tmp_path, url, "daily", "auto+3", work=60)
+    fire = datetime.fromisoformat(first.wait_for("job_scheduled")["next_run_time"])
+    first.wait_for("audit_started")
+    first.kill()
+
+    store = HistoryStore(url)
+    with store.tenant_lock("contoso", owner="entra-auditor audit (pid 4242)"):  # a live audit elsewhere
+        second = Child(tmp_path, url, "daily", str(fire.timestamp()))
+        second.wait_for("catch_up")
+        busy = second.wait_for("tenant_busy")
+        assert busy["holder"] == "entra-auditor audit (pid 4242)"
+        assert second.terminate() == 0
+    store.close()
+    assert "audit_started" not in second.names()
+    assert runs_recorded(url) == 0
+
+    third = Child(tmp_path, url, "daily", str(fire.timestamp()))  # still within the grace: not lost
+    assert third.wait_for("catch_up")["reason"] == "interrupted"
+    third.wait_for("audit_finished")
+    assert third.terminate() == 0
+    assert runs_recorded(url) == 1
+
+
+def test_killed_mid_audit_and_down_past_the_next_fire_time_runs_exactly_once(tmp_path, url):
+    first = Child(tmp_path, url, "pair", "auto+3", work=60)
+    fire = datetime.fromisoformat(first.wait_for("job_scheduled")["next_run_time"])
+    first.wait_for("audit_started")
+    first.kill()
+    assert stored_next_run(url) == fire + timedelta(seconds=3), "machine too slow: killed after the 2nd fire"
+    sleep_until(fire + timedelta(seconds=4))  # the second fire time is missed too
+
+    second = Child(tmp_path, url, "pair", str(fire.timestamp()))
+    second.wait_for("audit_finished")
+    time.sleep(1.5)
+    assert second.terminate() == 0
+    catch_ups = [e for e in second.events if e.get("event") == "catch_up"]
+    assert [e["reason"] for e in catch_ups] == ["not_running"]  # APScheduler's catch-up only, not both
+    assert second.names().count("audit_started") == 1
+    assert runs_recorded(url) == 1
 
 
 def test_sigterm_lets_the_running_audit_finish(tmp_path, url):
@@ -325,6 +415,28 @@ def test_no_tenants_is_a_config_error(url):
 
 
 # -- trigger and logs -------------------------------------------------------------------------------
+def test_previous_fire_time_of_a_weekly_cron():
+    tz = ZoneInfo("Europe/Amsterdam")
+    trigger = build_trigger(ScheduleConfig(cron="0 7 * * mon", timezone="Europe/Amsterdam"))
+    monday = datetime(2026, 1, 12, 7, 0, tzinfo=tz)
+    assert previous_fire_time(trigger, monday + timedelta(minutes=20)) == monday
+    assert previous_fire_time(trigger, monday) == monday  # at the fire time itself
+    assert previous_fire_time(trigger, monday - timedelta(seconds=1)) == monday - timedelta(days=7)
+    assert previous_fire_time(trigger, monday + timedelta(days=3)) == monday
+    # nothing since the job was created
+    assert previous_fire_time(trigger, monday + timedelta(hours=1), not_before=monday + timedelta(minutes=1)) is None
+
+
+def test_previous_fire_time_of_a_finite_interval():
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    trigger = IntervalTrigger(seconds=10, start_date=start, end_date=start + timedelta(seconds=30), timezone=UTC)
+    assert previous_fire_time(trigger, start - timedelta(seconds=1)) is None
+    assert previous_fire_time(trigger, start + timedelta(seconds=25)) == start + timedelta(seconds=20)
+    assert previous_fire_time(trigger, start + timedelta(days=2)) == start + timedelta(seconds=30)
+
+
 @pytest.mark.parametrize(("cron", "expected"), [
     ("0 7 * * mon", "2026-01-12 07:00"),   # default: weekly Monday 07:00
     ("0 7 * * 1", "2026-01-12 07:00"),     # cron numbering: 1 = Monday (APScheduler's own: Tuesday)
