@@ -64,6 +64,8 @@ class DoctorReport:
     directory_roles: list[str] = field(default_factory=list)
     rows: list[DoctorRow] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: advice that does not affect coverage (optional permissions)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -81,6 +83,7 @@ class DoctorReport:
             f"  Directory roles: {', '.join(self.directory_roles) or 'none'}",
         ]
         lines += [f"  ! {e}" for e in self.errors]
+        lines += [f"  i {n}" for n in self.notes]
         headers = ("source", "status", "missing permission / role / licence", "rules not assessed")
         table = [
             (
@@ -258,6 +261,14 @@ async def doctor_async(
                     failures[name] = describe(name, exc).reason
 
             await asyncio.gather(*(run(name) for name in SOURCES))
+            try:
+                await graph.get(graph.url("v1.0", "/organization?$select=id,displayName"))
+            except Exception as exc:
+                report.notes.append(
+                    "the tenant's display name and default domain cannot be read from /organization "
+                    f"({exc}); grant the optional Organization.Read.All, or reports use the configured "
+                    "name and the most common user-principal-name domain"
+                )
         else:
             failures = {name: "no token could be obtained" for name in SOURCES}
 

@@ -133,3 +133,19 @@ def test_without_organization_permission_the_upn_domain_and_config_name_are_used
     assert meta["default_domain"] == upn_domains.most_common(1)[0][0] != "contoso-pharma.example"
     assert meta["display_name"] == "contoso-eu"
     assert "403" in run.notes["organization"]
+
+
+def test_doctor_advises_the_optional_organization_permission(running_sim, sim_secret) -> None:
+    from auditor.collect import doctor
+
+    served = generate_tenant(40, seed=4)
+    with running_sim(served, options=OPEN, granted=set(ALL_PERMISSIONS) - {"Organization.Read.All"}) as sim:
+        config = sim_config(sim, served)
+        without = doctor(config.tenants[0], config)
+    with running_sim(served, options=OPEN) as sim:
+        config = sim_config(sim, served)
+        granted = doctor(config.tenants[0], config)
+    assert without.ok and granted.ok  # optional: coverage is unaffected
+    assert len(without.notes) == 1 and "Organization.Read.All" in without.notes[0] and "403" in without.notes[0]
+    assert "Organization.Read.All" in without.render()
+    assert granted.notes == [] and " i " not in granted.render()
