@@ -24,7 +24,13 @@ from auditor.sources import SOURCES
 #: permissions that also grant a narrower one (Graph's documented higher-privileged alternatives)
 BROADER: dict[str, tuple[str, ...]] = {
     "User.Read.All": ("User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
-    "GroupMember.Read.All": ("Group.Read.All", "Directory.Read.All", "Directory.ReadWrite.All"),
+    "GroupMember.Read.All": (
+        "Group.Read.All",
+        "GroupMember.ReadWrite.All",
+        "Group.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ),
     "RoleManagement.Read.Directory": (
         "RoleManagement.ReadWrite.Directory",
         "Directory.Read.All",
