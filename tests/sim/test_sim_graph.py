@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ssl
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from simclient import graph_client
 
 from auditor.sim import SimOptions, SimTenant, Simulator
 from auditor.sim.tenant_gen import generate_tenant
@@ -21,16 +21,6 @@ OPEN = SimOptions(reports_per_10s=None, ca_per_second=None)
 @pytest.fixture(scope="module")
 def snapshot():
     return generate_tenant(600, seed=5, now=NOW)
-
-
-def graph_client(sim: Simulator, tenant_id: str) -> httpx.Client:
-    verify = ssl.create_default_context(cafile=sim.ca_bundle_path)
-    r = httpx.post(f"{sim.authority_host}/{tenant_id}/oauth2/v2.0/token", data={
-        "grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": "sim-secret",
-        "scope": f"{sim.graph_endpoint}/.default"}, verify=verify)
-    r.raise_for_status()
-    return httpx.Client(verify=verify, base_url=sim.graph_endpoint,
-                        headers={"Authorization": f"Bearer {r.json()['access_token']}"})
 
 
 def follow(client: httpx.Client, url: str) -> tuple[list[dict], int, list[str]]:

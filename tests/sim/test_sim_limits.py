@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import ssl
 import threading
 from datetime import UTC, datetime
 
 import httpx
 import pytest
+from simclient import graph_client
 
 from auditor.sim import SimOptions, SimTenant, Simulator
 from auditor.sim.tenant_gen import generate_tenant
@@ -20,16 +20,6 @@ NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def snapshot():
     return generate_tenant(300, seed=8, now=NOW)
-
-
-def graph_client(sim: Simulator, tenant_id: str) -> httpx.Client:
-    verify = ssl.create_default_context(cafile=sim.ca_bundle_path)
-    r = httpx.post(f"{sim.authority_host}/{tenant_id}/oauth2/v2.0/token", data={
-        "grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": "sim-secret",
-        "scope": f"{sim.graph_endpoint}/.default"}, verify=verify)
-    r.raise_for_status()
-    return httpx.Client(verify=verify, base_url=sim.graph_endpoint,
-                        headers={"Authorization": f"Bearer {r.json()['access_token']}"})
 
 
 def test_identity_budget_gives_429_with_retry_after(snapshot) -> None:

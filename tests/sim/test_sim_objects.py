@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ssl
 from datetime import UTC, datetime
 
-import httpx
 import pytest
+from simclient import graph_client
 
 from auditor.sim import SimOptions, SimTenant, Simulator
 from auditor.sim.graph_objects import GROUP_PROPS
@@ -21,16 +20,6 @@ UNKNOWN = "00000000-dead-beef-0000-000000000000"
 @pytest.fixture(scope="module")
 def snapshot():
     return generate_tenant(60, seed=5, now=NOW, name="fabrikam")
-
-
-def graph_client(sim: Simulator, tenant_id: str) -> httpx.Client:
-    verify = ssl.create_default_context(cafile=sim.ca_bundle_path)
-    r = httpx.post(f"{sim.authority_host}/{tenant_id}/oauth2/v2.0/token", data={
-        "grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": "sim-secret",
-        "scope": f"{sim.graph_endpoint}/.default"}, verify=verify)
-    r.raise_for_status()
-    return httpx.Client(verify=verify, base_url=sim.graph_endpoint,
-                        headers={"Authorization": f"Bearer {r.json()['access_token']}"})
 
 
 def assert_graph_error(body: dict, code: str) -> None:
