@@ -40,6 +40,20 @@ CHILD = textwrap.dedent("""
     from auditor.schedule import run_scheduler
 
     url, kind, fire_arg, grace, work_seconds = sys.argv[1:6]
+    if len(sys.argv) > 6 and sys.argv[6] == "reused-pid":
+        # what a restarted container sees: a lock left by the killed process with this host and PID
+        import os, socket
+        from auditor.history.models import tenant_locks
+        store = HistoryStore(url)
+        store.migrate()
+        now = datetime.now(UTC)
+        with store.engine.begin() as conn:
+            conn.execute(tenant_locks.delete())
+            conn.execute(tenant_locks.insert(), [{
+                "tenant": "contoso", "token": "dead", "owner": f"entra-auditor schedule (pid {os.getpid()})",
+                "host": socket.gethostname(), "pid": os.getpid(), "thread": "1",
+                "acquired_at": now - timedelta(seconds=5), "expires_at": now + timedelta(seconds=600)}])
+        store.close()
     fire = (datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=int(fire_arg[5:]))
             if fire_arg.startswith("auto+") else datetime.fromtimestamp(float(fire_arg), UTC))
     config = AuditorConfig.model_validate({
@@ -69,12 +83,13 @@ CHILD = textwrap.dedent("""
 class Child:
     """A scheduler subprocess whose JSON-line stderr is parsed as it arrives."""
 
-    def __init__(self, tmp_path: Path, url: str, kind: str, fire: str, grace: int = 3600, work: float = 0.2):
+    def __init__(self, tmp_path: Path, url: str, kind: str, fire: str, grace: int = 3600, work: float = 0.2,
+                 *extra: str):
         script = tmp_path / "sched_child.py"
         script.write_text(CHILD)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, str(script), url, kind, fire, str(grace), str(work)],
+            [sys.executable, str(script), url, kind, fire, str(grace), str(work), *extra],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         self.events: list[dict] = []
@@ -301,6 +316,24 @@ def test_interrupted_catch_up_respects_the_tenant_lock(tmp_path, url):
     assert third.wait_for("catch_up")["reason"] == "interrupted"
     third.wait_for("audit_finished")
     assert third.terminate() == 0
+    assert runs_recorded(url) == 1
+
+
+def test_restarted_container_with_the_same_pid_takes_over_its_dead_lock(tmp_path, url):
+    first = Child(tmp_path, url, "daily", "auto+3", work=60)
+    fire = datetime.fromisoformat(first.wait_for("job_scheduled")["next_run_time"])
+    first.wait_for("audit_started")
+    wait_stored_next_run(url, fire + timedelta(days=1))
+    first.kill()
+
+    # PID 1 again in a restarted container: the killed process's lock names this very host and PID
+    second = Child(tmp_path, url, "daily", str(fire.timestamp()), 3600, 0.2, "reused-pid")
+    released = second.wait_for("lock_released")
+    assert released["tenant"] == "contoso" and released["holder"].startswith("entra-auditor schedule (pid ")
+    assert second.wait_for("catch_up")["reason"] == "interrupted"
+    second.wait_for("audit_finished")
+    assert second.terminate() == 0
+    assert "tenant_busy" not in second.names()
     assert runs_recorded(url) == 1
 
 
