@@ -25,10 +25,8 @@ gives up with "tenant X is being audited by <owner> since <time>".
 SIGTERM/SIGINT stop the scheduler gracefully: no new audit starts and a running one finishes (its run
 and report are written whole). A second signal abandons the running audit at once: nothing is
 committed (the run is one transaction, reports are written atomically) and the lock of the dead
-process is taken over by the next run on this host. A restarted container gets the same host name and
-PID (1) as the killed process, which the lock cannot tell from a live holder; so at start-up the
-scheduler releases a lock row naming its own host and PID but a thread it does not have (event
-``lock_released``), letting the catch-up run take the lock.
+process is taken over by the next run on this host, also when a restarted container gets the same host
+name and PID (1) as the killed process (the lock row carries a per-process incarnation marker).
 
 Logs are JSON lines on stderr. Tests inject ``run_fn``, ``trigger`` and ``clock``.
 
@@ -400,7 +398,6 @@ class AuditScheduler:
                 scheduler.remove_job(job.id)
                 self.log.info("tenant no longer configured; job removed",
                               extra={"event": "job_removed", "tenant": job.id[len(JOB_PREFIX):]})
-        self._release_locks_of_previous_incarnation(sorted(wanted))
         now = self.clock()
         grace = self.config.schedule.misfire_grace_seconds
         for name in sorted(wanted):
@@ -454,33 +451,6 @@ class AuditScheduler:
             with suppress(JobLookupError):
                 self._scheduler.remove_job(job_id)
             return None
-
-    def _release_locks_of_previous_incarnation(self, tenants: list[str]) -> None:
-        """Release tenant locks left by a killed earlier process with this host name AND this PID.
-
-        A container restarts its scheduler with the same host name and PID (1), so the lock's
-        dead-holder check (same host, other PID, PID gone) does not see that the holder died and the
-        catch-up run would be refused until the lock's TTL ran out. A lock row naming this process
-        but a thread that does not exist in it cannot be held by anything alive: it is released.
-        """
-        from auditor.history.locks import TenantLocks
-
-        host, pid = socket.gethostname(), os.getpid()
-        live = {str(t.ident) for t in threading.enumerate()}
-        locks = TenantLocks(self.store.engine, self.clock)
-        for tenant in tenants:
-            try:
-                holder = self.store.lock_holder(tenant)
-                if not holder or holder["host"] != host or holder["pid"] != pid or holder["thread"] in live:
-                    continue
-                locks.release(tenant, holder["token"])
-            except Exception as exc:  # the run itself will report a broken database
-                self.log.warning("could not check the tenant lock at start-up", extra={
-                    "event": "lock_check_failed", "tenant": tenant, "error": str(exc)})
-                continue
-            self.log.warning("released the lock of an earlier process with this host name and PID", extra={
-                "event": "lock_released", "tenant": tenant, "holder": holder["owner"],
-                "since": holder["acquired_at"].isoformat()})
 
     def _interrupted_occurrence(
         self, tenant: str, since: datetime | None, now: datetime, grace: int

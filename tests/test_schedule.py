@@ -328,8 +328,6 @@ def test_restarted_container_with_the_same_pid_takes_over_its_dead_lock(tmp_path
 
     # PID 1 again in a restarted container: the killed process's lock names this very host and PID
     second = Child(tmp_path, url, "daily", str(fire.timestamp()), 3600, 0.2, "reused-pid")
-    released = second.wait_for("lock_released")
-    assert released["tenant"] == "contoso" and released["holder"].startswith("entra-auditor schedule (pid ")
     assert second.wait_for("catch_up")["reason"] == "interrupted"
     second.wait_for("audit_finished")
     assert second.terminate() == 0

@@ -2,8 +2,11 @@
 
 A lock is one row of ``tenant_locks``. Acquiring inserts the row; if it exists, the row is taken over
 only when it has expired or its holder is a process on this host that no longer exists (a crash or
-``kill -9`` must not block the tenant until the TTL runs out). While held, a heartbeat thread pushes
-``expires_at`` forward, so a long audit keeps its lock and a dead one loses it after ``ttl_seconds``.
+``kill -9`` must not block the tenant until the TTL runs out). A process is identified by host, PID and
+a random incarnation marker (stored with the thread id): a restarted container runs its scheduler as
+PID 1 on the same host name again, and the marker tells the new PID 1 from the killed one. While held,
+a heartbeat thread pushes ``expires_at`` forward, so a long audit keeps its lock and a dead one loses it
+after ``ttl_seconds``.
 The lock is re-entrant for the same thread of the same process: an outer caller (the scheduler, the
 CLI) and an inner one (the pipeline) may both take it without colliding.
 """
@@ -52,8 +55,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# Identifies this process incarnation (not a client or connection: a constant chosen at import).
+_INCARNATION = uuid.uuid4().hex[:16]
+
+
 def _holder() -> tuple[str, int, str]:
-    return socket.gethostname(), os.getpid(), str(threading.get_ident())
+    return socket.gethostname(), os.getpid(), f"{_INCARNATION}:{threading.get_ident()}"
+
+
+def _holder_dead(current: dict[str, Any], host: str, pid: int) -> bool:
+    """True when the row's holder is a process on this host that no longer exists."""
+    if current["host"] != host:
+        return False  # another machine: only the TTL can tell
+    if current["pid"] != pid:
+        return not _pid_alive(current["pid"])
+    # Our own PID but not our incarnation: an earlier process with this PID (a restarted container).
+    return not str(current["thread"]).startswith(f"{_INCARNATION}:")
 
 
 class TenantLocks:
@@ -105,9 +122,7 @@ class TenantLocks:
                 continue  # released between our insert and our read: try again
             if current["host"] == host and current["pid"] == pid and current["thread"] == thread:
                 return None
-            stale = current["expires_at"] <= now or (
-                current["host"] == host and current["pid"] != pid and not _pid_alive(current["pid"])
-            )
+            stale = current["expires_at"] <= now or _holder_dead(current, host, pid)
             if not stale:
                 raise TenantBusy(tenant, current["owner"], current["acquired_at"])
             with self._engine.connect() as conn:

@@ -130,3 +130,24 @@ def test_heartbeat_extends_a_long_held_lock(sqlite_url):
             threading.Event().wait(0.2)
         assert store.lock_holder("contoso")["expires_at"] > first
     store.close()
+
+
+def test_lock_of_an_earlier_process_with_the_same_pid_is_taken_over(sqlite_url) -> None:
+    """A restarted container: same host name and PID, another incarnation; the old row is stale."""
+    import os
+    import socket
+    from datetime import UTC, datetime, timedelta
+
+    from auditor.history.models import tenant_locks
+
+    store = HistoryStore(sqlite_url)
+    store.migrate()
+    now = datetime.now(UTC)
+    with store.engine.begin() as conn:
+        conn.execute(tenant_locks.insert(), [{
+            "tenant": "contoso", "token": "dead", "owner": "entra-auditor schedule (pid 1)",
+            "host": socket.gethostname(), "pid": os.getpid(), "thread": "0123456789abcdef:1",
+            "acquired_at": now, "expires_at": now + timedelta(seconds=600)}])
+    with store.tenant_lock("contoso", owner="new incarnation"):
+        assert store.lock_holder("contoso")["owner"] == "new incarnation"
+    store.close()
