@@ -1,8 +1,12 @@
 """run_audit: the one straight pipeline the CLI, the scheduler and the workers all call.
 
 collect (or a given snapshot) → evaluate → history.annotate → render into
-``reports.dir/<tenant>/<UTC timestamp>/`` (each file atomic, folder 0700) → history.record (one
-transaction) → prune → deliver the email. A failure of one tenant never raises out of ``run_audits``.
+``reports.dir/<tenant>/<UTC timestamp>/`` (each file atomic, folder 0700) → deliver the email →
+history.record (one transaction, with any delivery error in the run's errors) → prune.
+
+The email goes out before the run is recorded: a process killed in between leaves no recorded run, so
+the scheduler's catch-up runs the audit again and the report is not silently lost (the reverse order
+would record a run whose email never left). A failure of one tenant never raises out of ``run_audits``.
 """
 
 from __future__ import annotations
@@ -122,12 +126,11 @@ def run_audit(
     base = Path(out_dir) if out_dir is not None else Path(config.reports.dir)
     outcome.report_dir = report_folder(base, name, started)
     outcome.files = render_all(result, snapshot, outcome.report_dir, list(formats or config.reports.formats))
+    if email:
+        outcome.email_sent = _deliver(config, name, result, outcome)
     if history is not None:
         history.record(result, outcome.report_dir)
         history.prune(name, config.reports.keep_runs)
-
-    if email:
-        outcome.email_sent = _deliver(config, name, result, outcome)
     return outcome
 
 
@@ -137,6 +140,7 @@ def _deliver(config: AuditorConfig, tenant: str, result: AuditResult, outcome: R
 
     if config.email is None:
         outcome.errors.append("--email given but the configuration has no email section")
+        result.run.errors.append(outcome.errors[-1])
         return False
     try:
         tenant_config = next((t for t in config.tenants if t.name == tenant), None)
@@ -145,6 +149,7 @@ def _deliver(config: AuditorConfig, tenant: str, result: AuditResult, outcome: R
     except AuditorError as exc:
         log.error("email delivery failed for tenant %s: %s", tenant, exc)
         outcome.errors.append(f"email delivery failed: {exc}")
+        result.run.errors.append(outcome.errors[-1])
         return False
 
 

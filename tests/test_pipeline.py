@@ -78,3 +78,25 @@ def test_one_failing_tenant_does_not_stop_the_others(tmp_path: Path, monkeypatch
     assert outcomes["bad"].errors and "bad" in outcomes["bad"].errors[0]
     assert outcomes["good"].status == "complete"
     assert outcomes["good"].files["json"].exists()
+
+
+def test_failed_delivery_keeps_reports_and_is_recorded_in_history(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = parse_config({
+        "storage": {"url": f"sqlite:///{tmp_path}/h.db"}, "reports": {"dir": str(tmp_path / "r")},
+        "email": {"transport": "smtp", "sender": "a@contoso.test", "to": ["b@contoso.test"],
+                  "smtp": {"host": "127.0.0.1", "port": port, "starttls": False, "timeout_seconds": 5}},
+    })
+    store = HistoryStore(config.storage.url)
+    outcome = run_audit(config, snapshot=demo_snapshot(), history=store, email=True, formats=["json", "html"],
+                        now=T0)
+    assert outcome.email_sent is False
+    assert outcome.errors and outcome.errors[0].startswith("email delivery failed")
+    assert outcome.files["json"].exists() and outcome.files["html"].exists()
+    [run] = store.list_runs(tenant="contoso")
+    assert run.status == "complete"
+    assert run.errors == outcome.errors
