@@ -105,12 +105,12 @@ def _history(config: AuditorConfig, args: argparse.Namespace) -> Any:
 
 def _print_outcome(outcome: Any) -> None:
     if outcome.result is None:
-        print(f"{outcome.tenant}: FAILED — {clean('; '.join(outcome.errors), 400)}", file=sys.stderr)
+        print(f"{clean(outcome.tenant)}: FAILED — {clean('; '.join(outcome.errors), 400)}", file=sys.stderr)
         return
     result = outcome.result
     summary = result.summary()
     counts = ", ".join(f"{n} {s}" for s, n in summary["open"].items() if n)
-    print(f"{outcome.tenant}: run {result.run.status}; open findings: {counts or 'none'}; "
+    print(f"{clean(outcome.tenant)}: run {result.run.status}; open findings: {counts or 'none'}; "
           f"waived: {summary['waived']}")
     for rule in result.not_assessed():
         print(f"  not assessed: {rule.id} — {clean(rule.reason, 300)}")
@@ -199,7 +199,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     code = 0
     for name in names:
         report = doctor(config.tenant(name), config)
-        print(report.render())
+        # Error texts and role names come from the tenant's services: one sanitised line at a time.
+        print("\n".join(clean(line, 2000) for line in report.render().splitlines()))
         if not report.ok:
             code = 3
     return code
@@ -252,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuditorError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"entra-auditor: {exc}", file=sys.stderr)
+        print(f"entra-auditor: {clean(exc, 2000)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("entra-auditor: interrupted", file=sys.stderr)

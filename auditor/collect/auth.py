@@ -76,6 +76,7 @@ class RedactingFilter(logging.Filter):
 
 
 _FILTER_LOCK = threading.Lock()
+_EXC_FORMATTER = logging.Formatter()
 _INSTALLED: list[RedactingFilter] = []
 
 
@@ -92,6 +93,9 @@ def install_redaction(secret: str | None = None) -> RedactingFilter:
 
             def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
                 record = previous(*args, **kwargs)
+                if record.exc_info and not record.exc_text:
+                    # A traceback is formatted later, by the handler: format (and redact) it now.
+                    record.exc_text = _EXC_FORMATTER.formatException(record.exc_info)
                 redactor.filter(record)
                 return record
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.collect.http import ApiClient, MalformedResponse
+from auditor.collect.http import ApiClient, MalformedResponse, next_link
 
 
 class ExchangeClient:
@@ -36,8 +36,5 @@ class ExchangeClient:
             if not isinstance(page, dict) or not isinstance(page.get("value"), list):
                 raise MalformedResponse(url, f"{cmdlet} returned a page without a 'value' list")
             records.extend(page["value"])
-            link = page.get("@odata.nextLink")
-            if link is not None and not isinstance(link, str):
-                raise MalformedResponse(url, "'@odata.nextLink' is not a URL")
-            url = link
+            url = next_link(url, page.get("@odata.nextLink"))
         return records

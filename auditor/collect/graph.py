@@ -17,6 +17,7 @@ from auditor.collect.http import (
     classify,
     cost_kind,
     estimated_cost,
+    next_link,
     retry_after,
 )
 
@@ -69,10 +70,7 @@ class GraphClient:
             records.extend(body["value"])
             if on_page is not None:
                 on_page(len(records))
-            link = body.get("@odata.nextLink")
-            if link is not None and not isinstance(link, str):
-                raise MalformedResponse(next_url, "'@odata.nextLink' is not a URL")
-            next_url = link
+            next_url = next_link(next_url, body.get("@odata.nextLink"))
         return records
 
     async def batch(self, version: str, requests: list[dict[str, Any]]) -> dict[str, SubResponse]:

@@ -54,6 +54,23 @@ class MalformedResponse(Exception):
         self.detail = detail
 
 
+def next_link(current: str, link: Any) -> str | None:
+    """Validate an ``@odata.nextLink``: the bearer token goes with it, so it must stay on the origin.
+
+    A link to another scheme, host or port (a compromised or spoofed response, a proxy rewriting
+    bodies) would hand the access token to that host; such a page is treated as malformed instead.
+    """
+    if link is None:
+        return None
+    if not isinstance(link, str):
+        raise MalformedResponse(current, "'@odata.nextLink' is not a URL")
+    here, there = httpx.URL(current), httpx.URL(link)
+    if (there.scheme, there.host, there.port) != (here.scheme, here.host, here.port) or there.scheme != "https":
+        raise MalformedResponse(current, f"'@odata.nextLink' leaves {here.scheme}://{here.host} "
+                                         f"(points to {there.scheme}://{there.host}); not followed")
+    return link
+
+
 @dataclass
 class Stats:
     requests: int = 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,19 @@ def _json_dumps(value: Any) -> str:
     return json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False)
 
 
+_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
+
+
 def parse_url(url: str) -> URL:
     try:
         return make_url(url)
-    except ArgumentError as exc:
-        raise StorageError(f"storage.url {url!r} is not a valid database URL ({exc}).") from exc
+    except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a non-numeric port
+        # The URL may carry a password: never repeat the user-info part (or the parser's text, which
+        # may quote it).
+        shown = _USERINFO.sub(r"\g<scheme>***@", url) if "@" in url else url
+        if "://" not in shown and "@" in shown:
+            shown = "<unparseable URL>"
+        raise StorageError(f"storage.url {shown!r} is not a valid database URL.") from exc
 
 
 def safe_url(url: URL | str) -> str:

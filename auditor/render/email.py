@@ -18,6 +18,7 @@ from pathlib import Path
 from auditor.errors import RenderError
 from auditor.findings import SEVERITIES, AuditResult
 from auditor.render.html import _when
+from auditor.render.safe import file_component
 from auditor.render.templating import make_environment
 from auditor.render.view import ReportView, build_view
 
@@ -92,7 +93,7 @@ def compose_email(
         raise RenderError("The e-mail has no recipients (email.to is empty).")
     view = build_view(result)
     day = result.run.started.strftime("%Y%m%d-%H%M")
-    parts = _attachment_parts(attachments, zip_over_mb, f"entra-audit-{view.tenant_name}-{day}.zip")
+    parts = _attachment_parts(attachments, zip_over_mb, f"entra-audit-{file_component(view.tenant_name)}-{day}.zip")
     subject = subject_for(view)
     env = make_environment({"when": _when})
     context = {

@@ -22,6 +22,17 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Characters that are illegal in XML 1.0 (same set openpyxl rejects), except tab/LF/CR.
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 MAX_CELL_CHARS = 32_000  # Excel's hard limit is 32,767 characters per cell
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def file_component(value: object, default: str = "tenant", limit: int = 64) -> str:
+    """``value`` as one harmless file or folder name: no separators, no ``..``, no leading dot or dash.
+
+    Tenant names normally match the config pattern already; a name read from a snapshot file or the
+    command line may not, and must never steer a path outside the report folder.
+    """
+    text = _UNSAFE_NAME.sub("_", str(value or "")).lstrip(".-_")[:limit]
+    return text or default
 
 
 def neutralise(value: str) -> str:

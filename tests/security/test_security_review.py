@@ -1,0 +1,167 @@
+"""Security review regressions: each test fails without the fix it names."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import ssl
+import stat
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from auditor.cli import main
+from auditor.collect.auth import install_redaction
+from auditor.collect.http import ApiClient, MalformedResponse
+from auditor.collect.tls import ssl_context
+from auditor.config import AuditorConfig
+from auditor.demo import demo_snapshot
+from auditor.errors import StorageError
+from auditor.history.db import parse_url
+from auditor.pipeline import run_audit
+from auditor.render.email import compose_email
+from auditor.sim.tls import TlsMaterial
+from auditor.snapshot import save
+
+EVIL_NAME = "../../escaped\x1b]0;owned\x07"
+
+
+def _evil_snapshot():
+    snapshot = demo_snapshot()
+    snapshot.tenant["name"] = EVIL_NAME
+    return snapshot
+
+
+# ------------------------------------------------------------------ report folders and attachments
+
+def test_snapshot_tenant_name_cannot_leave_the_report_folder(tmp_path: Path) -> None:
+    base = tmp_path / "reports"
+    outcome = run_audit(AuditorConfig(), snapshot=_evil_snapshot(), out_dir=base, formats=["json"])
+    folder = outcome.report_dir
+    assert folder is not None
+    assert folder.resolve().is_relative_to(base.resolve())
+    assert not (tmp_path / "escaped").exists() and not list(tmp_path.parent.glob("escaped*"))
+    assert "/" not in folder.parent.name and "\x1b" not in folder.parent.name
+    # the tenant folder is created owner-only too, not just the run folder
+    assert stat.S_IMODE(folder.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "findings.json").stat().st_mode) == 0o600
+
+
+def test_zipped_attachment_name_has_no_path(tmp_path: Path) -> None:
+    outcome = run_audit(AuditorConfig(), snapshot=_evil_snapshot(), out_dir=tmp_path, formats=["json"])
+    assert outcome.result is not None
+    message = compose_email(outcome.result, [outcome.files["json"]], sender="audit@contoso.com",
+                            to=["secops@contoso.com"], zip_over_mb=0)
+    names = [part.get_filename() for part in message.iter_attachments()]
+    assert len(names) == 1 and names[0].endswith(".zip")
+    assert "/" not in names[0] and ".." not in names[0] and "\x1b" not in names[0]
+
+
+def test_cli_output_sanitises_a_snapshot_tenant_name(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no config/auditor.yaml here: offline run without history
+    monkeypatch.delenv("ENTRA_AUDITOR_CONFIG", raising=False)
+    path = save(_evil_snapshot(), tmp_path / "evil.json.gz")
+    main(["audit", "--snapshot", str(path), "--out", str(tmp_path / "out"), "--format", "json"])
+    captured = capsys.readouterr()
+    assert "escaped" in captured.out
+    assert "\x1b" not in captured.out + captured.err and "\x07" not in captured.out + captured.err
+
+
+# ------------------------------------------------------------------ secrets in messages and logs
+
+def test_unparseable_database_url_never_repeats_its_password() -> None:
+    for url in ("postgresql+psycopg://auditor:Sup3rS3cretPw@db:notaport/auditor",
+                "not a url auditor:Sup3rS3cretPw@db"):
+        with pytest.raises(StorageError) as info:
+            parse_url(url)
+        assert "Sup3rS3cretPw" not in str(info.value)
+        assert "storage.url" in str(info.value)
+
+
+def test_tracebacks_in_logs_are_redacted() -> None:
+    secret = "tr4ceback-Secret-Value-0123456789"
+    install_redaction(secret)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("auditor.test_security_review")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise RuntimeError(f"upstream said client_secret={secret} and token eyJhbGciOi.eyJzdWIiOi.sig")
+        except RuntimeError:
+            logger.exception("collection failed")
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert "collection failed" in text and "RuntimeError" in text
+    assert secret not in text and "eyJhbGciOi.eyJzdWIiOi" not in text
+
+
+# ------------------------------------------------------------------ bearer token stays on the API host
+
+class _Tokens:
+    """The token side of ApiClient; the test is about where the HTTP client sends the token."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.context = context
+
+    async def get(self, scope: str) -> str:
+        return "bearer-token-for-graph-only"
+
+    def invalidate(self, scope: str, value: str) -> None:
+        pass
+
+
+def _serve(context: ssl.SSLContext, body_for: dict[str, object], seen: list[dict[str, str]]) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append({"path": self.path, "auth": self.headers.get("Authorization", "")})
+            data = json.dumps(body_for.get("page", {"value": []})).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_next_link_to_another_host_is_not_followed_with_the_token(tmp_path: Path) -> None:
+    from auditor.collect.graph import GraphClient
+
+    tls = TlsMaterial(tmp_path)
+    graph_seen: list[dict[str, str]] = []
+    other_seen: list[dict[str, str]] = []
+    other = _serve(tls.server_context(), {"page": {"value": [{"id": "x"}]}}, other_seen)
+    page = {"value": [{"id": "1"}],
+            "@odata.nextLink": f"https://localhost:{other.server_address[1]}/v1.0/users?$skiptoken=2"}
+    graph = _serve(tls.server_context(), {"page": page}, graph_seen)
+    base = f"https://127.0.0.1:{graph.server_address[1]}"
+
+    async def collect() -> None:
+        api = ApiClient(_Tokens(ssl_context(str(tls.ca_bundle_path))), max_retries=0)  # type: ignore[arg-type]
+        try:
+            await GraphClient(api, base).get_all(f"{base}/v1.0/users")
+        finally:
+            await api.aclose()
+
+    try:
+        with pytest.raises(MalformedResponse, match="nextLink"):
+            asyncio.run(collect())
+    finally:
+        graph.shutdown()
+        other.shutdown()
+    assert graph_seen and graph_seen[0]["auth"] == "Bearer bearer-token-for-graph-only"
+    assert other_seen == []  # the token never reached the other host
