@@ -143,6 +143,9 @@ def send_smtp(email: EmailConfig, message: EmailMessage) -> DeliveryResult:
     recipients = _recipients(message)
     where = f"SMTP server {smtp.host}:{smtp.port}"
     username = smtp.username()
+    if username and not (smtp.ssl or smtp.starttls):
+        raise DeliveryError(f"{where}: refusing to send the SMTP password over an unencrypted connection; "
+                            "set email.smtp.starttls or email.smtp.ssl.")
     password = smtp.password() if username else None
     context = _smtp_context(smtp) if (smtp.ssl or smtp.starttls) else None
     try:

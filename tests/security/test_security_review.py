@@ -165,3 +165,48 @@ def test_next_link_to_another_host_is_not_followed_with_the_token(tmp_path: Path
         other.shutdown()
     assert graph_seen and graph_seen[0]["auth"] == "Bearer bearer-token-for-graph-only"
     assert other_seen == []  # the token never reached the other host
+
+
+# ------------------------------------------------------------------ SMTP credentials need TLS
+
+def test_smtp_password_is_never_sent_in_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from auditor.deliver import send_smtp
+    from auditor.errors import DeliveryError
+
+    seen: list[object] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        seen.append(auth_data)
+        return AuthResult(success=True, handled=False)
+
+    class Inbox:
+        async def handle_DATA(self, server, session, envelope):
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # A server that offers AUTH without TLS (misconfigured relay, or a machine in the middle).
+    ctl = Controller(Inbox(), hostname="127.0.0.1", port=port, auth_require_tls=False,
+                     authenticator=authenticator)
+    ctl.start()
+    monkeypatch.setenv("SECREV_SMTP_USER", "mailer")
+    monkeypatch.setenv("SECREV_SMTP_PASSWORD", "pl4intext-Password")
+    config = AuditorConfig.model_validate({"email": {
+        "transport": "smtp", "sender": "audit@contoso.com", "to": ["secops@contoso.com"],
+        "smtp": {"host": "127.0.0.1", "port": port, "starttls": False, "timeout_seconds": 5,
+                 "username_env": "SECREV_SMTP_USER", "password_env": "SECREV_SMTP_PASSWORD"}}})
+    outcome = run_audit(AuditorConfig(), snapshot=demo_snapshot(), out_dir=tmp_path, formats=["json"])
+    assert outcome.result is not None and config.email is not None
+    message = compose_email(outcome.result, [], sender="audit@contoso.com", to=["secops@contoso.com"])
+    try:
+        with pytest.raises(DeliveryError, match="unencrypted"):
+            send_smtp(config.email, message)
+    finally:
+        ctl.stop()
+    assert seen == []  # no AUTH exchange happened, so the password never crossed the wire
