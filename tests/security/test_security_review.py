@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import re
 import ssl
 import stat
 import threading
@@ -210,3 +211,49 @@ def test_smtp_password_is_never_sent_in_clear(tmp_path: Path, monkeypatch: pytes
     finally:
         ctl.stop()
     assert seen == []  # no AUTH exchange happened, so the password never crossed the wire
+
+
+# ------------------------------------------------------------------ debug logs of every HTTP library
+
+def test_debug_logs_of_a_real_collection_hold_no_secret_or_token(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole collection against the simulator with msal/httpx/httpcore/urllib3 at DEBUG."""
+    from auditor.collect.collector import collect_tenant
+    from auditor.sim import SimOptions, SimTenant, Simulator
+    from auditor.sim.tenant_gen import generate_tenant
+
+    secret = "Debug-Log-Client-Secret-4242"
+    monkeypatch.setenv("SECREV_SIM_SECRET", secret)
+    for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        monkeypatch.delenv(var, raising=False)
+    snapshot = generate_tenant(60, seed=3)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.DEBUG)
+    names = ("", "msal", "httpx", "httpcore", "urllib3", "auditor")
+    old = {n: logging.getLogger(n).level for n in names}
+    logging.getLogger().addHandler(handler)
+    for n in names:
+        logging.getLogger(n).setLevel(logging.DEBUG)
+    try:
+        with Simulator(tenants=[SimTenant(snapshot, client_secret=secret)],
+                       options=SimOptions(reports_per_10s=None, ca_per_second=None)) as sim:
+            config = AuditorConfig.model_validate({"tenants": [{
+                "name": "contoso", "tenant_id": snapshot.tenant_id,
+                "client_id": "11111111-1111-1111-1111-111111111111", "client_secret_env": "SECREV_SIM_SECRET",
+                "cloud": "custom", "authority_host": sim.authority_host, "graph_endpoint": sim.graph_endpoint,
+                "exchange_endpoint": sim.exchange_endpoint, "ca_bundle": str(sim.ca_bundle_path)}]})
+            collected = collect_tenant(config.tenants[0], config)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        for n, level in old.items():
+            logging.getLogger(n).setLevel(level)
+    text = stream.getvalue()
+    assert collected.collected("users")
+    assert "HTTP Request" in text or "urllib3" in text or "https://" in text  # the debug logs did flow
+    assert secret not in text
+    assert not re.search(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.", text)  # no JWT (access token)
+    saved = save(collected, tmp_path / "s.json.gz")
+    import gzip
+
+    assert secret.encode() not in gzip.decompress(saved.read_bytes())
