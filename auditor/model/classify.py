@@ -62,7 +62,9 @@ def _service_signals(
         listed = {u.lower() for u in sa.upns}
         mark(users["upn"].str.lower().isin(listed), "listed in classification.service_accounts.upns")
     for ref in sa.groups:
-        group_id = ref if ref in groups else next((g for g, v in groups.items() if v["name"] == ref), None)
+        # Graph matches group display names case-insensitively (the collector found it that way).
+        group_id = ref if ref in groups else next(
+            (g for g, v in groups.items() if str(v["name"]).casefold() == ref.casefold()), None)
         if group_id is not None:
             mark(users["id"].isin(set(groups[group_id]["members"])), f"member of group '{groups[group_id]['name']}'")
     local = pd.Series([u.split("@", 1)[0] for u in users["upn"].tolist()], index=users.index, dtype="object")
@@ -74,8 +76,8 @@ def _service_signals(
 
 
 def unresolved_service_groups(groups: dict[str, dict[str, Any]], cfg: ClassificationConfig) -> list[str]:
-    names = {v["name"] for v in groups.values()}
-    return [g for g in cfg.service_accounts.groups if g not in groups and g not in names]
+    names = {str(v["name"]).casefold() for v in groups.values()}
+    return [g for g in cfg.service_accounts.groups if g not in groups and g.casefold() not in names]
 
 
 def classify_users(
@@ -86,6 +88,7 @@ def classify_users(
     cfg: ClassificationConfig,
 ) -> pd.DataFrame:
     users = users.copy()
+    holdings = holdings[holdings["admin"]] if not holdings.empty else holdings
     admin = _admin_columns(users, holdings)
     users["is_admin"] = users["id"].isin(set(holdings["user_id"])) if not holdings.empty else False
     users["admin_roles"] = admin["admin_roles"]

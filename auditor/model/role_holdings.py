@@ -1,4 +1,10 @@
-"""Role holdings: who holds which directory role, active or PIM-eligible, directly or via a group."""
+"""Role holdings: who holds which directory role, active or PIM-eligible, directly or via a group.
+
+Every holding is kept, whatever ``classification.admin_roles`` says: Conditional Access resolves
+``includeRoles``/``excludeRoles`` against all roles. The ``admin`` column says whether the holding makes
+its holder an admin under that setting; ``scope`` is the assignment's ``directoryScopeId`` ("/" =
+tenant-wide, else an administrative unit or object).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from auditor.model.roles import BUILTIN_ROLES, PRIVILEGED_ROLES
 
 COLUMNS = [
     "user_id", "upn", "role_id", "role_name", "assignment", "via_group_id", "via_group_name", "privileged",
+    "scope", "admin",
 ]
 
 
@@ -43,22 +50,25 @@ def build_role_holdings(
     upn_by_id = dict(zip(users["id"].tolist(), users["upn"].tolist(), strict=True))
     rows: list[tuple[Any, ...]] = []
 
-    def add(principal: str, role_def: str, kind: str) -> None:
+    def add(record: dict[str, Any], kind: str) -> None:
+        principal, role_def = str(record.get("principalId")), str(record.get("roleDefinitionId"))
+        scope = str(record.get("directoryScopeId") or "/")
         template, name = roles.get(role_def, (role_def, role_def))
-        if wanted is not None and template.lower() not in wanted and name.lower() not in wanted:
-            return
+        admin = wanted is None or template.lower() in wanted or name.lower() in wanted
         privileged = template in PRIVILEGED_ROLES
         if principal in groups:
             group = groups[principal]
             for member in group["members"]:
                 rows.append((member, upn_by_id.get(member, ""), template, name, kind, principal,
-                             group["name"], privileged))
+                             group["name"], privileged, scope, admin))
         else:
-            rows.append((principal, upn_by_id.get(principal, ""), template, name, kind, None, None, privileged))
+            rows.append((principal, upn_by_id.get(principal, ""), template, name, kind, None, None, privileged,
+                         scope, admin))
 
     for a in assignments:
-        add(str(a.get("principalId")), str(a.get("roleDefinitionId")), "active")
+        add(a, "active")
     for e in eligibility:
-        add(str(e.get("principalId")), str(e.get("roleDefinitionId")), "eligible")
+        add(e, "eligible")
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.drop_duplicates(subset=["user_id", "role_id", "assignment", "via_group_id"], ignore_index=True)
+    return frame.drop_duplicates(subset=["user_id", "role_id", "assignment", "via_group_id", "scope"],
+                                 ignore_index=True)

@@ -3,14 +3,17 @@
 Tables (pandas DataFrames; one row per entity; list-valued cells hold Python lists):
 
 users            id, upn, display_name, user_type ('Member'|'Guest'), enabled (bool), is_guest (bool),
+                 guest_kind ('internalGuest'|'b2bCollaborationGuest'|'b2bCollaborationMember'|None),
                  per_user_mfa ('disabled'|'enabled'|'enforced'|None when unknown),
                  is_admin (bool), admin_roles (list[str] role names), privileged_admin (bool),
                  role_assignment_kinds (list[str] e.g. ['active', 'eligible', 'via group Tier0']),
                  is_service_account (bool), service_signal (str|None: which signal matched),
                  is_daily (bool), mfa_registered (bool|None), methods (list[str]),
-                 last_sign_in (datetime64[UTC]|NaT), has_mailbox (bool)
+                 last_sign_in (datetime64[UTC]|NaT: last successful sign-in),
+                 last_sign_in_attempt (datetime64[UTC]|NaT: includes failed attempts), has_mailbox (bool)
 role_holdings    user_id, upn, role_id (template id), role_name, assignment ('active'|'eligible'),
-                 via_group_id (str|None), via_group_name (str|None), privileged (bool)
+                 via_group_id (str|None), via_group_name (str|None), privileged (bool),
+                 scope (directoryScopeId, "/" = tenant-wide), admin (bool: counts under admin_roles)
 mailboxes        mailbox_id, user_id (str|None, joined on ExternalDirectoryObjectId, else SMTP/UPN),
                  display_name, smtp_address, imap (bool), pop (bool),
                  smtp_auth_setting (True=disabled/False=enabled/None=inherit; the raw
@@ -21,7 +24,9 @@ ca_policies      id, name, state, requires_mfa (bool), blocks_legacy (bool), all
                  all_apps (bool), include_users/include_groups/include_roles,
                  exclude_users/exclude_groups/exclude_roles (list[str]), include_locations,
                  exclude_locations (list[str]), client_app_types (list[str]), grant_controls (list[str]),
-                 authentication_strength (str|None)
+                 authentication_strength (str|None), grants_mfa (bool: the grant alone requires MFA),
+                 narrowed_by (list[str]: conditions limiting when it applies), all_client_apps (bool),
+                 include_guest_kinds/exclude_guest_kinds (list[str] of users' guest_kind)
 ip_ranges        origin ('named_location'|'legacy_trusted_ips'), location_id, location_name,
                  is_trusted (bool), cidr (str, normalised), version (4|6), prefixlen (int)
 legacy_sign_ins  user_id, upn, count (successful legacy sign-ins), last (datetime64[UTC]),

@@ -33,9 +33,23 @@ def build_users(
         }
     )
     frame["is_guest"] = frame["user_type"].str.lower().eq("guest")
+    # External (B2B) accounts carry '#EXT#' in their UPN, whatever their userType.
+    external = pd.Series(["#ext#" in u.lower() for u in upns], dtype=bool)
+    frame["guest_kind"] = pd.Series(
+        [(("b2bCollaborationGuest" if ext else "internalGuest") if guest else
+          ("b2bCollaborationMember" if ext else None))
+         for guest, ext in zip(frame["is_guest"].tolist(), external.tolist(), strict=True)], dtype="object")
     interactive = _utc([a.get("lastSignInDateTime") for a in activity])
     non_interactive = _utc([a.get("lastNonInteractiveSignInDateTime") for a in activity])
-    frame["last_sign_in"] = pd.concat([interactive, non_interactive], axis=1).max(axis=1)
+    # lastSignInDateTime counts failed attempts too (a password spray keeps a dormant account looking
+    # used); lastSuccessfulSignInDateTime is the real last sign-in wherever Graph returns it. Every success
+    # is also an attempt, so a success later than the last attempt is inconsistent: the earlier one wins.
+    attempt = pd.concat([interactive, non_interactive], axis=1).max(axis=1)
+    has_success = pd.Series(["lastSuccessfulSignInDateTime" in a for a in activity], dtype=bool)
+    reported = _utc([a.get("lastSuccessfulSignInDateTime") for a in activity])
+    success = pd.concat([reported, attempt], axis=1).min(axis=1).where(reported.notna())
+    frame["last_sign_in"] = success.where(has_success, attempt)
+    frame["last_sign_in_attempt"] = attempt
     frame["has_sign_in_activity"] = [bool(a) for a in activity]
 
     if per_user_mfa is None:

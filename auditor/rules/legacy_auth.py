@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from auditor.findings import Finding
-from auditor.model.conditional_access import pins_to_location, policy_scope
+from auditor.model.conditional_access import pins_to_location, policy_scope, role_condition_holdings
 from auditor.model.sign_ins import summarise
 from auditor.model.tenant import TenantModel
 from auditor.rules.common import admin_evidence, iso, rows, tenant_finding, user_finding
@@ -22,6 +22,17 @@ def _enabled(model: TenantModel, column: str) -> pd.DataFrame:
     return ca[(ca["state"] == "enabled") & ca[column]]
 
 
+def _security_defaults(model: TenantModel) -> bool | str:
+    return "unknown" if model.security_defaults_enabled is None else model.security_defaults_enabled
+
+
+def _conditional(model: TenantModel, grant_column: str) -> list[dict[str, Any]]:
+    """Enabled policies whose grant would count but that apply only under extra conditions."""
+    ca = model.ca_policies
+    narrowed = ca[(ca["state"] == "enabled") & ca[grant_column] & ca["narrowed_by"].map(bool)]
+    return [{"policy": p.name, "only_when": list(p.narrowed_by)} for p in rows(narrowed)]
+
+
 def _report_only(model: TenantModel, column: str) -> list[str]:
     ca = model.ca_policies
     return ca[(ca["state"] == "enabledForReportingButNotEnforced") & ca[column]]["name"].tolist()
@@ -33,8 +44,8 @@ def _how_excluded(model: TenantModel, policy: pd.Series, user_id: str) -> str:
     for g in policy["exclude_groups"]:
         if user_id in (model.groups.get(g) or {}).get("members", []):
             return f"group {model.groups[g]['name']}"
-    holdings = model.role_holdings
-    roles = holdings[(holdings["user_id"] == user_id) & holdings["role_id"].isin(policy["exclude_roles"])]
+    holdings = role_condition_holdings(model.role_holdings, policy["exclude_roles"])
+    roles = holdings[holdings["user_id"] == user_id]
     if not roles.empty:
         return f"role {roles.iloc[0]['role_name']}"
     return "guests or external users"
@@ -81,17 +92,23 @@ def _exclusion_findings(
 def mfa_no_baseline(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """Security defaults off and no *enabled* CA policy requires MFA (built-in ``mfa`` or an
     authentication strength, not merely one of several OR'ed controls) for All users on All cloud apps.
-    Report-only policies do not count; they are listed in the evidence."""
+    Report-only policies do not count, nor do policies that apply only under extra conditions (sign-in
+    or user risk, some platforms, a device filter, only some modern client apps); both are listed in the
+    evidence."""
     if model.security_defaults_enabled:
         return
     enabled = _enabled(model, "requires_mfa")
     if (enabled["all_users"] & enabled["all_apps"]).any():
         return
-    yield tenant_finding(ctx, model, {
-        "security_defaults": False,
+    evidence = {
+        "security_defaults": _security_defaults(model),
         "enabled_mfa_policies": enabled["name"].tolist(),
         "report_only_mfa_policies": _report_only(model, "requires_mfa"),
-    })
+    }
+    conditional = _conditional(model, "grants_mfa")
+    if conditional:
+        evidence["conditional_mfa_policies"] = conditional
+    yield tenant_finding(ctx, model, evidence)
 
 
 @rule(
@@ -106,14 +123,15 @@ def mfa_no_baseline(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
 )
 def legacy_auth_not_blocked(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """Security defaults off and no enabled CA policy blocks client app types ``exchangeActiveSync`` and
-    ``other`` for All users. Report-only policies do not block."""
+    ``other`` for All users. Report-only policies do not block, nor do blocks limited to some locations or
+    to extra conditions (risk, platforms, a device filter)."""
     if model.security_defaults_enabled:
         return
     enabled = _enabled(model, "blocks_legacy")
     if enabled["all_users"].any():
         return
     yield tenant_finding(ctx, model, {
-        "security_defaults": False,
+        "security_defaults": _security_defaults(model),
         "enabled_blocking_policies": enabled["name"].tolist(),
         "report_only_blocking_policies": _report_only(model, "blocks_legacy"),
     })

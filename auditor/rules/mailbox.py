@@ -58,6 +58,9 @@ def smtp_auth_mailbox_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[
     boxes = model.mailboxes
     if boxes.empty:
         return
+    if model.smtp_auth_org_enabled is None and boxes["smtp_auth_setting"].isna().any():
+        raise NotAssessed("mailboxes follow the org SMTP AUTH setting, but the transport config did not include "
+                          "SmtpClientAuthenticationDisabled")
     admins_known = "role_assignments" in model.available
     for row in rows(boxes[boxes["smtp_auth_enabled"].eq(True)]):
         yield ctx.finding(

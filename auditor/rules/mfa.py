@@ -141,16 +141,17 @@ def per_user_mfa_legacy_config(model: TenantModel, ctx: RuleContext) -> Iterator
     ),
 )
 def tenant_app_passwords_allowed(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
-    """Fires when the legacy MFA service settings allow app passwords; medium when an admin has per-user
-    MFA enabled/enforced (so could create one). Unknown setting → not assessed."""
+    """Fires when the legacy MFA service settings allow app passwords; medium when an enabled privileged
+    admin has per-user MFA enabled/enforced (so could create one). Unknown setting → not assessed."""
     allowed = model.legacy_mfa.allow_app_passwords
     if allowed is None:
         raise NotAssessed("the legacy MFA service settings do not say whether app passwords are allowed")
     if not allowed:
         return
     users = model.users
-    enrolled = users["privileged_admin"] & mfa_enrolled(users)
-    admins = int(enrolled.sum()) if "per_user_mfa" in model.available else None
+    enrolled = users["privileged_admin"] & users["enabled"] & mfa_enrolled(users)
+    known = {"per_user_mfa", *ROLE_SOURCES} <= model.available
+    admins = int(enrolled.sum()) if known else None
     yield tenant_finding(
         ctx, model,
         {"allow_app_passwords": True, "source": model.legacy_mfa.origin,
@@ -177,7 +178,9 @@ def remember_mfa_long(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]
     if legacy.remember_mfa_enabled is None:
         raise NotAssessed("the legacy MFA service settings do not include remember-MFA")
     days = legacy.remember_mfa_days
-    if legacy.remember_mfa_enabled and days is not None and days > ctx.params["max_days"]:
+    if legacy.remember_mfa_enabled and days is None:
+        raise NotAssessed("remember-MFA is on but the legacy MFA service settings do not say for how many days")
+    if legacy.remember_mfa_enabled and days > ctx.params["max_days"]:
         yield tenant_finding(ctx, model, {"remember_mfa_days": days, "max_days": ctx.params["max_days"]})
 
 
@@ -214,16 +217,21 @@ def admin_no_mfa_method(model: TenantModel, ctx: RuleContext) -> Iterator[Findin
     remediation="Remove the role (or make it PIM-eligible), or disable the account if it is no longer needed.",
 )
 def stale_admin(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
-    """Enabled admins whose last interactive or non-interactive sign-in is older than ``max_days`` days
-    before the snapshot was collected, or who never signed in."""
+    """Enabled admins whose last successful sign-in (``lastSuccessfulSignInDateTime``; where Graph does not
+    return it, the later of the last interactive and non-interactive sign-ins) is older than ``max_days``
+    days before the snapshot was collected, or who never signed in. Failed attempts do not count as use:
+    a later attempt is shown in the evidence."""
     users = model.users
     cutoff = pd.Timestamp(model.collected_at) - pd.Timedelta(days=ctx.params["max_days"])
     admins = users[users["is_admin"] & users["enabled"]]
     stale = admins[admins["last_sign_in"].isna() | (admins["last_sign_in"] < cutoff)]
     for row in rows(stale):
         last = iso(row.last_sign_in)
-        yield user_finding(ctx, row, {**admin_evidence(row), "last_sign_in": last or "never",
-                                      "max_days": ctx.params["max_days"]})
+        evidence = {**admin_evidence(row), "last_sign_in": last or "never", "max_days": ctx.params["max_days"]}
+        attempt = row.last_sign_in_attempt
+        if not pd.isna(attempt) and (pd.isna(row.last_sign_in) or attempt > row.last_sign_in):
+            evidence["last_sign_in_attempt"] = iso(attempt)  # failed attempts since: worth a look
+        yield user_finding(ctx, row, evidence)
 
 
 @rule(

@@ -15,6 +15,7 @@ from tenantkit import (
     HELPDESK,
     REPORTS_READER,
     TENANT_ID,
+    ago,
     baseline,
     ca_policy,
     mailbox,
@@ -198,6 +199,69 @@ def admin_without_mfa(r: Records) -> None:
     r["registration_details"][1]["isMfaRegistered"] = False
 
 
+def au_scoped_role_exclusion(r: Records) -> None:
+    # Conditional Access ignores roles scoped to an administrative unit: excluding the role excludes nobody.
+    r["role_assignments"].append({"id": "ra-au", "principalId": "u-bob", "roleDefinitionId": HELPDESK,
+                                  "directoryScopeId": "/administrativeUnits/au-1"})
+    r["conditional_access"][0]["conditions"]["users"]["excludeRoles"] = [HELPDESK]
+
+
+def risk_only_mfa(r: Records) -> None:
+    r["conditional_access"][0]["conditions"]["signInRiskLevels"] = ["high", "medium"]
+
+
+def browser_only_mfa(r: Records) -> None:
+    r["conditional_access"][0]["conditions"]["clientAppTypes"] = ["browser"]
+
+
+def platform_scoped_block(r: Records) -> None:
+    r["conditional_access"][1]["conditions"]["platforms"] = {"includePlatforms": ["android", "iOS"],
+                                                             "excludePlatforms": []}
+
+
+def excluded_but_risk_policy_only(r: Records) -> None:
+    r["conditional_access"][0]["conditions"]["users"]["excludeUsers"] = ["u-bob"]
+    risky = ca_policy("ca-risk", "MFA on risky sign-ins", grant=["mfa"])
+    risky["conditions"]["signInRiskLevels"] = ["high"]
+    # A block outside HQ for browsers only does not pin the account's other clients.
+    pin = ca_policy("ca-pin", "Pin bob (browser)", grant=["block"], users={"includeUsers": ["u-bob"]},
+                    client_apps=["browser"], locations={"includeLocations": ["All"], "excludeLocations": ["loc-hq"]})
+    r["conditional_access"] += [risky, pin]
+
+
+def guest_kinds(r: Records) -> None:
+    r["users"].append(user("u-guest", "ann_partner.com#EXT#@contoso.onmicrosoft.com", user_type="Guest"))
+    r["users"].append(user("u-b2bm", "joe_partner.com#EXT#@contoso.onmicrosoft.com"))
+    mfa = r["conditional_access"][0]
+    mfa["conditions"]["users"]["excludeGuestsOrExternalUsers"] = {
+        "guestOrExternalUserTypes": "b2bCollaborationGuest,b2bCollaborationMember",
+        "externalTenants": {"@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants",
+                            "membershipKind": "all"}}
+    # Service-provider users and guests of one partner tenant: neither covers the guests in the directory.
+    sp = ca_policy("ca-sp", "MFA for service providers", grant=["mfa"], users={"includeUsers": []})
+    sp["conditions"]["users"]["includeGuestsOrExternalUsers"] = {
+        "guestOrExternalUserTypes": "serviceProvider",
+        "externalTenants": {"@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants",
+                            "membershipKind": "all"}}
+    one = ca_policy("ca-one", "MFA for Fabrikam guests", grant=["mfa"], users={"includeUsers": []})
+    one["conditions"]["users"]["includeGuestsOrExternalUsers"] = {
+        "guestOrExternalUserTypes": "b2bCollaborationGuest",
+        "externalTenants": {"@odata.type": "#microsoft.graph.conditionalAccessEnumeratedExternalTenants",
+                            "membershipKind": "enumerated", "members": ["f00d0000-0000-4000-8000-000000000001"]}}
+    r["conditional_access"] += [sp, one]
+    r["conditional_access"][1]["conditions"]["users"]["excludeUsers"] = ["GuestsOrExternalUsers"]
+
+
+def stale_admin_with_failed_attempts(r: Records) -> None:
+    r["users"][0]["signInActivity"].update(lastSignInDateTime=ago(1), lastSuccessfulSignInDateTime=ago(120))
+
+
+def disabled_privileged_admin_with_per_user_mfa(r: Records) -> None:
+    _add_admin(r, "u-old", "old-admin@contoso.com", enabled=False)
+    set_mfa(r, "u-old", "enforced")
+    r["mfa_service_policy"]["allowAppPasswords"] = True
+
+
 CASES: list[tuple[str, Callable[[Records], None], dict[tuple[str, str], str]]] = [
     ("baseline is clean", lambda r: None, {}),
     ("admin enforced + legacy sign-ins is critical observed", admin_enforced_with_legacy, {
@@ -291,6 +355,32 @@ CASES: list[tuple[str, Callable[[Records], None], dict[tuple[str, str], str]]] =
         ("stale-admin", "never@contoso.com"): "medium",
     }),
     ("admin without MFA method", admin_without_mfa, {("admin-no-mfa-method", "alice@contoso.com"): "critical"}),
+    ("an AU-scoped role is not a CA role exclusion", au_scoped_role_exclusion, {}),
+    ("a risk-conditioned MFA policy is not a baseline", risk_only_mfa, {
+        ("mfa-no-baseline", "Contoso"): "critical",
+    }),
+    ("a browser-only MFA policy is not a baseline", browser_only_mfa, {
+        ("mfa-no-baseline", "Contoso"): "critical",
+    }),
+    ("a platform-scoped block does not block legacy auth", platform_scoped_block, {
+        ("legacy-auth-not-blocked", "Contoso"): "high",
+    }),
+    ("excluded from the baseline, only a risk policy and a browser pin left", excluded_but_risk_policy_only, {
+        ("ca-mfa-excluded", "bob@contoso.com"): "medium",
+    }),
+    ("guest exclusions by kind; service-provider and one-tenant inclusions cover no guest", guest_kinds, {
+        ("ca-mfa-excluded", "ann_partner.com#EXT#@contoso.onmicrosoft.com"): "medium",
+        ("ca-mfa-excluded", "joe_partner.com#EXT#@contoso.onmicrosoft.com"): "medium",
+        ("legacy-auth-block-excluded", "ann_partner.com#EXT#@contoso.onmicrosoft.com"): "medium",
+        ("legacy-auth-block-excluded", "joe_partner.com#EXT#@contoso.onmicrosoft.com"): "medium",
+    }),
+    ("failed sign-in attempts do not make an admin active", stale_admin_with_failed_attempts, {
+        ("stale-admin", "alice@contoso.com"): "medium",
+    }),
+    ("a disabled admin does not escalate tenant-app-passwords-allowed", disabled_privileged_admin_with_per_user_mfa, {
+        ("tenant-app-passwords-allowed", "Contoso"): "low",
+        ("per-user-mfa-legacy-config", "Contoso"): "low",
+    }),
 ]
 
 
@@ -369,3 +459,80 @@ def test_service_signal_in_evidence_via_group_config() -> None:
     users = result.model.users.set_index("id")
     assert users.loc["u-kiosk", "service_signal"] == "member of group 'Service Accounts'"
     assert users.loc["u-svc", "service_signal"].startswith("UPN matches pattern")
+
+
+def test_ca_role_exclusion_resolves_roles_outside_configured_admin_roles() -> None:
+    records = baseline()
+    records["role_assignments"].append({"id": "ra-bob", "principalId": "u-bob", "roleDefinitionId": HELPDESK,
+                                        "directoryScopeId": "/"})
+    records["conditional_access"][0]["conditions"]["users"]["excludeRoles"] = [HELPDESK]
+    result = run(records, {"classification": {"admin_roles": ["Global Administrator"]}})
+    found = {(f.rule_id, f.entity_name): f for f in result.findings}
+    assert set(found) == {("ca-mfa-excluded", "bob@contoso.com")}
+    finding = found[("ca-mfa-excluded", "bob@contoso.com")]
+    assert finding.severity == "medium"  # not an admin under this configuration
+    assert finding.evidence["excluded_from"] == [
+        {"policy": "MFA for everyone", "excluded": "role Helpdesk Administrator"}]
+
+
+def _status(result: Any, rule_id: str) -> tuple[str, str | None]:
+    outcome = next(r for r in result.rules if r.id == rule_id)
+    return outcome.status, outcome.reason
+
+
+def test_inherited_smtp_auth_with_unknown_org_setting_is_not_assessed() -> None:
+    records = baseline()
+    records["transport_config"] = {"Identity": "Transport config without the setting"}
+    records["cas_mailboxes"][1]["SmtpClientAuthenticationDisabled"] = None
+    result = run(records)
+    for rule_id in ("smtp-auth-org-enabled", "smtp-auth-mailbox-enabled"):
+        status, reason = _status(result, rule_id)
+        assert status == "not_assessed"
+        assert "SmtpClientAuthenticationDisabled" in (reason or "")
+    # Mailboxes that all carry their own setting do not depend on the org's.
+    records["cas_mailboxes"][1]["SmtpClientAuthenticationDisabled"] = False
+    result = run(records)
+    assert _status(result, "smtp-auth-mailbox-enabled")[0] == "assessed"
+    assert [f.entity_name for f in result.findings if f.rule_id == "smtp-auth-mailbox-enabled"] == ["bob@contoso.com"]
+
+
+def test_remember_mfa_on_without_days_is_not_assessed() -> None:
+    records = baseline()
+    records["mfa_service_policy"]["rememberMfaOnTrustedDevice"] = {"isEnabled": True}
+    status, reason = _status(run(records), "remember-mfa-long")
+    assert status == "not_assessed" and "days" in (reason or "")
+
+
+def test_service_account_group_name_matches_case_insensitively() -> None:
+    records = baseline()
+    records["users"].append(user("u-kiosk", "kiosk@contoso.com"))
+    records["per_user_mfa"].append({"id": "u-kiosk", "perUserMfaState": "enforced"})
+    records["group_members"] = [{"id": "g-svc", "displayName": "Service Accounts", "members": [{"id": "u-kiosk"}]}]
+    result = run(records, {"classification": {"service_accounts": {"groups": ["service accounts"]}}})
+    assert not [f for f in result.findings if f.rule_id == "daily-account-per-user-mfa"]
+
+
+def test_unknown_security_defaults_are_not_reported_as_off() -> None:
+    records = baseline()
+    records["security_defaults"] = {"id": "00000000-0000-0000-0000-000000000005"}
+    records["conditional_access"] = []
+    found = {f.rule_id: f.evidence for f in run(records).findings}
+    assert found["mfa-no-baseline"]["security_defaults"] == "unknown"
+    assert found["legacy-auth-not-blocked"]["security_defaults"] == "unknown"
+
+
+def test_stale_admin_evidence_shows_later_failed_attempts() -> None:
+    records = baseline()
+    stale_admin_with_failed_attempts(records)
+    finding = next(f for f in run(records).findings if f.rule_id == "stale-admin")
+    assert finding.evidence["last_sign_in"].startswith(ago(120)[:10])
+    assert finding.evidence["last_sign_in_attempt"].startswith(ago(1)[:10])
+
+
+def test_conditional_mfa_policies_are_named_in_baseline_evidence() -> None:
+    records = baseline()
+    risk_only_mfa(records)
+    finding = next(f for f in run(records).findings if f.rule_id == "mfa-no-baseline")
+    assert finding.evidence["enabled_mfa_policies"] == []
+    assert finding.evidence["conditional_mfa_policies"] == [
+        {"policy": "MFA for everyone", "only_when": ["signInRiskLevels"]}]
