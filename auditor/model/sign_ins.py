@@ -40,8 +40,11 @@ def legacy_events(records: list[dict[str, Any]], users: pd.DataFrame) -> pd.Data
 
 
 def summarise(events: pd.DataFrame, since: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Per user: successful legacy sign-ins (count, last, protocols, up to 5 IPs) and failed attempts."""
-    frame = events if since is None else events[events["when"] >= since]
+    """Per user: successful legacy sign-ins (count, last, protocols, up to 5 IPs) and failed attempts.
+
+    A sign-in whose time could not be read is kept: the collector fetched only the window, and an
+    unreadable field must not make a successful legacy sign-in disappear."""
+    frame = events if since is None else events[events["when"].isna() | (events["when"] >= since)]
     if frame.empty:
         return pd.DataFrame(columns=COLUMNS)
     failed = frame[~frame["ok"]].groupby("user_id").size()

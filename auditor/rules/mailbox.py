@@ -61,7 +61,7 @@ def smtp_auth_mailbox_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[
     if model.smtp_auth_org_enabled is None and boxes["smtp_auth_setting"].isna().any():
         raise NotAssessed("mailboxes follow the org SMTP AUTH setting, but the transport config did not include "
                           "SmtpClientAuthenticationDisabled")
-    admins_known = "role_assignments" in model.available
+    admins_known = {"users", "role_definitions", "role_assignments"} <= model.available
     for row in rows(boxes[boxes["smtp_auth_enabled"].eq(True)]):
         yield ctx.finding(
             "mailbox", row.mailbox_id, row.smtp_address or row.display_name,
@@ -89,7 +89,7 @@ def imap_pop_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     boxes = model.mailboxes
     if boxes.empty:
         return
-    admins_known = "role_assignments" in model.available
+    admins_known = {"users", "role_definitions", "role_assignments"} <= model.available
     hits = boxes[boxes["imap"] | boxes["pop"]]
     for row in rows(hits):
         protocols = [p for p, on in (("IMAP", row.imap), ("POP", row.pop)) if on]

@@ -536,3 +536,20 @@ def test_conditional_mfa_policies_are_named_in_baseline_evidence() -> None:
     assert finding.evidence["enabled_mfa_policies"] == []
     assert finding.evidence["conditional_mfa_policies"] == [
         {"policy": "MFA for everyone", "only_when": ["signInRiskLevels"]}]
+
+
+def test_legacy_sign_in_with_unreadable_time_still_counts() -> None:
+    records = baseline()
+    bad = sign_in("u-bob", "bob@contoso.com", "IMAP4")
+    bad["createdDateTime"] = "not a time"
+    records["sign_ins"] = [bad]
+    finding = next(f for f in run(records).findings if f.rule_id == "legacy-auth-sign-ins")
+    assert finding.entity_name == "bob@contoso.com" and finding.evidence["count"] == 1
+
+
+def test_mailbox_admin_evidence_is_unknown_without_users() -> None:
+    records = baseline()
+    records["cas_mailboxes"][0]["ImapEnabled"] = True
+    result = run(records, failed={"users": "access denied"})
+    finding = next(f for f in result.findings if f.rule_id == "imap-pop-enabled")
+    assert finding.evidence["admin"] == "unknown"
