@@ -77,10 +77,15 @@ def trusted_ips_private_range(model: TenantModel, ctx: RuleContext) -> Iterator[
     remediation="Move the ranges to an IP named location (IPv4 and IPv6) and empty the legacy list.",
 )
 def trusted_ips_ipv4_only(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
-    """One tenant finding when the legacy trusted IP list is not empty; evidence counts the ranges."""
+    """One tenant finding when the legacy trusted IP list is not empty; evidence counts the ranges. Entries
+    that could not be read as IP ranges still mean the list is in use: they are counted separately."""
     legacy = _legacy(model)
-    if not legacy.empty:
-        yield tenant_finding(ctx, model, {"ranges": len(legacy), "source": model.legacy_mfa.origin})
+    unparsed = model.legacy_mfa.unparsed
+    if not legacy.empty or unparsed:
+        evidence = {"ranges": len(legacy), "source": model.legacy_mfa.origin}
+        if unparsed:
+            evidence["unreadable_entries"] = unparsed[:10]
+        yield tenant_finding(ctx, model, evidence)
 
 
 @rule(

@@ -553,3 +553,11 @@ def test_mailbox_admin_evidence_is_unknown_without_users() -> None:
     result = run(records, failed={"users": "access denied"})
     finding = next(f for f in result.findings if f.rule_id == "imap-pop-enabled")
     assert finding.evidence["admin"] == "unknown"
+
+
+def test_unreadable_legacy_trusted_ip_entries_still_mean_the_list_is_in_use() -> None:
+    records = baseline()
+    records["mfa_service_policy"]["trustedIps"]["ipRanges"] = ["52.1.2.0-52.1.2.255"]
+    finding = next(f for f in run(records).findings if f.rule_id == "trusted-ips-ipv4-only")
+    assert finding.evidence["ranges"] == 0
+    assert finding.evidence["unreadable_entries"] == ["52.1.2.0-52.1.2.255"]
