@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import gc
 import re
 import resource
 import sys
@@ -32,6 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from auditor.gcpause import gc_paused
 from auditor.model.roles import BUILTIN_ROLES, PRIVILEGED_ROLES
 from auditor.sim import tenant_scenarios as sc
 from auditor.snapshot import Snapshot, SourceData, save
@@ -620,13 +620,8 @@ def generate_tenant(
     collector is paused while records are built: the millions of new dicts would otherwise trigger
     repeated full collections and make large tenants several times slower.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _generate(users, seed=seed, name=name, now=now, options=options)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _generate(
