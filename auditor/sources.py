@@ -126,5 +126,14 @@ SOURCES: dict[str, SourceSpec] = {
 }
 
 
+# ``clientAppUsed`` values of legacy (basic-auth capable) protocols: the sign_ins source collects these
+# (filtered server-side) and the model counts them.
+LEGACY_CLIENT_APPS: tuple[str, ...] = (
+    "Authenticated SMTP", "AutoDiscover", "Exchange ActiveSync", "Exchange Online PowerShell",
+    "Exchange Web Services", "IMAP4", "MAPI Over HTTP", "Offline Address Book", "Other clients",
+    "Outlook Anywhere (RPC over HTTP)", "POP3", "Reporting Web Services",
+)
+
+
 def source_names() -> list[str]:
     return list(SOURCES)

@@ -25,25 +25,11 @@ from auditor.collect.http import ApiError, MalformedResponse
 from auditor.config import AuditorConfig, TenantConfig
 from auditor.errors import AuthError, PermissionDenied, SourceError
 from auditor.snapshot import SourceData
-from auditor.sources import SOURCES
+from auditor.sources import LEGACY_CLIENT_APPS, SOURCES
 
 USER_FIELDS = (
     "id,userPrincipalName,displayName,userType,accountEnabled,createdDateTime,assignedLicenses,"
     "onPremisesSyncEnabled,mail,jobTitle,department,passwordPolicies"
-)
-LEGACY_CLIENT_APPS = (
-    "Authenticated SMTP",
-    "AutoDiscover",
-    "Exchange ActiveSync",
-    "Exchange Online PowerShell",
-    "Exchange Web Services",
-    "IMAP4",
-    "MAPI Over HTTP",
-    "Offline Address Book",
-    "Other clients",
-    "Outlook Anywhere (RPC over HTTP)",
-    "POP3",
-    "Reporting Web Services",
 )
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _LICENCE_HINTS = ("licen", "premium", "b2c", "p1", "p2", "sku")

@@ -6,13 +6,9 @@ from typing import Any
 
 import pandas as pd
 
+from auditor.sources import LEGACY_CLIENT_APPS
+
 # clientAppUsed values that are legacy (basic-auth capable) protocols.
-LEGACY_CLIENT_APPS = frozenset({
-    "Authenticated SMTP", "AutoDiscover", "Exchange ActiveSync", "Exchange Online PowerShell",
-    "Exchange Web Services", "IMAP4", "MAPI Over HTTP", "Offline Address Book", "Other clients",
-    "Outlook Anywhere (RPC over HTTP)", "POP3", "Reporting Web Services", "Outlook Service",
-    "Universal Outlook",
-})
 COLUMNS = ["user_id", "upn", "count", "last", "protocols", "ip_addresses", "failed"]
 MAX_IPS = 5
 
