@@ -26,13 +26,18 @@ def _missing_reason(model: TenantModel, names: list[str]) -> str:
     return "needs " + "; ".join(parts)
 
 
-def _waiver_matches(waiver: Waiver, finding: Finding) -> bool:
+def _waiver_matches(waiver: Waiver, finding: Finding, owners: dict[str, str]) -> bool:
+    """Match by entity id or name; a mailbox finding also by its owner's UPN (``owners``: user id → UPN)."""
     if waiver.rule != finding.rule_id:
         return False
-    entity = waiver.entity.strip()
+    entity = waiver.entity.strip().lower()
     if entity == "*":
         return finding.entity_type == "tenant"
-    return entity.lower() in (finding.entity_id.lower(), finding.entity_name.lower())
+    names = {finding.entity_id.lower(), finding.entity_name.lower()}
+    owner = finding.evidence.get("user_id") if finding.entity_type == "mailbox" else None
+    if isinstance(owner, str) and owner in owners:
+        names.add(owners[owner].lower())
+    return entity in names
 
 
 def _waiver_doc(waiver: Waiver, expired: bool) -> dict[str, Any]:
@@ -43,14 +48,17 @@ def _waiver_doc(waiver: Waiver, expired: bool) -> dict[str, Any]:
     }
 
 
-def apply_waivers(findings: list[Finding], waivers: list[Waiver], today: date) -> list[dict[str, Any]]:
+def apply_waivers(
+    findings: list[Finding], waivers: list[Waiver], today: date, owners: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Mark matching findings waived; return the expired waivers (they no longer apply, and say so)."""
+    owners = owners or {}
     expired_docs: list[dict[str, Any]] = []
     for waiver in waivers:
         expired = waiver.expires is not None and waiver.expires < today
         matched = 0
         for finding in findings:
-            if not _waiver_matches(waiver, finding):
+            if not _waiver_matches(waiver, finding, owners):
                 continue
             matched += 1
             if expired:
@@ -115,7 +123,10 @@ def evaluate(
             outcome, found = _run_rule(spec, model, config)
             outcomes.append(outcome)
             findings.extend(found)
-    expired = apply_waivers(findings, config.waivers, now.date())
+    owners: dict[str, str] = {}
+    if config.waivers and not model.users.empty:
+        owners = dict(zip(model.users["id"].tolist(), model.users["upn"].tolist(), strict=True))
+    expired = apply_waivers(findings, config.waivers, now.date(), owners)
     if run.status != "failed":
         run.status = run_status(snapshot)  # type: ignore[assignment]
     run.finished = datetime.now(UTC)

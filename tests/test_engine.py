@@ -114,3 +114,13 @@ def test_waivers_apply_expire_and_are_reported() -> None:
     summary = result.summary()
     assert summary["waived"] == 2
     assert result.run.started == NOW
+
+
+def test_waiver_by_upn_matches_the_users_mailbox_even_with_another_smtp_address() -> None:
+    r = _noisy()
+    r["cas_mailboxes"][1]["PrimarySmtpAddress"] = "robert@contoso.com"  # bob's mailbox, another address
+    waivers = [{"rule": "imap-pop-enabled", "entity": "bob@contoso.com", "reason": "scanner",
+                "approved_by": "ciso"}]
+    finding = next(f for f in run(r, config={"waivers": waivers}).findings if f.rule_id == "imap-pop-enabled")
+    assert finding.entity_name == "robert@contoso.com"
+    assert finding.status == "waived"
