@@ -14,7 +14,7 @@ from auditor.findings import AuditResult, Finding, RuleOutcome, RunInfo
 from auditor.gcpause import gc_paused
 from auditor.model import TenantModel, build_model
 from auditor.rules import REGISTRY
-from auditor.rules.registry import NotAssessed, RuleContext, RuleSpec
+from auditor.rules.registry import NotAssessed, RuleContext, RuleSpec, headlines
 from auditor.snapshot import Snapshot
 
 
@@ -76,7 +76,8 @@ def _run_rule(spec: RuleSpec, model: TenantModel, config: AuditorConfig) -> tupl
     rule_config = config.rules.get(spec.id)
     outcome = RuleOutcome(
         id=spec.id, title=spec.title, severity=spec.severity, status="assessed", needs=spec.needs,
-        rationale=spec.rationale, remediation=spec.remediation,
+        rationale=spec.rationale, remediation=spec.remediation, detection=spec.detection,
+        escalation=spec.escalation, headline=spec.headline, sheet=spec.sheet, params=dict(spec.params),
     )
     if rule_config is not None and not rule_config.enabled:
         outcome.status, outcome.reason = "disabled", "disabled in configuration"
@@ -86,6 +87,7 @@ def _run_rule(spec: RuleSpec, model: TenantModel, config: AuditorConfig) -> tupl
         outcome.status, outcome.reason = "not_assessed", _missing_reason(model, missing)
         return outcome, []
     params = {**spec.params, **(rule_config.params if rule_config else {})}
+    outcome.params = params
     try:
         findings = list(spec.func(model, RuleContext(spec=spec, params=params)))
     except NotAssessed as exc:
@@ -137,5 +139,6 @@ def evaluate(
         rules=outcomes,
         findings=findings,
         expired_waivers=expired,
+        headlines=headlines(),
         model=model,
     )

@@ -54,8 +54,23 @@ class Finding:
         return doc
 
 
+@dataclass(frozen=True)
+class Headline:
+    """One of the headline risks: a group of rules shown first in every report."""
+
+    key: str
+    title: str
+    summary: str
+    rule_ids: tuple[str, ...]
+
+
 @dataclass
 class RuleOutcome:
+    """What happened to one rule in one run, with all the rule's metadata the reports need.
+
+    Renderers read rule metadata only from here (never from the rule registry).
+    """
+
     id: str
     title: str
     severity: str
@@ -65,6 +80,11 @@ class RuleOutcome:
     needs: tuple[str, ...] = ()
     rationale: str = ""
     remediation: str = ""
+    detection: str = ""
+    escalation: str = ""
+    headline: str | None = None  # key of the Headline group the rule belongs to
+    sheet: str | None = None  # title of the rule's own workbook sheet, if it has one
+    params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "reason": self.reason, "findings": self.findings}
@@ -99,6 +119,7 @@ class AuditResult:
     resolved: list[dict[str, Any]] = field(default_factory=list)
     expired_waivers: list[dict[str, Any]] = field(default_factory=list)
     previous_run_id: str | None = None
+    headlines: tuple[Headline, ...] = ()
     model: TenantModel | None = None
 
     @property

@@ -19,19 +19,11 @@ from auditor.findings import SEVERITIES, AuditResult, Finding
 from auditor.render import xlsx_stream as xs
 from auditor.render.atomic import atomic_output
 from auditor.render.safe import cell_value, neutralise
-from auditor.render.view import HEADLINES, ReportView, build_view, finding_sort_key, flatten_evidence, fmt_value
+from auditor.render.view import ReportView, build_view, finding_sort_key, flatten_evidence, fmt_value
 
 DECISIONS = ("Accept risk", "Remediate", "False positive")
 MAX_EVIDENCE_COLUMNS = 24
 SEVERITY_FILLS = {"critical": "7B1020", "high": "C0392B", "medium": "D68910", "low": "2E86C1", "info": "717D7E"}
-HEADLINE_SHEETS = {
-    "admin-app-passwords": "Admin app passwords",
-    "daily-account-per-user-mfa": "Daily per-user MFA",
-    "smtp-auth-org-enabled": "SMTP AUTH org",
-    "smtp-auth-mailbox-enabled": "SMTP AUTH mailboxes",
-    "imap-pop-enabled": "IMAP POP mailboxes",
-    "trusted-ips-duplicate-named-locations": "Trusted IPs vs locations",
-}
 
 
 @dataclass(frozen=True)
@@ -441,11 +433,13 @@ def write_workbook(result: AuditResult, handle: Any) -> None:
     )
     _findings_sheet(wb, "Findings", ordered, reviewer=True, with_rule=True)
     del ordered
-    for headline in HEADLINES:
+    sections = {s.id: s for s in view.rule_sections}
+    for headline in result.headlines:
         for rid in headline.rule_ids:
-            section = next((s for s in view.rule_sections if s.id == rid), None)
-            items = (section.open + section.waived) if section else []
-            _findings_sheet(wb, HEADLINE_SHEETS[rid], items, reviewer=False, with_rule=False)
+            section = sections.get(rid)
+            if section is None or not section.outcome.sheet:
+                continue
+            _findings_sheet(wb, section.outcome.sheet, section.open + section.waived, reviewer=False, with_rule=False)
     _users_sheet(wb, view)
     model = result.model
     _table_sheet(wb, "Conditional Access", getattr(model, "ca_policies", None), CA_COLUMNS)

@@ -12,37 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from auditor.findings import SEVERITY_RANK, AuditResult, Finding, RuleOutcome, RunInfo
-
-
-@dataclass(frozen=True)
-class Headline:
-    key: str
-    title: str
-    rule_ids: tuple[str, ...]
-    summary: str
-
-
-HEADLINES: tuple[Headline, ...] = (
-    Headline(
-        "app-passwords", "Admins with app-password exposure", ("admin-app-passwords",),
-        "Administrators whose per-user MFA state lets them create app passwords, which skip MFA.",
-    ),
-    Headline(
-        "per-user-mfa", "Daily accounts with per-user MFA", ("daily-account-per-user-mfa",),
-        "Everyday accounts still on legacy per-user MFA, which overrides Conditional Access.",
-    ),
-    Headline(
-        "legacy-protocols", "IMAP, POP and SMTP AUTH exposure",
-        ("smtp-auth-org-enabled", "smtp-auth-mailbox-enabled", "imap-pop-enabled"),
-        "Mailbox protocols that accept a password alone.",
-    ),
-    Headline(
-        "trusted-ips", "Legacy trusted IPs vs named locations", ("trusted-ips-duplicate-named-locations",),
-        "Ranges kept in two lists that must stay in step: the legacy MFA trusted IPs and IP named locations.",
-    ),
-)
-HEADLINE_RULES = {rid for h in HEADLINES for rid in h.rule_ids}
+from auditor.findings import SEVERITY_RANK, AuditResult, Finding, Headline, RuleOutcome, RunInfo
 
 DEFAULT_FALLBACK_CAP = 200  # findings per rule listed in the no-JavaScript part of report.html
 SUMMARY_CHARS = 300
@@ -160,13 +130,6 @@ class ReportView:
         return sorted(self.result.open_findings, key=finding_sort_key)
 
 
-def _rule_meta() -> dict[str, Any]:
-    """Detection text and escalation notes from the rule registry (metadata only)."""
-    from auditor.rules import REGISTRY
-
-    return dict(REGISTRY)
-
-
 def tenant_label(tenant: dict[str, Any]) -> str:
     name = tenant.get("name") or tenant.get("tenant_id") or "tenant"
     display = tenant.get("display_name") or ""
@@ -177,7 +140,6 @@ def tenant_label(tenant: dict[str, Any]) -> str:
 
 def build_view(result: AuditResult) -> ReportView:
     """Arrange an ``AuditResult`` for presentation."""
-    meta = _rule_meta()
     by_rule_open: dict[str, list[Finding]] = defaultdict(list)
     by_rule_waived: dict[str, list[Finding]] = defaultdict(list)
     for f in result.findings:
@@ -192,13 +154,12 @@ def build_view(result: AuditResult) -> ReportView:
                                         status="assessed", remediation=sample.remediation))
     sections: list[RuleSection] = []
     for outcome in outcomes:
-        spec = meta.get(outcome.id)
         sections.append(RuleSection(
             outcome=outcome,
             open=sorted(by_rule_open.get(outcome.id, []), key=finding_sort_key),
             waived=sorted(by_rule_waived.get(outcome.id, []), key=finding_sort_key),
-            detection=getattr(spec, "detection", "") if spec else "",
-            escalation=getattr(spec, "escalation", "") if spec else "",
+            detection=outcome.detection,
+            escalation=outcome.escalation,
         ))
     status_rank = {"assessed": 0, "not_assessed": 1, "disabled": 2}
     sections.sort(key=lambda s: (status_rank.get(s.outcome.status, 3), 0 if s.open else 1,
@@ -228,7 +189,7 @@ def build_view(result: AuditResult) -> ReportView:
         coverage_warnings=warnings,
         not_assessed=result.not_assessed(),
         rule_sections=sections,
-        headlines=[HeadlineSection(h, [by_id[r] for r in h.rule_ids if r in by_id]) for h in HEADLINES],
+        headlines=[HeadlineSection(h, [by_id[r] for r in h.rule_ids if r in by_id]) for h in result.headlines],
         new=sorted((f for f in result.findings if f.change == "new"), key=finding_sort_key),
         resolved=list(result.resolved),
         has_history=result.previous_run_id is not None,

@@ -26,7 +26,8 @@ def _range_finding(ctx: RuleContext, cidr: str, evidence: dict, severity: str | 
     title="Legacy trusted IP duplicates a named location",
     severity="low",
     needs=("legacy_mfa_settings", "named_locations"),
-    headline=True,
+    headline="trusted-ips",
+    sheet="Trusted IPs vs locations",
     rationale="The legacy MFA trusted IPs and Conditional Access named locations are two lists of the same "
     "networks that must be kept in step; when one changes and the other does not, MFA is skipped for "
     "networks you no longer own, or required where you meant to trust.",

@@ -25,7 +25,8 @@ ROLE_OPTIONAL = ("users", "role_definitions", "role_assignments", "role_eligibil
     title="SMTP AUTH is enabled for the organisation",
     severity="high",
     needs=("transport_config",),
-    headline=True,
+    headline="legacy-protocols",
+    sheet="SMTP AUTH org",
     rationale="SMTP AUTH accepts a user name and password on port 587; every mailbox that does not switch it "
     "off for itself inherits it, and basic-auth SMTP cannot do MFA.",
     remediation="Set-TransportConfig -SmtpClientAuthenticationDisabled $true, then enable SMTP AUTH only on "
@@ -46,7 +47,8 @@ def smtp_auth_org_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Find
     escalation="high for privileged admins",
     needs=("cas_mailboxes", "transport_config"),
     optional_needs=ROLE_OPTIONAL,
-    headline=True,
+    headline="legacy-protocols",
+    sheet="SMTP AUTH mailboxes",
     rationale="A mailbox with SMTP AUTH accepts basic-auth submissions that no MFA or Conditional Access "
     "policy can challenge.",
     remediation="Set-CASMailbox <mailbox> -SmtpClientAuthenticationDisabled $true (or clear the mailbox value "
@@ -78,7 +80,8 @@ def smtp_auth_mailbox_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[
     escalation="medium for privileged admins",
     needs=("cas_mailboxes",),
     optional_needs=ROLE_OPTIONAL,
-    headline=True,
+    headline="legacy-protocols",
+    sheet="IMAP POP mailboxes",
     rationale="IMAP and POP are rarely needed, bypass device-based Conditional Access and keep legacy clients "
     "alive; on admin mailboxes they widen a privileged account's attack surface.",
     remediation="Set-CASMailbox <mailbox> -ImapEnabled $false -PopEnabled $false, and set the defaults for new "

