@@ -138,9 +138,3 @@ class AuditResult:
 
     def not_assessed(self) -> list[RuleOutcome]:
         return [r for r in self.rules if r.status == "not_assessed"]
-
-    def worst_open_severity(self) -> str | None:
-        for sev in SEVERITIES:
-            if any(f.severity == sev and f.status == "open" for f in self.findings):
-                return sev
-        return None
