@@ -20,7 +20,6 @@ from auditor.errors import ConfigError
 DEFAULT_SERVICE_ACCOUNT_PATTERN = (
     r"^(svc|sa|service|srv|noreply|no-reply|scan|scanner|printer|smtp|relay|app)[-_.]"
 )
-CLOUDS = ("global", "usgov", "usgovdod", "china", "custom")
 
 
 class _Strict(BaseModel):
