@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from auditor.config import AuditorConfig
-from auditor.engine import evaluate
+from auditor.engine import evaluate_snapshot
 from auditor.render.excel import render_xlsx
 from auditor.render.html import render_html
 from auditor.sim.tenant_gen import generate_tenant
@@ -73,7 +73,7 @@ def main() -> None:
     t0 = time.perf_counter()
     snapshot = generate_tenant(args.users, now=datetime(2026, 3, 2, 7, 0, tzinfo=UTC))
     t1 = time.perf_counter()
-    result = evaluate(snapshot, AuditorConfig(), now=datetime(2026, 3, 2, 7, 0, tzinfo=UTC))
+    result = evaluate_snapshot(snapshot, AuditorConfig(), now=datetime(2026, 3, 2, 7, 0, tzinfo=UTC))
     t2 = time.perf_counter()
     del snapshot
     print(f"tenant: {args.users:,} users generated in {t1 - t0:.1f} s; evaluated in {t2 - t1:.1f} s: "

@@ -115,10 +115,10 @@ def test_sanitiser() -> None:
 def test_demo_tenant_workbook(tmp_path: Path) -> None:
     from auditor.config import AuditorConfig
     from auditor.demo import demo_snapshot
-    from auditor.engine import evaluate
+    from auditor.engine import evaluate_snapshot
 
     snapshot = demo_snapshot()
-    result = evaluate(snapshot, AuditorConfig())
+    result = evaluate_snapshot(snapshot, AuditorConfig())
     wb = openpyxl.load_workbook(render_xlsx(result, tmp_path / "report.xlsx"))
     assert wb["Findings"].max_row == len(result.findings) + 1
     assert wb["Users"].max_row == len(snapshot.records("users")) + 1

@@ -173,9 +173,9 @@ def test_100k_findings_load_and_filter(browser, tmp_path: Path) -> None:
 def demo_result():
     from auditor.config import AuditorConfig
     from auditor.demo import demo_snapshot
-    from auditor.engine import evaluate
+    from auditor.engine import evaluate_snapshot
 
-    return evaluate(demo_snapshot(), AuditorConfig())
+    return evaluate_snapshot(demo_snapshot(), AuditorConfig())
 
 
 def test_trusted_ips_side_by_side(render_result) -> None:
@@ -219,13 +219,13 @@ def test_templates_are_packaged_flat() -> None:
 def test_failed_sources_make_rules_not_assessed_impossible_to_miss() -> None:
     from auditor.config import AuditorConfig
     from auditor.demo import demo_snapshot
-    from auditor.engine import evaluate
+    from auditor.engine import evaluate_snapshot
     from auditor.snapshot import SourceData
 
     snapshot = demo_snapshot()
     snapshot.sources["cas_mailboxes"] = SourceData.failed("403 Forbidden: the app lacks Exchange.ManageAsApp")
     snapshot.sources["mfa_service_policy"] = SourceData.failed("404 Not Found (beta endpoint absent)")
-    result = evaluate(snapshot, AuditorConfig())
+    result = evaluate_snapshot(snapshot, AuditorConfig())
     skipped = {r.id for r in result.not_assessed()}
     assert {"imap-pop-enabled", "smtp-auth-mailbox-enabled"} <= skipped
     html = render_html_text(result)
