@@ -151,12 +151,12 @@ def build_coverage(users: pd.DataFrame, ca: pd.DataFrame, groups: dict[str, dict
         "mfa_covered_on_activation": covered_act,
         "mfa_covered_by": _names_by_bits([s.applies for s in mfa_scopes], [p["name"] for p in mfa_rows], n),
         "mfa_excluded_by": mfa_excluded_by,
-        "mfa_exclusion": mfa_exclusion,
+        "mfa_exclusion": pd.Series(mfa_exclusion, dtype="object"),
         "pinned": pinned,
         "pinned_by": pinned_by,
         "legacy_blocked_types": _names_by_bits([blocked[t] for t in LEGACY_TYPES], list(LEGACY_TYPES), n),
         "legacy_excluded_by": legacy_excluded_by,
         "legacy_gap_types": legacy_gap_types,
-        "legacy_exclusion": legacy_exclusion,
+        "legacy_exclusion": pd.Series(legacy_exclusion, dtype="object"),
     }, columns=COLUMNS)
 
