@@ -14,7 +14,7 @@ all-users policy.
 Security defaults are not considered here: a rule combines ``model.security_defaults_enabled`` with this table.
 
 Work per user is vectorised over the (few) policies; lists describing exclusions are built only for the users
-who are excluded somewhere.
+who are excluded somewhere. List cells are shared between users (one list per distinct value): read, never mutate.
 """
 
 from __future__ import annotations
@@ -93,10 +93,14 @@ def build_coverage(users: pd.DataFrame, ca: pd.DataFrame, groups: dict[str, dict
     # client app types of the MFA policies they are excluded from.
     pin_rows = [p for _, p in pins.iterrows()]
     pin_scopes = [scope(p) for p in pin_rows]
-    mfa_excluded_by: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    # Per-user lists only for the users excluded somewhere; everyone else shares one empty list (never mutated):
+    # a list per user would cost more than the whole coverage computation on a large tenant.
+    nothing: list[Any] = []
+    mfa_excluded_by: list[list[dict[str, Any]]] = [nothing] * n
     pinned = np.zeros(n, dtype=bool)
-    pinned_by: list[list[str]] = [[] for _ in range(n)]
+    pinned_by: list[list[str]] = [nothing] * n
     for i in np.flatnonzero(excluded | excluded_act).tolist():
+        mfa_excluded_by[i] = []
         needed: set[str] = set()
         for p, s in zip(mfa_rows, mfa_scopes, strict=True):
             if s.included_on_activation[i] and s.excluded_on_activation[i]:
@@ -135,9 +139,10 @@ def build_coverage(users: pd.DataFrame, ca: pd.DataFrame, groups: dict[str, dict
     legacy_exclusion[any_gap_act] = ON_ACTIVATION
     legacy_exclusion[any_gap] = ALWAYS
     legacy_gap_types = _names_by_bits([gap[t] | (gap_act[t] & ~any_gap) for t in LEGACY_TYPES], list(LEGACY_TYPES), n)
-    legacy_excluded_by: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    legacy_excluded_by: list[list[dict[str, Any]]] = [nothing] * n
     excluded_legacy = _any([s.included_on_activation & s.excluded_on_activation for s in legacy_scopes], n)
     for i in np.flatnonzero(excluded_legacy).tolist():
+        legacy_excluded_by[i] = []
         for p, s in zip(legacy_rows, legacy_scopes, strict=True):
             if s.included_on_activation[i] and s.excluded_on_activation[i]:
                 legacy_excluded_by[i].append({
