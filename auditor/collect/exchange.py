@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.collect.http import ApiClient, MalformedResponse, next_link
+from auditor.collect.http import MAX_PAGES, ApiClient, MalformedResponse, PageGuard, next_link
 
 
 class ExchangeClient:
@@ -23,11 +23,14 @@ class ExchangeClient:
             "X-ResponseFormat": "json",
         }
 
-    async def invoke(self, cmdlet: str, parameters: dict[str, Any] | None = None) -> list[Any]:
+    async def invoke(
+        self, cmdlet: str, parameters: dict[str, Any] | None = None, *, max_pages: int = MAX_PAGES
+    ) -> list[Any]:
         """Run a Get-* cmdlet and return every object it produced (all pages)."""
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters or {}}}
         records: list[Any] = []
         url: str | None = self.url
+        guard = PageGuard(max_pages)
         while url:
             resp = await self.api.request(
                 "POST", url, scope=self.scope, service="exchange", json_body=body, headers=self.headers
@@ -36,5 +39,5 @@ class ExchangeClient:
             if not isinstance(page, dict) or not isinstance(page.get("value"), list):
                 raise MalformedResponse(url, f"{cmdlet} returned a page without a 'value' list")
             records.extend(page["value"])
-            url = next_link(url, page.get("@odata.nextLink"))
+            url = guard.check(url, next_link(url, page.get("@odata.nextLink")))
         return records

@@ -63,6 +63,8 @@ class SimOptions:
     upload_session_lifetime_s: int = 900
     #: shuffle $batch responses (Graph may answer out of order)
     shuffle_batch: bool = True
+    #: hostile behaviour (link loops, stalls, trickling bodies, echoed secrets): ``auditor.sim.faults.Faults``
+    faults: Any = None
 
 
 @dataclass
