@@ -130,7 +130,7 @@ def deliver_email(
 # ---------------------------------------------------------------- SMTP
 
 def _smtp_context(smtp: SmtpConfig) -> ssl.SSLContext:
-    from auditor.collect.tls import ssl_context
+    from auditor.transport.tls import ssl_context
 
     return ssl_context(smtp.ca_bundle)
 
@@ -224,9 +224,9 @@ def _split(message: EmailMessage) -> _Parts:
 
 
 def _graph_defaults(tenant: TenantConfig) -> tuple[httpx.Client, str, Callable[[], str]]:
-    from auditor.collect.auth import TokenProvider
-    from auditor.collect.clouds import endpoints_for
-    from auditor.collect.tls import ssl_context
+    from auditor.transport.auth import TokenProvider
+    from auditor.transport.clouds import endpoints_for
+    from auditor.transport.tls import ssl_context
 
     endpoints = endpoints_for(tenant)
     context = ssl_context(tenant.ca_bundle)

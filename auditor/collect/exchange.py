@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.collect.http import ApiClient, MalformedResponse, next_link
+from auditor.transport.http import ApiClient, MalformedResponse, next_link
 
 
 class ExchangeClient:

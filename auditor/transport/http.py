@@ -1,8 +1,8 @@
 """The async HTTP layer shared by the Graph and Exchange clients.
 
 One :class:`ApiClient` per tenant run: an ``httpx.AsyncClient`` (bounded connections, timeouts, the
-tenant's TLS trust), bearer tokens from :class:`~auditor.collect.auth.TokenProvider`, per-service pacing
-(:mod:`auditor.collect.pacing`) and retries:
+tenant's TLS trust), bearer tokens from :class:`~auditor.transport.auth.TokenProvider`, per-service pacing
+(:mod:`auditor.transport.pacing`) and retries:
 
 * 429/503 (and 502/504, connection resets) are retried up to ``max_retries`` times, waiting the server's
   ``Retry-After`` or, when it is absent, an exponential backoff with jitter;
@@ -25,10 +25,10 @@ from typing import Any
 
 import httpx
 
-from auditor.collect.auth import TokenProvider
-from auditor.collect.pacing import RateWindow, UnitBudget
+from auditor.transport.auth import TokenProvider
+from auditor.transport.pacing import RateWindow, UnitBudget
 
-log = logging.getLogger("auditor.collect.http")
+log = logging.getLogger("auditor.transport.http")
 
 RETRY_STATUS = {429, 502, 503, 504}
 MAX_BACKOFF = 30.0
