@@ -226,13 +226,13 @@ def run_scheduled_job(scheduler_key: str, tenant: str, scheduled_since: str | No
 
 
 def pipeline_run_fn(store: HistoryStore) -> RunFn:
-    """The default ``run_fn``: ``auditor.pipeline.run_audit`` recording into ``store`` and e-mailing
-    the report when the configuration has an ``email`` section."""
+    """The default ``run_fn``: ``auditor.pipeline.run_audit`` recording into ``store``; like a worker's
+    run it leaves the e-mail decision to the pipeline (sent when ``email`` is configured)."""
 
     def run(config: AuditorConfig, tenant: str) -> Any:
         from auditor.pipeline import run_audit  # imported lazily: heavy, and not needed by tests
 
-        return run_audit(config, tenant, history=store, email=config.email is not None)
+        return run_audit(config, tenant, history=store)
 
     return run
 

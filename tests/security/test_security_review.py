@@ -176,7 +176,7 @@ def test_smtp_password_is_never_sent_in_clear(tmp_path: Path, monkeypatch: pytes
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
 
-    from auditor.deliver import send_smtp
+    from auditor.deliver.channels.smtp import send_smtp
     from auditor.errors import DeliveryError
 
     seen: list[object] = []
