@@ -16,7 +16,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-sys.path.insert(0, str(Path(__file__).parent / "render"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "render"))
 from render_sample import make_result
 
 from auditor.config import AuditorConfig, parse_config
