@@ -77,32 +77,66 @@ def test_dispatched_audit_on_a_worker_emails_the_report_once(postgres_url, amqp_
     proc: subprocess.Popen | None = None
     app = None
     try:
-        with fresh_postgres_database(postgres_url) as db_url, Simulator(tenants=[SimTenant(
-                served, client_id="11111111-1111-1111-1111-111111111111", client_secret=SECRET)]) as sim:
+        with (
+            fresh_postgres_database(postgres_url) as db_url,
+            Simulator(
+                tenants=[SimTenant(served, client_id="11111111-1111-1111-1111-111111111111", client_secret=SECRET)]
+            ) as sim,
+        ):
             config_path = tmp_path / "auditor.yaml"
-            config_path.write_text(yaml.safe_dump({
-                "tenants": [sim.tenant_config(secret_env="SIM_SECRET") | {"name": "contoso"}],
-                "storage": {"url": db_url},
-                "reports": {"dir": str(tmp_path / "reports"), "formats": ["html", "xlsx", "json"]},
-                "schedule": {"cron": "0 7 * * mon", "timezone": "UTC"},
-                "email": {"transport": "smtp", "sender": "audit@contoso.test", "to": ["secops@contoso.test"],
-                          "smtp": {"host": "127.0.0.1", "port": smtp_port, "starttls": False}},
-            }))
+            config_path.write_text(
+                yaml.safe_dump(
+                    {
+                        "tenants": [sim.tenant_config(secret_env="SIM_SECRET") | {"name": "contoso"}],
+                        "storage": {"url": db_url},
+                        "reports": {"dir": str(tmp_path / "reports"), "formats": ["html", "xlsx", "json"]},
+                        "schedule": {"cron": "0 7 * * mon", "timezone": "UTC"},
+                        "email": {
+                            "transport": "smtp",
+                            "sender": "audit@contoso.test",
+                            "to": ["secops@contoso.test"],
+                            "smtp": {"host": "127.0.0.1", "port": smtp_port, "starttls": False},
+                        },
+                    }
+                )
+            )
             config = load_config(config_path)
-            env = {k: v for k, v in os.environ.items()
-                   if k not in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "ENTRA_AUDITOR_RUN_FN")}
-            env.update({
-                "PYTHONPATH": str(REPO), "SIM_SECRET": SECRET,
-                "ENTRA_AUDITOR_BROKER_URL": amqp_url, "ENTRA_AUDITOR_RESULT_BACKEND": "rpc://",
-                "ENTRA_AUDITOR_CONFIG": str(config_path), "ENTRA_AUDITOR_QUEUE": queue,
-            })
+            env = {
+                k: v
+                for k, v in os.environ.items()
+                if k not in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "ENTRA_AUDITOR_RUN_FN")
+            }
+            env.update(
+                {
+                    "PYTHONPATH": str(REPO),
+                    "SIM_SECRET": SECRET,
+                    "ENTRA_AUDITOR_BROKER_URL": amqp_url,
+                    "ENTRA_AUDITOR_RESULT_BACKEND": "rpc://",
+                    "ENTRA_AUDITOR_CONFIG": str(config_path),
+                    "ENTRA_AUDITOR_QUEUE": queue,
+                }
+            )
             app = create_app(ScaleSettings.from_env(env))
-            store = ClaimStore(create_engine(db_url))
+            engine = create_engine(db_url)
+            store = ClaimStore(engine)
             log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed with the process
             proc = subprocess.Popen(
-                [sys.executable, "-m", "auditor.scale", "worker", "--hostname",
-                 f"mail-{uuid.uuid4().hex[:6]}@scale-test", "--concurrency", "1"],
-                cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "auditor.scale",
+                    "worker",
+                    "--hostname",
+                    f"mail-{uuid.uuid4().hex[:6]}@scale-test",
+                    "--concurrency",
+                    "1",
+                ],
+                cwd=tmp_path,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             try:
                 assert dispatch(app, store, config, PERIOD).enqueued == ["contoso"]
                 _wait(lambda: store.summary(PERIOD).get("done") == 1, 90, "the audit to finish", proc)
@@ -119,6 +153,7 @@ def test_dispatched_audit_on_a_worker_emails_the_report_once(postgres_url, amqp_
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(30)
                 log.close()
+                engine.dispose()
             message = inbox.messages[0]
             assert "contoso" in message["Subject"]
             attachments = sorted(part.get_filename() for part in message.walk() if part.get_filename())
