@@ -158,14 +158,12 @@ def deliver_report(
     Idempotent through ``<report_dir>/.email-sent``: calling it again for the same run, e.g. after a
     crash between delivery and bookkeeping, sends nothing.
     """
-    from auditor.deliver import already_sent, deliver_email
+    from auditor.deliver import already_sent, deliver_email, skipped
     from auditor.render.email import compose_email
 
     previous = already_sent(report_dir, result.run.id)
     if previous is not None:  # nothing to compose either
-        return DeliveryResult(sent=False, skipped=True, transport=str(previous.get("transport")),
-                              detail=f"already sent at {previous.get('sent_at')}",
-                              message_id=previous.get("message_id"), recipients=previous.get("recipients", []))
+        return skipped(previous, email.transport)
     attachments = [files[kind] for kind in ("xlsx", "html") if kind in files]
     message = compose_email(result, attachments, sender=email.sender, to=email.to, cc=email.cc,
                             zip_over_mb=email.zip_attachments_over_mb)

@@ -17,7 +17,7 @@ A new channel is one module in ``auditor/deliver/channels/`` with ``@channel("na
 
 from __future__ import annotations
 
-from auditor.deliver.marker import MARKER, already_sent
+from auditor.deliver.marker import MARKER, already_sent, skipped
 from auditor.deliver.registry import (
     Channel,
     DeliveryResult,
@@ -38,6 +38,7 @@ __all__ = [
     "deliver_email",
     "get_channel",
     "known_channels",
+    "skipped",
     "unregister",
     "validate_email_config",
 ]

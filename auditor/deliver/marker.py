@@ -45,3 +45,15 @@ def write_marker(report_dir: Path, run_id: str, result: DeliveryResult) -> None:
         atomic_write(Path(report_dir) / MARKER, json.dumps(doc, indent=2) + "\n")
     except AuditorError as exc:  # the mail is out; failing to record it must not fail the run
         log.error("E-mail for run %s was sent but the marker could not be written: %s", run_id, exc)
+
+
+def skipped(previous: dict[str, Any], transport: str) -> DeliveryResult:
+    """The result of not sending again: what the marker of the earlier delivery recorded."""
+    return DeliveryResult(
+        sent=False,
+        skipped=True,
+        transport=str(previous.get("transport", transport)),
+        detail=f"already sent at {previous.get('sent_at')}",
+        message_id=previous.get("message_id"),
+        recipients=previous.get("recipients", []),
+    )

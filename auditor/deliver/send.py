@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from auditor.config import EmailConfig, TenantConfig
-from auditor.deliver.marker import already_sent, write_marker
+from auditor.deliver.marker import already_sent, skipped, write_marker
 from auditor.deliver.registry import DeliveryResult, get_channel
 from auditor.errors import DeliveryError
 
@@ -31,14 +31,7 @@ def deliver_email(
     previous = already_sent(report_dir, run_id)
     if previous is not None:
         log.info("E-mail for run %s already sent at %s; not sending again", run_id, previous.get("sent_at"))
-        return DeliveryResult(
-            sent=False,
-            skipped=True,
-            transport=str(previous.get("transport", email.transport)),
-            detail=f"already sent at {previous.get('sent_at')}",
-            message_id=previous.get("message_id"),
-            recipients=previous.get("recipients", []),
-        )
+        return skipped(previous, email.transport)
     channel = get_channel(email.transport)
     try:
         result = channel.send(email, tenant, message)

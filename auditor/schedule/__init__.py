@@ -32,6 +32,9 @@ Logs are JSON lines on stderr. Tests inject ``run_fn``, ``trigger`` and ``clock`
 
 Run with one scheduler process per history database; APScheduler 3 job stores are not meant to be
 shared by several live schedulers.
+
+Modules: ``scheduler`` (``AuditScheduler``, the job, ``run_scheduler``), ``triggers`` (cron parsing, the
+latest past fire time), ``signals`` (two-stage stop), ``logs`` (JSON-line logging).
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 import uuid
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from auditor.errors import AuditorError, ConfigError
 from auditor.schedule.logs import json_logging
+from auditor.schedule.signals import install_stop_signals
 from auditor.schedule.triggers import build_trigger, previous_fire_time, trigger_signature
 
 if TYPE_CHECKING:
@@ -206,36 +206,22 @@ class AuditScheduler:
                 self._running_cond.wait(timeout=1)
 
     def _install_signals(self) -> Callable[[], None]:
-        if not self.install_signal_handlers or threading.current_thread() is not threading.main_thread():
+        if not self.install_signal_handlers:
             return lambda: None
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        return install_stop_signals(self._first_signal, self._second_signal)
 
-        signals_seen = [0]
+    def _first_signal(self, name: str) -> None:
+        self._stopping.set()
+        self.log.info("stopping; running audits finish first", extra={
+            "event": "scheduler_stopping", "signal": name, "running": self.running_tenants()})
+        self.stop()
 
-        def handle(signum: int, _frame: Any) -> None:
-            name = signal.Signals(signum).name
-            signals_seen[0] += 1  # counted first: a second signal may interrupt this handler
-            if signals_seen[0] == 1:
-                self._stopping.set()
-                self.log.info("stopping; running audits finish first", extra={
-                    "event": "scheduler_stopping", "signal": name, "running": self.running_tenants()})
-                self.stop()
-                return
-            self.log.warning("second signal: abandoning running audits, nothing of them is committed",
-                             extra={"event": "scheduler_abandoned", "signal": name,
-                                    "running": self.running_tenants()})
-            for h in logging.getLogger("auditor").handlers:
-                h.flush()
-            os._exit(128 + signum)
-
-        for sig in previous:
-            signal.signal(sig, handle)
-
-        def restore() -> None:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
-
-        return restore
+    def _second_signal(self, name: str, signum: int) -> None:
+        self.log.warning("second signal: abandoning running audits, nothing of them is committed",
+                         extra={"event": "scheduler_abandoned", "signal": name, "running": self.running_tenants()})
+        for h in logging.getLogger("auditor").handlers:
+            h.flush()
+        os._exit(128 + signum)
 
     # -- APScheduler listeners -------------------------------------------------------------------
     def _on_started(self, _event: Any) -> None:
