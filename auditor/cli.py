@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--snapshot", help="evaluate a saved snapshot offline")
     audit.add_argument("--out", help="report folder (default: reports.dir from the config)")
     audit.add_argument("--format", help="comma-separated: html,xlsx,json (default: all three)")
-    audit.add_argument("--email", action="store_true", help="also deliver the report by e-mail")
+    audit.add_argument("--email", action="store_true",
+                       help="also deliver the report by e-mail (scheduled and worker runs e-mail whenever "
+                            "'email' is configured)")
     audit.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 when an open finding is at or above this")
     audit.add_argument("--no-history", action="store_true", help="do not read or write the history database")
 
@@ -80,10 +82,12 @@ def _config(args: argparse.Namespace, required: bool = True) -> AuditorConfig:
         if required:
             raise UsageError("No configuration: pass -c FILE, set ENTRA_AUDITOR_CONFIG, or create config/auditor.yaml.")
         return AuditorConfig()
+    from auditor.deliver import validate_email_config
     from auditor.rules.settings import validate_rule_settings
 
     config = load_config(path)
     validate_rule_settings(config.rules, config.waivers, str(path))
+    validate_email_config(config, origin=str(path))  # email.transport against the channel registry
     return config
 
 

@@ -156,18 +156,14 @@ class SmtpConfig(_Strict):
 
 
 class EmailConfig(_Strict):
-    transport: Literal["graph", "smtp"] = "graph"
+    # The delivery channel's name; ``auditor.deliver.validate_email_config`` checks it (and the channel's
+    # own section) against the channel registry.
+    transport: str = "graph"
     sender: str
     to: list[str] = Field(min_length=1)
     cc: list[str] = Field(default_factory=list)
     smtp: SmtpConfig | None = None
     zip_attachments_over_mb: float = 3.0
-
-    @model_validator(mode="after")
-    def _check(self) -> EmailConfig:
-        if self.transport == "smtp" and self.smtp is None:
-            raise ValueError("transport smtp needs an smtp section")
-        return self
 
 
 class ServiceAccountConfig(_Strict):

@@ -50,7 +50,6 @@ FORBIDDEN: frozenset[tuple[str, str]] = frozenset({("deliver", "collect"), ("ren
 PENDING: frozenset[tuple[str, str]] = frozenset({
     ("collect", "model"),
     ("collect", "rules"),
-    ("deliver", "collect"),
 })
 
 

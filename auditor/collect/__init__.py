@@ -1,4 +1,4 @@
-"""Collection of a live tenant: MSAL auth, Graph + Exchange clients, one fetcher per source, doctor.
+"""Collection of a live tenant: Graph + Exchange clients (over ``auditor.transport``), one fetcher per source, doctor.
 
 Public entry points::
 

@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from auditor.collect.auth import TokenProvider, install_redaction
-from auditor.collect.clouds import endpoints_for
 from auditor.collect.exchange import ExchangeClient
 from auditor.collect.graph import GraphClient
-from auditor.collect.http import ApiClient, ApiError, Stats
 from auditor.collect.sources import FETCHERS, CollectContext, Progress, describe
-from auditor.collect.tls import ssl_context
 from auditor.config import AuditorConfig, TenantConfig
 from auditor.errors import AuditorError, AuthError, CollectError
 from auditor.snapshot import Snapshot, SourceData
 from auditor.sources import SOURCES
+from auditor.transport.auth import TokenProvider, install_redaction
+from auditor.transport.clouds import endpoints_for
+from auditor.transport.http import ApiClient, ApiError, Stats
+from auditor.transport.tls import ssl_context
 
 log = logging.getLogger("auditor.collect")
 

@@ -11,7 +11,6 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.collect.auth import decode_claims
 from auditor.collect.collector import Limits, build_api
 from auditor.collect.exchange import ExchangeClient
 from auditor.collect.graph import GraphClient
@@ -20,6 +19,7 @@ from auditor.config import AuditorConfig, TenantConfig
 from auditor.errors import AuditorError, SourceError
 from auditor.model.roles import BUILTIN_ROLES
 from auditor.sources import SOURCES
+from auditor.transport.auth import decode_claims
 
 #: permissions that also grant a narrower one (Graph's documented higher-privileged alternatives)
 BROADER: dict[str, tuple[str, ...]] = {

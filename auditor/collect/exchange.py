@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.collect.http import MAX_PAGES, ApiClient, MalformedResponse, PageGuard, next_link
+from auditor.transport.http import MAX_PAGES, ApiClient, MalformedResponse, PageGuard, next_link
 
 
 class ExchangeClient:

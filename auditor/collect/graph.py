@@ -1,4 +1,4 @@
-"""Microsoft Graph operations on top of :class:`~auditor.collect.http.ApiClient`: paging and $batch."""
+"""Microsoft Graph operations on top of :class:`~auditor.transport.http.ApiClient`: paging and $batch."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.collect.http import (
+from auditor.transport.http import (
     MAX_PAGES,
     RETRY_STATUS,
     ApiClient,

@@ -21,11 +21,11 @@ from urllib.parse import quote
 
 from auditor.collect.exchange import ExchangeClient
 from auditor.collect.graph import GraphClient, gather_limited, sub_error
-from auditor.collect.http import ApiError, MalformedResponse
 from auditor.config import AuditorConfig, TenantConfig
 from auditor.errors import AuthError, PermissionDenied, SourceError
 from auditor.snapshot import SourceData
 from auditor.sources import LEGACY_CLIENT_APPS, SOURCES
+from auditor.transport.http import ApiError, MalformedResponse
 
 USER_FIELDS = (
     "id,userPrincipalName,displayName,userType,accountEnabled,createdDateTime,assignedLicenses,"

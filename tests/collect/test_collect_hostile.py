@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 from simkit import SECRET_ENV, sim_config
 
-from auditor.collect.auth import TokenProvider, redact
 from auditor.collect.collector import Limits, collect_tenant_async
 from auditor.collect.exchange import ExchangeClient
 from auditor.collect.graph import GraphClient
-from auditor.collect.http import MAX_RETRY_AFTER, ApiClient, ApiError, MalformedResponse, retry_after
 from auditor.errors import AuthError
 from auditor.sim import SimOptions
 from auditor.sim.faults import Faults
 from auditor.sim.tenant_gen import generate_tenant
+from auditor.transport.auth import TokenProvider, redact
+from auditor.transport.http import MAX_RETRY_AFTER, ApiClient, ApiError, MalformedResponse, retry_after
 
 FAST = Limits(backoff_base=0.05, reports_per_10s=1000, ca_per_second=1000)
 

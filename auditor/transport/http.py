@@ -1,8 +1,8 @@
 """The async HTTP layer shared by the Graph and Exchange clients.
 
 One :class:`ApiClient` per tenant run: an ``httpx.AsyncClient`` (bounded connections, timeouts, the
-tenant's TLS trust), bearer tokens from :class:`~auditor.collect.auth.TokenProvider`, per-service pacing
-(:mod:`auditor.collect.pacing`) and retries:
+tenant's TLS trust), bearer tokens from :class:`~auditor.transport.auth.TokenProvider`, per-service pacing
+(:mod:`auditor.transport.pacing`) and retries:
 
 * 429/503 (and 502/504, connection resets) are retried up to ``max_retries`` times, waiting the server's
   ``Retry-After`` (capped at :data:`MAX_RETRY_AFTER`; the request gives up once ``retry_budget`` seconds
@@ -12,7 +12,7 @@ tenant's TLS trust), bearer tokens from :class:`~auditor.collect.auth.TokenProvi
 * 401 drops the token and retries once with a fresh one (a token can expire or be revoked mid-run);
 * any other error status becomes :class:`ApiError`, and a body that is not valid JSON (a truncated or
   malformed page) becomes :class:`MalformedResponse`; the source layer turns both into coverage.
-  Their texts pass :func:`~auditor.collect.auth.redact`: a server echoing the bearer token or the
+  Their texts pass :func:`~auditor.transport.auth.redact`: a server echoing the bearer token or the
   client secret in an error body never gets it stored or printed.
 """
 
@@ -30,10 +30,10 @@ from typing import Any
 
 import httpx
 
-from auditor.collect.auth import TokenProvider, redact
-from auditor.collect.pacing import RateWindow, UnitBudget
+from auditor.transport.auth import TokenProvider, redact
+from auditor.transport.pacing import RateWindow, UnitBudget
 
-log = logging.getLogger("auditor.collect.http")
+log = logging.getLogger("auditor.transport.http")
 
 RETRY_STATUS = {429, 502, 503, 504}
 MAX_BACKOFF = 30.0

@@ -25,12 +25,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from auditor.collect.clouds import CloudEndpoints, endpoints_for
-from auditor.collect.tls import requests_session, ssl_context
 from auditor.config import TenantConfig
 from auditor.errors import AuthError, ConfigError
+from auditor.transport.clouds import CloudEndpoints, endpoints_for
+from auditor.transport.tls import requests_session, ssl_context
 
-log = logging.getLogger("auditor.collect.auth")
+log = logging.getLogger("auditor.transport.auth")
 
 # ---------------------------------------------------------------- redaction
 
