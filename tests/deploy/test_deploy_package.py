@@ -152,3 +152,27 @@ def test_the_installed_package_renders_the_demo_report_workbook_and_email(built,
     assert {"text/plain", "text/html"} <= bodies
     attachments = [part.get_filename() for part in message.iter_attachments()]
     assert attachments, "the e-mail carries no report"
+
+
+def _run_image_script(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """deploy/build-image.sh on a PATH without podman, debootstrap or apt-get."""
+    import shutil
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for tool in ("bash", "dirname", "id"):
+        target = bin_dir / tool
+        if not target.exists():
+            target.symlink_to(shutil.which(tool))
+    clean = {"PATH": str(bin_dir), "HOME": str(tmp_path), **env}
+    return subprocess.run([str(bin_dir / "bash"), str(DEPLOY / "build-image.sh")], capture_output=True, text=True,
+                          timeout=60, env=clean)
+
+
+def test_the_image_build_skips_visibly_without_podman_but_fails_in_ci(tmp_path):
+    skipped = _run_image_script(tmp_path)
+    assert skipped.returncode == 0, skipped.stderr
+    assert skipped.stdout.startswith("SKIP: container image not built:") and "cannot be installed" in skipped.stdout
+    for required in ({"CI": "true"}, {"ENTRA_AUDITOR_REQUIRE_SERVICES": "1"}):
+        failed = _run_image_script(tmp_path, **required)
+        assert failed.returncode == 1 and "FAILED" in failed.stderr and "SKIP" not in failed.stdout, required
