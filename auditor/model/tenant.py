@@ -116,6 +116,7 @@ def build_model(snapshot: Snapshot, config: AuditorConfig) -> TenantModel:
         snapshot.records("users", []) or [],
         snapshot.records("per_user_mfa") if snapshot.collected("per_user_mfa") else None,
         snapshot.records("registration_details") if snapshot.collected("registration_details") else None,
+        snapshot.records("sign_in_activity") if snapshot.collected("sign_in_activity") else None,
     )
     role_holdings = build_role_holdings(
         snapshot.records("role_definitions", []) or [],

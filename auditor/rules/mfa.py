@@ -12,6 +12,8 @@ from auditor.rules.common import admin_evidence, iso, mfa_enrolled, rows, tenant
 from auditor.rules.registry import NotAssessed, RuleContext, rule
 
 ROLE_SOURCES = ("users", "role_definitions", "role_assignments")
+#: Graph does not back-fill sign-in dates before this date, so "never" cannot be known
+NONE_RECORDED = "none recorded since 2023-12-01"
 ROLE_OPTIONAL = ("role_eligibility", "group_members")
 
 
@@ -227,7 +229,7 @@ def stale_admin(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     stale = admins[admins["last_sign_in"].isna() | (admins["last_sign_in"] < cutoff)]
     for row in rows(stale):
         last = iso(row.last_sign_in)
-        evidence = {**admin_evidence(row), "last_sign_in": last or "never", "max_days": ctx.params["max_days"]}
+        evidence = {**admin_evidence(row), "last_sign_in": last or NONE_RECORDED, "max_days": ctx.params["max_days"]}
         attempt = row.last_sign_in_attempt
         if not pd.isna(attempt) and (pd.isna(row.last_sign_in) or attempt > row.last_sign_in):
             evidence["last_sign_in_attempt"] = iso(attempt)  # failed attempts since: worth a look

@@ -24,6 +24,13 @@ _USER_PROP_MAP = {p.lower(): p for p in USER_PROPS}
 FILTERABLE = {p.lower(): p for p in ("accountEnabled", "userType", "id", "userPrincipalName", "mail",
                                      "onPremisesSyncEnabled", "department", "jobTitle", "displayName")}
 _CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+('(?:[^']|'')*'|true|false|null)\s*$", re.IGNORECASE)
+_IN_CLAUSE = re.compile(r"^\s*(\w+)\s+in\s+\(\s*('(?:[^']|'')*'(?:\s*,\s*'(?:[^']|'')*')*)\s*\)\s*$", re.IGNORECASE)
+_QUOTED = re.compile(r"'((?:[^']|'')*)'")
+#: Graph's limit on the values of one ``in`` clause (directory objects)
+MAX_IN_VALUES = 15
+SENTINEL_DATE = "0001-01-01T00:00:00Z"
+_ACTIVITY_DATES = ("lastSignInDateTime", "lastNonInteractiveSignInDateTime", "lastSuccessfulSignInDateTime")
+_NON_ODATA_120 = "Cannot query data for more than 120 users at a time."
 
 
 def _not_found(ident: str, route_name: str) -> SimResponse:
@@ -31,8 +38,15 @@ def _not_found(ident: str, route_name: str) -> SimResponse:
 
 
 def _parse_user_filter(text: str) -> list[tuple[str, Any]] | None:
-    clauses = []
+    clauses: list[tuple[str, Any]] = []
     for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
+        in_match = _IN_CLAUSE.match(part)
+        if in_match and in_match.group(1).lower() in FILTERABLE:
+            values = frozenset(v.replace("''", "'").lower() for v in _QUOTED.findall(in_match.group(2)))
+            if len(values) > MAX_IN_VALUES:
+                return None
+            clauses.append((FILTERABLE[in_match.group(1).lower()], values))
+            continue
         m = _CLAUSE.match(part)
         if not m or m.group(1).lower() not in FILTERABLE:
             return None
@@ -51,7 +65,10 @@ def _parse_user_filter(text: str) -> list[tuple[str, Any]] | None:
 def _matches(user: dict[str, Any], clauses: list[tuple[str, Any]]) -> bool:
     for prop, value in clauses:
         have = user.get(prop)
-        if isinstance(value, str) and isinstance(have, str):
+        if isinstance(value, frozenset):
+            if not isinstance(have, str) or have.lower() not in value:
+                return False
+        elif isinstance(value, str) and isinstance(have, str):
             if have.lower() != value.lower():
                 return False
         elif have != value:
@@ -74,21 +91,54 @@ def users_cost(req: SimRequest) -> int:
     return max(1, cost)
 
 
+def wants_sign_in_activity(req: SimRequest) -> bool:
+    """Whether a /users request selects or filters on signInActivity (a reports-bucket property)."""
+    fields = select_fields(req) or []
+    return any(f.lower() == "signinactivity" for f in fields) or "signinactivity" in req.query.get("filter", "").lower()
+
+
+def _activity_top_error(ctx: SimContext, req: SimRequest) -> SimResponse | None:
+    """The page-size limits with signInActivity: 400 above 500 (the 2023 service: above 120, non-OData)."""
+    try:
+        top = int(req.query.get("top", "100"))
+    except ValueError:
+        return None
+    opts = ctx.options
+    if opts.sign_in_activity_2023 and top > 120:
+        return SimResponse(400, {"@odata.context": f"{req.base_url}/{req.version}/$metadata#Edm.String",
+                                 "value": _NON_ODATA_120}, route="users")
+    if top > opts.sign_in_activity_max_top:
+        return graph_error(400, "Request_UnsupportedQuery",
+                           f"Invalid page size specified: '{top}'. Must be between 1 and "
+                           f"{opts.sign_in_activity_max_top} inclusive when signInActivity is selected.", "users")
+    return None
+
+
+def _with_sentinels(activity: Any) -> dict[str, Any]:
+    """signInActivity as Graph serves it: a date without a value is "0001-01-01T00:00:00Z" (or "")."""
+    out = dict(activity) if isinstance(activity, dict) else {}
+    for key in _ACTIVITY_DATES:
+        if not out.get(key):
+            out[key] = "" if key == "lastSuccessfulSignInDateTime" else SENTINEL_DATE
+    return out
+
+
 def list_users(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse:
     tenant = req.tenant
     missing = unavailable_source(req, "users", "users")
     if missing:
         return missing
     fields = select_fields(req)
-    wants_activity = bool(fields) and any(f.lower() == "signinactivity" for f in fields)
+    wants_activity = wants_sign_in_activity(req)
     filt = req.query.get("filter", "")
-    if "signinactivity" in filt.lower():
-        wants_activity = True
     if wants_activity:
         if not SIGN_IN_ACTIVITY_PERMISSION.intersection(req.claims.get("roles", [])):
             return denied("users")
         if tenant.licence_missing("sign_in_activity") or not tenant.available("sign_in_activity"):
             return licence_error("sign_in_activity", "users")
+        too_many = _activity_top_error(ctx, req)
+        if too_many is not None:
+            return too_many
     if fields:
         unknown = [f for f in fields if f.lower() not in _USER_PROP_MAP]
         if unknown:
@@ -112,12 +162,15 @@ def list_users(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimRespon
     if not mfa_allowed and "perUserMfaState" in props:
         props.remove("perUserMfaState")  # undocumented property: silently absent when not served
     mfa = tenant.mfa_state
+    sentinels = ctx.options.sentinel_dates
 
     def project(user: dict[str, Any]) -> dict[str, Any]:
         out = {}
         for prop in props:
             if prop == "perUserMfaState":
                 out[prop] = mfa.get(str(user.get("id", "")).lower(), "disabled")
+            elif prop == "signInActivity" and sentinels:
+                out[prop] = _with_sentinels(user.get(prop))
             else:
                 out[prop] = user.get(prop)
         return out
@@ -152,7 +205,8 @@ def mfa_requirements(ctx: SimContext, req: SimRequest, m: re.Match[str]) -> SimR
         return missing
     uid = m.group("uid")
     idx = tenant.user_index.get(uid.lower())
-    if idx is None:
+    vanished = {v.lower() for v in ctx.options.vanished_users}
+    if idx is None or uid.lower() in vanished:
         return _not_found(uid, "per_user_mfa")
     user_id = str(tenant.users[idx].get("id", uid))
     state = tenant.mfa_state.get(user_id.lower(), "disabled")

@@ -56,8 +56,19 @@ class SimOptions:
     users_max_page: int = 999
     default_page: int = 100
     sign_in_page: int = 1000
-    #: Graph returns at most 120 users per page when signInActivity is selected (documented); None = no cap
-    sign_in_activity_page_cap: int | None = 120
+    #: silently cap pages with signInActivity at this size (an older service behaviour); None = no cap
+    sign_in_activity_page_cap: int | None = None
+    #: the largest $top allowed with signInActivity (documented: 500); a larger one answers 400
+    sign_in_activity_max_top: int = 500
+    #: the 2023 service: more than 120 users with signInActivity answer 400 with a non-OData body
+    #: ``{"@odata.context": "...#Edm.String", "value": "Cannot query data for more than 120 users at a time."}``
+    sign_in_activity_2023: bool = False
+    #: GET with signInActivity: requests per minute per tenant+app (on top of the reports bucket); None = unlimited
+    sign_in_activity_per_minute: int | None = 10
+    #: user ids (or UPNs) deleted since the listing: their per-user MFA requirements answer 404
+    vanished_users: Collection[str] = ()
+    #: serve Graph's sentinel dates ("0001-01-01T00:00:00Z", "") for sign-in dates that have no value
+    sentinel_dates: bool = True
     exo_default_page: int = 1000
     #: seconds an upload session stays valid
     upload_session_lifetime_s: int = 900

@@ -544,7 +544,7 @@ def _bulk_users(
 
 
 def _sign_in(
-    sid: str, when: str, uid: str, upn: str, name: str, client: str, ip: str, ok: bool
+    sid: str, when: str, uid: str, upn: str, name: str, client: str, ip: str, ok: bool, interactive: bool = False
 ) -> dict[str, Any]:
     return {
         "id": sid,
@@ -556,7 +556,8 @@ def _sign_in(
         "appDisplayName": "Office 365 Exchange Online",
         "clientAppUsed": client,
         "ipAddress": ip,
-        "isInteractive": False,
+        # v1.0 lists only interactive sign-ins; the non-interactive ones need beta's signInEventTypes filter
+        "isInteractive": interactive,
         "resourceDisplayName": "Office 365 Exchange Online",
         "conditionalAccessStatus": "notApplied",
         "status": {"errorCode": 0, "failureReason": "Other.", "additionalDetails": None}
@@ -599,7 +600,7 @@ def _sign_ins(
     when = _iso(int(now.timestamp()), seconds)
     sids = rnd.uuids(len(plan))
     records = [
-        _sign_in(sids[k], when[k], who[0], who[1], who[2], client, ip, ok)
+        _sign_in(sids[k], when[k], who[0], who[1], who[2], client, ip, ok, interactive=k % 3 == 0)
         for k, (who, client, ip, ok) in enumerate(plan)
     ]
     records.sort(key=lambda rec: rec["createdDateTime"], reverse=True)

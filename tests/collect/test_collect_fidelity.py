@@ -1,0 +1,179 @@
+"""Real-tenant fidelity (issue 9) and the source registry (issue 8), against the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import math
+import uuid
+
+import pytest
+from simkit import role_holders, sim_config
+
+from auditor.collect.collector import Limits, collect_tenant_async
+from auditor.collect.sources import REGISTRY, ProbeContext
+from auditor.config import AuditorConfig
+from auditor.model.tenant import build_model
+from auditor.sim import SimOptions
+from auditor.sim.exchange import CMDLETS
+from auditor.sim.permissions import ROUTE_PERMISSIONS
+from auditor.sim.tenant_gen import generate_tenant
+from auditor.snapshot import SourceData
+from auditor.sources import SOURCES
+
+FAST = Limits(backoff_base=0.05, reports_per_10s=1000, ca_per_second=1000, activity_per_minute=1000)
+OPEN = SimOptions(reports_per_10s=None, ca_per_second=None, sign_in_activity_per_minute=None)
+
+
+def collect(config, *, now=None, sources=None, limits=FAST):
+    return asyncio.run(collect_tenant_async(config.tenants[0], config, now=now, sources=sources, limits=limits))
+
+
+# ---------------------------------------------------------------- the registry
+
+
+def test_every_source_is_registered_with_permission_probe_and_fetch() -> None:
+    assert set(REGISTRY) == set(SOURCES)
+    for name, src in REGISTRY.items():
+        assert src.spec is SOURCES[name]
+        assert src.permissions and all(isinstance(p, str) and "." in p for p in src.permissions), name
+        assert asyncio.iscoroutinefunction(src.fetch), name
+        assert callable(src.probe), name
+        assert set(src.depends_on) <= set(SOURCES) and name not in src.depends_on, name
+        if src.spec.service == "exchange":
+            assert src.spec.cmdlet and CMDLETS[src.spec.cmdlet.lower()] == (name, src.spec.shape == "list")
+        else:
+            assert not src.spec.cmdlet
+
+
+def test_simulator_permissions_derive_from_the_catalog() -> None:
+    for name, spec in SOURCES.items():
+        if spec.service == "graph" and name != "sign_in_activity":
+            assert spec.permissions[0] in ROUTE_PERMISSIONS[name], name
+
+
+def test_probe_context_collects_shapes_only() -> None:
+    from auditor.collect.sources import shape_of
+
+    shape = shape_of({"allowAppPasswords": True, "trustedIps": {"skipMfaForFederatedUsers": False,
+                                                                "ranges": ["10.0.0.0/8"]}, "n": 3, "x": None})
+    assert shape == {"allowAppPasswords": "boolean", "n": "number", "x": "null",
+                     "trustedIps": {"skipMfaForFederatedUsers": "boolean", "ranges": ["string"]}}
+    assert "10.0.0.0" not in repr(shape)
+    assert ProbeContext.__dataclass_fields__["shapes"]
+
+
+# ---------------------------------------------------------------- the snapshot is the boundary
+
+
+def _with_service_group(served, name: str):
+    """A security group no role or CA policy names (only a service-account setting could)."""
+    snap = copy.deepcopy(served)
+    users = [u for u in snap.records("users") if u.get("userType") == "Member"][-3:]
+    group = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)), "displayName": name,
+             "members": [{"@odata.type": "#microsoft.graph.user", "id": u["id"],
+                          "userPrincipalName": u["userPrincipalName"]} for u in users]}
+    snap.sources["group_members"] = SourceData.collected([*snap.records("group_members"), group])
+    return snap, group
+
+
+def test_offline_rerun_with_other_service_account_groups_has_their_members(running_sim, sim_secret) -> None:
+    served, group = _with_service_group(generate_tenant(60, seed=12), "Batch Robots")
+    with running_sim(served, options=OPEN) as sim:
+        config = sim_config(sim, served)  # no service-account groups configured at collection time
+        assert not config.classification.service_accounts.groups
+        snap = collect(config, now=served.collected_at, sources={"users", "group_members"}).snapshot
+    offline = AuditorConfig.model_validate({"classification": {"service_accounts": {"groups": ["batch robots"]}}})
+    model = build_model(snap, offline)
+    members = {m["id"] for m in group["members"]}
+    flagged = set(model.users.loc[model.users["is_service_account"], "id"])
+    assert members <= flagged
+    # a configured group the snapshot does not hold is reported, never silently empty
+    missing = AuditorConfig.model_validate({"classification": {"service_accounts": {"groups": ["No Such Group"]}}})
+    from auditor.model.classify import unresolved_service_groups
+
+    assert unresolved_service_groups(build_model(snap, missing).groups, missing.classification) == ["No Such Group"]
+
+
+# ---------------------------------------------------------------- item 1: signInActivity
+
+
+def test_sign_in_activity_is_read_for_admins_only_in_the_reports_bucket(running_sim, sim_secret) -> None:
+    served = generate_tenant(400, seed=21)
+    admins = role_holders(served)
+    opts = SimOptions(reports_per_10s=5, ca_per_second=None, sign_in_activity_per_minute=10)
+    with running_sim(served, options=opts) as sim:
+        limits = Limits(backoff_base=0.05, ca_per_second=1000)
+        run = collect(sim_config(sim, served), now=served.collected_at,
+                      sources={"users", "sign_in_activity"}, limits=limits)
+        stats = sim.stats
+    src = run.snapshot.sources
+    assert src["users"].status == "collected" and src["sign_in_activity"].status == "collected", src
+    assert all("signInActivity" not in u for u in run.snapshot.records("users"))
+    assert set(run.snapshot.records("sign_in_activity")) == admins and admins
+    # users pages at 999 (identity); signInActivity in ceil(admins / 15) reports-bucket requests
+    assert run.stats.by_service.get("activity") == math.ceil(len(admins) / 15)
+    assert stats.throttled_429 == 0
+    assert len(admins) < len(served.records("users")) / 5
+
+
+def test_throttled_sign_in_activity_never_fails_users(running_sim, sim_secret) -> None:
+    served = generate_tenant(200, seed=22)
+    opts = SimOptions(reports_per_10s=None, ca_per_second=None, sign_in_activity_per_minute=0)
+    with running_sim(served, options=opts) as sim:
+        config = sim_config(sim, served, collect={"max_retries": 1})
+        run = collect(config, now=served.collected_at, sources={"users", "sign_in_activity"})
+    src = run.snapshot.sources
+    assert src["users"].status == "collected"
+    assert src["sign_in_activity"].status == "failed" and "throttled" in src["sign_in_activity"].reason
+
+
+def test_the_2023_non_odata_400_body_is_a_clear_reason(running_sim, sim_secret) -> None:
+    served = generate_tenant(60, seed=23)
+    opts = SimOptions(reports_per_10s=None, ca_per_second=None, sign_in_activity_2023=True)
+    with running_sim(served, options=opts) as sim:
+        run = collect(sim_config(sim, served), now=served.collected_at, sources={"users", "sign_in_activity"})
+    src = run.snapshot.sources
+    assert src["users"].status == "collected"
+    assert "Cannot query data for more than 120 users at a time." in src["sign_in_activity"].reason
+
+
+# ---------------------------------------------------------------- item 3: non-interactive sign-ins
+
+
+def test_non_interactive_sign_ins_are_collected_from_beta(running_sim, sim_secret) -> None:
+    served = generate_tenant(150, seed=24)
+    with running_sim(served, options=OPEN) as sim:
+        run = collect(sim_config(sim, served), now=served.collected_at, sources={"sign_ins"})
+        stats = sim.stats
+    got = run.snapshot.records("sign_ins")
+    want = served.records("sign_ins")
+    assert sorted(r["id"] for r in got) == sorted(r["id"] for r in want)
+    assert any(r["isInteractive"] is False for r in got) and any(r["isInteractive"] for r in got)
+    assert stats.requests_by_route["sign_ins"] >= 2
+
+
+# ---------------------------------------------------------------- item 7: $batch 404
+
+
+def test_per_user_mfa_batch_404_skips_the_user(running_sim, sim_secret) -> None:
+    served = generate_tenant(45, seed=25)
+    gone = [u["id"] for u in served.records("users")[:2]]
+    opts = SimOptions(per_user_mfa_bulk=False, reports_per_10s=None, ca_per_second=None, vanished_users=gone)
+    with running_sim(served, options=opts) as sim:
+        run = collect(sim_config(sim, served), now=served.collected_at, sources={"per_user_mfa"})
+    src = run.snapshot.sources["per_user_mfa"]
+    assert src.status == "collected", src.reason
+    ids = {r["id"] for r in src.records}
+    assert ids == {u["id"] for u in served.records("users")} - set(gone)
+    assert run.notes["per_user_mfa_skipped"] == 2
+
+
+@pytest.mark.parametrize("value", ["", "0001-01-01T00:00:00Z"])
+def test_sentinel_dates_mean_none(value: str) -> None:
+    from auditor.model.users import build_users
+
+    users = build_users([{"id": "u1", "userPrincipalName": "a@b.c"}], None, None,
+                        {"u1": {"lastSignInDateTime": value, "lastNonInteractiveSignInDateTime": value,
+                                "lastSuccessfulSignInDateTime": value}})
+    assert users["last_sign_in"].isna().all() and users["last_sign_in_attempt"].isna().all()
