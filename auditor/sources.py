@@ -173,7 +173,8 @@ def grants(granted: set[str] | frozenset[str], permission: str) -> bool:
 LEGACY_CLIENT_APPS: tuple[str, ...] = (
     "Authenticated SMTP", "AutoDiscover", "Exchange ActiveSync", "Exchange Online PowerShell",
     "Exchange Web Services", "IMAP4", "MAPI Over HTTP", "Offline Address Book", "Other clients",
-    "Outlook Anywhere (RPC over HTTP)", "POP3", "Reporting Web Services",
+    "Outlook Anywhere (RPC over HTTP)", "Outlook Service", "POP3", "Reporting Web Services", "SMTP",
+    "Universal Outlook",
 )
 
 

@@ -144,13 +144,17 @@ def test_the_2023_non_odata_400_body_is_a_clear_reason(running_sim, sim_secret) 
 def test_non_interactive_sign_ins_are_collected_from_beta(running_sim, sim_secret) -> None:
     served = generate_tenant(150, seed=24)
     with running_sim(served, options=OPEN) as sim:
-        run = collect(sim_config(sim, served), now=served.collected_at, sources={"sign_ins"})
+        run = collect(sim_config(sim, served), now=served.collected_at, sources={"users", "sign_ins"})
         stats = sim.stats
     got = run.snapshot.records("sign_ins")
     want = served.records("sign_ins")
     assert sorted(r["id"] for r in got) == sorted(r["id"] for r in want)
     assert any(r["isInteractive"] is False for r in got) and any(r["isInteractive"] for r in got)
     assert stats.requests_by_route["sign_ins"] >= 2
+    # legacy-auth-sign-ins and admin-app-passwords (observed) count both kinds
+    counts = build_model(run.snapshot, AuditorConfig()).legacy_sign_ins.set_index("user_id")["count"]
+    ok = [r for r in want if (r.get("status") or {}).get("errorCode", 0) == 0]
+    assert int(counts.sum()) == len(ok)
 
 
 # ---------------------------------------------------------------- item 7: $batch 404
@@ -177,3 +181,20 @@ def test_sentinel_dates_mean_none(value: str) -> None:
                         {"u1": {"lastSignInDateTime": value, "lastNonInteractiveSignInDateTime": value,
                                 "lastSuccessfulSignInDateTime": value}})
     assert users["last_sign_in"].isna().all() and users["last_sign_in_attempt"].isna().all()
+
+
+# ---------------------------------------------------------------- item 4: legacy client list
+
+
+@pytest.mark.parametrize("client", ["Universal Outlook", "Outlook Service", "SMTP"])
+def test_more_legacy_clients_are_collected_and_counted(running_sim, sim_secret, client: str) -> None:
+    served = copy.deepcopy(generate_tenant(80, seed=26))
+    records = served.records("sign_ins")
+    records[0]["clientAppUsed"] = client
+    records[0]["status"] = {"errorCode": 0}
+    with running_sim(served, options=OPEN) as sim:
+        snap = collect(sim_config(sim, served), now=served.collected_at, sources={"users", "sign_ins"}).snapshot
+    assert records[0]["id"] in {r["id"] for r in snap.records("sign_ins")}
+    model = build_model(snap, AuditorConfig())
+    events = model.legacy_sign_in_events
+    assert client in set(events["app"])
