@@ -71,6 +71,14 @@ SOURCES: dict[str, SourceSpec] = {
             ("RoleEligibilitySchedule.Read.Directory",), optional=True, licence="Entra ID P2",
         ),
         SourceSpec(
+            "pim_group_eligibility", "PIM-for-Groups eligible members of role-holding groups", "graph", "list",
+            "GET /v1.0/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances"
+            "?$filter=groupId eq '{id}'",
+            ("PrivilegedEligibilitySchedule.Read.AzureADGroup",), optional=True, licence="Entra ID P2",
+            depends_on=("role_assignments", "role_eligibility"),
+            notes="for every group that holds a directory role (role-assignable groups)",
+        ),
+        SourceSpec(
             "group_members", "Members of every security group and of groups roles and CA policies name",
             "graph", "list",
             "GET /v1.0/groups?$filter=securityEnabled eq true, then GET /v1.0/groups/{id}/transitiveMembers",
@@ -91,6 +99,11 @@ SOURCES: dict[str, SourceSpec] = {
             licence="Entra ID P1",
         ),
         SourceSpec(
+            "authentication_strengths", "Authentication strength policies", "graph", "list",
+            "GET /v1.0/policies/authenticationStrengthPolicies", ("Policy.Read.All",), optional=True,
+            notes="CA policies carry their strength inline; this resolves one that is not",
+        ),
+        SourceSpec(
             "security_defaults", "Security defaults", "graph", "object",
             "GET /v1.0/policies/identitySecurityDefaultsEnforcementPolicy", ("Policy.Read.All",),
         ),
@@ -104,7 +117,9 @@ SOURCES: dict[str, SourceSpec] = {
         ),
         SourceSpec(
             "auth_methods_policy", "Authentication methods policy", "graph", "object",
-            "GET /v1.0/policies/authenticationMethodsPolicy", ("Policy.Read.All",), optional=True,
+            "GET /v1.0/policies/authenticationMethodsPolicy (+ authenticationMethodConfigurations/{id})",
+            ("Policy.Read.All",), optional=True,
+            notes="the method configurations are read one by one when the policy does not carry them inline",
         ),
         SourceSpec(
             "mfa_service_policy", "Legacy MFA service settings", "graph", "object",
@@ -122,6 +137,18 @@ SOURCES: dict[str, SourceSpec] = {
             "cas_mailboxes", "Mailbox protocol settings (Get-CASMailbox)", "exchange", "list",
             "POST /adminapi/beta/{tenant}/InvokeCommand Get-CASMailbox", ("Exchange.ManageAsApp",),
             roles=("Global Reader",), cmdlet="Get-CASMailbox",
+        ),
+        SourceSpec(
+            "mailboxes", "Mailbox types (Get-Mailbox RecipientTypeDetails)", "exchange", "list",
+            "POST /adminapi/beta/{tenant}/InvokeCommand Get-Mailbox", ("Exchange.ManageAsApp",),
+            optional=True, roles=("Global Reader",), cmdlet="Get-Mailbox",
+            notes="shared mailboxes (RecipientTypeDetails SharedMailbox)",
+        ),
+        SourceSpec(
+            "exchange_users", "Per-user Exchange authentication policy (Get-User)", "exchange", "list",
+            "POST /adminapi/beta/{tenant}/InvokeCommand Get-User", ("Exchange.ManageAsApp",),
+            optional=True, roles=("Global Reader",), cmdlet="Get-User",
+            notes="records carry AuthenticationPolicy (null: the organization default applies)",
         ),
         SourceSpec(
             "transport_config", "Org transport config (Get-TransportConfig)", "exchange", "object",

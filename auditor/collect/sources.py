@@ -307,6 +307,48 @@ async def fetch_role_eligibility(ctx: CollectContext) -> Any:
     return await g.get_all(g.url("v1.0", "/roleManagement/directory/roleEligibilityScheduleInstances"))
 
 
+def role_groups(assignments: SourceData, eligibility: SourceData) -> list[str]:
+    """Groups that hold a directory role (active, or eligible when the principal is a group)."""
+    out: set[str] = set()
+    for rec in assignments.records or []:
+        principal = rec.get("principal") or {}
+        if "group" in str(principal.get("@odata.type", "")).lower() and rec.get("principalId"):
+            out.add(str(rec["principalId"]))
+    for rec in eligibility.records or []:
+        principal = rec.get("principal") or {}
+        if "group" in str(principal.get("@odata.type", "")).lower() and rec.get("principalId"):
+            out.add(str(rec["principalId"]))
+    return sorted(out)
+
+
+PIM_GROUPS = "/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances"
+
+
+@source("pim_group_eligibility", graph_probe(
+    "v1.0", f"{PIM_GROUPS}?$filter=" + quote("groupId eq '00000000-0000-0000-0000-000000000000'", safe="'") + "&$top=1"
+))
+async def fetch_pim_group_eligibility(ctx: CollectContext) -> Any:
+    """Eligible members and owners (PIM for Groups) of every group that holds a directory role."""
+    assignments, eligibility = await asyncio.gather(ctx.source("role_assignments"), ctx.source("role_eligibility"))
+    if assignments.status != "collected":
+        raise SourceError("pim_group_eligibility", "role assignments could not be collected")
+    g = ctx.graph
+
+    async def one(gid: str) -> list[Any]:
+        flt = "groupId eq '" + gid.replace("'", "''") + "'"
+        return await g.get_all(g.url("v1.0", f"{PIM_GROUPS}?$filter={_q(flt)}"))
+
+    limit = max(1, ctx.config.collect.max_concurrency)
+    pages = await gather_limited([one(gid) for gid in role_groups(assignments, eligibility)], limit)
+    return [rec for page in pages for rec in page]
+
+
+@source("authentication_strengths", graph_probe("v1.0", "/policies/authenticationStrengthPolicies?$top=1"))
+async def fetch_authentication_strengths(ctx: CollectContext) -> Any:
+    g = ctx.graph
+    return await g.get_all(g.url("v1.0", "/policies/authenticationStrengthPolicies"))
+
+
 async def _referenced_groups(ctx: CollectContext) -> tuple[dict[str, str | None], set[str]]:
     """Groups roles and CA policies name: ({id: known name}, ids that may be other principals)."""
     definite: dict[str, str | None] = {}
@@ -503,10 +545,33 @@ async def fetch_named_locations(ctx: CollectContext) -> Any:
     return await g.get_all(g.url("v1.0", "/identity/conditionalAccess/namedLocations"))
 
 
+#: method configuration ids of the authentication methods policy (read one by one when not inline)
+METHOD_CONFIGURATIONS = (
+    "Fido2", "MicrosoftAuthenticator", "Sms", "Voice", "Email", "SoftwareOath", "TemporaryAccessPass",
+    "X509Certificate", "HardwareOath",
+)
+
+
 @source("auth_methods_policy", graph_probe("v1.0", "/policies/authenticationMethodsPolicy"))
 async def fetch_auth_methods_policy(ctx: CollectContext) -> Any:
+    """The policy with its ``authenticationMethodConfigurations`` (fetched per method in $batch if absent).
+
+    A method the tenant does not have (404) is left out; the list is then what the tenant answered."""
     g = ctx.graph
-    return _strip_context(await g.get(g.url("v1.0", "/policies/authenticationMethodsPolicy")))
+    policy = _strip_context(await g.get(g.url("v1.0", "/policies/authenticationMethodsPolicy")))
+    if not isinstance(policy, dict) or isinstance(policy.get("authenticationMethodConfigurations"), list):
+        return policy
+    base = "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations"
+    requests = [{"id": m, "method": "GET", "url": f"{base}/{m}"} for m in METHOD_CONFIGURATIONS]
+    answers = await g.batch("v1.0", requests)
+    configs = []
+    for method in METHOD_CONFIGURATIONS:
+        sub = answers[method]
+        if sub.status == 200 and isinstance(sub.body, dict):
+            configs.append(_strip_context(sub.body))
+        elif sub.status != 404:
+            raise sub_error(sub, f"/v1.0{base}/{method}")
+    return {**policy, "authenticationMethodConfigurations": configs}
 
 
 async def probe_mfa_service_policy(p: ProbeContext) -> None:
@@ -618,6 +683,16 @@ async def _exo_object(ctx: CollectContext, name: str) -> Any:
 @source("cas_mailboxes", exchange_probe("Get-CASMailbox", ResultSize=1))
 async def fetch_cas_mailboxes(ctx: CollectContext) -> Any:
     return await _exo_list(ctx, "cas_mailboxes", {"ResultSize": "Unlimited"})
+
+
+@source("mailboxes", exchange_probe("Get-Mailbox", ResultSize=1))
+async def fetch_mailboxes(ctx: CollectContext) -> Any:
+    return await _exo_list(ctx, "mailboxes", {"ResultSize": "Unlimited"})
+
+
+@source("exchange_users", exchange_probe("Get-User", ResultSize=1))
+async def fetch_exchange_users(ctx: CollectContext) -> Any:
+    return await _exo_list(ctx, "exchange_users", {"ResultSize": "Unlimited"})
 
 
 @source("transport_config", exchange_probe("Get-TransportConfig"))

@@ -147,7 +147,10 @@ def build_model(snapshot: Snapshot, config: AuditorConfig) -> TenantModel:
         users=users,
         role_holdings=role_holdings,
         mailboxes=mailboxes,
-        ca_policies=build_ca_policies(snapshot.records("conditional_access", []) or []),
+        ca_policies=build_ca_policies(
+            snapshot.records("conditional_access", []) or [],
+            snapshot.records("authentication_strengths") if snapshot.collected("authentication_strengths") else None,
+        ),
         ip_ranges=build_ip_ranges(snapshot.records("named_locations", []) or [], legacy),
         legacy_sign_ins=summarise(events),
         legacy_sign_in_events=events,

@@ -85,6 +85,8 @@ def build_users(
 
     if registration is None:
         frame["mfa_registered"] = None
+        frame["mfa_capable"] = None
+        frame["passwordless_capable"] = None
         frame["methods"] = [[] for _ in range(len(frame))]
     else:
         reg = {str(r.get("id")): r for r in registration}
@@ -92,5 +94,10 @@ def build_users(
         frame["mfa_registered"] = pd.Series(
             [r.get("isMfaRegistered") if r is not None else None for r in rows], dtype="object"
         )
+        # isMfaCapable: registered *and* allowed by policy; isPasswordlessCapable likewise (None: not returned)
+        for column, key in (("mfa_capable", "isMfaCapable"), ("passwordless_capable", "isPasswordlessCapable")):
+            frame[column] = pd.Series(
+                [r.get(key) if r is not None and isinstance(r.get(key), bool) else None for r in rows], dtype="object"
+            )
         frame["methods"] = [list(r.get("methodsRegistered") or []) if r is not None else [] for r in rows]
     return frame

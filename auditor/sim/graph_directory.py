@@ -251,6 +251,48 @@ def _source_object(source: str, context: str) -> Any:
     return handler
 
 
+_GROUP_ID_FILTER = re.compile(r"^\s*groupId\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+
+
+def pim_group_eligibility(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse:
+    """PIM for Groups: the API needs ``$filter=groupId eq '...'`` (or principalId); all groups is a 400."""
+    missing = unavailable_source(req, "pim_group_eligibility", "pim_group_eligibility")
+    if missing:
+        return missing
+    m = _GROUP_ID_FILTER.match(req.query.get("filter", ""))
+    if m is None:
+        return graph_error(400, "BadRequest", "The filter on groupId or principalId is required.",
+                           "pim_group_eligibility")
+    gid = m.group(1).replace("''", "'").lower()
+    records = [r for r in req.tenant.records("pim_group_eligibility")
+               if isinstance(r, dict) and str(r.get("groupId", "")).lower() == gid]
+    return list_page(req, "pim_group_eligibility", records, ctx.page_tokens,
+                     context="identityGovernance/privilegedAccess/group/eligibilityScheduleInstances",
+                     default=ctx.options.default_page, maximum=999, project=projector(select_fields(req)),
+                     scope_extra=gid)
+
+
+def _methods_policy(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse:
+    resp = _source_object("auth_methods_policy", "policies/authenticationMethodsPolicy/$entity")(ctx, req, _m)
+    if resp.status == 200 and not ctx.options.method_configurations_inline and isinstance(resp.body, dict):
+        resp.body.pop("authenticationMethodConfigurations", None)
+    return resp
+
+
+def method_configuration(ctx: SimContext, req: SimRequest, m: re.Match[str]) -> SimResponse:
+    missing = unavailable_source(req, "auth_methods_policy", "auth_methods_policy")
+    if missing:
+        return missing
+    policy = req.tenant.object("auth_methods_policy") or {}
+    mid = m.group("mid")
+    for config in policy.get("authenticationMethodConfigurations") or []:
+        if isinstance(config, dict) and str(config.get("id", "")).lower() == mid.lower():
+            context = f"{req.base_url}/{req.version}/$metadata#policies/authenticationMethodsPolicy/" \
+                      "authenticationMethodConfigurations/$entity"
+            return SimResponse(200, {"@odata.context": context, **config}, route="auth_methods_policy")
+    return _not_found(mid, "auth_methods_policy")
+
+
 def group_members(ctx: SimContext, req: SimRequest, m: re.Match[str]) -> SimResponse:
     missing = unavailable_source(req, "group_members", "group_members")
     if missing:
@@ -279,8 +321,13 @@ ROUTES: list[Route] = [
     route("GET", r"^/groups/(?P<gid>[^/]+)/transitiveMembers/?$", "group_members", group_members),
     route("GET", r"^/policies/identitySecurityDefaultsEnforcementPolicy/?$", "security_defaults",
           _source_object("security_defaults", "policies/identitySecurityDefaultsEnforcementPolicy/$entity")),
-    route("GET", r"^/policies/authenticationMethodsPolicy/?$", "auth_methods_policy",
-          _source_object("auth_methods_policy", "policies/authenticationMethodsPolicy/$entity")),
+    route("GET", r"^/policies/authenticationMethodsPolicy/?$", "auth_methods_policy", _methods_policy),
+    route("GET", r"^/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/(?P<mid>[^/]+)/?$",
+          "auth_methods_policy", method_configuration),
+    route("GET", r"^/policies/authenticationStrengthPolicies/?$", "authentication_strengths",
+          _source_list("authentication_strengths", "policies/authenticationStrengthPolicies")),
+    route("GET", r"^/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances/?$",
+          "pim_group_eligibility", pim_group_eligibility),
     route("GET", r"^/policies/mfaServicePolicy/?$", "mfa_service_policy",
           _source_object("mfa_service_policy", "policies/mfaServicePolicy/$entity"), versions=("beta",)),
     route("GET", r"^/identity/conditionalAccess/policies/?$", "conditional_access",

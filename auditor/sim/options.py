@@ -14,7 +14,8 @@ ROUTES = (
     "users", "per_user_mfa", "role_definitions", "role_assignments", "role_eligibility", "group_members",
     "registration_details", "security_defaults", "conditional_access", "named_locations",
     "auth_methods_policy", "mfa_service_policy", "sign_ins", "cas_mailboxes", "transport_config",
-    "authentication_policies", "organization_config", "exo_command", "send_mail", "messages",
+    "authentication_policies", "organization_config", "pim_group_eligibility", "authentication_strengths",
+    "mailboxes", "exchange_users", "exo_command", "send_mail", "messages",
     "upload_session", "upload", "batch", "exo_batch", "token", "discovery", "keys", "instance_discovery",
     "unknown",
 )
@@ -67,6 +68,9 @@ class SimOptions:
     sign_in_activity_per_minute: int | None = 10
     #: user ids (or UPNs) deleted since the listing: their per-user MFA requirements answer 404
     vanished_users: Collection[str] = ()
+    #: serve the authentication methods policy with its method configurations inline; when False they are
+    #: only readable one by one (``.../authenticationMethodConfigurations/{id}``)
+    method_configurations_inline: bool = True
     #: serve Graph's sentinel dates ("0001-01-01T00:00:00Z", "") for sign-in dates that have no value
     sentinel_dates: bool = True
     exo_default_page: int = 1000

@@ -607,6 +607,15 @@ def _sign_ins(
     return records
 
 
+def _pim_groups(group_id: str, members: list[dict[str, Any]], start: str) -> list[dict[str, Any]]:
+    """One PIM-for-Groups eligible member of the role-holding group (the first staff member)."""
+    return [
+        {"id": f"{group_id}_member_{m['id']}", "groupId": group_id, "principalId": m["id"], "accessId": "member",
+         "memberType": "Direct", "startDateTime": start, "endDateTime": None}
+        for m in members[:1]
+    ]
+
+
 def generate_tenant(
     users: int,
     *,
@@ -680,17 +689,24 @@ def _generate(
         "mfa_service_policy": SourceData.collected(sc.mfa_service_policy()),
         "sign_ins": SourceData.collected(_sign_ins(seed, now, opts.window_days, people, pool, prof)),
         "cas_mailboxes": SourceData.collected(out.mailboxes),
+        "pim_group_eligibility": SourceData.collected(_pim_groups(tier0["id"], out.staff, created)),
+        "authentication_strengths": SourceData.collected(sc.authentication_strengths()),
+        "mailboxes": SourceData.collected([sc.mailbox_type(m) for m in out.mailboxes]),
+        "exchange_users": SourceData.collected(
+            [sc.exchange_user(m) for m in out.mailboxes if m.get("ExternalDirectoryObjectId")]
+        ),
         "transport_config": SourceData.collected(sc.transport_config(domain)),
         "authentication_policies": SourceData.collected(sc.authentication_policies(objects)),
         "organization_config": SourceData.collected(sc.organization_config(name, domain)),
     }
     licence_gaps = {
         "role_eligibility": "PIM needs Entra ID P2: the tenant is not licensed (AadPremiumLicenseRequired).",
+        "pim_group_eligibility": "PIM for Groups needs Entra ID P2 (AadPremiumLicenseRequired).",
         "sign_in_activity": "signInActivity needs Entra ID P1: users were collected without sign-in dates.",
         "registration_details": "Tenant is not a B2C tenant and doesn't have premium licenses.",
         "sign_ins": "Sign-in logs need Entra ID P1 (Authentication_RequestFromNonPremiumTenantOrB2CTenant).",
     }
-    gaps = {"p2": (), "p1": ("role_eligibility",), "free": tuple(licence_gaps)}[opts.licence]
+    gaps = {"p2": (), "p1": ("role_eligibility", "pim_group_eligibility"), "free": tuple(licence_gaps)}[opts.licence]
     for source in gaps:
         sources[source] = SourceData.failed(licence_gaps[source])
     for source, reason in opts.failed_sources.items():

@@ -198,3 +198,43 @@ def test_more_legacy_clients_are_collected_and_counted(running_sim, sim_secret, 
     model = build_model(snap, AuditorConfig())
     events = model.legacy_sign_in_events
     assert client in set(events["app"])
+
+
+# ---------------------------------------------------------------- item 10: new optional sources
+
+
+def test_new_optional_sources_are_collected(running_sim, sim_secret) -> None:
+    served = generate_tenant(120, seed=27)
+    opts = SimOptions(reports_per_10s=None, ca_per_second=None, method_configurations_inline=False)
+    names = {"pim_group_eligibility", "authentication_strengths", "mailboxes", "exchange_users", "auth_methods_policy"}
+    with running_sim(served, options=opts) as sim:
+        run = collect(sim_config(sim, served), now=served.collected_at, sources=names)
+        stats = sim.stats
+    snap = run.snapshot
+    for name in names:
+        assert snap.sources[name].status == "collected", (name, snap.sources[name].reason)
+    assert snap.records("pim_group_eligibility") == served.records("pim_group_eligibility")
+    assert snap.records("pim_group_eligibility"), "the role-holding group has an eligible member"
+    assert {m["RecipientTypeDetails"] for m in snap.records("mailboxes")} == {"UserMailbox", "SharedMailbox"}
+    assert all("AuthenticationPolicy" in u for u in snap.records("exchange_users"))
+    assert {s["requirementsSatisfied"] for s in snap.records("authentication_strengths")} == {"mfa"}
+    # method configurations read one by one ($batch) when the policy does not carry them inline
+    want = served.records("auth_methods_policy")["authenticationMethodConfigurations"]
+    got = snap.records("auth_methods_policy")["authenticationMethodConfigurations"]
+    assert sorted(c["id"] for c in got) == sorted(c["id"] for c in want)
+    assert stats.batch_subrequests >= len(want)
+
+
+def test_new_sources_missing_permission_or_licence_limit_only_themselves(running_sim, sim_secret) -> None:
+    from auditor.sim.permissions import ALL_PERMISSIONS
+
+    served = generate_tenant(60, seed=28)
+    granted = set(ALL_PERMISSIONS) - {"PrivilegedEligibilitySchedule.Read.AzureADGroup"}
+    with running_sim(served, options=OPEN, granted=granted) as sim:
+        snap = collect(sim_config(sim, served), now=served.collected_at,
+                       sources={"pim_group_eligibility", "role_eligibility"}).snapshot
+    assert snap.sources["role_eligibility"].status == "collected"
+    assert "PrivilegedEligibilitySchedule.Read.AzureADGroup" in snap.sources["pim_group_eligibility"].reason
+    with running_sim(served, options=SimOptions(unlicensed_p2=True, reports_per_10s=None)) as sim:
+        snap = collect(sim_config(sim, served), now=served.collected_at, sources={"pim_group_eligibility"}).snapshot
+    assert "Entra ID P2" in snap.sources["pim_group_eligibility"].reason
