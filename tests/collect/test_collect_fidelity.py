@@ -238,3 +238,39 @@ def test_new_sources_missing_permission_or_licence_limit_only_themselves(running
     with running_sim(served, options=SimOptions(unlicensed_p2=True, reports_per_10s=None)) as sim:
         snap = collect(sim_config(sim, served), now=served.collected_at, sources={"pim_group_eligibility"}).snapshot
     assert "Entra ID P2" in snap.sources["pim_group_eligibility"].reason
+
+
+# ---------------------------------------------------------------- item 6: doctor shows the shape, never values
+
+
+def test_doctor_prints_the_mfa_service_policy_shape_without_values(running_sim, sim_secret) -> None:
+    import json
+
+    from auditor.doctor import doctor
+
+    served = generate_tenant(40, seed=29)
+    policy = served.records("mfa_service_policy")
+    with running_sim(served, options=OPEN) as sim:
+        config = sim_config(sim, served)
+        report = doctor(config.tenants[0], config)
+    shape = report.shapes["mfa_service_policy"]
+    assert set(shape) == set(policy) and isinstance(shape["trustedIps"], dict)
+    text = report.render()
+    assert "Response shapes seen" in text and "trustedIps" in text
+    leaves = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+        elif isinstance(node, str | int) and not isinstance(node, bool):
+            leaves.append(str(node))
+
+    walk(policy)
+    assert leaves, "the served policy has values to hide"
+    shape_text = json.dumps(shape)
+    for value in leaves:
+        assert value not in shape_text, value
