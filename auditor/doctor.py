@@ -170,7 +170,7 @@ async def doctor_async(
         try:
             exo_claims = decode_claims(await tokens.get(f"{ep.exchange}/.default"))
             report.exchange_token = True
-            exchange = ExchangeClient(api, ep.exchange, tenant.tenant_id)
+            exchange = ExchangeClient(api, ep.exchange, tenant.tenant_id, ep.exchange_host_allowed)
         except AuditorError as exc:
             if report.graph_token:
                 report.errors.append(str(exc))

@@ -100,7 +100,7 @@ async def collect_tenant_async(
         exchange_error: str | None = None
         try:
             await tokens.get(f"{endpoints.exchange}/.default")
-            exchange = ExchangeClient(api, endpoints.exchange, tenant.tenant_id)
+            exchange = ExchangeClient(api, endpoints.exchange, tenant.tenant_id, endpoints.exchange_host_allowed)
         except AuthError as exc:
             exchange_error = f"no Exchange Online token ({exc}); the app needs Exchange.ManageAsApp"
         ctx = CollectContext(

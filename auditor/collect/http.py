@@ -45,6 +45,14 @@ class ApiError(Exception):
         self.url = url
 
 
+class Redirected(ApiError):
+    """A 3xx answer: never followed here (the token would go with it); the caller decides."""
+
+    def __init__(self, status: int, location: str, url: str) -> None:
+        super().__init__(status, "Redirect", f"redirected to {location or '(no Location)'}", url)
+        self.location = location
+
+
 class MalformedResponse(Exception):
     """The body was not the JSON document it should be (truncated page, bad JSON, wrong type)."""
 
@@ -336,6 +344,8 @@ class ApiClient:
                     self.stats.retries += 1
                     continue
                 return Response(status, dict(resp.headers), body)
+            if status in (301, 302, 303, 307, 308):
+                raise Redirected(status, str(httpx.URL(url).join(resp.headers.get("location", ""))), url)
             code, message = error_details(_parse_lenient(content))
             raise ApiError(status, code, message, url)
 

@@ -68,6 +68,9 @@ class SimOptions:
     sign_in_activity_per_minute: int | None = 10
     #: user ids (or UPNs) deleted since the listing: their per-user MFA requirements answer 404
     vanished_users: Collection[str] = ()
+    #: the Exchange admin API redirects InvokeCommand (302) to a tenant-specific host: this host name (the
+    #: simulator's own port and a ``/tenant-host`` path prefix); None = no redirect
+    exchange_redirect_host: str | None = None
     #: serve the authentication methods policy with its method configurations inline; when False they are
     #: only readable one by one (``.../authenticationMethodConfigurations/{id}``)
     method_configurations_inline: bool = True

@@ -274,3 +274,50 @@ def test_doctor_prints_the_mfa_service_policy_shape_without_values(running_sim, 
     shape_text = json.dumps(shape)
     for value in leaves:
         assert value not in shape_text, value
+
+
+# ---------------------------------------------------------------- items 8 and 9: clouds and Exchange redirects
+
+
+def test_dod_and_china_exchange_hosts_and_per_tenant_override() -> None:
+    from auditor.collect.clouds import endpoints_for
+    from auditor.config import TenantConfig
+
+    def tenant(cloud: str, **kw) -> TenantConfig:
+        return TenantConfig(name="t", tenant_id="x", client_id="y", client_secret_env="S", cloud=cloud, **kw)
+
+    dod = endpoints_for(tenant("usgovdod"))
+    assert dod.exchange == "https://outlook-dod.office365.us" and dod.exchange_scope.startswith(dod.exchange)
+    assert endpoints_for(tenant("china")).exchange == "https://partner.outlook.cn"
+    other = endpoints_for(tenant("china", exchange_endpoint="https://outlook.office365.cn/"))
+    assert other.exchange == "https://outlook.office365.cn" and other.graph == endpoints_for(tenant("china")).graph
+    glob = endpoints_for(tenant("global"))
+    assert glob.exchange_host_allowed("https://outlook.office365.com/adminapi/beta/x/InvokeCommand")
+    assert glob.exchange_host_allowed("https://tenant7.outlook.office365.com/adminapi/beta/x/InvokeCommand")
+    assert not glob.exchange_host_allowed("https://outlook.office365.us/adminapi/beta/x/InvokeCommand")
+    assert not glob.exchange_host_allowed("http://outlook.office365.com/adminapi")
+    assert not glob.exchange_host_allowed("https://outlook.office365.com.evil.example/adminapi")
+    assert not dod.exchange_host_allowed("https://outlook.office365.us/adminapi")  # GCC High is another cloud
+
+
+def test_exchange_redirect_within_the_cloud_is_followed(running_sim, sim_secret) -> None:
+    served = generate_tenant(50, seed=30)
+    opts = SimOptions(reports_per_10s=None, ca_per_second=None, exchange_redirect_host="127.0.0.1",
+                      exo_default_page=7)
+    with running_sim(served, options=opts) as sim:
+        snap = collect(sim_config(sim, served), now=served.collected_at,
+                       sources={"cas_mailboxes", "transport_config"}).snapshot
+        stats = sim.stats
+    assert snap.sources["cas_mailboxes"].status == "collected", snap.sources["cas_mailboxes"].reason
+    assert len(snap.records("cas_mailboxes")) == len(served.records("cas_mailboxes")) > 7
+    assert snap.sources["transport_config"].status == "collected"
+    assert stats.status_counts[302] >= 1
+
+
+def test_exchange_redirect_to_another_origin_is_refused(running_sim, sim_secret) -> None:
+    served = generate_tenant(40, seed=31)
+    opts = SimOptions(reports_per_10s=None, ca_per_second=None, exchange_redirect_host="attacker.example")
+    with running_sim(served, options=opts) as sim:
+        snap = collect(sim_config(sim, served), now=served.collected_at, sources={"cas_mailboxes"}).snapshot
+    src = snap.sources["cas_mailboxes"]
+    assert src.status == "failed" and "attacker.example" in src.reason and "not followed" in src.reason
