@@ -112,11 +112,8 @@ class DoctorReport:
 
 
 def _rule_needs() -> dict[str, set[str]]:
-    """Source -> rule ids needing it, from the rule registry (whatever is registered so far)."""
-    try:
-        from auditor.rules import REGISTRY
-    except ImportError:  # the rule modules may not all exist yet
-        from auditor.rules.registry import REGISTRY
+    """Source -> rule ids needing it, from the public rule registry (its ``needs`` only)."""
+    from auditor.rules import REGISTRY
     needs: dict[str, set[str]] = {}
     for spec in REGISTRY.values():
         for source in spec.needs:
