@@ -57,3 +57,16 @@ def test_registration_capability_columns() -> None:
     assert users["mfa_capable"].tolist() == [False, True, None]
     assert users["passwordless_capable"].tolist() == [True, None, None]
     assert users["methods"].tolist() == [[], [], []]
+
+
+def test_stale_admin_without_dates_says_none_recorded_since_2023_12_01() -> None:
+    from tenantkit import baseline, run
+
+    records = baseline()
+    admin = records["users"][0]  # alice holds Global Administrator in the baseline
+    # what the collector stores: signInActivity for role holders only, with Graph's sentinel dates
+    records["sign_in_activity"] = {admin["id"]: {"lastSignInDateTime": "0001-01-01T00:00:00Z",
+                                                 "lastNonInteractiveSignInDateTime": "0001-01-01T00:00:00Z",
+                                                 "lastSuccessfulSignInDateTime": ""}}
+    findings = [f for f in run(records).findings if f.rule_id == "stale-admin"]
+    assert [f.evidence["last_sign_in"] for f in findings] == ["none recorded since 2023-12-01"]
