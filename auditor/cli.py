@@ -198,7 +198,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from auditor.collect.doctor import doctor
+    from auditor.doctor import doctor
 
     config = _config(args)
     names = [args.tenant] if args.tenant else [t.name for t in config.tenants]

@@ -30,11 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.config import AuditorConfig, EmailConfig, TenantConfig
 from auditor.deliver.registry import DeliveryResult
-from auditor.engine import evaluate
+from auditor.engine import evaluate_snapshot
 from auditor.errors import AuditorError
 from auditor.findings import AuditResult, RunInfo
-from auditor.model import build_model
-from auditor.rules import REGISTRY
 from auditor.snapshot import Snapshot
 from auditor.snapshot import save as save_snapshot
 
@@ -130,13 +128,6 @@ def obtain_snapshot(
     if tenant_name and snapshot.tenant.get("name") != tenant_name:
         snapshot.tenant["name"] = tenant_name
     return snapshot
-
-
-def evaluate_snapshot(snapshot: Snapshot, config: AuditorConfig, *, now: datetime | None, run: RunInfo) -> AuditResult:
-    """The model stage (raw records → tables, with the classification and legacy-MFA slices of the
-    configuration), then the rules (with the rules and waivers slices)."""
-    model = build_model(snapshot, config.classification, config.legacy_mfa)
-    return evaluate(model, REGISTRY, config.rules, config.waivers, coverage=snapshot.coverage(), now=now, run=run)
 
 
 def annotate_history(result: AuditResult, history: HistoryStore | None) -> None:

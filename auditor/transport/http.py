@@ -54,6 +54,14 @@ class ApiError(Exception):
         self.url = url
 
 
+class Redirected(ApiError):
+    """A 3xx answer: never followed here (the token would go with it); the caller decides."""
+
+    def __init__(self, status: int, location: str, url: str) -> None:
+        super().__init__(status, "Redirect", f"redirected to {location or '(no Location)'}", url)
+        self.location = location
+
+
 class MalformedResponse(Exception):
     """The body was not the JSON document it should be (truncated page, bad JSON, wrong type)."""
 
@@ -166,14 +174,23 @@ def error_details(body: Any) -> tuple[str, str]:
             if isinstance(exc, dict):
                 message = str(exc.get("message") or "")
         return code, message
+    if isinstance(body, dict) and isinstance(body.get("value"), str):
+        # a non-OData error body: {"@odata.context": "...#Edm.String", "value": "Cannot query data ..."}
+        return "", body["value"][:300]
     if isinstance(body, str):
         return "", body[:300]
     return "", ""
 
 
 def classify(url: str) -> str:
-    """The throttling service a Graph URL belongs to: ``reports``, ``ca`` or ``identity``."""
-    path = url.split("?", 1)[0].lower()
+    """The throttling service a Graph URL belongs to: ``reports``, ``activity``, ``ca`` or ``identity``.
+
+    ``activity``: a request selecting ``signInActivity``, metered in the reports bucket *and* at 10 per
+    minute (graph-api.md §0).
+    """
+    path, _, query = url.lower().partition("?")
+    if "signinactivity" in query:
+        return "activity"
     if "/auditlogs/" in path or "/reports/" in path:
         return "reports"
     if "/identity/conditionalaccess/" in path:
@@ -215,6 +232,7 @@ class ApiClient:
         identity_budget_units: float = 8000,
         reports_per_10s: int = 5,
         ca_per_second: int = 1,
+        activity_per_minute: int = 10,
         context: ssl.SSLContext | None = None,
         stats: Stats | None = None,
         backoff_base: float = 0.5,
@@ -233,6 +251,7 @@ class ApiClient:
         self.identity = UnitBudget(identity_budget_units)
         self.reports = RateWindow(reports_per_10s, 10.0)
         self.ca = RateWindow(ca_per_second, 1.0)
+        self.activity = RateWindow(activity_per_minute, 60.0)
         self._client = httpx.AsyncClient(
             verify=context or tokens.context,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 30)),
@@ -254,19 +273,23 @@ class ApiClient:
 
     async def _pace(self, service: str, url: str, units: float | None) -> list[float] | None:
         slot = None
-        if service == "reports":
+        if service == "activity":
+            slot = await self.reports.acquire(await self.activity.acquire())
+        elif service == "reports":
             slot = await self.reports.acquire()
         elif service == "ca":
             slot = await self.ca.acquire()
-        if service in ("identity", "ca", "reports"):
+        if service in ("identity", "ca", "reports", "activity"):
             cost = units if units is not None else self.identity.estimate(cost_kind(url), estimated_cost(url))
             await self.identity.acquire(cost)
         return slot
 
     def _throttled(self, service: str, wait: float) -> None:
         self.stats.throttled += 1
-        if service == "reports":
+        if service in ("reports", "activity"):
             self.reports.block(wait)
+            if service == "activity":
+                self.activity.block(wait)
         elif service == "ca":
             self.ca.block(wait)
         elif service == "identity":
@@ -382,6 +405,8 @@ class ApiClient:
                     self.stats.retries += 1
                     continue
                 return Response(status, dict(resp.headers), body)
+            if status in (301, 302, 303, 307, 308):
+                raise Redirected(status, str(httpx.URL(url).join(resp.headers.get("location", ""))), url)
             code, message = error_details(_parse_lenient(content))
             raise ApiError(status, code, message, url)
 
