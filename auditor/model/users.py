@@ -63,12 +63,18 @@ def build_users(
 
     if registration is None:
         frame["mfa_registered"] = None
+        frame["mfa_capable"] = None
         frame["methods"] = [[] for _ in range(len(frame))]
     else:
         reg = {str(r.get("id")): r for r in registration}
         rows = [reg.get(i) for i in ids]
         frame["mfa_registered"] = pd.Series(
             [r.get("isMfaRegistered") if r is not None else None for r in rows], dtype="object"
+        )
+        # isMfaCapable: registered *and* allowed by the methods policy (None when the report does not say).
+        frame["mfa_capable"] = pd.Series(
+            [r.get("isMfaCapable") if r is not None and isinstance(r.get("isMfaCapable"), bool) else None
+             for r in rows], dtype="object"
         )
         frame["methods"] = [list(r.get("methodsRegistered") or []) if r is not None else [] for r in rows]
     return frame

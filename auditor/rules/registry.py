@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from auditor.findings import SEVERITIES, Finding, Headline
+from auditor.rules.references import REFERENCES, Reference
 from auditor.sources import SOURCES
 
 if TYPE_CHECKING:
@@ -42,7 +43,9 @@ class RuleContext:
         entity_name: str,
         evidence: dict[str, Any],
         severity: str | None = None,
+        remediation: str | None = None,
     ) -> Finding:
+        """A finding of this rule; ``remediation`` replaces the rule's own text when the entity needs other advice."""
         return Finding(
             rule_id=self.spec.id,
             severity=severity or self.spec.severity,
@@ -51,7 +54,7 @@ class RuleContext:
             entity_name=str(entity_name),
             evidence=evidence,
             title=self.spec.title,
-            remediation=self.spec.remediation,
+            remediation=remediation or self.spec.remediation,
         )
 
 
@@ -93,6 +96,8 @@ class RuleSpec:
     escalation: str = ""
     order: int = 0
     cases: tuple[Case, ...] = ()
+    references: tuple[Reference, ...] = ()
+    """The benchmark controls and Microsoft pages the rule's decisions rest on (``auditor.rules.references``)."""
 
     @property
     def detection(self) -> str:
@@ -144,10 +149,11 @@ def rule(
     sheet: str | None = None,
     escalation: str = "",
     cases: Iterable[Case] = (),
+    references: Iterable[Reference] | None = None,
 ) -> Callable[[RuleFunc], RuleFunc]:
     """Register a rule at its place in the catalog (``order``: smaller first; the headline risks lead).
 
-    Raises at import time when the metadata is inconsistent."""
+    ``references`` defaults to ``REFERENCES[id]``. Raises at import time when the metadata is inconsistent."""
 
     def register(func: RuleFunc) -> RuleFunc:
         if not _ID.match(id):
@@ -164,13 +170,16 @@ def rule(
             raise ValueError(f"rule {id}: needs unknown sources {sorted(unknown)}")
         if headline is not None and headline not in HEADLINE_GROUPS:
             raise ValueError(f"rule {id}: unknown headline {headline!r} (known: {sorted(HEADLINE_GROUPS)})")
+        refs = tuple(REFERENCES.get(id, ()) if references is None else references)
+        if not refs:
+            raise ValueError(f"rule {id}: no references (add them to auditor.rules.references)")
         if not func.__doc__:
             raise ValueError(f"rule {id}: the function needs a docstring saying how detection works")
         REGISTRY[id] = RuleSpec(
             id=id, title=title, severity=severity, needs=tuple(needs), func=func,
             rationale=rationale, remediation=remediation, params=dict(params or {}),
             optional_needs=tuple(optional_needs), headline=headline, sheet=sheet, escalation=escalation,
-            order=order, cases=tuple(cases),
+            order=order, cases=tuple(cases), references=refs,
         )
         ordered = sorted(REGISTRY.values(), key=lambda r: r.order)
         REGISTRY.clear()
