@@ -425,7 +425,7 @@ def mfa_no_baseline(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     sem = model.ca_semantics
     evidence: dict[str, Any] = {
         "security_defaults": _security_defaults(model),
-        "enabled_mfa_policies": [p.name for p in rows(sem) if p.in_force and p.mfa],
+        "enabled_mfa_policies": [p.name for p in rows(sem) if p.in_force and p.mfa and not p.narrowed_by],
         "report_only_mfa_policies": [p.name for p in rows(sem) if p.state == "enabledForReportingButNotEnforced"
                                      and (p.mfa or p.mfa_via)],
         "policies_not_counted": _not_counted(model, ("mfa", "mfa or device")),
