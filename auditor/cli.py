@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--dispatch", action="store_true",
                           help="enqueue audits for the worker pool instead of running them here")
 
-    sub.add_parser("rules", parents=[common], help="list the rule catalog")
+    rules = sub.add_parser("rules", parents=[common], help="list the rule catalog")
+    rules.add_argument("-v", "--verbose", dest="verbose_rules", action="store_true",
+                       help="also show how each rule decides, its severities and the controls it rests on")
     doctor = sub.add_parser("doctor", parents=[common], help="check config, credentials and permissions")
     doctor.add_argument("--tenant", help="tenant name (default: all)")
 
@@ -194,6 +196,12 @@ def cmd_rules(args: argparse.Namespace) -> int:
     print(f"{'id':40} {'severity':9} {'title':55} needs")
     for spec in REGISTRY.values():
         print(f"{spec.id:40} {spec.severity:9} {spec.title[:55]:55} {', '.join(spec.needs)}")
+        if getattr(args, "verbose_rules", False):
+            print(f"    {' '.join(spec.detection.split())}")
+            if spec.escalation:
+                print(f"    severity: {spec.severity}; {spec.escalation}")
+            refs = ", ".join(f"{r.framework} {r.id}" for r in spec.references if r.framework != "Microsoft Learn")
+            print(f"    rests on: {refs or 'Microsoft Learn only'}")
     return 0
 
 

@@ -16,6 +16,7 @@ from auditor.findings import AuditResult, Finding, RuleOutcome, RunInfo
 from auditor.gcpause import gc_paused
 from auditor.model import TenantModel, build_model
 from auditor.rules import REGISTRY
+from auditor.rules.references import Reference
 from auditor.rules.registry import NotAssessed, RuleContext, RuleSpec, headlines
 from auditor.snapshot import Snapshot
 
@@ -74,6 +75,12 @@ def apply_waivers(
     return expired_docs
 
 
+def reference_doc(ref: Reference) -> dict[str, Any]:
+    """A reference as plain data (RuleOutcome.references, findings.json ``rules[].references``)."""
+    return {"framework": ref.framework, "id": ref.id, "title": ref.title, "url": ref.url,
+            "relation": ref.relation, "note": ref.note}
+
+
 def _run_rule(
     spec: RuleSpec, model: TenantModel, rule_config: RuleConfig | None
 ) -> tuple[RuleOutcome, list[Finding]]:
@@ -81,6 +88,7 @@ def _run_rule(
         id=spec.id, title=spec.title, severity=spec.severity, status="assessed", needs=spec.needs,
         rationale=spec.rationale, remediation=spec.remediation, detection=spec.detection,
         escalation=spec.escalation, headline=spec.headline, sheet=spec.sheet, params=dict(spec.params),
+        references=[reference_doc(r) for r in spec.references],
     )
     if rule_config is not None and not rule_config.enabled:
         outcome.status, outcome.reason = "disabled", "disabled in configuration"

@@ -82,9 +82,12 @@ class RuleOutcome:
     headline: str | None = None  # key of the Headline group the rule belongs to
     sheet: str | None = None  # title of the rule's own workbook sheet, if it has one
     params: dict[str, Any] = field(default_factory=dict)
+    references: list[dict[str, Any]] = field(default_factory=list)
+    """The controls and pages the rule rests on: ``{framework, id, title, url, relation, note}`` each."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "status": self.status, "reason": self.reason, "findings": self.findings}
+        return {"id": self.id, "status": self.status, "reason": self.reason, "findings": self.findings,
+                "references": [dict(r) for r in self.references]}
 
 
 @dataclass

@@ -13,7 +13,7 @@ from auditor.model import build_model
 from auditor.rules import REGISTRY
 from auditor.rules.registry import KNOWN_NEEDS
 from auditor.sources import SOURCES
-from auditor.testing import NOW, Records, baseline, set_mfa, snapshot_of
+from auditor.testing import NOW, Records, baseline, set_mfa, sign_in, snapshot_of
 
 
 def run(records: Records, config: dict[str, Any] | None = None, failed: dict[str, str] | None = None) -> AuditResult:
@@ -124,6 +124,8 @@ def test_waivers_apply_expire_and_are_reported() -> None:
 def test_waiver_by_upn_matches_the_users_mailbox_even_with_another_smtp_address() -> None:
     r = _noisy()
     r["cas_mailboxes"][1]["PrimarySmtpAddress"] = "robert@contoso.com"  # bob's mailbox, another address
+    # v2 reports IMAP/POP per mailbox only where it is used (or for privileged admins): bob uses IMAP.
+    r["sign_ins"] = [sign_in("u-bob", "bob@contoso.com", "IMAP4")]
     waivers = [{"rule": "imap-pop-enabled", "entity": "bob@contoso.com", "reason": "scanner",
                 "approved_by": "ciso"}]
     finding = next(f for f in run(r, config={"waivers": waivers}).findings if f.rule_id == "imap-pop-enabled")

@@ -8,7 +8,8 @@ users            id, upn, display_name, user_type ('Member'|'Guest'), enabled (b
                  is_admin (bool), admin_roles (list[str] role names), privileged_admin (bool),
                  role_assignment_kinds (list[str] e.g. ['active', 'eligible', 'via group Tier0']),
                  is_service_account (bool), service_signal (str|None: which signal matched),
-                 is_daily (bool), mfa_registered (bool|None), methods (list[str]),
+                 is_daily (bool), mfa_registered (bool|None), mfa_capable (bool|None: isMfaCapable),
+                 methods (list[str]),
                  last_sign_in (datetime64[UTC]|NaT: last successful sign-in),
                  last_sign_in_attempt (datetime64[UTC]|NaT: includes failed attempts), has_mailbox (bool)
 role_holdings    user_id, upn, role_id (template id), role_name, assignment ('active'|'eligible'),

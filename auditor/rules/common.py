@@ -6,6 +6,7 @@ from collections import namedtuple
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from auditor.findings import Finding
@@ -35,16 +36,18 @@ def iso(value: Any) -> str | None:
     return str(value)
 
 
-def user_finding(ctx: RuleContext, row: Any, evidence: dict[str, Any], severity: str | None = None) -> Finding:
-    return ctx.finding("user", row.id, row.upn or row.display_name or row.id, evidence, severity)
+def user_finding(ctx: RuleContext, row: Any, evidence: dict[str, Any], severity: str | None = None,
+                 remediation: str | None = None) -> Finding:
+    return ctx.finding("user", row.id, row.upn or row.display_name or row.id, evidence, severity, remediation)
 
 
 def tenant_finding(
-    ctx: RuleContext, model: TenantModel, evidence: dict[str, Any], severity: str | None = None
+    ctx: RuleContext, model: TenantModel, evidence: dict[str, Any], severity: str | None = None,
+    remediation: str | None = None,
 ) -> Finding:
     tenant_id = model.tenant.get("tenant_id") or model.tenant.get("name") or "tenant"
     name = model.tenant.get("display_name") or model.tenant.get("name") or tenant_id
-    return ctx.finding("tenant", tenant_id, name, evidence, severity)
+    return ctx.finding("tenant", tenant_id, name, evidence, severity, remediation)
 
 
 def admin_evidence(row: Any) -> dict[str, Any]:
@@ -54,3 +57,49 @@ def admin_evidence(row: Any) -> dict[str, Any]:
 def mfa_enrolled(users: pd.DataFrame) -> pd.Series:
     """Per-user MFA ``enabled`` or ``enforced`` (the states that unlock app passwords)."""
     return users["per_user_mfa"].isin(["enabled", "enforced"])
+
+
+def mfa_admin(users: pd.DataFrame) -> pd.Series:
+    """Users the MFA rules treat as admins: role holders, except directory sync accounts holding nothing else."""
+    column = "counts_as_admin" if "counts_as_admin" in users.columns else "is_admin"
+    return users[column]
+
+
+def special_account(users: pd.DataFrame) -> pd.Series:
+    """Emergency access accounts, and directory sync accounts that hold no other role: their exclusion from
+    Conditional Access is expected (rules.md v2 "Classifications")."""
+    return users["is_emergency_access"] | (users["is_sync_account"] & ~users["counts_as_admin"])
+
+
+def with_coverage(model: TenantModel, mask: pd.Series | np.ndarray) -> Iterator[tuple[Any, Any]]:
+    """(user row, coverage row) for the users selected by ``mask`` (``model.coverage`` shares the users' order)."""
+    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+    if not len(positions):
+        return iter(())
+    return zip(rows(model.users.iloc[positions]), rows(model.coverage.iloc[positions]), strict=True)
+
+
+def coverage_of(model: TenantModel) -> dict[str, Any]:
+    """User id → coverage row (for rules that start from another table, e.g. mailboxes)."""
+    return {c.user_id: c for c in rows(model.coverage)}
+
+
+def mfa_covered(model: TenantModel, cov: Any) -> bool:
+    """Security defaults, or an in-force MFA policy for All resources that applies to the user."""
+    return bool(model.security_defaults_enabled) or bool(cov is not None and cov.mfa_covered)
+
+
+def legacy_mitigations(model: TenantModel, cov: Any) -> list[str]:
+    """What stops a password alone from working over Basic-auth protocols for this user (security defaults, or an
+    in-force Conditional Access legacy block covering the 'other' client type that SMTP AUTH, IMAP and POP use)."""
+    out = []
+    if model.security_defaults_enabled:
+        out.append("security defaults")
+    if cov is not None and "other" in cov.legacy_blocked_types:
+        out.append("Conditional Access legacy block (" + ", ".join(cov.legacy_blocked_types) + ")")
+    return out
+
+
+def user_names(model: TenantModel) -> dict[str, Any]:
+    """User id → users row."""
+    return {u.id: u for u in rows(model.users)}

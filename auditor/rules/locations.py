@@ -41,6 +41,29 @@ def _legacy_trusted_ips(r: Records) -> None:
         "52.1.2.0/24", "52.1.2.128/25", "52.1.0.0/22", "52.9.1.0/24", "10.20.0.0/16", "52.200.0.0/24"]
 
 
+def _exempt_all_trusted(r: Records) -> None:
+    r["conditional_access"][0]["conditions"]["locations"] = {"includeLocations": ["All"],
+                                                             "excludeLocations": ["AllTrusted"]}
+
+
+def _legacy_duplicates_untrusted_location_mfa_exempts_trusted(r: Records) -> None:
+    r["named_locations"].append(_location("loc-branch", "Branch (untrusted)", False, "52.30.0.0/24"))
+    r["mfa_service_policy"]["trustedIps"]["ipRanges"] = ["52.30.0.0/24"]
+    _exempt_all_trusted(r)
+
+
+def _legacy_duplicates_untrusted_location_no_exemption(r: Records) -> None:
+    r["named_locations"].append(_location("loc-branch", "Branch (untrusted)", False, "52.30.0.0/24"))
+    r["mfa_service_policy"]["trustedIps"]["ipRanges"] = ["52.30.0.0/24"]
+
+
+def _too_broad_and_exempt_from_mfa(r: Records) -> None:
+    r["named_locations"].append(_location("loc-cloud", "Cloud", True, "20.32.0.0/14"))
+    r["named_locations"].append(_location("loc-wide", "Wide office", True, "21.0.0.0/12"))
+    r["conditional_access"][0]["conditions"]["locations"] = {"includeLocations": ["All"],
+                                                             "excludeLocations": ["loc-cloud"]}
+
+
 def _legacy_range_apart(r: Records) -> None:
     r["mfa_service_policy"]["trustedIps"]["ipRanges"] = ["52.200.0.0/24"]
 
@@ -64,6 +87,24 @@ LEGACY_TRUSTED_IPS = Case("legacy trusted IPs vs named locations", _legacy_trust
     ("trusted-ips-private-range", "10.20.0.0/16"): "medium",
     ("trusted-ips-ipv4-only", "Contoso"): "low",
 })
+UNTRUSTED_DUPLICATE_SKIPS_MFA = Case(
+    "a legacy trusted IP duplicates an untrusted named location while the MFA baseline exempts AllTrusted: high",
+    _legacy_duplicates_untrusted_location_mfa_exempts_trusted, {
+        ("trusted-ips-duplicate-named-locations", "52.30.0.0/24"): "high",
+        ("trusted-ips-ipv4-only", "Contoso"): "low",
+    })
+UNTRUSTED_DUPLICATE_NO_EXEMPTION = Case(
+    "the same duplicate with no MFA baseline exempting AllTrusted: low",
+    _legacy_duplicates_untrusted_location_no_exemption, {
+        ("trusted-ips-duplicate-named-locations", "52.30.0.0/24"): "low",
+        ("trusted-ips-ipv4-only", "Contoso"): "low",
+    })
+TOO_BROAD_AND_EXEMPT = Case(
+    "a too-broad trusted location the MFA baseline exempts is high; one it does not exempt medium",
+    _too_broad_and_exempt_from_mfa, {
+        ("trusted-location-too-broad", "Cloud"): "high",
+        ("trusted-location-too-broad", "Wide office"): "medium",
+    })
 LEGACY_RANGE_APART = Case("a public legacy trusted range apart from every named location", _legacy_range_apart, {
     ("trusted-ips-ipv4-only", "Contoso"): "low",
 })
@@ -86,12 +127,17 @@ AT_THE_LIMITS = Case("trusted locations of exactly /16 and /48, and wide untrust
     "networks you no longer own, or required where you meant to trust.",
     remediation="Keep only the IP named location (it holds IPv4 and IPv6 and is used by Conditional Access) "
     "and remove the range from the legacy MFA service settings.",
-    cases=(LEGACY_TRUSTED_IPS, LEGACY_RANGE_APART),
+    escalation="high when the duplicated named location is untrusted and an in-force MFA baseline exempts AllTrusted",
+    optional_needs=("conditional_access",),
+    cases=(LEGACY_TRUSTED_IPS, UNTRUSTED_DUPLICATE_SKIPS_MFA, UNTRUSTED_DUPLICATE_NO_EXEMPTION, LEGACY_RANGE_APART),
 )
 def trusted_ips_duplicate(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """Each legacy trusted range identical to, inside, containing or overlapping a range of an IP named
-    location: one finding per legacy range listing every match, its overlap kind and ``isTrusted``."""
+    location: one finding per legacy range listing every match, its overlap kind and ``isTrusted``. High when a
+    matched location is *untrusted* and an in-force MFA baseline exempts ``AllTrusted``: ``AllTrusted`` includes the
+    legacy trusted IPs, so that network silently skips MFA (Microsoft Learn "named locations")."""
     legacy = _legacy(model)
+    exempting = list(model.baselines.mfa_exempts_all_trusted)
     named = model.ip_ranges[model.ip_ranges["origin"] == "named_location"]
     for lrow in rows(legacy):
         matches = []
@@ -101,7 +147,13 @@ def trusted_ips_duplicate(model: TenantModel, ctx: RuleContext) -> Iterator[Find
                 matches.append({"named_location": nrow.location_name, "location_id": nrow.location_id,
                                 "location_range": nrow.cidr, "overlap": kind, "is_trusted": nrow.is_trusted})
         if matches:
-            yield _range_finding(ctx, lrow.cidr, {"legacy_range": lrow.cidr, "matches": matches})
+            untrusted = any(not m["is_trusted"] for m in matches)
+            evidence = {"legacy_range": lrow.cidr, "matches": matches,
+                        "mfa_baselines_exempting_all_trusted": exempting}
+            if untrusted and exempting:
+                evidence["skips_mfa"] = ("the range is untrusted as a named location, but as a legacy trusted IP it is "
+                                         "part of AllTrusted, which the MFA baseline exempts")
+            yield _range_finding(ctx, lrow.cidr, evidence, "high" if untrusted and exempting else None)
 
 
 @rule(
@@ -153,23 +205,40 @@ def trusted_ips_ipv4_only(model: TenantModel, ctx: RuleContext) -> Iterator[Find
     title="Trusted location is too broad",
     severity="medium",
     needs=("named_locations",),
-    optional_needs=("legacy_mfa_settings",),
+    optional_needs=("legacy_mfa_settings", "conditional_access"),
+    escalation="high when an in-force MFA baseline exempts the location (directly or through AllTrusted)",
     params={"max_ipv4_prefix": 16, "max_ipv6_prefix": 48},
     rationale="Trusting a very wide range trusts networks (and people) you do not control.",
     remediation="Narrow the range to the organisation's actual egress addresses.",
-    cases=(TOO_BROAD, AT_THE_LIMITS),
+    cases=(TOO_BROAD, TOO_BROAD_AND_EXEMPT, AT_THE_LIMITS),
 )
 def trusted_location_too_broad(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """A trusted IP named location with a range wider than ``/max_ipv4_prefix`` (IPv4) or
-    ``/max_ipv6_prefix`` (IPv6) — one finding per location — or such a legacy trusted range."""
+    ``/max_ipv6_prefix`` (IPv6) — one finding per location — or such a legacy trusted range. High when an in-force
+    MFA baseline exempts it, by id or through ``AllTrusted`` (trusted locations and legacy trusted IPs are both in
+    ``AllTrusted``): the whole range then signs in without MFA (CIS 5.2.2.14 adjacent)."""
+    exempt_by: dict[str, list[str]] = {}
+    for p in rows(model.ca_semantics):
+        if p.mfa_baseline:
+            for loc in p.exclude_locations:
+                exempt_by.setdefault(loc, []).append(p.name)
+
+    def exemption(location_id: str | None) -> list[str]:
+        return sorted(set(exempt_by.get("AllTrusted", []) + (exempt_by.get(location_id, []) if location_id else [])))
+
     limits = {4: ctx.params["max_ipv4_prefix"], 6: ctx.params["max_ipv6_prefix"]}
     ranges = model.ip_ranges
     broad = ranges[ranges["is_trusted"] & (ranges["prefixlen"] < ranges["version"].map(limits))]
     for location_id, group in broad[broad["origin"] == "named_location"].groupby("location_id", sort=False):
+        exempting = exemption(str(location_id))
         yield ctx.finding("named_location", location_id, group.iloc[0]["location_name"], {
             "ranges": [{"range": r.cidr, "prefix": int(r.prefixlen)} for r in rows(group)],
-            "max_ipv4_prefix": limits[4], "max_ipv6_prefix": limits[6]})
+            "max_ipv4_prefix": limits[4], "max_ipv6_prefix": limits[6], "mfa_baselines_exempting": exempting},
+            "high" if exempting else None)
     if model.legacy_mfa.trusted_ips_known:
         for row in rows(broad[broad["origin"] == "legacy_trusted_ips"]):
+            exempting = exemption(None)
             yield _range_finding(ctx, row.cidr, {"range": row.cidr, "prefix": int(row.prefixlen),
-                                                  "source": "legacy MFA trusted IPs", "max_ipv4_prefix": limits[4]})
+                                                  "source": "legacy MFA trusted IPs", "max_ipv4_prefix": limits[4],
+                                                  "mfa_baselines_exempting": exempting},
+                                 "high" if exempting else None)

@@ -10,24 +10,52 @@ import pandas as pd
 from auditor.findings import Finding
 from auditor.model.sign_ins import summarise
 from auditor.model.tenant import TenantModel
-from auditor.rules.common import ROLE_OPTIONAL, ROLE_SOURCES, iso, rows, tenant_finding
+from auditor.rules.common import (
+    ROLE_OPTIONAL,
+    ROLE_SOURCES,
+    coverage_of,
+    iso,
+    legacy_mitigations,
+    rows,
+    tenant_finding,
+    user_names,
+)
 from auditor.rules.registry import Case, NotAssessed, RuleContext, rule
 from auditor.testing import REPORTS_READER, Records, add_admin, mailbox, sign_in
 
 MAILBOX_OWNER_SOURCES = (*ROLE_SOURCES, *ROLE_OPTIONAL)
 
 
-def _admin(row: Any, known: bool) -> dict[str, Any]:
+def _admin(owner: Any, known: bool) -> dict[str, Any]:
+    """Admin facts of a mailbox owner (a users row, or None when the mailbox matches no user)."""
     if not known:
         return {"admin": "unknown"}
-    return {"admin": bool(row.is_admin), "privileged_admin": bool(row.privileged_admin)}
+    admin = owner is not None and bool(owner.counts_as_admin)
+    return {"admin": admin, "privileged_admin": bool(admin and owner.privileged_admin)}
 
 
 def _smtp_org_on_null_inherits(r: Records) -> None:
     r["transport_config"]["SmtpClientAuthenticationDisabled"] = False
     r["cas_mailboxes"] = [mailbox("u-alice", "alice@contoso.com", smtp_disabled=None),
-                          mailbox("u-bob", "bob@contoso.com", smtp_disabled=True),
+                          mailbox("u-bob", "bob@contoso.com", smtp_disabled=None),
                           mailbox("u-svc", "svc-backup@contoso.com", smtp_disabled=False)]
+
+
+def _smtp_org_on_password_exposure(r: Records) -> None:
+    _smtp_org_on_null_inherits(r)
+    r["conditional_access"] = r["conditional_access"][:1]
+
+
+def _smtp_mailbox_of_disabled_account(r: Records) -> None:
+    r["conditional_access"] = r["conditional_access"][:1]
+    r["users"][1]["accountEnabled"] = False
+    r["cas_mailboxes"][1]["SmtpClientAuthenticationDisabled"] = False
+
+
+def _imap_pop_used(r: Records) -> None:
+    r["cas_mailboxes"][1]["PopEnabled"] = True
+    r["cas_mailboxes"][2]["ImapEnabled"] = True
+    r["sign_ins"] = [sign_in("u-bob", "bob@contoso.com", "POP3", days=1)]
 
 
 def _smtp_mailbox_only(r: Records) -> None:
@@ -46,6 +74,7 @@ def _imap_pop(r: Records) -> None:
 
 
 def _non_privileged_admin_not_escalated(r: Records) -> None:
+    r["conditional_access"] = r["conditional_access"][:1]
     add_admin(r, "u-reader", "reader@contoso.com", role=REPORTS_READER)
     r["cas_mailboxes"].append(mailbox("u-reader", "reader@contoso.com", imap=True, smtp_disabled=False))
 
@@ -64,26 +93,49 @@ def _legacy_sign_ins_failed_or_old(r: Records) -> None:
                      sign_in("u-alice", "alice@contoso.com", "IMAP4", days=40)]
 
 
-SMTP_ORG_ON_NULL_INHERITS = Case("SMTP AUTH null inherits the enabled org setting", _smtp_org_on_null_inherits, {
-    ("smtp-auth-org-enabled", "Contoso"): "high",
-    ("smtp-auth-mailbox-enabled", "alice@contoso.com"): "high",
-    ("smtp-auth-mailbox-enabled", "svc-backup@contoso.com"): "medium",
-})
+SMTP_ORG_ON_NULL_INHERITS = Case(
+    "SMTP AUTH on for the org; a CA legacy block covers every user: OAuth-only exposure, low",
+    _smtp_org_on_null_inherits, {
+        ("smtp-auth-org-enabled", "Contoso"): "high",
+        ("smtp-auth-mailbox-enabled", "alice@contoso.com"): "low",
+        ("smtp-auth-mailbox-enabled", "svc-backup@contoso.com"): "low",
+    })
+SMTP_ORG_ON_PASSWORD_EXPOSURE = Case(
+    "SMTP AUTH on for the org and no legacy block: the admin inheriting it high, the mailbox enabling it medium, "
+    "the user merely inheriting it counted on the org finding", _smtp_org_on_password_exposure, {
+        ("smtp-auth-org-enabled", "Contoso"): "high",
+        ("smtp-auth-mailbox-enabled", "alice@contoso.com"): "high",
+        ("smtp-auth-mailbox-enabled", "svc-backup@contoso.com"): "medium",
+        ("legacy-auth-not-blocked", "Contoso"): "high",
+    })
 SMTP_MAILBOX_ONLY = Case("SMTP AUTH null inherits the disabled org setting", _smtp_mailbox_only, {
-    ("smtp-auth-mailbox-enabled", "bob@contoso.com"): "medium",
+    ("smtp-auth-mailbox-enabled", "bob@contoso.com"): "low",
 })
+SMTP_MAILBOX_OF_DISABLED_ACCOUNT = Case(
+    "SMTP AUTH on for the mailbox of a disabled account: no password exposure, low",
+    _smtp_mailbox_of_disabled_account, {
+        ("smtp-auth-mailbox-enabled", "bob@contoso.com"): "low",
+        ("legacy-auth-not-blocked", "Contoso"): "high",
+    })
 SMTP_ORG_ON_EVERY_MAILBOX_OFF = Case(
     "mailboxes that switch SMTP AUTH off themselves stay quiet under an enabled org", _smtp_org_on_every_mailbox_off, {
         ("smtp-auth-org-enabled", "Contoso"): "high",
     })
-IMAP_POP = Case("IMAP/POP low, medium for admins", _imap_pop, {
+IMAP_POP = Case(
+    "IMAP/POP: a privileged admin's mailbox medium, the rest rolled up into one tenant finding", _imap_pop, {
     ("imap-pop-enabled", "alice@contoso.com"): "medium",
+    ("imap-pop-enabled", "Contoso"): "low",
+})
+IMAP_POP_USED = Case("IMAP/POP with successful POP3 sign-ins is reported for that mailbox", _imap_pop_used, {
     ("imap-pop-enabled", "bob@contoso.com"): "low",
+    ("imap-pop-enabled", "Contoso"): "low",
+    ("legacy-auth-sign-ins", "bob@contoso.com"): "high",
 })
 NON_PRIVILEGED_ADMIN_NOT_ESCALATED = Case(
     "escalations apply to privileged roles only", _non_privileged_admin_not_escalated, {
-        ("imap-pop-enabled", "reader@contoso.com"): "low",
+        ("imap-pop-enabled", "Contoso"): "low",
         ("smtp-auth-mailbox-enabled", "reader@contoso.com"): "medium",
+        ("legacy-auth-not-blocked", "Contoso"): "high",
     })
 LEGACY_SIGN_INS_MIXED = Case("legacy sign-ins: successes in window only", _legacy_sign_ins_mixed, {
     ("legacy-auth-sign-ins", "bob@contoso.com"): "high",
@@ -92,26 +144,66 @@ LEGACY_SIGN_INS_FAILED_OR_OLD = Case(
     "failed, modern and out-of-window sign-ins do not fire", _legacy_sign_ins_failed_or_old, {})
 
 
+def _admins_known(model: TenantModel) -> bool:
+    return {"users", "role_definitions", "role_assignments"} <= model.available
+
+
+def _smtp_exposure(model: TenantModel, owner: Any, cov: Any) -> list[str]:
+    """What leaves a mailbox's SMTP AUTH usable with OAuth only: a disabled account, security defaults, a CA legacy
+    block covering the owner. (Exchange authentication policies are not read here yet.)"""
+    out = []
+    if owner is not None and not owner.enabled:
+        out.append("account disabled")
+    return out + legacy_mitigations(model, cov)
+
+
+def _inherits_unreported(model: TenantModel) -> int:
+    """Mailboxes that merely inherit the enabled org setting and are not reported one by one."""
+    boxes = model.mailboxes
+    if boxes.empty or not model.smtp_auth_org_enabled:
+        return 0
+    inheriting = boxes[boxes["smtp_auth_setting"].isna()]
+    if not _admins_known(model):
+        return len(inheriting)
+    admins = set(model.users.loc[model.users["counts_as_admin"], "id"])
+    return int((~inheriting["user_id"].isin(admins)).sum())
+
+
 @rule(
     id="smtp-auth-org-enabled",
     order=30,
     title="SMTP AUTH is enabled for the organisation",
     severity="high",
     needs=("transport_config",),
+    optional_needs=("cas_mailboxes", *MAILBOX_OWNER_SOURCES, "conditional_access", "security_defaults"),
     headline="legacy-protocols",
     sheet="SMTP AUTH org",
     rationale="SMTP AUTH accepts a user name and password on port 587; every mailbox that does not switch it "
     "off for itself inherits it, and basic-auth SMTP cannot do MFA.",
     remediation="Set-TransportConfig -SmtpClientAuthenticationDisabled $true, then enable SMTP AUTH only on "
     "the specific mailboxes that still need it (Set-CASMailbox -SmtpClientAuthenticationDisabled $false).",
-    cases=(SMTP_ORG_ON_NULL_INHERITS, SMTP_ORG_ON_EVERY_MAILBOX_OFF, SMTP_MAILBOX_ONLY),
+    cases=(SMTP_ORG_ON_NULL_INHERITS, SMTP_ORG_ON_PASSWORD_EXPOSURE, SMTP_ORG_ON_EVERY_MAILBOX_OFF, SMTP_MAILBOX_ONLY),
 )
 def smtp_auth_org_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
-    """Org-wide ``TransportConfig.SmtpClientAuthenticationDisabled`` is false."""
+    """Org-wide ``TransportConfig.SmtpClientAuthenticationDisabled`` is false (CIS 6.5.4; SCuBA MS.EXO.5.1v1).
+    Evidence: ``mailboxes_inheriting`` — the mailboxes that merely inherit it and are counted here rather than one
+    finding each (fix once at the org) — and what already limits it to OAuth tenant-wide (``mitigated_by``:
+    security defaults, a CA legacy block for All users covering ``other``)."""
     if model.smtp_auth_org_enabled is None:
         raise NotAssessed("the transport config did not include SmtpClientAuthenticationDisabled")
-    if model.smtp_auth_org_enabled:
-        yield tenant_finding(ctx, model, {"SmtpClientAuthenticationDisabled": False})
+    if not model.smtp_auth_org_enabled:
+        return
+    mitigated = []
+    if model.security_defaults_enabled:
+        mitigated.append("security defaults")
+    if "other" in model.baselines.legacy_blocked_types:
+        mitigated.append("Conditional Access legacy block for All users (" + ", ".join(model.baselines.legacy_blocks)
+                         + ")")
+    evidence: dict[str, Any] = {"SmtpClientAuthenticationDisabled": False,
+                                "exposure": "oauth-only" if mitigated else "password", "mitigated_by": mitigated}
+    evidence["mailboxes_inheriting"] = _inherits_unreported(model) if "cas_mailboxes" in model.available \
+        else "unknown"
+    yield tenant_finding(ctx, model, evidence)
 
 
 @rule(
@@ -119,9 +211,9 @@ def smtp_auth_org_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Find
     order=40,
     title="SMTP AUTH is enabled on a mailbox",
     severity="medium",
-    escalation="high for privileged admins",
+    escalation="high for privileged admins; low when the exposure is OAuth-only",
     needs=("cas_mailboxes", "transport_config"),
-    optional_needs=MAILBOX_OWNER_SOURCES,
+    optional_needs=(*MAILBOX_OWNER_SOURCES, "conditional_access", "security_defaults"),
     headline="legacy-protocols",
     sheet="SMTP AUTH mailboxes",
     rationale="A mailbox with SMTP AUTH accepts basic-auth submissions that no MFA or Conditional Access "
@@ -130,61 +222,108 @@ def smtp_auth_org_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Find
     "once the org setting is off). Devices that must send mail: use a connector or OAuth SMTP.",
     cases=(
         SMTP_ORG_ON_NULL_INHERITS,
+        SMTP_ORG_ON_PASSWORD_EXPOSURE,
         SMTP_MAILBOX_ONLY,
+        SMTP_MAILBOX_OF_DISABLED_ACCOUNT,
         NON_PRIVILEGED_ADMIN_NOT_ESCALATED,
         SMTP_ORG_ON_EVERY_MAILBOX_OFF,
     ),
 )
 def smtp_auth_mailbox_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
-    """A mailbox's effective SMTP AUTH is on: its own ``SmtpClientAuthenticationDisabled`` is false, or
-    null while the org setting is enabled. Evidence says which (``mailbox`` or ``inherited from org``)."""
+    """A mailbox's effective SMTP AUTH is on, reported one by one only where the mailbox itself enables it (its own
+    ``SmtpClientAuthenticationDisabled`` is false) or, when inherited from the org, for admins' mailboxes; every other
+    inheriting mailbox is counted on ``smtp-auth-org-enabled``. Evidence says which (``mailbox`` or ``inherited from
+    org``). A password works only when the account is enabled and neither security defaults nor a CA legacy block
+    covers the owner; otherwise the finding is low with ``exposure: oauth-only`` and ``mitigated_by``."""
     boxes = model.mailboxes
     if boxes.empty:
         return
     if model.smtp_auth_org_enabled is None and boxes["smtp_auth_setting"].isna().any():
         raise NotAssessed("mailboxes follow the org SMTP AUTH setting, but the transport config did not include "
                           "SmtpClientAuthenticationDisabled")
-    admins_known = {"users", "role_definitions", "role_assignments"} <= model.available
+    admins_known = _admins_known(model)
+    owners = user_names(model)
+    covs = coverage_of(model)
     for row in rows(boxes[boxes["smtp_auth_enabled"].eq(True)]):
+        owner = owners.get(row.user_id)
+        admin = bool(admins_known and owner is not None and owner.counts_as_admin)
+        if row.smtp_auth_setting is not False and not admin:
+            continue  # inherits the org setting: counted on the org finding
+        mitigated = _smtp_exposure(model, owner, covs.get(row.user_id))
+        privileged = bool(admin and owner.privileged_admin)
+        severity = "low" if mitigated else "high" if privileged else None
         yield ctx.finding(
             "mailbox", row.mailbox_id, row.smtp_address or row.display_name,
             {"setting": row.smtp_auth_source, "SmtpClientAuthenticationDisabled": row.smtp_auth_setting,
-             "user_id": row.user_id, **_admin(row, admins_known)},
-            "high" if row.privileged_admin else None,
+             "user_id": row.user_id, **_admin(owner, admins_known),
+             "exposure": "oauth-only" if mitigated else "password", "mitigated_by": mitigated},
+            severity,
         )
+
+
+def _protocol_successes(model: TenantModel) -> dict[str, int]:
+    """User id → successful IMAP4/POP3 sign-ins in the snapshot window."""
+    events = model.legacy_sign_in_events
+    if "sign_ins" not in model.available or events.empty:
+        return {}
+    used = events[events["ok"].astype(bool) & events["app"].isin(["IMAP4", "POP3"])]
+    return {str(k): int(v) for k, v in used.groupby("user_id").size().items()}
 
 
 @rule(
     id="imap-pop-enabled",
     order=50,
-    title="IMAP or POP is enabled on a mailbox",
+    title="IMAP or POP is enabled on mailboxes",
     severity="low",
-    escalation="medium for privileged admins",
+    escalation="medium for privileged admins' mailboxes",
     needs=("cas_mailboxes",),
-    optional_needs=MAILBOX_OWNER_SOURCES,
+    optional_needs=(*MAILBOX_OWNER_SOURCES, "sign_ins"),
     headline="legacy-protocols",
     sheet="IMAP POP mailboxes",
     rationale="IMAP and POP are rarely needed, bypass device-based Conditional Access and keep legacy clients "
-    "alive; on admin mailboxes they widen a privileged account's attack surface.",
+    "alive; on admin mailboxes they widen a privileged account's attack surface. The CAS mailbox plan defaults leave "
+    "both on, so most mailboxes carry them unused.",
     remediation="Set-CASMailbox <mailbox> -ImapEnabled $false -PopEnabled $false, and set the defaults for new "
     "mailboxes with Set-CASMailboxPlan.",
-    cases=(IMAP_POP, NON_PRIVILEGED_ADMIN_NOT_ESCALATED, SMTP_MAILBOX_ONLY),
+    cases=(IMAP_POP, IMAP_POP_USED, NON_PRIVILEGED_ADMIN_NOT_ESCALATED, SMTP_MAILBOX_ONLY),
 )
 def imap_pop_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
-    """Mailboxes with ``ImapEnabled`` or ``PopEnabled``; evidence lists the protocols."""
+    """Mailboxes with ``ImapEnabled`` or ``PopEnabled``: one finding per mailbox only for privileged admins' mailboxes
+    (medium) and mailboxes with successful IMAP4/POP3 sign-ins in the window (low); every other such mailbox is
+    counted in one tenant finding (low; counts by protocol and a sample) — per-mailbox findings for the defaults
+    would drown a large tenant."""
     boxes = model.mailboxes
     if boxes.empty:
         return
-    admins_known = {"users", "role_definitions", "role_assignments"} <= model.available
+    admins_known = _admins_known(model)
+    owners = user_names(model)
+    used = _protocol_successes(model)
     hits = boxes[boxes["imap"] | boxes["pop"]]
+    rest = []
     for row in rows(hits):
+        owner = owners.get(row.user_id)
+        privileged = bool(admins_known and owner is not None and owner.privileged_admin and owner.counts_as_admin)
+        sign_ins = used.get(str(row.user_id), 0)
+        if not (privileged or sign_ins):
+            rest.append(row)
+            continue
         protocols = [p for p, on in (("IMAP", row.imap), ("POP", row.pop)) if on]
         yield ctx.finding(
             "mailbox", row.mailbox_id, row.smtp_address or row.display_name,
-            {"protocols": protocols, "user_id": row.user_id,
-             **_admin(row, admins_known)},
-            "medium" if row.privileged_admin else None,
+            {"protocols": protocols, "user_id": row.user_id, **_admin(owner, admins_known),
+             "imap_pop_sign_ins": sign_ins if "sign_ins" in model.available else "not collected"},
+            "medium" if privileged else None,
         )
+    if rest:
+        evidence: dict[str, Any] = {
+            "mailboxes": len(rest), "imap_enabled": sum(1 for r in rest if r.imap),
+            "pop_enabled": sum(1 for r in rest if r.pop), "mailboxes_total": len(boxes),
+            "sample": [r.smtp_address or r.display_name for r in rest[:20]],
+            "cas_mailbox_plan_defaults": "not collected",
+        }
+        if not admins_known:
+            evidence["admin"] = "unknown"
+        yield tenant_finding(ctx, model, evidence)
 
 
 @rule(

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from auditor.findings import Finding
+from auditor.model.ca_semantics import LEGACY_TYPES
 from auditor.model.tenant import TenantModel
 from auditor.rules.admins import APP_PASSWORDS_DISALLOWED, DISABLED_ADMIN_WITH_PER_USER_MFA
-from auditor.rules.common import ROLE_SOURCES, mfa_enrolled, rows, tenant_finding, user_finding
+from auditor.rules.common import (
+    ROLE_SOURCES,
+    mfa_admin,
+    mfa_covered,
+    mfa_enrolled,
+    tenant_finding,
+    user_finding,
+    with_coverage,
+)
 from auditor.rules.registry import Case, NotAssessed, RuleContext, rule
 from auditor.testing import Records, set_mfa, user
 
@@ -16,10 +26,36 @@ def _service_account_enforced(r: Records) -> None:
     set_mfa(r, "u-svc", "enforced")
 
 
-def _daily_enabled_and_enforced(r: Records) -> None:
-    set_mfa(r, "u-bob", "enforced")
+def _carol(r: Records, registered: bool | None = True) -> None:
     r["users"].append(user("u-carol", "carol@contoso.com"))
     r["per_user_mfa"].append({"id": "u-carol", "perUserMfaState": "enabled"})
+    if registered is not None:
+        r["registration_details"].append({"id": "u-carol", "isMfaRegistered": registered,
+                                          "methodsRegistered": ["microsoftAuthenticatorPush"] if registered else []})
+
+
+def _daily_enabled_without_method(r: Records) -> None:
+    _carol(r, registered=False)
+
+
+def _daily_enabled_without_method_legacy_open(r: Records) -> None:
+    _carol(r, registered=False)
+    r["conditional_access"][1]["conditions"]["users"]["excludeUsers"] = ["u-carol"]
+
+
+def _daily_enabled_registration_unknown(r: Records) -> None:
+    _carol(r, registered=None)
+    del r["registration_details"]
+
+
+def _daily_enforced_not_covered(r: Records) -> None:
+    set_mfa(r, "u-bob", "enforced")
+    r["conditional_access"][0]["conditions"]["users"]["excludeUsers"] = ["u-bob"]
+
+
+def _daily_enabled_and_enforced(r: Records) -> None:
+    set_mfa(r, "u-bob", "enforced")
+    _carol(r)
     r["users"].append(user("u-dis", "gone@contoso.com", enabled=False))
     r["per_user_mfa"].append({"id": "u-dis", "perUserMfaState": "enforced"})
 
@@ -47,9 +83,34 @@ SERVICE_ACCOUNT_ENFORCED = Case(
         ("per-user-mfa-legacy-config", "Contoso"): "low",
     })
 DAILY_ENABLED_AND_ENFORCED = Case(
-    "daily accounts: enforced medium, enabled low, disabled account ignored", _daily_enabled_and_enforced, {
+    "daily accounts: enforced medium, enabled with a method low, disabled account ignored",
+    _daily_enabled_and_enforced, {
         ("daily-account-per-user-mfa", "bob@contoso.com"): "medium",
         ("daily-account-per-user-mfa", "carol@contoso.com"): "low",
+        ("per-user-mfa-legacy-config", "Contoso"): "low",
+    })
+DAILY_ENABLED_WITHOUT_METHOD = Case(
+    "enabled per-user MFA without a registered method, legacy auth blocked: medium", _daily_enabled_without_method, {
+        ("daily-account-per-user-mfa", "carol@contoso.com"): "medium",
+        ("per-user-mfa-legacy-config", "Contoso"): "low",
+    })
+DAILY_ENABLED_WITHOUT_METHOD_LEGACY_OPEN = Case(
+    "enabled per-user MFA without a method while legacy auth is open for the user: high",
+    _daily_enabled_without_method_legacy_open, {
+        ("daily-account-per-user-mfa", "carol@contoso.com"): "high",
+        ("legacy-auth-block-excluded", "carol@contoso.com"): "medium",
+        ("per-user-mfa-legacy-config", "Contoso"): "low",
+    })
+DAILY_ENABLED_REGISTRATION_UNKNOWN = Case(
+    "enabled per-user MFA with registration details unavailable: medium, mfa_registered unknown",
+    _daily_enabled_registration_unknown, {
+        ("daily-account-per-user-mfa", "carol@contoso.com"): "medium",
+        ("per-user-mfa-legacy-config", "Contoso"): "low",
+    })
+DAILY_ENFORCED_NOT_COVERED = Case(
+    "a daily account on per-user MFA excluded from the CA baseline: fix coverage first", _daily_enforced_not_covered, {
+        ("daily-account-per-user-mfa", "bob@contoso.com"): "medium",
+        ("ca-mfa-excluded", "bob@contoso.com"): "medium",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
     })
 SECURITY_DEFAULTS_WITH_PER_USER = Case("security defaults count as modern MFA", _security_defaults_with_per_user, {
@@ -64,38 +125,66 @@ REMEMBER_LONG = Case("remember MFA 14 days", _remember(14), {("remember-mfa-long
 REMEMBER_SHORT = Case("remember MFA 7 days is fine", _remember(7), {})
 
 
+PER_USER_ADVICE = (
+    "Require MFA with a Conditional Access policy and set the user's per-user MFA state to disabled. If a legacy "
+    "application needs basic authentication, give it a separate least-privilege service account instead of the "
+    "person's daily account."
+)
+
+
+def _legacy_blocked(model: TenantModel, cov: Any) -> bool:
+    return bool(model.security_defaults_enabled) or set(LEGACY_TYPES) <= set(cov.legacy_blocked_types)
+
+
 @rule(
     id="daily-account-per-user-mfa",
     order=20,
     title="Daily account has per-user MFA",
     severity="medium",
-    escalation="medium for enforced, low for enabled",
+    escalation="medium for enforced; for enabled: medium without a registered method (high when legacy auth is not "
+    "blocked for the user), low with one, medium when registration is unknown",
     needs=("users", "per_user_mfa"),
+    optional_needs=("registration_details", "conditional_access", "security_defaults"),
     headline="per-user-mfa",
     sheet="Daily per-user MFA",
     rationale=(
         "Per-user MFA overrides Conditional Access and security defaults: it forces MFA on every sign-in "
-        "regardless of location or device and unlocks app passwords, which bypass MFA entirely."
+        "regardless of location or device and unlocks app passwords, which bypass MFA entirely. In state enabled "
+        "without a registered method, legacy protocols still accept the bare password and whoever holds it can "
+        "register their own method (Microsoft's per-user MFA state table)."
     ),
-    remediation=(
-        "Require MFA with a Conditional Access policy and set the user's per-user MFA state to disabled. If a "
-        "legacy application needs basic authentication, give it a separate least-privilege service account "
-        "instead of the person's daily account."
-    ),
-    cases=(DAILY_ENABLED_AND_ENFORCED, SERVICE_ACCOUNT_ENFORCED),
+    remediation=PER_USER_ADVICE,
+    cases=(DAILY_ENABLED_AND_ENFORCED, DAILY_ENABLED_WITHOUT_METHOD, DAILY_ENABLED_WITHOUT_METHOD_LEGACY_OPEN,
+           DAILY_ENABLED_REGISTRATION_UNKNOWN, DAILY_ENFORCED_NOT_COVERED, SERVICE_ACCOUNT_ENFORCED),
 )
 def daily_account_per_user_mfa(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
-    """Daily accounts (enabled, Member — or guests when configured — and no service-account signal) whose
-    per-user MFA state is ``enforced`` (medium) or ``enabled`` (low)."""
+    """Daily accounts (enabled, Member — or guests when configured — and not a service, emergency access or directory
+    sync account) whose per-user MFA state is ``enforced`` (medium) or ``enabled``: medium without a registered MFA
+    method (high when neither security defaults nor a CA legacy block covers both legacy client types for the user),
+    low with one, medium with ``mfa_registered: unknown`` when registration details are not available (Microsoft
+    Learn per-user MFA states; CIS 5.1.2.1). When no CA baseline or security defaults cover the user, the remediation
+    says to fix that first: switching per-user MFA off would leave them with no MFA."""
     users = model.users
-    hits = users[users["is_daily"] & mfa_enrolled(users)]
-    for row in rows(hits):
-        yield user_finding(
-            ctx, row,
-            {"per_user_mfa": row.per_user_mfa, "classification": "daily account",
-             "service_account_signal": None, "admin": bool(row.is_admin)},
-            "medium" if row.per_user_mfa == "enforced" else "low",
-        )
+    for row, cov in with_coverage(model, users["is_daily"] & mfa_enrolled(users)):
+        registered = row.mfa_registered if "registration_details" in model.available else None
+        blocked = _legacy_blocked(model, cov)
+        if row.per_user_mfa == "enforced" or registered is None:
+            severity = "medium"
+        elif registered:
+            severity = "low"
+        else:
+            severity = "medium" if blocked else "high"
+        covered = mfa_covered(model, cov)
+        evidence = {"per_user_mfa": row.per_user_mfa, "classification": "daily account",
+                    "service_account_signal": None, "admin": bool(row.counts_as_admin),
+                    "mfa_registered": "unknown" if registered is None else bool(registered),
+                    "legacy_auth_blocked": blocked, "covered_by_ca_mfa": covered}
+        remediation = None
+        if not covered:
+            remediation = ("First include the user in a Conditional Access MFA policy for All resources (or turn on "
+                           "security defaults): per-user MFA is their only MFA today, and disabling it first would "
+                           "leave none. Then: " + PER_USER_ADVICE)
+        yield user_finding(ctx, row, evidence, severity, remediation)
 
 
 @rule(
@@ -112,10 +201,9 @@ def daily_account_per_user_mfa(model: TenantModel, ctx: RuleContext) -> Iterator
     cases=(SECURITY_DEFAULTS_WITH_PER_USER, PER_USER_MFA_WITHOUT_MODERN_MFA),
 )
 def per_user_mfa_legacy_config(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
-    """One tenant finding when security defaults are on or an enabled CA policy requires MFA, and users
-    still carry per-user MFA ``enabled``/``enforced``. Evidence counts users by state."""
-    ca = model.ca_policies
-    mfa_policies = ca[(ca["state"] == "enabled") & ca["requires_mfa"]]["name"].tolist()
+    """One tenant finding when security defaults are on or an in-force MFA baseline exists (see the CA semantics),
+    and users still carry per-user MFA ``enabled``/``enforced`` (CIS 5.1.2.1). Evidence counts users by state."""
+    mfa_policies = list(model.baselines.mfa_baselines)
     if not (model.security_defaults_enabled or mfa_policies):
         return
     counts = model.users["per_user_mfa"].value_counts()
@@ -153,7 +241,7 @@ def tenant_app_passwords_allowed(model: TenantModel, ctx: RuleContext) -> Iterat
     if not allowed:
         return
     users = model.users
-    enrolled = users["privileged_admin"] & users["enabled"] & mfa_enrolled(users)
+    enrolled = users["privileged_admin"] & mfa_admin(users) & users["enabled"] & mfa_enrolled(users)
     known = {"per_user_mfa", *ROLE_SOURCES} <= model.available
     admins = int(enrolled.sum()) if known else None
     yield tenant_finding(

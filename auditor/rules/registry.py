@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from auditor.findings import SEVERITIES, Finding, Headline
+from auditor.rules.references import REFERENCES, Reference
 from auditor.sources import SOURCES
 
 if TYPE_CHECKING:
@@ -42,7 +43,9 @@ class RuleContext:
         entity_name: str,
         evidence: dict[str, Any],
         severity: str | None = None,
+        remediation: str | None = None,
     ) -> Finding:
+        """A finding of this rule; ``remediation`` replaces the rule's own text when the entity needs other advice."""
         return Finding(
             rule_id=self.spec.id,
             severity=severity or self.spec.severity,
@@ -51,7 +54,7 @@ class RuleContext:
             entity_name=str(entity_name),
             evidence=evidence,
             title=self.spec.title,
-            remediation=self.spec.remediation,
+            remediation=remediation or self.spec.remediation,
         )
 
 
@@ -93,6 +96,8 @@ class RuleSpec:
     escalation: str = ""
     order: int = 0
     cases: tuple[Case, ...] = ()
+    references: tuple[Reference, ...] = ()
+    """The benchmark controls and Microsoft pages the rule's decisions rest on (``auditor.rules.references``)."""
 
     @property
     def detection(self) -> str:
@@ -101,6 +106,19 @@ class RuleSpec:
 
 
 REGISTRY: dict[str, RuleSpec] = {}
+
+# Rules that can never both fire on one tenant: mfa-no-baseline needs no MFA baseline (and security defaults off),
+# per-user-mfa-legacy-config needs one (or security defaults). A single demo tenant fires one of each such pair.
+EXCLUSIVE_IN_ONE_TENANT: tuple[frozenset[str], ...] = (
+    frozenset({"mfa-no-baseline", "per-user-mfa-legacy-config"}),
+)
+
+
+def silent_on_one_tenant(fired: set[str], registry: Mapping[str, RuleSpec] | None = None) -> list[str]:
+    """Rule ids that did not fire on one tenant although they could have (one of each exclusive pair suffices)."""
+    silent = [rid for rid in (REGISTRY if registry is None else registry) if rid not in fired]
+    return [rid for rid in silent
+            if not any(rid in pair and pair & fired for pair in EXCLUSIVE_IN_ONE_TENANT)]
 
 # The headline risks, in report order: key -> (title, summary). A rule joins one with ``@rule(headline=key)``.
 HEADLINE_GROUPS: dict[str, tuple[str, str]] = {
@@ -144,10 +162,11 @@ def rule(
     sheet: str | None = None,
     escalation: str = "",
     cases: Iterable[Case] = (),
+    references: Iterable[Reference] | None = None,
 ) -> Callable[[RuleFunc], RuleFunc]:
     """Register a rule at its place in the catalog (``order``: smaller first; the headline risks lead).
 
-    Raises at import time when the metadata is inconsistent."""
+    ``references`` defaults to ``REFERENCES[id]``. Raises at import time when the metadata is inconsistent."""
 
     def register(func: RuleFunc) -> RuleFunc:
         if not _ID.match(id):
@@ -164,13 +183,16 @@ def rule(
             raise ValueError(f"rule {id}: needs unknown sources {sorted(unknown)}")
         if headline is not None and headline not in HEADLINE_GROUPS:
             raise ValueError(f"rule {id}: unknown headline {headline!r} (known: {sorted(HEADLINE_GROUPS)})")
+        refs = tuple(REFERENCES.get(id, ()) if references is None else references)
+        if not refs:
+            raise ValueError(f"rule {id}: no references (add them to auditor.rules.references)")
         if not func.__doc__:
             raise ValueError(f"rule {id}: the function needs a docstring saying how detection works")
         REGISTRY[id] = RuleSpec(
             id=id, title=title, severity=severity, needs=tuple(needs), func=func,
             rationale=rationale, remediation=remediation, params=dict(params or {}),
             optional_needs=tuple(optional_needs), headline=headline, sheet=sheet, escalation=escalation,
-            order=order, cases=tuple(cases),
+            order=order, cases=tuple(cases), references=refs,
         )
         ordered = sorted(REGISTRY.values(), key=lambda r: r.order)
         REGISTRY.clear()
