@@ -138,7 +138,11 @@ class ClaimStore:
     def ensure_schema(self) -> None:
         """Create the table when missing; safe when several workers start at once."""
         try:
-            metadata.create_all(self.engine, tables=[claims_table], checkfirst=True)
+            # One write transaction (BEGIN IMMEDIATE on SQLite): a deferred one that read the schema and
+            # then writes fails at once with "database is locked" when another worker created the table
+            # in between, instead of waiting on the busy timeout.
+            with self._write() as conn:
+                metadata.create_all(conn, tables=[claims_table], checkfirst=True)
         except DBAPIError as exc:
             # Another process created it between our check and our CREATE (PostgreSQL reports a
             # unique violation, SQLite "already exists"): fine if the table is there now.
