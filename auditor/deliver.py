@@ -368,6 +368,8 @@ def send_report(
     Idempotent through ``<report_dir>/.email-sent`` (see the module docstring): calling it again for
     the same run, e.g. after a crash between delivery and bookkeeping, sends nothing.
     """
+    from auditor.render import registry
+    from auditor.render.context import build_report_context
     from auditor.render.email import compose_email
 
     email = config.email
@@ -378,7 +380,7 @@ def send_report(
         return DeliveryResult(sent=False, skipped=True, transport=str(previous.get("transport")),
                               detail=f"already sent at {previous.get('sent_at')}",
                               message_id=previous.get("message_id"), recipients=previous.get("recipients", []))
-    attachments = [files[kind] for kind in ("xlsx", "html") if kind in files]
-    message = compose_email(result, attachments, sender=email.sender, to=email.to, cc=email.cc,
+    attachments = [files[r.format] for r in registry.attachments() if r.format in files]
+    message = compose_email(build_report_context(result), attachments, sender=email.sender, to=email.to, cc=email.cc,
                             zip_over_mb=email.zip_attachments_over_mb)
     return deliver_email(config, tenant, message, run_id=result.run.id, report_dir=report_dir)

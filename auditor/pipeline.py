@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("auditor.pipeline")
 Progress = Callable[[str, str, int | None], None]
-ALL_FORMATS = ("html", "xlsx", "json")
 
 
 @dataclass
@@ -70,19 +69,15 @@ def report_folder(base: Path, tenant: str, started: datetime) -> Path:
 
 
 def render_all(result: AuditResult, snapshot: Snapshot, folder: Path, formats: list[str]) -> dict[str, Path]:
-    from auditor.render.json import render_json
+    """Save the snapshot, build the report context once, and run each requested renderer of the registry."""
+    from auditor.render import registry
+    from auditor.render.context import build_report_context
 
     files: dict[str, Path] = {"snapshot": save_snapshot(snapshot, folder / "snapshot.json.gz")}
-    if "json" in formats:
-        files["json"] = render_json(result, folder / "findings.json")
-    if "html" in formats:
-        from auditor.render.html import render_html
-
-        files["html"] = render_html(result, folder / "report.html")
-    if "xlsx" in formats:
-        from auditor.render.excel import render_xlsx
-
-        files["xlsx"] = render_xlsx(result, folder / "report.xlsx")
+    wanted = [registry.get(name) for name in dict.fromkeys(formats)]  # unknown format -> ConfigError
+    context = build_report_context(result, result.model)
+    for output in wanted:
+        files[output.format] = output.write(context, folder / output.filename)
     return files
 
 

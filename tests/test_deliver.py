@@ -17,14 +17,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 sys.path.insert(0, str(Path(__file__).parent / "render"))
-from render_sample import make_result
+from render_sample import make_context
 
 from auditor.config import AuditorConfig
 from auditor.deliver import MARKER, deliver_email
 from auditor.errors import DeliveryError
 from auditor.render.email import compose_email
-from auditor.render.excel import render_xlsx
 from auditor.render.html import render_html
+from auditor.render.workbook import render_xlsx
 
 USER, PASSWORD = "mailer", "s3cret-pass"
 
@@ -105,7 +105,7 @@ def smtp_config(port: int, ca_file: str | None, **smtp) -> AuditorConfig:
 
 @pytest.fixture
 def reports(tmp_path):
-    result = make_result()
+    result = make_context()  # the report context every renderer and the e-mail read
     folder = tmp_path / "contoso" / "20260302T070000Z"
     files = [render_xlsx(result, folder / "report.xlsx"), render_html(result, folder / "report.html")]
     return result, folder, files

@@ -7,14 +7,15 @@ import re
 from pathlib import Path
 
 import pytest
-from render_sample import XSS, make_result
+from render_sample import XSS, make_context
 
+from auditor.render.context import build_report_context
 from auditor.render.html import render_html, render_html_text, script_json
 
 
 @pytest.fixture
 def render_result():
-    return make_result()
+    return make_context()
 
 
 def test_written_atomically_owner_only(tmp_path: Path, render_result) -> None:
@@ -42,7 +43,7 @@ def test_embedded_json_cannot_break_out() -> None:
 
 
 def test_nojs_content_grouped_by_rule_and_capped() -> None:
-    result = make_result(extra_findings=600)
+    result = make_context(extra_findings=600)
     html = render_html_text(result, cap=25)
     for rule in ("admin-app-passwords", "imap-pop-enabled", "trusted-ips-duplicate-named-locations"):
         assert f'id="rule-{rule}"' in html
@@ -153,7 +154,7 @@ def test_report_readable_without_javascript(chromium_path, tmp_path: Path, rende
 @pytest.mark.browser
 @pytest.mark.slow
 def test_100k_findings_load_and_filter(browser, tmp_path: Path) -> None:
-    result = make_result(extra_findings=100_000)
+    result = make_context(extra_findings=100_000)
     path = render_html(result, tmp_path / "report.html")
     assert path.stat().st_size < 50_000_000
     page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -175,7 +176,8 @@ def demo_result():
     from auditor.demo import demo_snapshot
     from auditor.engine import evaluate
 
-    return evaluate(demo_snapshot(), AuditorConfig())
+    result = evaluate(demo_snapshot(), AuditorConfig())
+    return build_report_context(result, result.model)
 
 
 def test_trusted_ips_side_by_side(render_result) -> None:
@@ -228,7 +230,7 @@ def test_failed_sources_make_rules_not_assessed_impossible_to_miss() -> None:
     result = evaluate(snapshot, AuditorConfig())
     skipped = {r.id for r in result.not_assessed()}
     assert {"imap-pop-enabled", "smtp-auth-mailbox-enabled"} <= skipped
-    html = render_html_text(result)
+    html = render_html_text(build_report_context(result, result.model))
     alert = html[html.index('id="coverage-warning"'):html.index('id="summary"')]
     assert "cas_mailboxes" in alert and "Exchange.ManageAsApp" in alert
     assert "mfa_service_policy" in alert

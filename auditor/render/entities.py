@@ -1,0 +1,143 @@
+"""Entity projections: the model tables the reports show, as plain rows (no pandas past this module).
+
+``build_report_context`` calls these once per run. Each row is a ``NamedTuple`` (as small as a tuple),
+so a 300,000-user tenant costs one tuple per user and no copy of the tables. Values stay as the model
+holds them (lists stay lists, timestamps stay timestamps); renderers format them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
+
+
+class UserRow(NamedTuple):
+    """One user as the Users sheet shows it: directory facts, classification, MFA, mailbox, legacy sign-ins."""
+
+    upn: Any
+    display_name: Any
+    user_type: Any
+    enabled: Any
+    classification: str
+    service_signal: Any
+    admin_roles: Any
+    role_assignment_kinds: Any
+    privileged_admin: Any
+    per_user_mfa: Any
+    mfa_registered: Any
+    methods: Any
+    last_sign_in: Any
+    has_mailbox: Any
+    imap: Any
+    pop: Any
+    smtp_auth: Any
+    smtp_auth_source: Any
+    legacy_sign_ins: Any
+    legacy_protocols: Any
+    open_findings: int
+    id: Any
+
+
+class CaPolicyRow(NamedTuple):
+    """One Conditional Access policy, with the conditions and controls the audit looks at."""
+
+    name: Any
+    state: Any
+    requires_mfa: Any
+    blocks_legacy: Any
+    all_users: Any
+    all_apps: Any
+    include_users: Any
+    include_groups: Any
+    include_roles: Any
+    exclude_users: Any
+    exclude_groups: Any
+    exclude_roles: Any
+    include_locations: Any
+    exclude_locations: Any
+    client_app_types: Any
+    grant_controls: Any
+    authentication_strength: Any
+    id: Any
+
+
+class IpRangeRow(NamedTuple):
+    """One IP range: from an IP named location or from the legacy MFA trusted IPs."""
+
+    origin: Any
+    location_name: Any
+    cidr: Any
+    is_trusted: Any
+    version: Any
+    prefixlen: Any
+    location_id: Any
+
+    @property
+    def legacy(self) -> bool:
+        return self.origin == "legacy_trusted_ips"
+
+
+def _rows_of(table: Any) -> int:
+    return 0 if table is None else len(table)
+
+
+def _col(table: Any, name: str) -> Iterator[Any]:
+    """One column as Python values (``None`` for a column the table lacks)."""
+    if name in table.columns:
+        return iter(table[name].tolist())
+    return iter([None] * len(table))
+
+
+_CLASSES = (("is_admin", "admin"), ("is_service_account", "service account"), ("is_guest", "guest"),
+            ("is_daily", "daily"))
+
+
+def user_rows(model: Any, open_by_entity: Mapping[str, int]) -> list[UserRow]:
+    """The Users sheet: one row per user, joined with its mailbox and its legacy sign-ins."""
+    users = getattr(model, "users", None)
+    if not _rows_of(users):
+        return []
+    mailboxes: dict[Any, tuple[Any, Any, Any, Any]] = {}
+    mtable = getattr(model, "mailboxes", None)
+    if _rows_of(mtable):
+        names = ("user_id", "imap", "pop", "smtp_auth_enabled", "smtp_auth_source")
+        for uid, *values in zip(*(_col(mtable, n) for n in names), strict=True):
+            if uid:
+                mailboxes[uid] = tuple(values)  # type: ignore[assignment]
+    legacy: dict[Any, tuple[Any, Any]] = {}
+    ltable = getattr(model, "legacy_sign_ins", None)
+    if _rows_of(ltable):
+        for uid, count, protos in zip(*(_col(ltable, n) for n in ("user_id", "count", "protocols")), strict=True):
+            legacy[uid] = (count, protos)
+    no_mailbox = (None, None, None, None)
+    no_legacy = (None, None)
+    classes = [_col(users, flag) for flag, _label in _CLASSES]
+    labels = [label for _flag, label in _CLASSES]
+    names = ("id", "upn", "display_name", "user_type", "enabled", "service_signal", "admin_roles",
+             "role_assignment_kinds", "privileged_admin", "per_user_mfa", "mfa_registered", "methods",
+             "last_sign_in", "has_mailbox")
+    rows = []
+    for (uid, upn, display, utype, enabled, signal, roles, kinds, privileged, pum, registered, methods, last,
+         has_mailbox), flags in zip(zip(*(_col(users, n) for n in names), strict=True), zip(*classes, strict=True),
+                                    strict=True):
+        classification = ", ".join(label for label, on in zip(labels, flags, strict=True) if on is True)
+        rows.append(UserRow(upn, display, utype, enabled, classification, signal, roles, kinds, privileged, pum,
+                            registered, methods, last, has_mailbox, *mailboxes.get(uid, no_mailbox),
+                            *legacy.get(uid, no_legacy), open_by_entity.get(uid, 0), uid))
+    return rows
+
+
+def _table_rows(table: Any, row_type: Any) -> list[Any]:
+    if not _rows_of(table):
+        return []
+    return [row_type(*values) for values in zip(*(_col(table, n) for n in row_type._fields), strict=True)]
+
+
+def ca_rows(model: Any) -> list[CaPolicyRow]:
+    """The Conditional Access sheet: one row per policy."""
+    return _table_rows(getattr(model, "ca_policies", None), CaPolicyRow)
+
+
+def ip_rows(model: Any) -> list[IpRangeRow]:
+    """Named-location ranges and legacy trusted IPs, as the workbook sheet and the HTML side-by-side show them."""
+    return _table_rows(getattr(model, "ip_ranges", None), IpRangeRow)
