@@ -1,8 +1,8 @@
 """Entity projections: the model tables the reports show, as plain rows (no pandas past this module).
 
 ``build_report_context`` calls these once per run. Each row is a ``NamedTuple`` (as small as a tuple),
-so a 300,000-user tenant costs one tuple per user and no copy of the tables. Values stay as the model
-holds them (lists stay lists, timestamps stay timestamps); renderers format them.
+so a 300,000-user tenant costs one tuple per user and no copy of the tables. Values are plain Python
+(lists stay lists, timestamps become ``datetime``); renderers format them.
 """
 
 from __future__ import annotations
@@ -82,10 +82,14 @@ def _rows_of(table: Any) -> int:
 
 
 def _col(table: Any, name: str) -> Iterator[Any]:
-    """One column as Python values (``None`` for a column the table lacks)."""
-    if name in table.columns:
-        return iter(table[name].tolist())
-    return iter([None] * len(table))
+    """One column as plain Python values: timestamps become ``datetime`` (missing ones ``None``), and a
+    column the table lacks reads as ``None``."""
+    if name not in table.columns:
+        return iter([None] * len(table))
+    column = table[name]
+    if getattr(column.dtype, "kind", "") == "M":
+        return iter([v if v == v else None for v in column.dt.to_pydatetime().tolist()])  # NaT != NaT
+    return iter(column.tolist())
 
 
 _CLASSES = (("is_admin", "admin"), ("is_service_account", "service account"), ("is_guest", "guest"),
