@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from auditor.findings import SEVERITIES, SEVERITY_RANK, AuditResult, Finding, Headline, RuleOutcome, RunInfo
+from auditor.gcpause import gc_paused
 from auditor.render.entities import CaPolicyRow, IpRangeRow, UserRow, ca_rows, ip_rows, user_rows
 
 if TYPE_CHECKING:
@@ -169,6 +170,11 @@ def build_report_context(result: AuditResult, model: TenantModel | None = None) 
     ``model`` supplies the Users, Conditional Access and IP range projections; without it those are
     empty (the e-mail, for one, needs none of them).
     """
+    with gc_paused():  # hundreds of thousands of rows; none of them forms a cycle
+        return _build(result, model)
+
+
+def _build(result: AuditResult, model: TenantModel | None) -> ReportContext:
     open_sorted = sorted((f for f in result.findings if f.status != "waived"), key=finding_sort_key)
     waived_sorted = sorted((f for f in result.findings if f.status == "waived"), key=finding_sort_key)
     open_by_rule: dict[str, list[Finding]] = defaultdict(list)

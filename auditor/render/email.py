@@ -74,7 +74,7 @@ def _attachment_parts(attachments: Sequence[Path], zip_over_mb: float | None,
 
 
 def compose_email(
-    view: ReportContext,
+    context: ReportContext,
     attachments: Sequence[Path],
     *,
     sender: str,
@@ -84,18 +84,18 @@ def compose_email(
 ) -> EmailMessage:
     """Build the MIME message: multipart/mixed[ multipart/alternative[text, html], attachments... ].
 
-    ``attachments`` (report.xlsx, report.html) are attached as they are, or as one ``.zip`` when their
-    total size exceeds ``zip_over_mb`` megabytes (config ``email.zip_attachments_over_mb``; None never
-    zips). The Message-ID is derived from the run id (see ``message_id``).
+    ``attachments`` (the files of the renderers registered with ``attach=True``) are attached as they
+    are, or as one ``.zip`` when their total size exceeds ``zip_over_mb`` megabytes (config
+    ``email.zip_attachments_over_mb``; None never zips). The Message-ID is derived from the run id (see ``message_id``).
     """
     if not to:
         raise RenderError("The e-mail has no recipients (email.to is empty).")
-    day = view.run.started.strftime("%Y%m%d-%H%M")
-    parts = _attachment_parts(attachments, zip_over_mb, f"entra-audit-{file_component(view.tenant_name)}-{day}.zip")
-    subject = subject_for(view)
+    day = context.run.started.strftime("%Y%m%d-%H%M")
+    parts = _attachment_parts(attachments, zip_over_mb, f"entra-audit-{file_component(context.tenant_name)}-{day}.zip")
+    subject = subject_for(context)
     env = make_environment({"when": _when})
-    context = {
-        "v": view, "severities": SEVERITIES, "top": view.top_findings(LIST_LIMIT), "limit": LIST_LIMIT,
+    template_vars = {
+        "v": context, "severities": SEVERITIES, "top": context.top_findings(LIST_LIMIT), "limit": LIST_LIMIT,
         "subject": subject, "attachment_names": [name for name, _d, _t in parts],
     }
     msg = EmailMessage()
@@ -105,11 +105,11 @@ def compose_email(
     if cc:
         msg["Cc"] = ", ".join(cc)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = message_id(view.run.id, sender)
-    msg["X-Entra-Auditor-Run"] = _one_line(view.run.id, 100)
+    msg["Message-ID"] = message_id(context.run.id, sender)
+    msg["X-Entra-Auditor-Run"] = _one_line(context.run.id, 100)
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(env.get_template("email.txt.j2").render(**context))
-    msg.add_alternative(env.get_template("email.html.j2").render(**context), subtype="html")
+    msg.set_content(env.get_template("email.txt.j2").render(**template_vars))
+    msg.add_alternative(env.get_template("email.html.j2").render(**template_vars), subtype="html")
     for name, data, ctype in parts:
         maintype, _, subtype = ctype.partition("/")
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)

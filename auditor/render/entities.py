@@ -74,7 +74,7 @@ class IpRangeRow(NamedTuple):
 
     @property
     def legacy(self) -> bool:
-        return self.origin == "legacy_trusted_ips"
+        return bool(self.origin == "legacy_trusted_ips")
 
 
 def _rows_of(table: Any) -> int:
@@ -104,10 +104,10 @@ def user_rows(model: Any, open_by_entity: Mapping[str, int]) -> list[UserRow]:
     mailboxes: dict[Any, tuple[Any, Any, Any, Any]] = {}
     mtable = getattr(model, "mailboxes", None)
     if _rows_of(mtable):
-        names = ("user_id", "imap", "pop", "smtp_auth_enabled", "smtp_auth_source")
-        for uid, *values in zip(*(_col(mtable, n) for n in names), strict=True):
+        mailbox_columns = ("user_id", "imap", "pop", "smtp_auth_enabled", "smtp_auth_source")
+        for uid, imap, pop, smtp, source in zip(*(_col(mtable, n) for n in mailbox_columns), strict=True):
             if uid:
-                mailboxes[uid] = tuple(values)  # type: ignore[assignment]
+                mailboxes[uid] = (imap, pop, smtp, source)
     legacy: dict[Any, tuple[Any, Any]] = {}
     ltable = getattr(model, "legacy_sign_ins", None)
     if _rows_of(ltable):

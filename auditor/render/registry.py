@@ -41,7 +41,7 @@ class Renderer:
 
 _REGISTRY: dict[str, Renderer] = {}
 _loaded = False
-_lock = threading.Lock()
+_lock = threading.RLock()  # a renderer module may ask for the formats while it is being imported
 
 
 def renderer(format: str, *, filename: str, attach: bool = False, content_type: str | None = None,
