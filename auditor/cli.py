@@ -79,7 +79,11 @@ def _config(args: argparse.Namespace, required: bool = True) -> AuditorConfig:
         if required:
             raise UsageError("No configuration: pass -c FILE, set ENTRA_AUDITOR_CONFIG, or create config/auditor.yaml.")
         return AuditorConfig()
-    return load_config(path)
+    from auditor.rules.settings import validate_rule_settings
+
+    config = load_config(path)
+    validate_rule_settings(config.rules, config.waivers, str(path))
+    return config
 
 
 def _formats(value: str | None, config: AuditorConfig) -> list[str]:

@@ -1,15 +1,17 @@
-"""The engine: runs every enabled rule over the model and applies the configuration.
+"""The engine: runs every enabled rule of a registry over the model and applies the rule settings.
 
 It is the only place where a data gap becomes ``not_assessed`` (with its reason), where severity
-overrides and waivers apply, and where the run's status is decided.
+overrides and waivers apply, and where the run's status is decided. It takes the model built by
+``auditor.model.build_model`` and only the configuration's ``rules`` and ``waivers`` slices.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from auditor.config import AuditorConfig, Waiver
+from auditor.config import AuditorConfig, RuleConfig, Waiver
 from auditor.findings import AuditResult, Finding, RuleOutcome, RunInfo
 from auditor.gcpause import gc_paused
 from auditor.model import TenantModel, build_model
@@ -49,7 +51,7 @@ def _waiver_doc(waiver: Waiver, expired: bool) -> dict[str, Any]:
 
 
 def apply_waivers(
-    findings: list[Finding], waivers: list[Waiver], today: date, owners: dict[str, str] | None = None
+    findings: list[Finding], waivers: Sequence[Waiver], today: date, owners: dict[str, str] | None = None
 ) -> list[dict[str, Any]]:
     """Mark matching findings waived; return the expired waivers (they no longer apply, and say so)."""
     owners = owners or {}
@@ -72,8 +74,9 @@ def apply_waivers(
     return expired_docs
 
 
-def _run_rule(spec: RuleSpec, model: TenantModel, config: AuditorConfig) -> tuple[RuleOutcome, list[Finding]]:
-    rule_config = config.rules.get(spec.id)
+def _run_rule(
+    spec: RuleSpec, model: TenantModel, rule_config: RuleConfig | None
+) -> tuple[RuleOutcome, list[Finding]]:
     outcome = RuleOutcome(
         id=spec.id, title=spec.title, severity=spec.severity, status="assessed", needs=spec.needs,
         rationale=spec.rationale, remediation=spec.remediation, detection=spec.detection,
@@ -105,40 +108,62 @@ def _run_rule(spec: RuleSpec, model: TenantModel, config: AuditorConfig) -> tupl
     return outcome, findings
 
 
-def run_status(snapshot: Snapshot) -> str:
+def run_status(coverage: Sequence[Mapping[str, Any]]) -> str:
     """``partial`` when any source failed. A source that does not exist for the tenant (e.g. PIM without
     an Entra ID P2 licence) is ``skipped`` by the collector, not failed, and leaves the run complete."""
-    return "partial" if any(src.status == "failed" for src in snapshot.sources.values()) else "complete"
+    return "partial" if any(entry["status"] == "failed" for entry in coverage) else "complete"
 
 
 def evaluate(
-    snapshot: Snapshot, config: AuditorConfig, *, now: datetime | None = None, run: RunInfo | None = None
+    model: TenantModel,
+    registry: Mapping[str, RuleSpec],
+    settings: Mapping[str, RuleConfig],
+    waivers: Sequence[Waiver],
+    *,
+    coverage: Sequence[Mapping[str, Any]],
+    now: datetime | None = None,
+    run: RunInfo | None = None,
 ) -> AuditResult:
-    """Evaluate every rule on a snapshot. Pure: no I/O."""
+    """Run every rule of ``registry`` on the model. Pure: no I/O.
+
+    ``settings`` (rule id → enabled/severity/params) and ``waivers`` are the configuration's ``rules`` and
+    ``waivers``, validated against the registry by ``auditor.rules.settings``. ``coverage`` is the
+    snapshot's per-source status (``Snapshot.coverage()``): it is reported as is and decides the run status.
+    """
     now = now or datetime.now(UTC)
     run = run or RunInfo(started=now)
     outcomes: list[RuleOutcome] = []
     findings: list[Finding] = []
     with gc_paused():
-        model = build_model(snapshot, config)
-        for spec in REGISTRY.values():
-            outcome, found = _run_rule(spec, model, config)
+        for spec in registry.values():
+            outcome, found = _run_rule(spec, model, settings.get(spec.id))
             outcomes.append(outcome)
             findings.extend(found)
     owners: dict[str, str] = {}
-    if config.waivers and not model.users.empty:
+    if waivers and not model.users.empty:
         owners = dict(zip(model.users["id"].tolist(), model.users["upn"].tolist(), strict=True))
-    expired = apply_waivers(findings, config.waivers, now.date(), owners)
+    expired = apply_waivers(findings, waivers, now.date(), owners)
     if run.status != "failed":
-        run.status = run_status(snapshot)  # type: ignore[assignment]
+        run.status = run_status(coverage)  # type: ignore[assignment]
     run.finished = datetime.now(UTC)
     return AuditResult(
-        tenant={**snapshot.tenant, "name": snapshot.tenant_name, "tenant_id": snapshot.tenant_id},
+        tenant={**model.tenant, "name": model.tenant_name, "tenant_id": model.tenant_id},
         run=run,
-        coverage=snapshot.coverage(),
+        coverage=[dict(entry) for entry in coverage],
         rules=outcomes,
         findings=findings,
         expired_waivers=expired,
-        headlines=headlines(),
+        headlines=headlines(registry),
         model=model,
     )
+
+
+def evaluate_snapshot(
+    snapshot: Snapshot, config: AuditorConfig, *, now: datetime | None = None, run: RunInfo | None = None
+) -> AuditResult:
+    """Model and evaluate a snapshot with every registered rule and the configuration's slices.
+
+    A convenience for tests, benchmarks and tools that start from a snapshot; ``run_audit`` calls the
+    stages itself."""
+    model = build_model(snapshot, config.classification, config.legacy_mfa)
+    return evaluate(model, REGISTRY, config.rules, config.waivers, coverage=snapshot.coverage(), now=now, run=run)

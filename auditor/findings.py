@@ -9,12 +9,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from auditor import __version__
-
-if TYPE_CHECKING:
-    from auditor.model.tenant import TenantModel
 
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}  # info=0 … critical=4
@@ -120,7 +117,7 @@ class AuditResult:
     expired_waivers: list[dict[str, Any]] = field(default_factory=list)
     previous_run_id: str | None = None
     headlines: tuple[Headline, ...] = ()
-    model: TenantModel | None = None
+    model: Any = None  # the TenantModel, for renderers not yet on the report context (findings never imports it)
 
     @property
     def open_findings(self) -> list[Finding]:
@@ -141,9 +138,3 @@ class AuditResult:
 
     def not_assessed(self) -> list[RuleOutcome]:
         return [r for r in self.rules if r.status == "not_assessed"]
-
-    def worst_open_severity(self) -> str | None:
-        for sev in SEVERITIES:
-            if any(f.severity == sev and f.status == "open" for f in self.findings):
-                return sev
-        return None

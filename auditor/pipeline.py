@@ -24,6 +24,8 @@ from auditor.config import AuditorConfig
 from auditor.engine import evaluate
 from auditor.errors import AuditorError
 from auditor.findings import AuditResult, RunInfo
+from auditor.model import build_model
+from auditor.rules import REGISTRY
 from auditor.snapshot import Snapshot
 from auditor.snapshot import save as save_snapshot
 
@@ -117,7 +119,8 @@ def run_audit(
     if tenant_name and snapshot.tenant.get("name") != tenant_name:
         snapshot.tenant["name"] = tenant_name
     outcome = RunOutcome(tenant=name)
-    result = evaluate(snapshot, config, now=now, run=run)
+    model = build_model(snapshot, config.classification, config.legacy_mfa)
+    result = evaluate(model, REGISTRY, config.rules, config.waivers, coverage=snapshot.coverage(), now=now, run=run)
     outcome.result = result
     if history is not None:
         history.annotate(result)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from tenantkit import baseline, snapshot_of
 
 from auditor.rules import REGISTRY
 from auditor.snapshot import save
+from auditor.testing import baseline, snapshot_of
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "auditor/render/findings.schema.json").read_text())
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-import pytest
-from tenantkit import NOW, baseline, run, set_mfa
+from typing import Any
 
+import pytest
+
+from auditor.config import AuditorConfig, parse_config
+from auditor.engine import evaluate, evaluate_snapshot
+from auditor.findings import AuditResult
+from auditor.model import build_model
 from auditor.rules import REGISTRY
 from auditor.rules.registry import KNOWN_NEEDS
 from auditor.sources import SOURCES
+from auditor.testing import NOW, Records, baseline, set_mfa, snapshot_of
+
+
+def run(records: Records, config: dict[str, Any] | None = None, failed: dict[str, str] | None = None) -> AuditResult:
+    return evaluate_snapshot(snapshot_of(records, failed), parse_config(config or {}), now=NOW)
 
 
 def _noisy() -> dict:
@@ -61,13 +71,8 @@ def test_optional_source_missing_is_assessed_with_a_reason() -> None:
 
 
 def test_run_status_partial_when_any_source_failed_but_not_when_skipped() -> None:
-    from tenantkit import snapshot_of
-
-    from auditor.config import parse_config
-    from auditor.engine import evaluate
-
-    skipped = evaluate(snapshot_of(_noisy(), skipped={"role_eligibility": "no Entra ID P2 licence"}),
-                       parse_config({}), now=NOW)
+    skipped = evaluate_snapshot(snapshot_of(_noisy(), skipped={"role_eligibility": "no Entra ID P2 licence"}),
+                                parse_config({}), now=NOW)
     assert skipped.run.status == "complete"
     rule = next(r for r in skipped.rules if r.id == "admin-app-passwords")
     assert "no Entra ID P2 licence" in rule.reason
@@ -124,3 +129,22 @@ def test_waiver_by_upn_matches_the_users_mailbox_even_with_another_smtp_address(
     finding = next(f for f in run(r, config={"waivers": waivers}).findings if f.rule_id == "imap-pop-enabled")
     assert finding.entity_name == "robert@contoso.com"
     assert finding.status == "waived"
+
+
+def test_evaluate_runs_the_given_registry_on_a_prebuilt_model_with_the_given_slices() -> None:
+    snapshot = snapshot_of(_noisy(), failed={"sign_ins": "licence missing"})
+    config = AuditorConfig()
+    model = build_model(snapshot, config.classification, config.legacy_mfa)
+    registry = {rid: REGISTRY[rid] for rid in ("imap-pop-enabled", "smtp-auth-org-enabled")}
+    settings = parse_config({"rules": {"smtp-auth-org-enabled": {"severity": "critical"}}}).rules
+    result = evaluate(model, registry, settings, [], coverage=snapshot.coverage(), now=NOW)
+    assert [r.id for r in result.rules] == ["imap-pop-enabled", "smtp-auth-org-enabled"]
+    assert {(f.rule_id, f.severity) for f in result.findings} == {("imap-pop-enabled", "low"),
+                                                                   ("smtp-auth-org-enabled", "critical")}
+    assert result.run.status == "partial"  # decided by the coverage passed in
+    assert result.coverage == snapshot.coverage()
+    assert result.tenant["name"] == "contoso" and result.tenant["display_name"] == "Contoso"
+    assert [h.rule_ids for h in result.headlines if h.key == "legacy-protocols"] == [
+        ("imap-pop-enabled", "smtp-auth-org-enabled")]  # the given registry's rules, in its order
+    clean = evaluate(model, registry, {}, [], coverage=[{"source": "users", "status": "collected"}], now=NOW)
+    assert clean.run.status == "complete"

@@ -8,10 +8,10 @@ import stat
 from pathlib import Path
 
 import pytest
-from tenantkit import baseline, snapshot_of
 
 from auditor.errors import SnapshotError
 from auditor.snapshot import load, save
+from auditor.testing import baseline, snapshot_of
 
 
 def test_round_trip_keeps_raw_records_and_coverage(tmp_path: Path) -> None:

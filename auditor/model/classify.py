@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditor.config import ClassificationConfig
+from auditor.model.settings import ClassificationSettings
 
 
 def _admin_columns(users: pd.DataFrame, holdings: pd.DataFrame) -> pd.DataFrame:
@@ -49,7 +49,7 @@ def _search(values: pd.Series, pattern: str) -> pd.Series:
 
 
 def _service_signals(
-    users: pd.DataFrame, groups: dict[str, dict[str, Any]], cfg: ClassificationConfig
+    users: pd.DataFrame, groups: dict[str, dict[str, Any]], cfg: ClassificationSettings
 ) -> pd.Series:
     """The first signal that marks each user a service account (None when none does)."""
     signal = pd.Series([None] * len(users), index=users.index, dtype="object")
@@ -75,17 +75,12 @@ def _service_signals(
     return signal
 
 
-def unresolved_service_groups(groups: dict[str, dict[str, Any]], cfg: ClassificationConfig) -> list[str]:
-    names = {str(v["name"]).casefold() for v in groups.values()}
-    return [g for g in cfg.service_accounts.groups if g not in groups and g.casefold() not in names]
-
-
 def classify_users(
     users: pd.DataFrame,
     holdings: pd.DataFrame,
     mailboxes: pd.DataFrame,
     groups: dict[str, dict[str, Any]],
-    cfg: ClassificationConfig,
+    cfg: ClassificationSettings,
 ) -> pd.DataFrame:
     users = users.copy()
     holdings = holdings[holdings["admin"]] if not holdings.empty else holdings

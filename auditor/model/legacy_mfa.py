@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.config import LegacyMfaConfig
+from auditor.model.settings import LegacyMfaFallback
 
 _CIDR_KEYS = ("cidrAddress", "cidr", "ipAddress", "ipRange", "address", "value")
 
@@ -88,7 +88,7 @@ def parse_service_policy(raw: dict[str, Any]) -> LegacyMfaSettings:
     )
 
 
-def resolve_legacy_mfa(raw: Any, fallback: LegacyMfaConfig | None) -> LegacyMfaSettings:
+def resolve_legacy_mfa(raw: Any, fallback: LegacyMfaFallback | None) -> LegacyMfaSettings:
     """The endpoint wins; the config is the fallback for when it could not be read."""
     if isinstance(raw, dict):
         return parse_service_policy(raw)

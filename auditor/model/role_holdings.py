@@ -8,6 +8,7 @@ tenant-wide, else an administrative unit or object).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -31,7 +32,7 @@ def _role_index(definitions: list[dict[str, Any]]) -> dict[str, tuple[str, str]]
     return index
 
 
-def _wanted(admin_roles: str | list[str]) -> set[str] | None:
+def _wanted(admin_roles: str | Sequence[str]) -> set[str] | None:
     if admin_roles == "all":
         return None
     return {str(r).strip().lower() for r in admin_roles}
@@ -43,7 +44,7 @@ def build_role_holdings(
     eligibility: list[dict[str, Any]],
     groups: dict[str, dict[str, Any]],
     users: pd.DataFrame,
-    admin_roles: str | list[str],
+    admin_roles: str | Sequence[str],
 ) -> pd.DataFrame:
     roles = _role_index(definitions)
     wanted = _wanted(admin_roles)

@@ -46,13 +46,14 @@ from typing import Any
 
 import pandas as pd
 
-from auditor.config import AuditorConfig
+from auditor.gcpause import gc_paused
 from auditor.model.classify import classify_users
 from auditor.model.conditional_access import build_ca_policies
 from auditor.model.ip_table import build_ip_ranges
 from auditor.model.legacy_mfa import LegacyMfaSettings, resolve_legacy_mfa
 from auditor.model.mailboxes import build_mailboxes
 from auditor.model.role_holdings import build_role_holdings
+from auditor.model.settings import ClassificationSettings, LegacyMfaFallback
 from auditor.model.sign_ins import legacy_events, summarise
 from auditor.model.users import build_users
 from auditor.snapshot import Snapshot
@@ -77,8 +78,13 @@ class TenantModel:
     available: set[str]
     source_reasons: dict[str, str] = field(default_factory=dict)
 
-    def users_by_id(self) -> pd.DataFrame:
-        return self.users.set_index("id", drop=False)
+    @property
+    def tenant_name(self) -> str:
+        return str(self.tenant.get("name") or self.tenant.get("tenant_id") or "tenant")
+
+    @property
+    def tenant_id(self) -> str:
+        return str(self.tenant.get("tenant_id") or "")
 
 
 def _source_reasons(snapshot: Snapshot) -> dict[str, str]:
@@ -89,12 +95,24 @@ def _source_reasons(snapshot: Snapshot) -> dict[str, str]:
     return reasons
 
 
-def build_model(snapshot: Snapshot, config: AuditorConfig) -> TenantModel:
-    """Normalise a snapshot into the model tables. Pure: no I/O."""
+def build_model(
+    snapshot: Snapshot, classification: ClassificationSettings, legacy_mfa: LegacyMfaFallback | None = None
+) -> TenantModel:
+    """Normalise a snapshot into the model tables. Pure: no I/O.
+
+    ``classification`` and ``legacy_mfa`` are the model's slice of the configuration (its
+    ``classification`` and ``legacy_mfa`` sections fit as they are)."""
+    with gc_paused():
+        return _build(snapshot, classification, legacy_mfa)
+
+
+def _build(
+    snapshot: Snapshot, classification: ClassificationSettings, legacy_mfa: LegacyMfaFallback | None
+) -> TenantModel:
     available = {name for name, src in snapshot.sources.items() if src.status == "collected"}
     reasons = _source_reasons(snapshot)
 
-    legacy = resolve_legacy_mfa(snapshot.records("mfa_service_policy"), config.legacy_mfa)
+    legacy = resolve_legacy_mfa(snapshot.records("mfa_service_policy"), legacy_mfa)
     if legacy.available:
         available.add("legacy_mfa_settings")
     else:
@@ -123,14 +141,14 @@ def build_model(snapshot: Snapshot, config: AuditorConfig) -> TenantModel:
         snapshot.records("role_eligibility", []) or [],
         groups,
         users,
-        config.classification.admin_roles,
+        classification.admin_roles,
     )
     transport = snapshot.records("transport_config")
     smtp_org_enabled = None
     if isinstance(transport, dict) and isinstance(transport.get("SmtpClientAuthenticationDisabled"), bool):
         smtp_org_enabled = not transport["SmtpClientAuthenticationDisabled"]
     mailboxes = build_mailboxes(snapshot.records("cas_mailboxes", []) or [], users, smtp_org_enabled)
-    users = classify_users(users, role_holdings, mailboxes, groups, config.classification)
+    users = classify_users(users, role_holdings, mailboxes, groups, classification)
     if not mailboxes.empty:
         mailboxes["is_admin"] = mailboxes["user_id"].isin(set(users.loc[users["is_admin"], "id"]))
         mailboxes["privileged_admin"] = mailboxes["user_id"].isin(set(users.loc[users["privileged_admin"], "id"]))

@@ -12,6 +12,10 @@ from auditor.findings import Finding
 from auditor.model.tenant import TenantModel
 from auditor.rules.registry import RuleContext
 
+# The sources that say who holds a directory role; the optional ones add PIM-eligible and group-held roles.
+ROLE_SOURCES = ("users", "role_definitions", "role_assignments")
+ROLE_OPTIONAL = ("role_eligibility", "group_members")
+
 
 def rows(frame: pd.DataFrame) -> Iterator[Any]:
     """Like ``itertuples`` but reads each column once with ``tolist()``: far faster on string columns."""

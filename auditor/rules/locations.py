@@ -3,26 +3,78 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
 
 from auditor.findings import Finding
 from auditor.model.ipranges import not_public_kind
 from auditor.model.tenant import TenantModel
 from auditor.rules.common import rows, tenant_finding
-from auditor.rules.registry import NotAssessed, RuleContext, rule
+from auditor.rules.registry import Case, NotAssessed, RuleContext, rule
+from auditor.testing import Records
 
 
-def _legacy(model: TenantModel):
+def _legacy(model: TenantModel) -> pd.DataFrame:
     if not model.legacy_mfa.trusted_ips_known:
         raise NotAssessed("the legacy MFA service settings did not include the trusted IP list")
     return model.ip_ranges[model.ip_ranges["origin"] == "legacy_trusted_ips"]
 
 
-def _range_finding(ctx: RuleContext, cidr: str, evidence: dict, severity: str | None = None) -> Finding:
+def _range_finding(ctx: RuleContext, cidr: str, evidence: dict[str, Any], severity: str | None = None) -> Finding:
     return ctx.finding("ip_range", cidr, cidr, evidence, severity)
+
+
+def _location(lid: str, name: str, trusted: bool, *cidrs: str) -> dict[str, Any]:
+    kinds = {4: "#microsoft.graph.iPv4CidrRange", 6: "#microsoft.graph.iPv6CidrRange"}
+    return {"@odata.type": "#microsoft.graph.ipNamedLocation", "id": lid, "displayName": name, "isTrusted": trusted,
+            "ipRanges": [{"@odata.type": kinds[6 if ":" in c else 4], "cidrAddress": c} for c in cidrs]}
+
+
+def _legacy_trusted_ips(r: Records) -> None:
+    r["named_locations"].append({
+        "@odata.type": "#microsoft.graph.ipNamedLocation", "id": "loc-partner", "displayName": "Partner",
+        "isTrusted": False, "ipRanges": [{"@odata.type": "#microsoft.graph.iPv4Range",
+                                          "lowerAddress": "52.9.0.200", "upperAddress": "52.9.1.20"}]})
+    r["mfa_service_policy"]["trustedIps"]["ipRanges"] = [
+        "52.1.2.0/24", "52.1.2.128/25", "52.1.0.0/22", "52.9.1.0/24", "10.20.0.0/16", "52.200.0.0/24"]
+
+
+def _legacy_range_apart(r: Records) -> None:
+    r["mfa_service_policy"]["trustedIps"]["ipRanges"] = ["52.200.0.0/24"]
+
+
+def _too_broad(r: Records) -> None:
+    r["named_locations"].append(_location("loc-cloud", "Cloud", True, "20.32.0.0/14", "2001:db8::/32"))
+    r["named_locations"].append(_location("loc-wide-untrusted", "Untrusted", False, "30.0.0.0/8"))
+    r["named_locations"].append(_location("loc-ok16", "Exactly16", True, "40.1.0.0/16", "2001:db8:5::/48"))
+
+
+def _at_the_limits(r: Records) -> None:
+    r["named_locations"].append(_location("loc-wide-untrusted", "Untrusted", False, "30.0.0.0/8"))
+    r["named_locations"].append(_location("loc-ok16", "Exactly16", True, "40.1.0.0/16", "2001:db8:5::/48"))
+
+
+LEGACY_TRUSTED_IPS = Case("legacy trusted IPs vs named locations", _legacy_trusted_ips, {
+    ("trusted-ips-duplicate-named-locations", "52.1.2.0/24"): "low",
+    ("trusted-ips-duplicate-named-locations", "52.1.2.128/25"): "low",
+    ("trusted-ips-duplicate-named-locations", "52.1.0.0/22"): "low",
+    ("trusted-ips-duplicate-named-locations", "52.9.1.0/24"): "low",
+    ("trusted-ips-private-range", "10.20.0.0/16"): "medium",
+    ("trusted-ips-ipv4-only", "Contoso"): "low",
+})
+LEGACY_RANGE_APART = Case("a public legacy trusted range apart from every named location", _legacy_range_apart, {
+    ("trusted-ips-ipv4-only", "Contoso"): "low",
+})
+TOO_BROAD = Case("trusted locations wider than /16 or /48", _too_broad, {
+    ("trusted-location-too-broad", "Cloud"): "medium",
+})
+AT_THE_LIMITS = Case("trusted locations of exactly /16 and /48, and wide untrusted ones, are fine", _at_the_limits, {})
 
 
 @rule(
     id="trusted-ips-duplicate-named-locations",
+    order=60,
     title="Legacy trusted IP duplicates a named location",
     severity="low",
     needs=("legacy_mfa_settings", "named_locations"),
@@ -33,6 +85,7 @@ def _range_finding(ctx: RuleContext, cidr: str, evidence: dict, severity: str | 
     "networks you no longer own, or required where you meant to trust.",
     remediation="Keep only the IP named location (it holds IPv4 and IPv6 and is used by Conditional Access) "
     "and remove the range from the legacy MFA service settings.",
+    cases=(LEGACY_TRUSTED_IPS, LEGACY_RANGE_APART),
 )
 def trusted_ips_duplicate(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """Each legacy trusted range identical to, inside, containing or overlapping a range of an IP named
@@ -52,12 +105,14 @@ def trusted_ips_duplicate(model: TenantModel, ctx: RuleContext) -> Iterator[Find
 
 @rule(
     id="trusted-ips-private-range",
+    order=70,
     title="Legacy trusted IP is a private or reserved range",
     severity="medium",
     needs=("legacy_mfa_settings",),
     rationale="Entra sees the public egress address of a sign-in, so a private or reserved range never "
     "matches: it is a mistake that hides the real trusted network (or lack of one).",
     remediation="Replace it with the organisation's public egress range, in an IP named location.",
+    cases=(LEGACY_TRUSTED_IPS, LEGACY_RANGE_APART),
 )
 def trusted_ips_private_range(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """Legacy trusted ranges touching RFC 1918, loopback, link-local, CGNAT 100.64/10, documentation or other
@@ -70,12 +125,14 @@ def trusted_ips_private_range(model: TenantModel, ctx: RuleContext) -> Iterator[
 
 @rule(
     id="trusted-ips-ipv4-only",
+    order=80,
     title="Legacy MFA trusted IPs in use (IPv4 only)",
     severity="low",
     needs=("legacy_mfa_settings",),
     rationale="The legacy trusted IPs hold IPv4 only, so IPv6 egress is never trusted and behaviour differs by "
     "network stack.",
     remediation="Move the ranges to an IP named location (IPv4 and IPv6) and empty the legacy list.",
+    cases=(LEGACY_TRUSTED_IPS, LEGACY_RANGE_APART, TOO_BROAD),
 )
 def trusted_ips_ipv4_only(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """One tenant finding when the legacy trusted IP list is not empty; evidence counts the ranges. Entries
@@ -91,6 +148,7 @@ def trusted_ips_ipv4_only(model: TenantModel, ctx: RuleContext) -> Iterator[Find
 
 @rule(
     id="trusted-location-too-broad",
+    order=90,
     title="Trusted location is too broad",
     severity="medium",
     needs=("named_locations",),
@@ -98,6 +156,7 @@ def trusted_ips_ipv4_only(model: TenantModel, ctx: RuleContext) -> Iterator[Find
     params={"max_ipv4_prefix": 16, "max_ipv6_prefix": 48},
     rationale="Trusting a very wide range trusts networks (and people) you do not control.",
     remediation="Narrow the range to the organisation's actual egress addresses.",
+    cases=(TOO_BROAD, AT_THE_LIMITS),
 )
 def trusted_location_too_broad(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """A trusted IP named location with a range wider than ``/max_ipv4_prefix`` (IPv4) or
@@ -113,5 +172,3 @@ def trusted_location_too_broad(model: TenantModel, ctx: RuleContext) -> Iterator
         for row in rows(broad[broad["origin"] == "legacy_trusted_ips"]):
             yield _range_finding(ctx, row.cidr, {"range": row.cidr, "prefix": int(row.prefixlen),
                                                   "source": "legacy MFA trusted IPs", "max_ipv4_prefix": limits[4]})
-
-

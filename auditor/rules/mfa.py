@@ -1,75 +1,72 @@
-"""Rules about per-user MFA, app passwords and the legacy MFA service settings."""
+"""Rules about per-user MFA and the legacy MFA service settings (app passwords, remember MFA)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pandas as pd
+from collections.abc import Callable, Iterator
 
 from auditor.findings import Finding
 from auditor.model.tenant import TenantModel
-from auditor.rules.common import admin_evidence, iso, mfa_enrolled, rows, tenant_finding, user_finding
-from auditor.rules.registry import NotAssessed, RuleContext, rule
+from auditor.rules.admins import APP_PASSWORDS_DISALLOWED, DISABLED_ADMIN_WITH_PER_USER_MFA
+from auditor.rules.common import ROLE_SOURCES, mfa_enrolled, rows, tenant_finding, user_finding
+from auditor.rules.registry import Case, NotAssessed, RuleContext, rule
+from auditor.testing import Records, set_mfa, user
 
-ROLE_SOURCES = ("users", "role_definitions", "role_assignments")
-ROLE_OPTIONAL = ("role_eligibility", "group_members")
+
+def _service_account_enforced(r: Records) -> None:
+    set_mfa(r, "u-svc", "enforced")
 
 
-@rule(
-    id="admin-app-passwords",
-    title="Admin can create app passwords that bypass MFA",
-    severity="high",
-    escalation="critical when legacy sign-ins by that admin succeeded in the window",
-    needs=(*ROLE_SOURCES, "per_user_mfa"),
-    optional_needs=(*ROLE_OPTIONAL, "legacy_mfa_settings", "sign_ins"),
-    headline="app-passwords",
-    sheet="Admin app passwords",
-    rationale=(
-        "App passwords exist only for accounts with per-user MFA enabled or enforced. They are long-lived "
-        "passwords for legacy protocols that skip MFA and Conditional Access, so an admin holding one is a "
-        "privileged credential with no second factor. No API lists a user's app passwords: this rule reports "
-        "the exposure the settings allow and, where legacy sign-ins succeeded, that it is being used."
-    ),
-    remediation=(
-        "Move the admin from per-user MFA to Conditional Access MFA (set per-user MFA to disabled), revoke "
-        "existing app passwords (Security info → delete, or require re-registration), and disallow app "
-        "passwords in the legacy MFA service settings. Give legacy applications a separate least-privilege "
-        "service account pinned to its egress IP."
-    ),
-)
-def admin_app_passwords(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
-    """Enabled admins whose per-user MFA state is enabled/enforced while the tenant allows app passwords
-    (or the setting is unknown). Critical with ``confidence: observed`` when the admin had successful
-    legacy-protocol sign-ins in the window; otherwise ``possible``. It cannot see app passwords themselves."""
-    setting = model.legacy_mfa.allow_app_passwords if "legacy_mfa_settings" in model.available else None
-    if setting is False:
-        return
-    users = model.users
-    hits = users[users["is_admin"] & users["enabled"] & mfa_enrolled(users)]
-    sign_ins_known = "sign_ins" in model.available
-    legacy = model.legacy_sign_ins.set_index("user_id") if sign_ins_known else None
-    for row in rows(hits):
-        evidence = {
-            **admin_evidence(row),
-            "per_user_mfa": row.per_user_mfa,
-            "tenant_setting": "allowed" if setting else "unknown",
-        }
-        observed = False
-        if legacy is None:
-            evidence["legacy_sign_ins"] = "not collected"
-        elif row.id in legacy.index:
-            s = legacy.loc[row.id]
-            observed = int(s["count"]) > 0
-            evidence.update(legacy_sign_ins=int(s["count"]), last_legacy_sign_in=iso(s["last"]),
-                            legacy_protocols=list(s["protocols"]))
-        else:
-            evidence["legacy_sign_ins"] = 0
-        evidence["confidence"] = "observed" if observed else "possible"
-        yield user_finding(ctx, row, evidence, "critical" if observed else None)
+def _daily_enabled_and_enforced(r: Records) -> None:
+    set_mfa(r, "u-bob", "enforced")
+    r["users"].append(user("u-carol", "carol@contoso.com"))
+    r["per_user_mfa"].append({"id": "u-carol", "perUserMfaState": "enabled"})
+    r["users"].append(user("u-dis", "gone@contoso.com", enabled=False))
+    r["per_user_mfa"].append({"id": "u-dis", "perUserMfaState": "enforced"})
+
+
+def _security_defaults_with_per_user(r: Records) -> None:
+    r["security_defaults"]["isEnabled"] = True
+    r["conditional_access"] = []
+    set_mfa(r, "u-svc", "enforced")
+
+
+def _per_user_mfa_without_modern_mfa(r: Records) -> None:
+    r["conditional_access"] = []
+    set_mfa(r, "u-svc", "enforced")
+
+
+def _remember(days: int) -> Callable[[Records], None]:
+    def mutate(r: Records) -> None:
+        r["mfa_service_policy"]["rememberMfaOnTrustedDevice"] = {"isEnabled": True, "allowedNumberOfDays": days}
+
+    return mutate
+
+
+SERVICE_ACCOUNT_ENFORCED = Case(
+    "service account with enforced MFA is not a daily account", _service_account_enforced, {
+        ("per-user-mfa-legacy-config", "Contoso"): "low",
+    })
+DAILY_ENABLED_AND_ENFORCED = Case(
+    "daily accounts: enforced medium, enabled low, disabled account ignored", _daily_enabled_and_enforced, {
+        ("daily-account-per-user-mfa", "bob@contoso.com"): "medium",
+        ("daily-account-per-user-mfa", "carol@contoso.com"): "low",
+        ("per-user-mfa-legacy-config", "Contoso"): "low",
+    })
+SECURITY_DEFAULTS_WITH_PER_USER = Case("security defaults count as modern MFA", _security_defaults_with_per_user, {
+    ("per-user-mfa-legacy-config", "Contoso"): "low",
+})
+PER_USER_MFA_WITHOUT_MODERN_MFA = Case(
+    "per-user MFA is not a leftover when nothing else requires MFA", _per_user_mfa_without_modern_mfa, {
+        ("mfa-no-baseline", "Contoso"): "critical",
+        ("legacy-auth-not-blocked", "Contoso"): "high",
+    })
+REMEMBER_LONG = Case("remember MFA 14 days", _remember(14), {("remember-mfa-long", "Contoso"): "low"})
+REMEMBER_SHORT = Case("remember MFA 7 days is fine", _remember(7), {})
 
 
 @rule(
     id="daily-account-per-user-mfa",
+    order=20,
     title="Daily account has per-user MFA",
     severity="medium",
     escalation="medium for enforced, low for enabled",
@@ -85,6 +82,7 @@ def admin_app_passwords(model: TenantModel, ctx: RuleContext) -> Iterator[Findin
         "legacy application needs basic authentication, give it a separate least-privilege service account "
         "instead of the person's daily account."
     ),
+    cases=(DAILY_ENABLED_AND_ENFORCED, SERVICE_ACCOUNT_ENFORCED),
 )
 def daily_account_per_user_mfa(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """Daily accounts (enabled, Member — or guests when configured — and no service-account signal) whose
@@ -102,6 +100,7 @@ def daily_account_per_user_mfa(model: TenantModel, ctx: RuleContext) -> Iterator
 
 @rule(
     id="per-user-mfa-legacy-config",
+    order=140,
     title="Per-user MFA still in use next to modern MFA",
     severity="low",
     needs=("per_user_mfa", "security_defaults", "conditional_access"),
@@ -110,6 +109,7 @@ def daily_account_per_user_mfa(model: TenantModel, ctx: RuleContext) -> Iterator
         "with its own rules: two places to reason about, and app passwords stay possible."
     ),
     remediation="Finish the move to Conditional Access: set every user's per-user MFA state to disabled.",
+    cases=(SECURITY_DEFAULTS_WITH_PER_USER, PER_USER_MFA_WITHOUT_MODERN_MFA),
 )
 def per_user_mfa_legacy_config(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """One tenant finding when security defaults are on or an enabled CA policy requires MFA, and users
@@ -131,6 +131,7 @@ def per_user_mfa_legacy_config(model: TenantModel, ctx: RuleContext) -> Iterator
 
 @rule(
     id="tenant-app-passwords-allowed",
+    order=150,
     title="Tenant allows app passwords",
     severity="low",
     escalation="medium when a privileged admin has per-user MFA",
@@ -141,6 +142,7 @@ def per_user_mfa_legacy_config(model: TenantModel, ctx: RuleContext) -> Iterator
         "In the legacy MFA service settings, select 'Do not allow users to create app passwords to sign in to "
         "non-browser apps'."
     ),
+    cases=(DISABLED_ADMIN_WITH_PER_USER_MFA, APP_PASSWORDS_DISALLOWED),
 )
 def tenant_app_passwords_allowed(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """Fires when the legacy MFA service settings allow app passwords; medium when an enabled privileged
@@ -164,6 +166,7 @@ def tenant_app_passwords_allowed(model: TenantModel, ctx: RuleContext) -> Iterat
 
 @rule(
     id="remember-mfa-long",
+    order=160,
     title="Remember MFA on trusted devices is too long",
     severity="low",
     needs=("legacy_mfa_settings",),
@@ -173,6 +176,7 @@ def tenant_app_passwords_allowed(model: TenantModel, ctx: RuleContext) -> Iterat
         "Turn off 'remember multi-factor authentication on trusted devices' in the legacy MFA service settings "
         "and control re-authentication with Conditional Access sign-in frequency instead."
     ),
+    cases=(REMEMBER_LONG, REMEMBER_SHORT),
 )
 def remember_mfa_long(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """Remember-MFA is on with more than ``max_days`` days."""
@@ -184,69 +188,3 @@ def remember_mfa_long(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]
         raise NotAssessed("remember-MFA is on but the legacy MFA service settings do not say for how many days")
     if legacy.remember_mfa_enabled and days > ctx.params["max_days"]:
         yield tenant_finding(ctx, model, {"remember_mfa_days": days, "max_days": ctx.params["max_days"]})
-
-
-@rule(
-    id="admin-no-mfa-method",
-    title="Admin has no MFA method registered",
-    severity="critical",
-    needs=(*ROLE_SOURCES, "registration_details"),
-    optional_needs=ROLE_OPTIONAL,
-    rationale="An admin without a registered MFA method can be taken over with a password alone.",
-    remediation=(
-        "Have the admin register a phishing-resistant method (FIDO2 key, Windows Hello, passkey) now, or issue a "
-        "Temporary Access Pass to bootstrap it; block the account until then."
-    ),
-)
-def admin_no_mfa_method(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
-    """Enabled admins whose registration details say ``isMfaRegistered`` false. Admins missing from the
-    registration report are not flagged (unknown, not absent)."""
-    users = model.users
-    hits = users[users["is_admin"] & users["enabled"] & users["mfa_registered"].eq(False)]
-    for row in rows(hits):
-        yield user_finding(ctx, row, {**admin_evidence(row), "is_mfa_registered": False,
-                                      "methods_registered": list(row.methods)})
-
-
-@rule(
-    id="stale-admin",
-    title="Admin has not signed in for a long time",
-    severity="medium",
-    needs=(*ROLE_SOURCES, "sign_in_activity"),
-    optional_needs=ROLE_OPTIONAL,
-    params={"max_days": 90},
-    rationale="Unused privileged accounts are attack surface nobody watches.",
-    remediation="Remove the role (or make it PIM-eligible), or disable the account if it is no longer needed.",
-)
-def stale_admin(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
-    """Enabled admins whose last successful sign-in (``lastSuccessfulSignInDateTime``; where Graph does not
-    return it, the later of the last interactive and non-interactive sign-ins) is older than ``max_days``
-    days before the snapshot was collected, or who never signed in. Failed attempts do not count as use:
-    a later attempt is shown in the evidence."""
-    users = model.users
-    cutoff = pd.Timestamp(model.collected_at) - pd.Timedelta(days=ctx.params["max_days"])
-    admins = users[users["is_admin"] & users["enabled"]]
-    stale = admins[admins["last_sign_in"].isna() | (admins["last_sign_in"] < cutoff)]
-    for row in rows(stale):
-        last = iso(row.last_sign_in)
-        evidence = {**admin_evidence(row), "last_sign_in": last or "never", "max_days": ctx.params["max_days"]}
-        attempt = row.last_sign_in_attempt
-        if not pd.isna(attempt) and (pd.isna(row.last_sign_in) or attempt > row.last_sign_in):
-            evidence["last_sign_in_attempt"] = iso(attempt)  # failed attempts since: worth a look
-        yield user_finding(ctx, row, evidence)
-
-
-@rule(
-    id="guest-admin",
-    title="Guest holds a directory role",
-    severity="high",
-    needs=ROLE_SOURCES,
-    optional_needs=ROLE_OPTIONAL,
-    rationale="A guest's credentials and MFA are governed by another organisation.",
-    remediation="Remove the role from the guest, or create a member account governed by your own policies.",
-)
-def guest_admin(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
-    """Users with ``userType`` Guest holding any directory role (active or eligible)."""
-    users = model.users
-    for row in rows(users[users["is_guest"] & users["is_admin"]]):
-        yield user_finding(ctx, row, {**admin_evidence(row), "user_type": row.user_type})

@@ -1,15 +1,16 @@
 """The rule registry: one ``@rule`` decorator, metadata typed next to the logic.
 
 A rule is a small function ``(model, ctx) -> iterable of Finding``. Its metadata (id, title, default
-severity, the sources it needs, parameters with defaults, rationale, remediation) is declared on the
-decorator and validated at import. The engine owns everything else: enablement, not_assessed,
-severity overrides, waivers.
+severity, the sources it needs, parameters with defaults, rationale, remediation, its place in the
+catalog, its headline group and workbook sheet) and its named example cases are declared on the decorator
+and validated at import. ``REGISTRY`` is kept in catalog order (``order=``). The engine owns everything
+else: enablement, not_assessed, severity overrides, waivers.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,25 @@ RuleFunc = Callable[["TenantModel", RuleContext], Iterable[Finding]]
 
 
 @dataclass(frozen=True)
+class Case:
+    """A named example for a rule: the compliant baseline tenant (``auditor.testing.baseline()``, raw
+    records per source) with one deviation applied by ``mutate``, and every finding it must produce.
+
+    ``expect`` maps ``(rule_id, entity_name)`` to the severity; any other finding fails the case, so a
+    case also proves every other rule stays quiet. ``config`` is configuration data (as in the YAML file)
+    when the case depends on it. One generic test (tests/rules/test_rule_cases.py) runs every case.
+    """
+
+    name: str
+    mutate: Callable[[dict[str, Any]], None]
+    expect: Mapping[tuple[str, str], str]
+    config: Mapping[str, Any] | None = None
+
+    def fires(self, rule_id: str) -> bool:
+        return any(rid == rule_id for rid, _ in self.expect)
+
+
+@dataclass(frozen=True)
 class RuleSpec:
     id: str
     title: str
@@ -71,6 +91,8 @@ class RuleSpec:
     headline: str | None = None
     sheet: str | None = None
     escalation: str = ""
+    order: int = 0
+    cases: tuple[Case, ...] = ()
 
     @property
     def detection(self) -> str:
@@ -98,10 +120,11 @@ HEADLINE_GROUPS: dict[str, tuple[str, str]] = {
 }
 
 
-def headlines() -> tuple[Headline, ...]:
+def headlines(registry: Mapping[str, RuleSpec] | None = None) -> tuple[Headline, ...]:
     """The headline groups with their rules, in registry order."""
+    specs = (REGISTRY if registry is None else registry).values()
     return tuple(
-        Headline(key, title, summary, tuple(r.id for r in REGISTRY.values() if r.headline == key))
+        Headline(key, title, summary, tuple(r.id for r in specs if r.headline == key))
         for key, (title, summary) in HEADLINE_GROUPS.items()
     )
 
@@ -109,6 +132,7 @@ def headlines() -> tuple[Headline, ...]:
 def rule(
     *,
     id: str,
+    order: int,
     title: str,
     severity: str,
     needs: Iterable[str],
@@ -119,14 +143,20 @@ def rule(
     headline: str | None = None,
     sheet: str | None = None,
     escalation: str = "",
+    cases: Iterable[Case] = (),
 ) -> Callable[[RuleFunc], RuleFunc]:
-    """Register a rule. Raises at import time when the metadata is inconsistent."""
+    """Register a rule at its place in the catalog (``order``: smaller first; the headline risks lead).
+
+    Raises at import time when the metadata is inconsistent."""
 
     def register(func: RuleFunc) -> RuleFunc:
         if not _ID.match(id):
             raise ValueError(f"rule id {id!r} is not kebab-case")
         if id in REGISTRY:
             raise ValueError(f"rule id {id!r} registered twice")
+        taken = next((r.id for r in REGISTRY.values() if r.order == order), None)
+        if taken:
+            raise ValueError(f"rule {id}: order {order} is already {taken}'s")
         if severity not in SEVERITIES:
             raise ValueError(f"rule {id}: unknown severity {severity!r}")
         unknown = (set(needs) | set(optional_needs)) - KNOWN_NEEDS
@@ -140,7 +170,11 @@ def rule(
             id=id, title=title, severity=severity, needs=tuple(needs), func=func,
             rationale=rationale, remediation=remediation, params=dict(params or {}),
             optional_needs=tuple(optional_needs), headline=headline, sheet=sheet, escalation=escalation,
+            order=order, cases=tuple(cases),
         )
+        ordered = sorted(REGISTRY.values(), key=lambda r: r.order)
+        REGISTRY.clear()
+        REGISTRY.update((r.id, r) for r in ordered)
         return func
 
     return register

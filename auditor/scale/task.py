@@ -53,7 +53,11 @@ class WorkerRuntime:
             raise ConfigError(
                 "No configuration file: set ENTRA_AUDITOR_CONFIG or create config/auditor.yaml."
             )
-        return load_config(path)
+        from auditor.rules.settings import validate_rule_settings
+
+        config = load_config(path)
+        validate_rule_settings(config.rules, config.waivers, str(path))
+        return config
 
     def engine(self, url: str) -> Engine:
         """One SQLAlchemy engine per process and URL (engines must not cross a fork)."""

@@ -9,7 +9,7 @@ from simkit import sim_config
 
 from auditor.collect.collector import Limits, collect_tenant_async
 from auditor.demo import demo_snapshot
-from auditor.engine import evaluate
+from auditor.engine import evaluate_snapshot
 from auditor.sim import SimOptions
 
 FAST = Limits(backoff_base=0.05, reports_per_10s=1000, ca_per_second=1000)
@@ -43,8 +43,8 @@ def test_collected_demo_tenant_evaluates_like_the_served_one(running_sim, sim_se
     failed = {n: s.reason for n, s in got.sources.items() if s.status != served.sources[n].status}
     assert not failed
     now = served.collected_at
-    want = evaluate(served, config, now=now)
-    have = evaluate(got, config, now=now)
+    want = evaluate_snapshot(served, config, now=now)
+    have = evaluate_snapshot(got, config, now=now)
     assert want.findings, "the demo tenant makes rules fire"
     assert _summary(have) == _summary(want)
     if faults == "all":

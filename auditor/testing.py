@@ -1,4 +1,10 @@
-"""A compliant baseline tenant (raw wire-shaped records) and helpers to add one deviation per case."""
+"""Test bench for rules and everything after the snapshot: a compliant baseline tenant and its deviations.
+
+``baseline()`` returns raw, wire-shaped records per source (as the collector stores them in a snapshot) for
+a small tenant where no rule fires; the builders below add one deviation at a time (a user, an admin, a
+mailbox, a Conditional Access policy, a sign-in). ``snapshot_of`` wraps records into a ``Snapshot``.
+Rule cases (``@rule(cases=...)``) and tests build on these; nothing here evaluates rules.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,9 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from auditor.config import AuditorConfig, parse_config
-from auditor.engine import evaluate
-from auditor.findings import AuditResult
 from auditor.snapshot import Snapshot, SourceData
+
+Records = dict[str, Any]
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 GA = "62e90394-69f5-4237-9190-012177145e10"
@@ -32,7 +37,7 @@ def user(uid: str, upn: str, *, name: str | None = None, user_type: str = "Membe
             "signInActivity": activity}
 
 
-def baseline() -> dict[str, Any]:
+def baseline() -> Records:
     """Records per source for a tenant where no rule fires."""
     users = [
         user("u-alice", "alice@contoso.com"),
@@ -109,7 +114,7 @@ def sign_in(uid: str, upn: str, app: str, days: float = 2, error: int = 0, ip: s
             "userPrincipalName": upn, "clientAppUsed": app, "ipAddress": ip, "status": {"errorCode": error}}
 
 
-def snapshot_of(records: dict[str, Any], failed: dict[str, str] | None = None,
+def snapshot_of(records: Records, failed: dict[str, str] | None = None,
                 skipped: dict[str, str] | None = None) -> Snapshot:
     sources = {}
     for name, recs in records.items():
@@ -122,12 +127,17 @@ def snapshot_of(records: dict[str, Any], failed: dict[str, str] | None = None,
                     sources=sources, collected_at=NOW)
 
 
-def run(records: dict[str, Any], config: dict | None = None, failed: dict[str, str] | None = None) -> AuditResult:
-    cfg: AuditorConfig = parse_config(config or {}, origin="test config")
-    return evaluate(snapshot_of(records, failed), cfg, now=NOW)
-
-
-def set_mfa(records: dict[str, Any], uid: str, state: str) -> None:
+def set_mfa(records: Records, uid: str, state: str) -> None:
     for r in records["per_user_mfa"]:
         if r["id"] == uid:
             r["perUserMfaState"] = state
+
+
+def add_admin(records: Records, uid: str, upn: str, role: str = GA, **kw: Any) -> None:
+    """A user holding ``role`` tenant-wide, with per-user MFA disabled and a FIDO2 key registered."""
+    records["users"].append(user(uid, upn, **kw))
+    records["per_user_mfa"].append({"id": uid, "userPrincipalName": upn, "perUserMfaState": "disabled"})
+    records["registration_details"].append({"id": uid, "userPrincipalName": upn, "isMfaRegistered": True,
+                                            "methodsRegistered": ["fido2SecurityKey"]})
+    records["role_assignments"].append({"id": f"ra-{uid}", "principalId": uid, "roleDefinitionId": role,
+                                        "directoryScopeId": "/"})
