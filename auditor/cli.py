@@ -83,12 +83,13 @@ def _config(args: argparse.Namespace, required: bool = True) -> AuditorConfig:
 
     config = load_config(path)
     validate_rule_settings(config.rules, config.waivers, str(path))
+    registry.validate_formats(config.reports.formats, str(path))
     return config
 
 
 def _formats(value: str | None, config: AuditorConfig) -> list[str]:
     if not value:
-        return list(config.reports.formats)
+        return [r.format for r in registry.selected(config.reports.formats)]
     formats = [f.strip().lower() for f in value.split(",") if f.strip()]
     unknown = registry.unknown(formats)
     if unknown:

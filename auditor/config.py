@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auditor.errors import ConfigError
 
@@ -109,23 +109,11 @@ class StorageConfig(_Strict):
     url: str = "sqlite:///entra-auditor-history.db"
 
 
-def _all_formats() -> list[str]:
-    from auditor.render.registry import formats
-
-    return list(formats())
-
-
-def _known_format(value: str) -> str:
-    from auditor.render.registry import formats
-
-    if value not in formats():
-        raise ValueError(f"unknown format {value!r}; available formats: {', '.join(formats())}")
-    return value
-
-
 class ReportsConfig(_Strict):
     dir: str = "reports/out"
-    formats: list[Annotated[str, AfterValidator(_known_format)]] = Field(default_factory=_all_formats)
+    # None: every registered output format. Names are checked against the renderer registry by
+    # ``auditor.render.registry.validate_formats`` (the config knows nothing about renderers).
+    formats: list[str] | None = None
     keep_runs: int = Field(default=52, ge=1)
 
 

@@ -70,13 +70,16 @@ def report_folder(base: Path, tenant: str, started: datetime) -> Path:
     return folder
 
 
-def render_all(result: AuditResult, snapshot: Snapshot, folder: Path, formats: list[str]) -> dict[str, Path]:
-    """Save the snapshot, build the report context once, and run each requested renderer of the registry."""
+def render_all(
+    result: AuditResult, snapshot: Snapshot, folder: Path, formats: list[str] | None
+) -> dict[str, Path]:
+    """Save the snapshot, build the report context once, and run each requested renderer of the registry
+    (``formats`` None: every registered format)."""
     from auditor.render import registry
     from auditor.render.context import build_report_context
 
     files: dict[str, Path] = {"snapshot": save_snapshot(snapshot, folder / "snapshot.json.gz")}
-    wanted = [registry.get(name) for name in dict.fromkeys(formats)]  # unknown format -> ConfigError
+    wanted = registry.selected(formats)  # an unknown format raises ConfigError
     context = build_report_context(result, result.model)
     for output in wanted:
         files[output.format] = output.write(context, folder / output.filename)
@@ -129,7 +132,7 @@ def run_audit(
 
     base = Path(out_dir) if out_dir is not None else Path(config.reports.dir)
     outcome.report_dir = report_folder(base, name, started)
-    outcome.files = render_all(result, snapshot, outcome.report_dir, list(formats or config.reports.formats))
+    outcome.files = render_all(result, snapshot, outcome.report_dir, formats or config.reports.formats)
     if email:
         outcome.email_sent = _deliver(config, name, result, outcome)
     if history is not None:

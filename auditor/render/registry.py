@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,7 +105,22 @@ def get(format: str) -> Renderer:
     return found
 
 
-def unknown(names: list[str] | tuple[str, ...]) -> list[str]:
+def selected(names: Sequence[str] | None) -> list[Renderer]:
+    """The renderers of ``names`` (each once, in the given order); ``None`` selects every format."""
+    if names is None:
+        return renderers()
+    return [get(name) for name in dict.fromkeys(names)]
+
+
+def validate_formats(names: Sequence[str] | None, origin: str = "configuration") -> None:
+    """Check the configuration's ``reports.formats`` against the registry (``ConfigError`` naming the entry)."""
+    for i, name in enumerate(names or ()):
+        if name not in formats():
+            raise ConfigError(f"{origin}: invalid value for 'reports.formats[{i}]': unknown format {name!r}; "
+                              f"available formats: {', '.join(formats())}.")
+
+
+def unknown(names: Sequence[str]) -> list[str]:
     """The names in ``names`` that are not registered formats."""
     known = set(formats())
     return [n for n in names if n not in known]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from render_sample import make_context
 
-from auditor.cli import _formats
+from auditor.cli import _config, _formats
 from auditor.config import AuditorConfig, parse_config
 from auditor.errors import ConfigError, UsageError
 from auditor.pipeline import run_audit
@@ -27,7 +28,8 @@ def test_builtin_formats_and_attachments() -> None:
     assert {r.format: r.filename for r in registry.renderers()} == {
         "html": "report.html", "xlsx": "report.xlsx", "json": "findings.json"}
     assert sorted(r.format for r in registry.attachments()) == ["html", "xlsx"]
-    assert AuditorConfig().reports.formats == ["html", "xlsx", "json"]
+    assert AuditorConfig().reports.formats is None  # every registered format
+    assert _formats(None, AuditorConfig()) == ["html", "xlsx", "json"]
     assert registry.content_type("report.xlsx") == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -48,8 +50,8 @@ def txt_format() -> Iterator[str]:
 def test_a_registered_format_is_validated_written_and_attached(txt_format: str, tmp_path: Path) -> None:
     assert registry.formats()[-1] == "txt"
     assert "txt" in {r.format for r in registry.attachments()}
-    assert parse_config({"reports": {"formats": ["txt"]}}).reports.formats == ["txt"]
-    assert AuditorConfig().reports.formats == ["html", "xlsx", "json", "txt"]
+    registry.validate_formats(parse_config({"reports": {"formats": ["txt"]}}).reports.formats, "cfg.yaml")
+    assert _formats(None, AuditorConfig()) == ["html", "xlsx", "json", "txt"]
     assert _formats("txt,json", AuditorConfig()) == ["txt", "json"]
     outcome = run_audit(AuditorConfig(), demo=True, out_dir=tmp_path, formats=["txt", "json"])
     assert outcome.result is not None
@@ -61,8 +63,14 @@ def test_a_registered_format_is_validated_written_and_attached(txt_format: str, 
 
 
 def test_unregistered_format_is_refused_everywhere(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"'reports.formats\[0\]'.*unknown format 'txt'"):
-        parse_config({"reports": {"formats": ["txt"]}})
+    formats = parse_config({"reports": {"formats": ["pdf"]}}, origin="cfg.yaml").reports.formats
+    with pytest.raises(ConfigError) as err:
+        registry.validate_formats(formats, "cfg.yaml")
+    assert str(err.value).startswith("cfg.yaml") and "'reports.formats[0]'" in str(err.value)
+    config_file = tmp_path / "auditor.yaml"
+    config_file.write_text("reports:\n  formats: [html, txt]\n")
+    with pytest.raises(ConfigError, match=r"'reports.formats\[1\]': unknown format 'txt'"):
+        _config(argparse.Namespace(config=str(config_file)))
     with pytest.raises(UsageError, match="Unknown --format txt; available formats: html, xlsx, json"):
         _formats("txt", AuditorConfig())
     with pytest.raises(ConfigError, match="Unknown output format 'txt'"):
