@@ -178,6 +178,8 @@ class ClassificationConfig(_Strict):
     admin_roles: Literal["all"] | list[str] = "all"
     include_guests: bool = False
     service_accounts: ServiceAccountConfig = Field(default_factory=ServiceAccountConfig)
+    # Emergency access ("break-glass") accounts: UPNs, object ids or group names (rules.md v2).
+    emergency_access: list[str] = Field(default_factory=list)
 
 
 class RuleConfig(_Strict):

@@ -207,6 +207,11 @@ async def _referenced_groups(ctx: CollectContext) -> tuple[dict[str, str | None]
             definite.setdefault(entry, None)
         else:
             names.append(entry)
+    for entry in ctx.config.classification.emergency_access:  # UPNs, user ids or groups
+        if _GUID.match(entry):
+            maybe.add(entry)
+        elif "@" not in entry:
+            names.append(entry)
     return definite, maybe - set(definite), names
 
 

@@ -33,7 +33,24 @@ legacy_sign_ins  user_id, upn, count (successful legacy sign-ins), last (datetim
                  protocols (list[str]), ip_addresses (list[str], at most 5), failed (int)
 legacy_sign_in_events  user_id, upn, app, ip, when, ok: every legacy sign-in in the snapshot window
 
-Scalars: security_defaults_enabled (bool|None), smtp_auth_org_enabled (bool|None),
+ca_semantics     one row per CA policy with the v2 semantics (auditor.model.ca_semantics): id, name, state,
+                 in_force, microsoft_managed, target ('all'|'office365'|'apps'|'user_action'|'auth_context'|'none'),
+                 excluded_apps, excluded_high_value (names), app_filter, mfa ('mfa'|'device_alternative'|None),
+                 mfa_via, blocks, client_types, legacy_types, modern, narrowed_by, location_scope
+                 ('everywhere'|'except'|'only'), include/exclude_locations, the user-scope columns of ca_policies,
+                 mfa_all_resources, mfa_baseline, legacy_block, legacy_block_effective, pins_to_locations,
+                 not_counted_because (list[str])
+coverage         one row per user, same order as users (auditor.model.coverage): user_id, mfa_included,
+                 mfa_covered, mfa_covered_on_activation, mfa_covered_by (list[str]), mfa_excluded_by
+                 (list of {policy, how, applies}), mfa_exclusion ('always'|'on activation'|None), pinned,
+                 pinned_by, legacy_blocked_types, legacy_excluded_by (list of {policy, how, client_types,
+                 applies}), legacy_gap_types, legacy_exclusion
+users (v2)       is_emergency_access, emergency_signal, is_sync_account, sync_roles, counts_as_admin
+                 (auditor.model.special_accounts); role_holdings include PIM-for-Groups eligible members
+                 (source group_eligibility, auditor.model.group_eligibility)
+
+Scalars: baselines (auditor.model.baselines.Baselines), emergency_unresolved (list[str]),
+security_defaults_enabled (bool|None), smtp_auth_org_enabled (bool|None),
 legacy_mfa (LegacyMfaSettings: allow_app_passwords, trusted_ips, remember_mfa_enabled,
 remember_mfa_days, origin), available (set of source names usable by rules), window_days, tenant meta.
 """
@@ -47,14 +64,20 @@ from typing import Any
 import pandas as pd
 
 from auditor.gcpause import gc_paused
+from auditor.model.baselines import Baselines, build_baselines
+from auditor.model.ca_semantics import build_ca_semantics
 from auditor.model.classify import classify_users
 from auditor.model.conditional_access import build_ca_policies
+from auditor.model.coverage import build_coverage
+from auditor.model.group_eligibility import SOURCE as GROUP_ELIGIBILITY
+from auditor.model.group_eligibility import group_eligible_holdings
 from auditor.model.ip_table import build_ip_ranges
 from auditor.model.legacy_mfa import LegacyMfaSettings, resolve_legacy_mfa
 from auditor.model.mailboxes import build_mailboxes
 from auditor.model.role_holdings import build_role_holdings
 from auditor.model.settings import ClassificationSettings, LegacyMfaFallback
 from auditor.model.sign_ins import legacy_events, summarise
+from auditor.model.special_accounts import classify_special_accounts, unresolved_emergency_entries
 from auditor.model.users import build_users
 from auditor.snapshot import Snapshot
 
@@ -77,6 +100,10 @@ class TenantModel:
     groups: dict[str, dict[str, Any]]
     available: set[str]
     source_reasons: dict[str, str] = field(default_factory=dict)
+    ca_semantics: pd.DataFrame = field(default_factory=pd.DataFrame)
+    coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    baselines: Baselines = field(default_factory=Baselines)
+    emergency_unresolved: list[str] = field(default_factory=list)
 
     @property
     def tenant_name(self) -> str:
@@ -143,12 +170,20 @@ def _build(
         users,
         classification.admin_roles,
     )
+    if snapshot.collected(GROUP_ELIGIBILITY):
+        pim_groups = group_eligible_holdings(
+            snapshot.records("role_definitions", []) or [], snapshot.records("role_assignments", []) or [],
+            snapshot.records("role_eligibility", []) or [], snapshot.records(GROUP_ELIGIBILITY, []) or [],
+            groups, users, classification.admin_roles)
+        if not pim_groups.empty:
+            role_holdings = pd.concat([role_holdings, pim_groups], ignore_index=True)
     transport = snapshot.records("transport_config")
     smtp_org_enabled = None
     if isinstance(transport, dict) and isinstance(transport.get("SmtpClientAuthenticationDisabled"), bool):
         smtp_org_enabled = not transport["SmtpClientAuthenticationDisabled"]
     mailboxes = build_mailboxes(snapshot.records("cas_mailboxes", []) or [], users, smtp_org_enabled)
     users = classify_users(users, role_holdings, mailboxes, groups, classification)
+    users = classify_special_accounts(users, role_holdings, groups, classification.emergency_access)
     if not mailboxes.empty:
         mailboxes["is_admin"] = mailboxes["user_id"].isin(set(users.loc[users["is_admin"], "id"]))
         mailboxes["privileged_admin"] = mailboxes["user_id"].isin(set(users.loc[users["privileged_admin"], "id"]))
@@ -156,6 +191,10 @@ def _build(
     events = legacy_events(snapshot.records("sign_ins", []) or [], users)
     sd = snapshot.records("security_defaults")
     sd_enabled = sd.get("isEnabled") if isinstance(sd, dict) and isinstance(sd.get("isEnabled"), bool) else None
+    ca_records = snapshot.records("conditional_access", []) or []
+    ca_semantics = build_ca_semantics(ca_records)
+    location_names = {str(r.get("id")): str(r.get("displayName") or r.get("id"))
+                      for r in snapshot.records("named_locations", []) or [] if isinstance(r, dict)}
 
     return TenantModel(
         tenant=dict(snapshot.tenant),
@@ -164,7 +203,7 @@ def _build(
         users=users,
         role_holdings=role_holdings,
         mailboxes=mailboxes,
-        ca_policies=build_ca_policies(snapshot.records("conditional_access", []) or []),
+        ca_policies=build_ca_policies(ca_records),
         ip_ranges=build_ip_ranges(snapshot.records("named_locations", []) or [], legacy),
         legacy_sign_ins=summarise(events),
         legacy_sign_in_events=events,
@@ -174,4 +213,8 @@ def _build(
         groups=groups,
         available=available,
         source_reasons=reasons,
+        ca_semantics=ca_semantics,
+        coverage=build_coverage(users, ca_semantics, groups, role_holdings),
+        baselines=build_baselines(ca_semantics, location_names, sd_enabled),
+        emergency_unresolved=unresolved_emergency_entries(users, groups, classification.emergency_access),
     )
