@@ -1,11 +1,13 @@
 # The two commands of the quick start:
 #   make demo   set up a virtual environment and run the bundled demo audit
 #   make test   set up a virtual environment and run the whole test suite (ruff + pytest)
+# `make demo` needs no extra; `make test` installs the simulator and test extras ([sim,test]).
+# `make image` builds deploy/Dockerfile with podman and audits the demo inside the image.
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench image clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +16,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 $(BIN)/.installed-test: $(BIN)/.installed
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[sim,test]'
 	touch $@
 
 demo: $(BIN)/.installed
@@ -31,6 +33,9 @@ bench: $(BIN)/.installed-test
 	$(BIN)/python benchmarks/evaluate.py
 	$(BIN)/python benchmarks/render.py
 	$(BIN)/python benchmarks/collect.py
+
+image:
+	bash deploy/build-image.sh
 
 clean:
 	rm -rf $(VENV) reports/demo .pytest_cache

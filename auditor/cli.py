@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--snapshot", help="evaluate a saved snapshot offline")
     audit.add_argument("--out", help="report folder (default: reports.dir from the config)")
     audit.add_argument("--format", help=f"comma-separated: {','.join(registry.formats())} (default: reports.formats)")
-    audit.add_argument("--email", action="store_true", help="also deliver the report by e-mail")
+    audit.add_argument("--email", action="store_true",
+                       help="also deliver the report by e-mail (scheduled and worker runs e-mail whenever "
+                            "'email' is configured)")
     audit.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 when an open finding is at or above this")
     audit.add_argument("--no-history", action="store_true", help="do not read or write the history database")
 
@@ -79,11 +81,13 @@ def _config(args: argparse.Namespace, required: bool = True) -> AuditorConfig:
         if required:
             raise UsageError("No configuration: pass -c FILE, set ENTRA_AUDITOR_CONFIG, or create config/auditor.yaml.")
         return AuditorConfig()
+    from auditor.deliver import validate_email_config
     from auditor.rules.settings import validate_rule_settings
 
     config = load_config(path)
     validate_rule_settings(config.rules, config.waivers, str(path))
     registry.validate_formats(config.reports.formats, str(path))
+    validate_email_config(config, origin=str(path))  # email.transport against the channel registry
     return config
 
 
@@ -194,7 +198,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from auditor.collect.doctor import doctor
+    from auditor.doctor import doctor
 
     config = _config(args)
     names = [args.tenant] if args.tenant else [t.name for t in config.tenants]

@@ -6,6 +6,7 @@ config: it names environment variables or files, which are read only when a secr
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from datetime import date
@@ -13,17 +14,21 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auditor.errors import ConfigError
 
 DEFAULT_SERVICE_ACCOUNT_PATTERN = (
     r"^(svc|sa|service|srv|noreply|no-reply|scan|scanner|printer|smtp|relay|app)[-_.]"
 )
+MAX_CONFIG_BYTES = 1024 * 1024  # a config is a few KiB; this also stops ``-c /dev/zero``
+MAX_SECRET_BYTES = 64 * 1024
+MAX_YAML_DEPTH = 64
+MAX_YAML_ALIASES = 100
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
 
 
 class TenantConfig(_Strict):
@@ -75,9 +80,19 @@ def _read_secret(env: str | None, file: str | None, what: str) -> str | None:
         return value
     if file:
         try:
-            return Path(file).read_text().strip()
+            with open(file, "rb") as handle:
+                raw = handle.read(MAX_SECRET_BYTES + 1)
         except OSError as exc:
             raise ConfigError(f"The secret file {file} for {what} cannot be read ({exc.strerror}).") from exc
+        if len(raw) > MAX_SECRET_BYTES:
+            raise ConfigError(f"The secret file {file} for {what} is too large to hold a secret (over 64 KiB).")
+        try:
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            text = "\x00"
+        if "\x00" in text:
+            raise ConfigError(f"The secret file {file} for {what} is not text (it must hold the secret in UTF-8).")
+        return text
     return None
 
 
@@ -143,18 +158,14 @@ class SmtpConfig(_Strict):
 
 
 class EmailConfig(_Strict):
-    transport: Literal["graph", "smtp"] = "graph"
+    # The delivery channel's name; ``auditor.deliver.validate_email_config`` checks it (and the channel's
+    # own section) against the channel registry.
+    transport: str = "graph"
     sender: str
     to: list[str] = Field(min_length=1)
     cc: list[str] = Field(default_factory=list)
     smtp: SmtpConfig | None = None
     zip_attachments_over_mb: float = 3.0
-
-    @model_validator(mode="after")
-    def _check(self) -> EmailConfig:
-        if self.transport == "smtp" and self.smtp is None:
-            raise ValueError("transport smtp needs an smtp section")
-        return self
 
 
 class ServiceAccountConfig(_Strict):
@@ -169,7 +180,7 @@ class ServiceAccountConfig(_Strict):
         for pattern in patterns:
             try:
                 re.compile(pattern)
-            except re.error as exc:
+            except (re.error, RecursionError, OverflowError) as exc:
                 raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
         return patterns
 
@@ -182,10 +193,23 @@ class ClassificationConfig(_Strict):
     emergency_access: list[str] = Field(default_factory=list)
 
 
+def _finite(value: Any) -> Any:
+    """Reject ``.nan`` / ``.inf`` anywhere inside a rule parameter (no rule can compare against them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("not a finite number")
+    if isinstance(value, list):
+        for item in value:
+            _finite(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _finite(item)
+    return value
+
+
 class RuleConfig(_Strict):
     enabled: bool = True
     severity: Literal["critical", "high", "medium", "low", "info"] | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Annotated[Any, AfterValidator(_finite)]] = Field(default_factory=dict)
 
 
 class Waiver(_Strict):
@@ -291,20 +315,111 @@ def parse_config(data: Any, origin: str = "configuration") -> AuditorConfig:
     return config
 
 
+class _Refused(yaml.YAMLError):
+    """A YAML document the loader refuses although it parses (duplicate keys, too deep, alias loops)."""
+
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = mark
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """Safe YAML that refuses duplicate keys, very deep nesting and alias tricks; bad dates stay text.
+
+    A date such as ``2027-13-45`` is left as the string it is, so the model names the key at fault.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+        self._open_anchors: list[str] = []
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise _Refused(f"more than {MAX_YAML_ALIASES} aliases", event.start_mark)
+            if event.anchor in self._open_anchors:
+                raise _Refused(f"alias *{event.anchor} refers to the collection that contains it", event.start_mark)
+            return super().compose_node(parent, index)
+        anchor = getattr(event, "anchor", None)
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise _Refused(f"nested more than {MAX_YAML_DEPTH} levels deep", event.start_mark)
+        if anchor:
+            self._open_anchors.append(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            if anchor:
+                self._open_anchors.pop()
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _value in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                except TypeError:  # unhashable: the base class says so
+                    continue
+                if duplicate:
+                    raise _Refused(f"duplicate key '{str(key)[:60]}'", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+    def construct_lenient_timestamp(self, node: Any) -> Any:
+        try:
+            return self.construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self.construct_scalar(node)
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _ConfigLoader.construct_lenient_timestamp)
+
+
+def load_yaml_text(text: str) -> Any:
+    """Parse configuration YAML with :class:`_ConfigLoader` (raises ``yaml.YAMLError`` or ``ValueError``)."""
+    loader = _ConfigLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def load_config(path: str | os.PathLike[str]) -> AuditorConfig:
+    """Read, parse and validate a config file; every problem is one ``ConfigError`` sentence."""
     path = Path(path)
     try:
-        text = path.read_text()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError as exc:
         raise ConfigError(f"Configuration file {path} does not exist.") from exc
     except OSError as exc:
         raise ConfigError(f"Configuration file {path} cannot be read ({exc.strerror}).") from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"Configuration file {path} is larger than 1 MiB; is it the right file?")
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"Configuration file {path} is not UTF-8 text (bad byte at offset {exc.start}).") from exc
+    try:
+        data = load_yaml_text(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"Configuration file {path} is not valid YAML{where}.") from exc
+        problem = getattr(exc, "problem", None)
+        detail = f" ({' '.join(str(problem).split())[:160]})" if problem else ""
+        raise ConfigError(f"Configuration file {path} is not valid YAML{where}{detail}.") from exc
+    except (ValueError, OverflowError, RecursionError) as exc:
+        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise ConfigError(f"Configuration file {path} is not valid YAML ({detail}).") from exc
     return parse_config(data, origin=str(path))
 
 

@@ -1,12 +1,20 @@
 """run_audit: the one straight pipeline the CLI, the scheduler and the workers all call.
 
-collect (or a given snapshot) → evaluate → history.annotate → render into
-``reports.dir/<tenant>/<UTC timestamp>/`` (each file atomic, folder 0700) → deliver the email →
-history.record (one transaction, with any delivery error in the run's errors) → prune.
+Each stage is a small function over typed values, called in order by ``run_audit``:
+
+    obtain_snapshot (collect, or a given / demo snapshot) → evaluate_snapshot (build_model, then the rules)
+    → annotate_history → render_reports into ``reports.dir/<tenant>/<UTC timestamp>/`` (each file atomic,
+    folder 0700) → deliver_report (compose with ``render.email``, send with ``deliver``) → record_history
+    (one transaction, with any delivery error in the run's errors) → prune.
+
+Whether a run e-mails its report is decided in one place, ``wants_email``: a run asked for e-mail
+explicitly (CLI ``--email``) or explicitly not (CLI without it) does as told; a run that does not say
+(the scheduler, the Celery workers) e-mails when the configuration has an ``email`` section.
 
 The email goes out before the run is recorded: a process killed in between leaves no recorded run, so
 the scheduler's catch-up runs the audit again and the report is not silently lost (the reverse order
-would record a run whose email never left). A failure of one tenant never raises out of ``run_audits``.
+would record a run whose email never left); the already-sent marker keeps that retry from mailing twice.
+A failure of one tenant never raises out of ``run_audits``.
 """
 
 from __future__ import annotations
@@ -20,12 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from auditor.config import AuditorConfig
-from auditor.engine import evaluate
+from auditor.config import AuditorConfig, EmailConfig, TenantConfig
+from auditor.deliver.registry import DeliveryResult
+from auditor.engine import evaluate_snapshot
 from auditor.errors import AuditorError
 from auditor.findings import AuditResult, RunInfo
-from auditor.model import build_model
-from auditor.rules import REGISTRY
 from auditor.snapshot import Snapshot
 from auditor.snapshot import save as save_snapshot
 
@@ -86,28 +93,26 @@ def render_all(
     return files
 
 
-def _mark_without_history(result: AuditResult) -> None:
-    for finding in result.findings:
-        finding.change = "new"
-        finding.first_seen = result.run.started
+def wants_email(config: AuditorConfig, email: bool | None) -> bool:
+    """The one delivery decision: ``email`` True/False is an explicit request (CLI ``--email`` or not);
+    None (scheduled and dispatched runs) means "when the configuration has an ``email`` section"."""
+    if email is None:
+        return config.email is not None
+    return email
 
 
-def run_audit(
+# ---------------------------------------------------------------- stages
+
+
+def obtain_snapshot(
     config: AuditorConfig,
-    tenant_name: str | None = None,
+    tenant_name: str | None,
     *,
-    snapshot: Snapshot | None = None,
-    demo: bool = False,
-    out_dir: Path | None = None,
-    formats: list[str] | None = None,
-    email: bool = False,
-    history: HistoryStore | None = None,
-    now: datetime | None = None,
-    progress: Progress | None = None,
-) -> RunOutcome:
-    """Audit one tenant end to end. Raises ``AuditorError`` when the tenant cannot be audited at all."""
-    started = now or datetime.now(UTC)
-    run = RunInfo(started=started)
+    snapshot: Snapshot | None,
+    demo: bool,
+    progress: Progress | None,
+) -> Snapshot:
+    """The snapshot to evaluate: the given one, the bundled demo tenant, or a fresh collection."""
     if snapshot is None and demo:
         from auditor.demo import demo_snapshot
 
@@ -118,46 +123,118 @@ def run_audit(
         from auditor.collect.collector import collect_tenant
 
         snapshot = collect_tenant(config.tenant(tenant_name), config, progress=progress)
-    name = tenant_name or snapshot.tenant_name
     if tenant_name and snapshot.tenant.get("name") != tenant_name:
         snapshot.tenant["name"] = tenant_name
-    outcome = RunOutcome(tenant=name)
-    model = build_model(snapshot, config.classification, config.legacy_mfa)
-    result = evaluate(model, REGISTRY, config.rules, config.waivers, coverage=snapshot.coverage(), now=now, run=run)
-    outcome.result = result
+    return snapshot
+
+
+def annotate_history(result: AuditResult, history: HistoryStore | None) -> None:
+    """Mark each finding new / persisting against the tenant's previous run (all new without history)."""
     if history is not None:
         history.annotate(result)
-    else:
-        _mark_without_history(result)
+        return
+    for finding in result.findings:
+        finding.change = "new"
+        finding.first_seen = result.run.started
 
-    base = Path(out_dir) if out_dir is not None else Path(config.reports.dir)
-    outcome.report_dir = report_folder(base, name, started)
-    outcome.files = render_all(result, snapshot, outcome.report_dir, formats or config.reports.formats)
-    if email:
-        outcome.email_sent = _deliver(config, name, result, outcome)
-    if history is not None:
-        history.record(result, outcome.report_dir)
-        history.prune(name, config.reports.keep_runs)
-    return outcome
+
+def render_reports(
+    result: AuditResult, snapshot: Snapshot, folder: Path, formats: list[str] | None
+) -> dict[str, Path]:
+    """Write the snapshot and the requested report formats into ``folder``."""
+    return render_all(result, snapshot, folder, formats)
+
+
+def deliver_report(
+    email: EmailConfig, tenant: TenantConfig | None, result: AuditResult, report_dir: Path, files: dict[str, Path]
+) -> DeliveryResult:
+    """Compose the run's e-mail (the reports of renderers with attach=True attached) and deliver it once.
+
+    Idempotent through ``<report_dir>/.email-sent``: calling it again for the same run, e.g. after a
+    crash between delivery and bookkeeping, sends nothing.
+    """
+    from auditor.deliver import already_sent, deliver_email, skipped
+    from auditor.render import registry
+    from auditor.render.context import build_report_context
+    from auditor.render.email import compose_email
+
+    previous = already_sent(report_dir, result.run.id)
+    if previous is not None:  # nothing to compose either
+        return skipped(previous, email.transport)
+    attachments = [files[r.format] for r in registry.attachments() if r.format in files]
+    message = compose_email(build_report_context(result), attachments, sender=email.sender, to=email.to, cc=email.cc,
+                            zip_over_mb=email.zip_attachments_over_mb)
+    return deliver_email(email, tenant, message, run_id=result.run.id, report_dir=report_dir)
 
 
 def _deliver(config: AuditorConfig, tenant: str, result: AuditResult, outcome: RunOutcome) -> bool:
-    """Send the report e-mail; a delivery failure is recorded on the outcome, the reports stay on disk."""
-    from auditor.deliver import send_report
-
+    """The delivery stage inside a run: a failure is recorded on the outcome, the reports stay on disk."""
     if config.email is None:
         outcome.errors.append("--email given but the configuration has no email section")
         result.run.errors.append(outcome.errors[-1])
         return False
+    assert outcome.report_dir is not None
     try:
         tenant_config = next((t for t in config.tenants if t.name == tenant), None)
-        send_report(config, tenant_config, result, outcome.report_dir, outcome.files)
+        deliver_report(config.email, tenant_config, result, outcome.report_dir, outcome.files)
         return True
     except AuditorError as exc:
         log.error("email delivery failed for tenant %s: %s", tenant, exc)
         outcome.errors.append(f"email delivery failed: {exc}")
         result.run.errors.append(outcome.errors[-1])
         return False
+
+
+def record_history(history: HistoryStore | None, result: AuditResult, report_dir: Path, tenant: str,
+                   keep_runs: int) -> None:
+    """Record the run (one transaction), then prune the tenant's runs beyond ``keep_runs``."""
+    if history is None:
+        return
+    history.record(result, report_dir)
+    history.prune(tenant, keep_runs)
+
+
+# ---------------------------------------------------------------- the pipeline
+
+
+def run_audit(
+    config: AuditorConfig,
+    tenant_name: str | None = None,
+    *,
+    snapshot: Snapshot | None = None,
+    demo: bool = False,
+    out_dir: Path | None = None,
+    formats: list[str] | None = None,
+    email: bool | None = None,
+    history: HistoryStore | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> RunOutcome:
+    """Audit one tenant end to end. Raises ``AuditorError`` when the tenant cannot be audited at all.
+
+    ``email``: see ``wants_email`` (None: e-mail when the configuration has an ``email`` section).
+    """
+    send = wants_email(config, email)
+    if send:
+        from auditor.deliver import validate_email_config
+
+        validate_email_config(config)  # an unknown channel fails the run before anything is collected
+    started = now or datetime.now(UTC)
+    run = RunInfo(started=started)
+    snapshot = obtain_snapshot(config, tenant_name, snapshot=snapshot, demo=demo, progress=progress)
+    name = tenant_name or snapshot.tenant_name
+    outcome = RunOutcome(tenant=name)
+    result = evaluate_snapshot(snapshot, config, now=now, run=run)
+    outcome.result = result
+    annotate_history(result, history)
+
+    base = Path(out_dir) if out_dir is not None else Path(config.reports.dir)
+    outcome.report_dir = report_folder(base, name, started)
+    outcome.files = render_reports(result, snapshot, outcome.report_dir, formats or config.reports.formats)
+    if send:
+        outcome.email_sent = _deliver(config, name, result, outcome)
+    record_history(history, result, outcome.report_dir, name, config.reports.keep_runs)
+    return outcome
 
 
 def run_audits(

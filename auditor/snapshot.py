@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
 import os
 import tempfile
 import zlib
@@ -123,11 +124,12 @@ class Snapshot:
                 f"{origin} has snapshot version {doc.get('version')!r}; this tool reads version {VERSION}."
             )
         try:
+            _check_shape(doc, origin)
             sources = {}
             for name, raw in (doc.get("sources") or {}).items():
                 status = raw.get("status")
                 if status not in ("collected", "failed", "skipped"):
-                    raise SnapshotError(f"{origin}: source {name!r} has invalid status {status!r}.")
+                    raise SnapshotError(f"{origin}: source {name[:60]!r} has invalid status {str(status)[:40]!r}.")
                 sources[name] = SourceData(
                     status=status, records=raw.get("records"), reason=raw.get("reason"),
                     items=int(raw.get("items") or 0),
@@ -144,8 +146,60 @@ class Snapshot:
             )
         except SnapshotError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise SnapshotError(f"{origin} is malformed: {exc}.") from exc
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise SnapshotError(f"{origin} is malformed: {' '.join(str(exc).split())[:200]}.") from exc
+
+
+def _check_shape(doc: dict[str, Any], origin: str) -> None:
+    """Reject wrong containers and types field by field, naming the field (before anything uses them)."""
+
+    def bad(detail: str) -> SnapshotError:
+        return SnapshotError(f"{origin} is malformed: {detail}.")
+
+    if not isinstance(doc.get("tenant") or {}, dict):
+        raise bad("'tenant' must be an object")
+    if not isinstance(doc.get("collected_at"), str):
+        raise bad("'collected_at' must be an ISO date-time")
+    try:
+        datetime.fromisoformat(doc["collected_at"])
+    except ValueError as exc:
+        raise bad(f"'collected_at' is not an ISO date-time ({exc})") from exc
+    window = doc.get("window_days") or 30
+    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 3650:
+        raise bad("'window_days' must be a whole number of days between 1 and 3650")
+    sources = doc.get("sources") or {}
+    if not isinstance(sources, dict):
+        raise bad("'sources' must be an object")
+    for name, raw in sources.items():
+        label = repr(name[:60])
+        if not isinstance(raw, dict):
+            raise bad(f"source {label} must be an object")
+        items = raw.get("items") or 0
+        if isinstance(items, bool) or not isinstance(items, int) or items < 0:
+            raise bad(f"source {label} has an 'items' count that is not a whole number")
+        if not isinstance(raw.get("reason") or "", str):
+            raise bad(f"source {label} has a 'reason' that is not text")
+        records, spec = raw.get("records"), SOURCES.get(name)
+        if records is not None and spec is not None:
+            if spec.shape == "list" and not isinstance(records, list):
+                raise bad(f"source {label} records must be a list, not {type(records).__name__}")
+            if spec.shape == "object" and not isinstance(records, dict):
+                raise bad(f"source {label} records must be an object, not {type(records).__name__}")
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(text[:40])
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise _NonFinite(text)
 
 
 def save(snapshot: Snapshot, path: str | os.PathLike[str]) -> Path:
@@ -200,7 +254,11 @@ def load(path: str | os.PathLike[str]) -> Snapshot:
         raise SnapshotError(f"Snapshot file {path} is corrupt or not gzip'd JSON ({exc}).") from exc
     try:
         with gc_paused():
-            doc = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SnapshotError(f"Snapshot file {path} does not hold valid JSON ({exc}).") from exc
+            doc = json.loads(data, parse_float=_finite_float, parse_constant=_no_constant)
+    except _NonFinite as exc:
+        raise SnapshotError(f"Snapshot file {path} holds {exc}, which is not a finite number.") from exc
+    except RecursionError as exc:
+        raise SnapshotError(f"Snapshot file {path} is nested too deeply to be a snapshot.") from exc
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or an integer of 5,000 digits
+        raise SnapshotError(f"Snapshot file {path} does not hold valid JSON ({str(exc)[:200]}).") from exc
     return Snapshot.from_dict(doc, origin=f"Snapshot file {path}")

@@ -34,7 +34,8 @@ from auditor.config import AuditorConfig
 from auditor.snapshot import Snapshot
 
 SECRET_ENV = "BENCH_SIM_SECRET"
-USERS_PAGE_WITH_ACTIVITY = 120  # Graph caps /users pages at 120 when signInActivity is selected
+ACTIVITY_IDS_PER_REQUEST = 15  # signInActivity is read for role holders only, 15 ids per `id in (...)` filter
+ACTIVITY_PER_MINUTE = 10  # GET with signInActivity: 10 per minute (and one of the reports bucket's 5 / 10 s)
 
 
 def make_config(sim: Any, served: Snapshot) -> AuditorConfig:
@@ -54,34 +55,53 @@ def lower_bound(served: Snapshot, latency_s: float, budget: float, reports_per_1
     * chain: every list is a chain of pages linked by nextLink, so the longest chain costs pages x
       latency (plus one round trip for the token);
     * identity: resource units beyond the (initially full) bucket refill at budget/10 s;
-    * reports: registration details + sign-in pages at ``reports_per_10s`` per 10 s (the first
-      window is free), plus the last page's round trip.
+    * reports: registration details, interactive (v1.0) and non-interactive (beta) sign-in pages and
+      the signInActivity requests at ``reports_per_10s`` per 10 s (the first window is free), plus the
+      last page's round trip;
+    * activity: signInActivity for the role holders, 15 ids a request, at 10 requests per minute.
     """
     n = served.sources["users"].items
     recs = {name: served.records(name, []) for name in served.sources}
     groups = recs.get("group_members") or []
     group_pages = [max(1, math.ceil(len(g.get("members") or []) / 999)) for g in groups]
+    sign_ins = recs.get("sign_ins") or []
+    interactive = sum(1 for r in sign_ins if r.get("isInteractive") is not False)
+    principals = {str(r.get("principalId")) for r in (recs.get("role_assignments") or [])}
+    principals |= {str(r.get("principalId")) for r in (recs.get("role_eligibility") or [])}
+    holders = set(principals)
+    for g in groups:
+        if str(g.get("id")) in principals:
+            holders |= {str(m.get("id")) for m in g.get("members") or []}
+    holders &= {str(u.get("id")) for u in recs.get("users") or []}
+    activity = math.ceil(len(holders) / ACTIVITY_IDS_PER_REQUEST)
+    mailboxes = max(1, math.ceil(len(recs.get("cas_mailboxes") or []) / 1000))
     chains = {
-        "users": math.ceil(n / USERS_PAGE_WITH_ACTIVITY),
+        "users": math.ceil(n / 999),
         "per_user_mfa": math.ceil(n / 999),
         "registration_details": math.ceil(n / 999),
-        "sign_ins": max(1, math.ceil(len(recs.get("sign_ins") or []) / 1000)),
-        "group_members": max(group_pages or [1]),
-        "cas_mailboxes": max(1, math.ceil(len(recs.get("cas_mailboxes") or []) / 1000)),
+        "sign_ins": max(1, math.ceil(interactive / 1000)),
+        "sign_ins_non_interactive": max(1, math.ceil((len(sign_ins) - interactive) / 1000)),
+        "group_members": max(group_pages or [1]) + 1,  # after the security-group listing
+        "cas_mailboxes": mailboxes,
+        "mailboxes": mailboxes,
+        "exchange_users": mailboxes,
     }
-    units = (chains["users"] + chains["per_user_mfa"] + sum(group_pages)
-             + 2 * max(1, math.ceil(len(recs.get("role_assignments") or []) / 100)) + 8)
-    reports = chains["registration_details"] + chains["sign_ins"]
+    units = (chains["users"] + chains["per_user_mfa"] + sum(group_pages) + 1
+             + 2 * max(1, math.ceil(len(recs.get("role_assignments") or []) / 100)) + 12)
+    reports = chains["registration_details"] + chains["sign_ins"] + chains["sign_ins_non_interactive"] + activity
     parts = {
         "chain_s": (1 + max(chains.values())) * latency_s,
         "identity_s": max(0.0, units - budget) / (budget / 10.0),
         "reports_s": (math.ceil(reports / reports_per_10s) - 1) * 10.0 + latency_s,
+        "activity_s": (math.ceil(activity / ACTIVITY_PER_MINUTE) - 1) * 60.0 + latency_s if activity else 0.0,
         "ca_s": 1.0,
     }
     parts["bound_s"] = max(parts.values())
     parts["identity_units"] = units
     parts["report_pages"] = reports
     parts["longest_chain_pages"] = max(chains.values())
+    parts["activity_requests"] = activity
+    parts["role_holders"] = len(holders)
     return parts
 
 
@@ -182,7 +202,7 @@ def bench(size: int, args: argparse.Namespace) -> dict[str, Any]:
 
     served = generate_tenant(size, seed=7)
     opts = SimOptions(latency_ms=args.latency_ms, identity_budget_units=args.budget, reports_per_10s=5,
-                      ca_per_second=1)
+                      ca_per_second=1, sign_in_activity_per_minute=ACTIVITY_PER_MINUTE)
     out: dict[str, Any] = {"users": size}
     with Simulator(tenants=[SimTenant(served)], options=opts) as sim:
         config = make_config(sim, served)
@@ -198,8 +218,9 @@ def bench(size: int, args: argparse.Namespace) -> dict[str, Any]:
         out["server_requests"] = sim.stats.requests_total
         out["server_429"] = sim.stats.throttled_429
         failed = {n: c for n, c in res["coverage"].items() if c[0] != "collected"}
+        # sign_in_activity holds the role holders' dates (served: one marker on every user)
         mismatched = {n: (c[1], served.sources[n].items) for n, c in res["coverage"].items()
-                      if c[0] == "collected" and c[1] != served.sources[n].items}
+                      if c[0] == "collected" and c[1] != served.sources[n].items and n != "sign_in_activity"}
         out["failed_sources"] = failed
         out["item_mismatch"] = mismatched
         out.update(lower_bound(served, args.latency_ms / 1000, args.budget, 5))
@@ -233,7 +254,9 @@ def main() -> None:
             f"{size:>7} users: wall {r['wall_s']:.1f} s | requests {r['requests']} (+{r['sub_requests']} in $batch) "
             f"| retries {r['retries']} | 429s {r['server_429']} | peak RSS {r['peak_rss_mb']:.0f} MB | "
             f"lower bound {r['bound_s']:.1f} s (chain {r['chain_s']:.1f}, reports {r['reports_s']:.1f}, "
-            f"identity {r['identity_s']:.1f}; {r['identity_units']:.0f} units, {r['report_pages']} report pages) "
+            f"signInActivity {r['activity_s']:.1f}, identity {r['identity_s']:.1f}; {r['identity_units']:.0f} units, "
+            f"{r['report_pages']} report requests incl. {r['activity_requests']} signInActivity for "
+            f"{r['role_holders']} role holders) "
             f"| ratio {r['ratio']:.2f}"
             + (f" | naive {naive_s:.0f} s ({r['speedup']:.1f}x)"
                + (f" extrapolated: {', '.join(r['naive']['extrapolated'])}" if r['naive']['extrapolated'] else "")

@@ -35,7 +35,6 @@ def test_example_config_loads_and_covers_every_section() -> None:
      "missing required key 'waivers[0].approved_by'"),
     ({"legacy_mfa": {"trusted_ips": ["2001:db8::/48"]}}, "IPv4 only"),
     ({"legacy_mfa": {"trusted_ips": ["not-an-ip"]}}, "is not an IP range"),
-    ({"email": {"transport": "smtp", "sender": "a@b", "to": ["c@d"]}}, "needs an smtp section"),
     ({"classification": {"service_accounts": {"upn_patterns": ["("]}}}, "invalid regular expression"),
     (["a list"], "top level must be a mapping"),
 ])

@@ -48,9 +48,6 @@ FORBIDDEN: frozenset[tuple[str, str]] = frozenset({("deliver", "collect"), ("ren
 # Known back-edges that other work removes (doctor leaves collect/, deliver moves onto transport).
 # Delete an entry once the edge is gone; test_pending_back_edges_still_exist says when.
 PENDING: frozenset[tuple[str, str]] = frozenset({
-    ("collect", "model"),
-    ("collect", "rules"),
-    ("deliver", "collect"),
 })
 
 

@@ -1,10 +1,9 @@
-"""Collection of a live tenant: MSAL auth, Graph + Exchange clients, one fetcher per source, doctor.
+"""Collection of a live tenant: Graph + Exchange clients (over ``auditor.transport``), the source registry.
 
 Public entry points::
 
     collect_tenant(tenant, config, *, progress=None) -> Snapshot
     collect_tenants(config, names=None, *, progress=None) -> dict[name, Snapshot | Exception]
-    doctor(tenant, config) -> DoctorReport
 
 ``progress(source, status, count)`` is called with status ``started``, ``running`` (count = records so
 far), ``collected`` (count = items) or ``failed``; ``collect_tenants`` prefixes the tenant name.
@@ -13,6 +12,5 @@ far), ``collected`` (count = items) or ``failed``; ``collect_tenants`` prefixes 
 from __future__ import annotations
 
 from auditor.collect.collector import collect_tenant, collect_tenant_async, collect_tenants
-from auditor.collect.doctor import DoctorReport, doctor
 
-__all__ = ["DoctorReport", "collect_tenant", "collect_tenant_async", "collect_tenants", "doctor"]
+__all__ = ["collect_tenant", "collect_tenant_async", "collect_tenants"]

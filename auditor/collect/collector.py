@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from auditor.collect.auth import TokenProvider, install_redaction
-from auditor.collect.clouds import endpoints_for
 from auditor.collect.exchange import ExchangeClient
 from auditor.collect.graph import GraphClient
-from auditor.collect.http import ApiClient, ApiError, Stats
-from auditor.collect.sources import FETCHERS, CollectContext, Progress, describe
-from auditor.collect.tls import ssl_context
+from auditor.collect.sources import REGISTRY, CollectContext, Progress, describe
 from auditor.config import AuditorConfig, TenantConfig
 from auditor.errors import AuditorError, AuthError, CollectError
 from auditor.snapshot import Snapshot, SourceData
 from auditor.sources import SOURCES
+from auditor.transport.auth import TokenProvider, install_redaction
+from auditor.transport.clouds import endpoints_for
+from auditor.transport.http import ApiClient, ApiError, Stats
+from auditor.transport.tls import ssl_context
 
 log = logging.getLogger("auditor.collect")
 
@@ -36,6 +36,8 @@ class Limits:
     identity_budget_units: float = 8000
     reports_per_10s: int = 5
     ca_per_second: int = 1
+    #: GET with signInActivity: 10 per minute (on top of the reports bucket)
+    activity_per_minute: int = 10
     backoff_base: float = 0.5
 
 
@@ -66,6 +68,7 @@ def build_api(
         identity_budget_units=limits.identity_budget_units,
         reports_per_10s=limits.reports_per_10s,
         ca_per_second=limits.ca_per_second,
+        activity_per_minute=limits.activity_per_minute,
         context=context,
         stats=stats,
         backoff_base=limits.backoff_base,
@@ -97,7 +100,7 @@ async def collect_tenant_async(
         exchange_error: str | None = None
         try:
             await tokens.get(f"{endpoints.exchange}/.default")
-            exchange = ExchangeClient(api, endpoints.exchange, tenant.tenant_id)
+            exchange = ExchangeClient(api, endpoints.exchange, tenant.tenant_id, endpoints.exchange_host_allowed)
         except AuthError as exc:
             exchange_error = f"no Exchange Online token ({exc}); the app needs Exchange.ManageAsApp"
         ctx = CollectContext(
@@ -109,7 +112,7 @@ async def collect_tenant_async(
             now=now or datetime.now(UTC),
             progress=progress,
         )
-        wanted = _with_dependencies(set(sources) if sources is not None else set(SOURCES))
+        wanted = _with_dependencies(set(sources) if sources is not None else set(REGISTRY))
         for name in SOURCES:
             if name in wanted:
                 ctx.tasks[name] = asyncio.create_task(_run_source(ctx, name), name=f"collect-{name}")
@@ -124,24 +127,22 @@ async def collect_tenant_async(
         return CollectRun(snapshot=snapshot, stats=api.stats, token_requests=tokens.requests, notes=ctx.notes)
 
 
-_DEPENDS = {
-    "sign_in_activity": {"users"},
-    "group_members": {"users", "role_assignments", "role_eligibility", "conditional_access"},
-    "per_user_mfa": {"users"},
-}
-
-
 def _with_dependencies(names: set[str]) -> set[str]:
-    out = set(names)
-    for name in names:
-        out |= _DEPENDS.get(name, set())
+    """``names`` plus everything they depend on, transitively (from each source's ``depends_on``)."""
+    out: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name not in out:
+            out.add(name)
+            todo.extend(REGISTRY[name].depends_on)
     return out
 
 
 async def _run_source(ctx: CollectContext, name: str) -> SourceData:
     ctx.report(name, "started", 0)
     try:
-        records = await FETCHERS[name](ctx)
+        records = await REGISTRY[name].fetch(ctx)
     except asyncio.CancelledError:
         raise
     except Exception as exc:

@@ -1,4 +1,4 @@
-"""Microsoft Graph operations on top of :class:`~auditor.collect.http.ApiClient`: paging and $batch."""
+"""Microsoft Graph operations on top of :class:`~auditor.transport.http.ApiClient`: paging and $batch."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.collect.http import (
+from auditor.transport.http import (
+    MAX_PAGES,
     RETRY_STATUS,
     ApiClient,
     ApiError,
     MalformedResponse,
+    PageGuard,
     backoff,
     classify,
     cost_kind,
@@ -52,10 +54,12 @@ class GraphClient:
         *,
         headers: dict[str, str] | None = None,
         on_page: Callable[[int], None] | None = None,
+        max_pages: int = MAX_PAGES,
     ) -> list[Any]:
         """Every record of a collection, following ``@odata.nextLink`` verbatim until it is absent."""
         records: list[Any] = []
         next_url: str | None = url
+        guard = PageGuard(max_pages)
         while next_url:
             try:
                 body = await self.get(next_url, headers=headers)
@@ -70,7 +74,7 @@ class GraphClient:
             records.extend(body["value"])
             if on_page is not None:
                 on_page(len(records))
-            next_url = next_link(next_url, body.get("@odata.nextLink"))
+            next_url = guard.check(next_url, next_link(next_url, body.get("@odata.nextLink")))
         return records
 
     async def batch(self, version: str, requests: list[dict[str, Any]]) -> dict[str, SubResponse]:
@@ -115,7 +119,7 @@ class GraphClient:
                 status = int(answer.get("status") or 0)
                 headers = {str(k).lower(): str(v) for k, v in (answer.get("headers") or {}).items()}
                 _learn(self.api, pending[sid]["url"], headers)
-                if status in RETRY_STATUS and attempt < self.api.max_retries:
+                if (status in RETRY_STATUS or status == 500) and attempt < self.api.max_retries:
                     wait = retry_after(headers)
                     waits.append(wait if wait is not None else backoff(attempt + 1, self.api.backoff_base))
                     if status == 429:

@@ -1,9 +1,21 @@
-"""One fetcher per data source of :data:`auditor.sources.SOURCES`.
+"""The source registry: one :class:`Source` per entry of :data:`auditor.sources.SOURCES`.
+
+A ``Source`` joins the declarative spec (endpoint or cmdlet, permissions, licence, ``depends_on``) with
+the fetch coroutine and the doctor probe, declared together here with :func:`source`. The collector, the
+doctor and the registry-walking tests all read :data:`REGISTRY`; nothing keeps a second list.
 
 A fetcher returns the source's raw records exactly as the API sent them (only the per-response
 ``@odata.context`` annotation is dropped from singleton objects) or raises :class:`SourceError`; the
-collector turns that into coverage. Fetchers that depend on another source (group members on role
-assignments and CA policies, the sign-in-activity marker on users) await it through the context.
+collector turns that into coverage. Fetchers that depend on another source await it through the context.
+
+**The snapshot is the boundary.** Nothing here reads the classification settings: a snapshot must serve
+any later offline run, whatever its configuration. Groups are therefore chosen config-free
+(:func:`fetch_group_members`): every *security-enabled* group of the tenant is expanded (service-account
+groups, role-assignable groups and the groups CA policies target are all security groups), plus any
+other group a role assignment, PIM eligibility or CA policy names. Listing the groups is one cheap
+identity call per 999 groups and each expansion one call (usually one page), so a re-run with other
+``classification.service_accounts.groups`` finds their members in the snapshot; a configured group the
+snapshot does not hold is reported as unresolved by the model (a coverage note), never silently empty.
 """
 
 from __future__ import annotations
@@ -11,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,17 +32,20 @@ from urllib.parse import quote
 
 from auditor.collect.exchange import ExchangeClient
 from auditor.collect.graph import GraphClient, gather_limited, sub_error
-from auditor.collect.http import ApiError, MalformedResponse
 from auditor.config import AuditorConfig, TenantConfig
 from auditor.errors import AuthError, PermissionDenied, SourceError
 from auditor.snapshot import SourceData
-from auditor.sources import LEGACY_CLIENT_APPS, SOURCES
+from auditor.sources import LEGACY_CLIENT_APPS, SOURCES, SourceSpec
+from auditor.transport.http import ApiError, MalformedResponse
 
 USER_FIELDS = (
     "id,userPrincipalName,displayName,userType,accountEnabled,createdDateTime,assignedLicenses,"
     "onPremisesSyncEnabled,mail,jobTitle,department,passwordPolicies"
 )
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+#: Graph limits the values of an ``in`` filter; 15 stays inside every documented limit
+IN_CHUNK = 15
+#: page size with signInActivity selected: at most 500 (graph-api.md §0)
+ACTIVITY_PAGE = 500
 _LICENCE_HINTS = ("licen", "premium", "b2c", "p1", "p2", "sku")
 
 log = logging.getLogger(__name__)
@@ -128,58 +142,217 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
+# ---------------------------------------------------------------- the registry
+
+Fetcher = Callable[[CollectContext], Awaitable[Any]]
+
+
+@dataclass
+class ProbeContext:
+    """What a doctor probe may use: the clients, the configuration and the time."""
+
+    graph: GraphClient
+    exchange: ExchangeClient | None
+    config: AuditorConfig
+    now: datetime
+    #: property-name shapes some probes keep for the doctor's report (never values)
+    shapes: dict[str, Any] = field(default_factory=dict)
+
+
+Prober = Callable[[ProbeContext], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One data item: its declarative spec plus how to fetch it and how the doctor probes it."""
+
+    spec: SourceSpec
+    fetch: Fetcher
+    probe: Prober
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def permissions(self) -> tuple[str, ...]:
+        return self.spec.permissions
+
+    @property
+    def licence(self) -> str:
+        return self.spec.licence
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return self.spec.depends_on
+
+
+REGISTRY: dict[str, Source] = {}
+
+
+def source(name: str, probe: Prober) -> Callable[[Fetcher], Fetcher]:
+    """Register ``fetch`` (the decorated coroutine) and ``probe`` for the catalog entry ``name``."""
+
+    def register(fetch: Fetcher) -> Fetcher:
+        if name not in SOURCES:
+            raise KeyError(f"{name} is not in auditor.sources.SOURCES")
+        if name in REGISTRY:
+            raise ValueError(f"source {name} registered twice")
+        REGISTRY[name] = Source(SOURCES[name], fetch, probe)
+        return fetch
+
+    return register
+
+
+def graph_probe(version: str, path: str) -> Prober:
+    """A probe that GETs one cheap page exercising the same permission and licence."""
+
+    async def probe(p: ProbeContext) -> None:
+        await p.graph.get(p.graph.url(version, path))
+
+    return probe
+
+
+def exchange_probe(cmdlet: str, **parameters: Any) -> Prober:
+    async def probe(p: ProbeContext) -> None:
+        if p.exchange is None:
+            raise SourceError(cmdlet, "no Exchange Online token")
+        await p.exchange.invoke(cmdlet, parameters)
+
+    return probe
+
+
 # ---------------------------------------------------------------- Graph sources
 
 
+@source("users", graph_probe("v1.0", "/users?$select=id&$top=1"))
 async def fetch_users(ctx: CollectContext) -> Any:
+    """Every user, without signInActivity (a reports-bucket property, see :func:`fetch_sign_in_activity`)."""
     g = ctx.graph
-    base = f"/users?$select={USER_FIELDS}"
-    try:
-        records = await g.get_all(
-            g.url("v1.0", f"{base},signInActivity&$top=999"), on_page=ctx.pager("users")
-        )
-        ctx.notes["sign_in_activity"] = None
-        return records
-    except ApiError as exc:
-        if exc.status not in (400, 403):
-            raise
-        ctx.notes["sign_in_activity"] = describe("sign_in_activity", exc).reason
-    return await g.get_all(g.url("v1.0", f"{base}&$top=999"), on_page=ctx.pager("users"))
+    return await g.get_all(g.url("v1.0", f"/users?$select={USER_FIELDS}&$top=999"), on_page=ctx.pager("users"))
 
 
+async def role_holder_ids(ctx: CollectContext) -> list[str]:
+    """Users who hold a directory role: active or eligible, directly or through a group's members."""
+    assignments, eligibility, groups = await asyncio.gather(
+        ctx.source("role_assignments"), ctx.source("role_eligibility"), ctx.source("group_members")
+    )
+    if assignments.status != "collected":
+        raise SourceError("sign_in_activity", "role assignments could not be collected, so admins are unknown")
+    principals = {str(r.get("principalId")) for r in assignments.records or [] if r.get("principalId")}
+    principals |= {str(r.get("principalId")) for r in eligibility.records or [] if r.get("principalId")}
+    out = set(principals)
+    for group in groups.records or []:
+        if str(group.get("id")) in principals:
+            out |= {str(m.get("id")) for m in group.get("members") or [] if isinstance(m, dict)}
+    return sorted(out)
+
+
+def _activity_denied(exc: ApiError) -> SourceError:
+    if exc.status == 400 and "users at a time" in exc.message:
+        # 2023 service: a non-OData body {"value": "Cannot query data for more than 120 users at a time."}
+        return SourceError("sign_in_activity", f"Graph refused the page size for signInActivity ({exc.message})")
+    return describe("sign_in_activity", exc)
+
+
+probe_activity = graph_probe("v1.0", "/users?$select=id,signInActivity&$top=1")
+
+
+@source("sign_in_activity", probe_activity)
 async def fetch_sign_in_activity(ctx: CollectContext) -> Any:
+    """``{user id: signInActivity}`` for the role holders only, paced in the reports bucket.
+
+    ``signInActivity`` costs a reports-bucket request per page (5 / 10 s and 10 / minute), so it is read
+    with ``$filter=id in (...)`` for the few users rules need it for instead of on every ``/users`` page.
+    A failure here fails only this source, never ``users``.
+    """
     users = await ctx.source("users")
     if users.status != "collected":
-        raise SourceError(
-            "sign_in_activity", "users could not be collected, so neither could their sign-in dates"
-        )
-    reason = ctx.notes.get("sign_in_activity")
-    if reason:
-        raise PermissionDenied("sign_in_activity", reason)
-    return None
+        raise SourceError("sign_in_activity", "users could not be collected, so neither could their sign-in dates")
+    known = {str(u.get("id")) for u in users.records or []}
+    ids = [i for i in await role_holder_ids(ctx) if i in known]
+    g = ctx.graph
+    out: dict[str, Any] = {}
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start : start + IN_CHUNK]
+        flt = "id in (" + ",".join("'" + i.replace("'", "''") + "'" for i in chunk) + ")"
+        url = g.url("v1.0", f"/users?$filter={_q(flt)}&$select=id,signInActivity&$top={ACTIVITY_PAGE}")
+        try:
+            records = await g.get_all(url)
+        except ApiError as exc:
+            raise _activity_denied(exc) from exc
+        for rec in records:
+            if isinstance(rec, dict) and rec.get("id"):
+                out[str(rec["id"])] = rec.get("signInActivity")
+    ctx.report("sign_in_activity", "running", len(out))
+    return out
 
 
+@source("role_definitions", graph_probe("v1.0", "/roleManagement/directory/roleDefinitions?$top=1"))
 async def fetch_role_definitions(ctx: CollectContext) -> Any:
     g = ctx.graph
     return await g.get_all(g.url("v1.0", "/roleManagement/directory/roleDefinitions"))
 
 
+@source("role_assignments", graph_probe("v1.0", "/roleManagement/directory/roleAssignments?$top=1"))
 async def fetch_role_assignments(ctx: CollectContext) -> Any:
     # No $select here: Graph's $select would drop the expanded ``principal`` the model needs.
     g = ctx.graph
     return await g.get_all(g.url("v1.0", "/roleManagement/directory/roleAssignments?$expand=principal"))
 
 
+@source("role_eligibility", graph_probe("v1.0", "/roleManagement/directory/roleEligibilityScheduleInstances?$top=1"))
 async def fetch_role_eligibility(ctx: CollectContext) -> Any:
     g = ctx.graph
     return await g.get_all(g.url("v1.0", "/roleManagement/directory/roleEligibilityScheduleInstances"))
 
 
-async def _referenced_groups(ctx: CollectContext) -> tuple[dict[str, str | None], set[str], list[str]]:
-    """Groups to expand: ({id: known name}, ids that may be other principals, names to resolve)."""
+def role_groups(assignments: SourceData, eligibility: SourceData) -> list[str]:
+    """Groups that hold a directory role (active, or eligible when the principal is a group)."""
+    out: set[str] = set()
+    for rec in assignments.records or []:
+        principal = rec.get("principal") or {}
+        if "group" in str(principal.get("@odata.type", "")).lower() and rec.get("principalId"):
+            out.add(str(rec["principalId"]))
+    for rec in eligibility.records or []:
+        principal = rec.get("principal") or {}
+        if "group" in str(principal.get("@odata.type", "")).lower() and rec.get("principalId"):
+            out.add(str(rec["principalId"]))
+    return sorted(out)
+
+
+PIM_GROUPS = "/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances"
+
+
+@source("pim_group_eligibility", graph_probe(
+    "v1.0", f"{PIM_GROUPS}?$filter=" + quote("groupId eq '00000000-0000-0000-0000-000000000000'", safe="'") + "&$top=1"
+))
+async def fetch_pim_group_eligibility(ctx: CollectContext) -> Any:
+    """Eligible members and owners (PIM for Groups) of every group that holds a directory role."""
+    assignments, eligibility = await asyncio.gather(ctx.source("role_assignments"), ctx.source("role_eligibility"))
+    if assignments.status != "collected":
+        raise SourceError("pim_group_eligibility", "role assignments could not be collected")
+    g = ctx.graph
+
+    async def one(gid: str) -> list[Any]:
+        flt = "groupId eq '" + gid.replace("'", "''") + "'"
+        return await g.get_all(g.url("v1.0", f"{PIM_GROUPS}?$filter={_q(flt)}"))
+
+    limit = max(1, ctx.config.collect.max_concurrency)
+    pages = await gather_limited([one(gid) for gid in role_groups(assignments, eligibility)], limit)
+    return [rec for page in pages for rec in page]
+
+
+@source("authentication_strengths", graph_probe("v1.0", "/policies/authenticationStrengthPolicies?$top=1"))
+async def fetch_authentication_strengths(ctx: CollectContext) -> Any:
+    g = ctx.graph
+    return await g.get_all(g.url("v1.0", "/policies/authenticationStrengthPolicies"))
+
+
+async def _referenced_groups(ctx: CollectContext) -> tuple[dict[str, str | None], set[str]]:
+    """Groups roles and CA policies name: ({id: known name}, ids that may be other principals)."""
     definite: dict[str, str | None] = {}
     maybe: set[str] = set()
-    names: list[str] = []
     assignments, eligibility, policies, users = await asyncio.gather(
         ctx.source("role_assignments"),
         ctx.source("role_eligibility"),
@@ -202,32 +375,32 @@ async def _referenced_groups(ctx: CollectContext) -> tuple[dict[str, str | None]
             for gid in cond.get(key) or []:
                 if gid and gid not in ("All", "None"):
                     definite.setdefault(str(gid), None)
-    for entry in ctx.config.classification.service_accounts.groups:
-        if _GUID.match(entry):
-            definite.setdefault(entry, None)
-        else:
-            names.append(entry)
-    for entry in ctx.config.classification.emergency_access:  # UPNs, user ids or groups
-        if _GUID.match(entry):
-            maybe.add(entry)
-        elif "@" not in entry:
-            names.append(entry)
-    return definite, maybe - set(definite), names
+    return definite, maybe - set(definite)
 
 
+@source("group_members", graph_probe("v1.0", "/groups?$select=id&$top=1"))
 async def fetch_group_members(ctx: CollectContext) -> Any:
-    """Transitive members of every group referenced by roles, CA policies and the configuration.
+    """Transitive members of every security group plus every group roles and CA policies name.
 
-    A referenced group that no longer exists (404) has no members and is left out.
+    Config-free (see the module docstring). A referenced id that is not a group (an eligible service
+    principal) or a group deleted since it was listed (404) is left out.
     """
     g = ctx.graph
-    groups, maybe, names = await _referenced_groups(ctx)
-    for name in names:
-        flt = "displayName eq '" + name.replace("'", "''") + "'"
-        found = await g.get_all(g.url("v1.0", f"/groups?$filter={_q(flt)}&$select=id,displayName"))
-        for item in found:
-            if isinstance(item, dict) and item.get("id"):
-                groups[str(item["id"])] = item.get("displayName")
+    groups, maybe = await _referenced_groups(ctx)
+    try:
+        listing = await g.get_all(
+            g.url("v1.0", "/groups?$filter=" + _q("securityEnabled eq true") + "&$select=id,displayName&$top=999"),
+            on_page=ctx.pager("group_members"),
+        )
+    except ApiError as exc:
+        # the groups roles and CA policies name are still expanded; a configured service-account group
+        # the snapshot then lacks is reported unresolved by the model, never silently empty
+        listing = []
+        ctx.notes["security_groups_unlisted"] = describe("group_members", exc).reason
+        log.info("security groups not listed: %s", ctx.notes["security_groups_unlisted"])
+    for item in listing:
+        if isinstance(item, dict) and item.get("id"):
+            groups[str(item["id"])] = item.get("displayName") or groups.get(str(item["id"]))
     for gid in sorted(maybe):
         groups.setdefault(gid, None)
 
@@ -278,6 +451,15 @@ async def _group_names(ctx: CollectContext, ids: list[str]) -> dict[str, str | N
     return names
 
 
+async def probe_per_user_mfa(p: ProbeContext) -> None:
+    g = p.graph
+    body = await g.get(g.url("v1.0", "/users?$select=id,perUserMfaState&$top=1"))
+    value = (body or {}).get("value") or []
+    if value and "perUserMfaState" not in value[0]:
+        await g.get(g.url("beta", f"/users/{_seg(str(value[0]['id']))}/authentication/requirements"))
+
+
+@source("per_user_mfa", probe_per_user_mfa)
 async def fetch_per_user_mfa(ctx: CollectContext) -> Any:
     g = ctx.graph
     try:
@@ -302,15 +484,23 @@ async def fetch_per_user_mfa(ctx: CollectContext) -> Any:
 
 
 async def _per_user_mfa_fallback(ctx: CollectContext, users: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The documented route: beta ``/users/{id}/authentication/requirements`` in $batches of 20."""
+    """The documented route: beta ``/users/{id}/authentication/requirements`` in $batches of 20.
+
+    A 404 sub-response (the user was deleted since the listing, or has not replicated yet) skips that
+    user; the count of skipped users is kept in the run notes. Any other failure fails the source.
+    """
     requests = [
-        {"id": str(i), "method": "GET", "url": f"/users/{u['id']}/authentication/requirements"}
+        {"id": str(i), "method": "GET", "url": f"/users/{_seg(str(u['id']))}/authentication/requirements"}
         for i, u in enumerate(users)
     ]
     answers = await ctx.graph.batch("beta", requests)
     out: list[dict[str, Any]] = []
+    skipped = 0
     for i, user in enumerate(users):
         sub = answers[str(i)]
+        if sub.status == 404:
+            skipped += 1
+            continue
         if sub.status != 200 or not isinstance(sub.body, dict):
             raise sub_error(sub, f"/beta/users/{user['id']}/authentication/requirements")
         out.append(
@@ -320,10 +510,15 @@ async def _per_user_mfa_fallback(ctx: CollectContext, users: list[dict[str, Any]
                 "perUserMfaState": sub.body.get("perUserMfaState"),
             }
         )
+    if skipped:
+        ctx.notes["per_user_mfa_skipped"] = skipped
+        log.info("per-user MFA: %d user(s) no longer found (HTTP 404) were skipped", skipped)
     ctx.report("per_user_mfa", "running", len(out))
     return out
 
 
+@source("registration_details",
+        graph_probe("v1.0", "/reports/authenticationMethods/userRegistrationDetails?$top=1"))
 async def fetch_registration_details(ctx: CollectContext) -> Any:
     g = ctx.graph
     return await g.get_all(
@@ -332,26 +527,60 @@ async def fetch_registration_details(ctx: CollectContext) -> Any:
     )
 
 
+@source("security_defaults", graph_probe("v1.0", "/policies/identitySecurityDefaultsEnforcementPolicy"))
 async def fetch_security_defaults(ctx: CollectContext) -> Any:
     g = ctx.graph
     return _strip_context(await g.get(g.url("v1.0", "/policies/identitySecurityDefaultsEnforcementPolicy")))
 
 
+@source("conditional_access", graph_probe("v1.0", "/identity/conditionalAccess/policies?$top=1"))
 async def fetch_conditional_access(ctx: CollectContext) -> Any:
     g = ctx.graph
     return await g.get_all(g.url("v1.0", "/identity/conditionalAccess/policies"))
 
 
+@source("named_locations", graph_probe("v1.0", "/identity/conditionalAccess/namedLocations?$top=1"))
 async def fetch_named_locations(ctx: CollectContext) -> Any:
     g = ctx.graph
     return await g.get_all(g.url("v1.0", "/identity/conditionalAccess/namedLocations"))
 
 
+#: method configuration ids of the authentication methods policy (read one by one when not inline)
+METHOD_CONFIGURATIONS = (
+    "Fido2", "MicrosoftAuthenticator", "Sms", "Voice", "Email", "SoftwareOath", "TemporaryAccessPass",
+    "X509Certificate", "HardwareOath",
+)
+
+
+@source("auth_methods_policy", graph_probe("v1.0", "/policies/authenticationMethodsPolicy"))
 async def fetch_auth_methods_policy(ctx: CollectContext) -> Any:
+    """The policy with its ``authenticationMethodConfigurations`` (fetched per method in $batch if absent).
+
+    A method the tenant does not have (404) is left out; the list is then what the tenant answered."""
     g = ctx.graph
-    return _strip_context(await g.get(g.url("v1.0", "/policies/authenticationMethodsPolicy")))
+    policy = _strip_context(await g.get(g.url("v1.0", "/policies/authenticationMethodsPolicy")))
+    if not isinstance(policy, dict) or isinstance(policy.get("authenticationMethodConfigurations"), list):
+        return policy
+    base = "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations"
+    requests = [{"id": m, "method": "GET", "url": f"{base}/{m}"} for m in METHOD_CONFIGURATIONS]
+    answers = await g.batch("v1.0", requests)
+    configs = []
+    for method in METHOD_CONFIGURATIONS:
+        sub = answers[method]
+        if sub.status == 200 and isinstance(sub.body, dict):
+            configs.append(_strip_context(sub.body))
+        elif sub.status != 404:
+            raise sub_error(sub, f"/v1.0{base}/{method}")
+    return {**policy, "authenticationMethodConfigurations": configs}
 
 
+async def probe_mfa_service_policy(p: ProbeContext) -> None:
+    """Probe, and keep the *shape* (property names, never values) for the doctor's report."""
+    body = await p.graph.get(p.graph.url("beta", "/policies/mfaServicePolicy"))
+    p.shapes["mfa_service_policy"] = shape_of(_strip_context(body))
+
+
+@source("mfa_service_policy", probe_mfa_service_policy)
 async def fetch_mfa_service_policy(ctx: CollectContext) -> Any:
     g = ctx.graph
     body = await g.get(g.url("beta", "/policies/mfaServicePolicy"))
@@ -360,19 +589,74 @@ async def fetch_mfa_service_policy(ctx: CollectContext) -> Any:
     return _strip_context(body)
 
 
+def shape_of(value: Any, depth: int = 0) -> Any:
+    """The property names of a JSON value, recursively, with every value replaced by its JSON type."""
+    if isinstance(value, dict) and depth < 6:
+        return {str(k): shape_of(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        kinds = {json_type(v) for v in value}
+        first = next((v for v in value if isinstance(v, dict)), None)
+        return [shape_of(first, depth + 1)] if first is not None else [f"{'|'.join(sorted(kinds)) or 'empty'}"]
+    return json_type(value)
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+NON_INTERACTIVE = "signInEventTypes/any(t: t eq 'nonInteractiveUser')"
+
+
 def sign_ins_filter(now: datetime, days: int) -> str:
     since = (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
     apps = " or ".join(f"clientAppUsed eq '{a}'" for a in LEGACY_CLIENT_APPS)
     return f"createdDateTime ge {since} and ({apps})"
 
 
+def _sign_ins_url(g: GraphClient, version: str, flt: str, top: int) -> str:
+    return g.url(version, f"/auditLogs/signIns?$filter={quote(flt, safe='()/:')}&$top={top}")
+
+
+async def probe_sign_ins(p: ProbeContext) -> None:
+    flt = sign_ins_filter(p.now, p.config.collect.sign_in_window_days)
+    await p.graph.get(_sign_ins_url(p.graph, "v1.0", flt, 1))
+    await p.graph.get(_sign_ins_url(p.graph, "beta", f"{flt} and {NON_INTERACTIVE}", 1))
+
+
+@source("sign_ins", probe_sign_ins)
 async def fetch_sign_ins(ctx: CollectContext) -> Any:
+    """Legacy-client sign-ins in the window: interactive (v1.0) and non-interactive (beta only).
+
+    v1.0 returns interactive sign-ins only; app passwords and legacy clients also show up among the
+    non-interactive ones, which only beta's ``signInEventTypes`` filter returns. Both are collected; a
+    record seen in both lists is kept once.
+    """
     g = ctx.graph
     flt = sign_ins_filter(ctx.now, ctx.config.collect.sign_in_window_days)
-    return await g.get_all(
-        g.url("v1.0", f"/auditLogs/signIns?$filter={quote(flt, safe='()/:')}&$top=1000"),
-        on_page=ctx.pager("sign_ins"),
+    interactive, non_interactive = await asyncio.gather(
+        g.get_all(_sign_ins_url(g, "v1.0", flt, 1000), on_page=ctx.pager("sign_ins")),
+        g.get_all(_sign_ins_url(g, "beta", f"{flt} and {NON_INTERACTIVE}", 1000)),
     )
+    seen: set[str] = set()
+    out: list[Any] = []
+    for rec in [*interactive, *non_interactive]:
+        key = str(rec.get("id")) if isinstance(rec, dict) and rec.get("id") else None
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(rec)
+    return out
 
 
 # ---------------------------------------------------------------- Exchange sources
@@ -384,48 +668,47 @@ def _exchange(ctx: CollectContext, source: str) -> ExchangeClient:
     return ctx.exchange
 
 
-async def fetch_cas_mailboxes(ctx: CollectContext) -> Any:
-    return await _exchange(ctx, "cas_mailboxes").invoke("Get-CASMailbox", {"ResultSize": "Unlimited"})
+async def _exo_list(ctx: CollectContext, name: str, parameters: dict[str, Any] | None = None) -> Any:
+    return await _exchange(ctx, name).invoke(SOURCES[name].cmdlet, parameters)
 
 
-async def _exo_object(ctx: CollectContext, source: str, cmdlet: str) -> Any:
-    values = await _exchange(ctx, source).invoke(cmdlet)
+async def _exo_object(ctx: CollectContext, name: str) -> Any:
+    cmdlet = SOURCES[name].cmdlet
+    values = await _exchange(ctx, name).invoke(cmdlet)
     if not values:
-        raise SourceError(source, f"{cmdlet} returned no object")
+        raise SourceError(name, f"{cmdlet} returned no object")
     return values[0]
 
 
+@source("cas_mailboxes", exchange_probe("Get-CASMailbox", ResultSize=1))
+async def fetch_cas_mailboxes(ctx: CollectContext) -> Any:
+    return await _exo_list(ctx, "cas_mailboxes", {"ResultSize": "Unlimited"})
+
+
+@source("mailboxes", exchange_probe("Get-Mailbox", ResultSize=1))
+async def fetch_mailboxes(ctx: CollectContext) -> Any:
+    return await _exo_list(ctx, "mailboxes", {"ResultSize": "Unlimited"})
+
+
+@source("exchange_users", exchange_probe("Get-User", ResultSize=1))
+async def fetch_exchange_users(ctx: CollectContext) -> Any:
+    return await _exo_list(ctx, "exchange_users", {"ResultSize": "Unlimited"})
+
+
+@source("transport_config", exchange_probe("Get-TransportConfig"))
 async def fetch_transport_config(ctx: CollectContext) -> Any:
-    return await _exo_object(ctx, "transport_config", "Get-TransportConfig")
+    return await _exo_object(ctx, "transport_config")
 
 
+@source("authentication_policies", exchange_probe("Get-AuthenticationPolicy"))
 async def fetch_authentication_policies(ctx: CollectContext) -> Any:
-    return await _exchange(ctx, "authentication_policies").invoke("Get-AuthenticationPolicy")
+    return await _exo_list(ctx, "authentication_policies")
 
 
+@source("organization_config", exchange_probe("Get-OrganizationConfig"))
 async def fetch_organization_config(ctx: CollectContext) -> Any:
-    return await _exo_object(ctx, "organization_config", "Get-OrganizationConfig")
+    return await _exo_object(ctx, "organization_config")
 
 
-Fetcher = Callable[[CollectContext], Awaitable[Any]]
-
-FETCHERS: dict[str, Fetcher] = {
-    "users": fetch_users,
-    "sign_in_activity": fetch_sign_in_activity,
-    "role_definitions": fetch_role_definitions,
-    "role_assignments": fetch_role_assignments,
-    "role_eligibility": fetch_role_eligibility,
-    "group_members": fetch_group_members,
-    "per_user_mfa": fetch_per_user_mfa,
-    "registration_details": fetch_registration_details,
-    "security_defaults": fetch_security_defaults,
-    "conditional_access": fetch_conditional_access,
-    "named_locations": fetch_named_locations,
-    "auth_methods_policy": fetch_auth_methods_policy,
-    "mfa_service_policy": fetch_mfa_service_policy,
-    "sign_ins": fetch_sign_ins,
-    "cas_mailboxes": fetch_cas_mailboxes,
-    "transport_config": fetch_transport_config,
-    "authentication_policies": fetch_authentication_policies,
-    "organization_config": fetch_organization_config,
-}
+#: fetch coroutines by source name (kept for callers of the earlier API)
+FETCHERS: dict[str, Fetcher] = {name: src.fetch for name, src in REGISTRY.items()}

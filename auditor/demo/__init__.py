@@ -2,7 +2,7 @@
 
 ``demo_snapshot()`` loads ``demo-tenant.json.gz`` (package data, read through importlib.resources so an
 installed wheel works). The file is produced by the seeded generator with the fixed arguments below;
-regenerate it with::
+regenerate it (needs the simulator extra, ``pip install 'entra-auditor[sim]'``) with::
 
     python -m auditor.sim.tenant_gen --users 200 --seed 7 --name contoso \\
         --now 2026-11-23T06:00:00Z --out auditor/demo/demo-tenant.json.gz
@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from importlib.resources import as_file, files
 
+from auditor.errors import UsageError
 from auditor.snapshot import Snapshot, load
 
 DEMO_FILE = "demo-tenant.json.gz"
@@ -29,8 +30,17 @@ def demo_snapshot() -> Snapshot:
 
 
 def build_demo_snapshot() -> Snapshot:
-    """Regenerate the demo tenant from its fixed arguments (what the bundled file must equal)."""
-    from auditor.sim.tenant_gen import generate_tenant
+    """Regenerate the demo tenant from its fixed arguments (what the bundled file must equal).
+
+    The generator belongs to the simulator extra; ``demo_snapshot()`` (and ``audit --demo``) never needs it.
+    """
+    try:
+        from auditor.sim.tenant_gen import generate_tenant
+    except ModuleNotFoundError as exc:  # aiohttp / trustme: auditor.sim's package imports the server
+        raise UsageError(
+            f"Regenerating the demo tenant needs the simulator extra ({exc.name} is not installed): "
+            "pip install 'entra-auditor[sim]'."
+        ) from exc
 
     return generate_tenant(DEMO_USERS, seed=DEMO_SEED, name=DEMO_NAME, now=DEMO_NOW)
 

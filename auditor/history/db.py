@@ -5,14 +5,17 @@ SQLite notes: the stdlib driver opens transactions lazily and never before DDL, 
 connection can ask for ``BEGIN IMMEDIATE`` (take the write lock up front, so two processes serialise
 instead of failing on a lock upgrade) with ``conn.execution_options(sqlite_immediate=True)``.
 WAL mode lets readers (``history``) work while a run is being recorded. A new database file is
-created with owner-only permissions (0600; its directory 0700 when we create it).
+created with owner-only permissions (0600; its directory 0700 when we create it); an existing one that
+others may read is narrowed to 0600 (or a warning says it could not be).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 from auditor.errors import StorageError
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
+log = logging.getLogger("auditor.history.db")
 
 
 def _json_dumps(value: Any) -> str:
@@ -75,6 +79,19 @@ def _prepare_sqlite_file(url: URL) -> None:
             pass
         except OSError as exc:
             raise StorageError(f"Cannot create the history database {path} ({exc.strerror}).") from exc
+    else:
+        _owner_only(path)
+
+
+def _owner_only(path: Path) -> None:
+    """Narrow an existing database file that group or others may access to 0600."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077 and path.is_file():
+            os.chmod(path, mode & 0o700)
+    except OSError as exc:
+        log.warning("The history database %s is readable by other users and its mode cannot be changed "
+                    "to 0600 (%s).", path, exc.strerror)
 
 
 def make_engine(url: str | URL) -> Engine:

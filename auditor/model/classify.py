@@ -75,6 +75,13 @@ def _service_signals(
     return signal
 
 
+def unresolved_service_groups(groups: dict[str, dict[str, Any]], cfg: ClassificationSettings) -> list[str]:
+    """Configured service-account groups (by id or name) that match no collected group: their members
+    cannot be classified, which the model records instead of passing over silently."""
+    names = {str(v["name"]).casefold() for v in groups.values()}
+    return [g for g in cfg.service_accounts.groups if g not in groups and g.casefold() not in names]
+
+
 def classify_users(
     users: pd.DataFrame,
     holdings: pd.DataFrame,

@@ -84,7 +84,27 @@ def _all_client_apps(client_types: set[str]) -> bool:
     return not client_types or "all" in client_types or client_types >= MODERN_CLIENT_TYPES | LEGACY_CLIENT_TYPES
 
 
-def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
+#: built-in authentication strengths that require MFA (when a strength does not say requirementsSatisfied)
+MFA_STRENGTH_IDS = frozenset({
+    "00000000-0000-0000-0000-000000000002",  # Multifactor authentication
+    "00000000-0000-0000-0000-000000000003",  # Passwordless MFA
+    "00000000-0000-0000-0000-000000000004",  # Phishing-resistant MFA
+})
+
+
+def strength_requires_mfa(strength: dict[str, Any], known: dict[str, dict[str, Any]] | None = None) -> bool:
+    """MFA only when ``requirementsSatisfied`` is ``mfa`` (from the strength, else the strength policies);
+    without it, only the built-in MFA strengths count. A custom strength allowing password or SMS alone
+    (``requirementsSatisfied: none``) is not MFA."""
+    satisfied = strength.get("requirementsSatisfied")
+    if not isinstance(satisfied, str) and known:
+        satisfied = (known.get(str(strength.get("id") or "")) or {}).get("requirementsSatisfied")
+    if isinstance(satisfied, str):
+        return satisfied.strip().lower() == "mfa"
+    return str(strength.get("id") or "") in MFA_STRENGTH_IDS
+
+
+def parse_policy(raw: dict[str, Any], strengths: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     cond = raw.get("conditions") or {}
     users = cond.get("users") or {}
     apps = cond.get("applications") or {}
@@ -95,9 +115,10 @@ def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
     strength_name = (strength.get("displayName") or strength.get("id") or "authentication strength") if isinstance(
         strength, dict) else None
     operator = str(grant.get("operator") or "OR").upper()
-    mfa_controls = int("mfa" in controls) + int(strength_name is not None)
+    strength_mfa = isinstance(strength, dict) and strength_requires_mfa(strength, strengths)
+    mfa_controls = int("mfa" in controls) + int(strength_mfa)
     other_controls = len([c for c in controls if c != "mfa"]) + len(_list(grant, "termsOfUse")) + len(
-        _list(grant, "customAuthenticationFactors"))
+        _list(grant, "customAuthenticationFactors")) + int(strength_name is not None and not strength_mfa)
     # With OR, any other control (e.g. a compliant device) satisfies the policy without MFA.
     grants_mfa = mfa_controls > 0 and (operator == "AND" or other_controls == 0)
     client_types = set(_list(cond, "clientAppTypes"))
@@ -147,8 +168,11 @@ def parse_policy(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_ca_policies(records: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame([parse_policy(r) for r in records if isinstance(r, dict)], columns=COLUMNS)
+def build_ca_policies(
+    records: list[dict[str, Any]], strengths: list[dict[str, Any]] | None = None
+) -> pd.DataFrame:
+    known = {str(s.get("id")): s for s in strengths or [] if isinstance(s, dict)}
+    return pd.DataFrame([parse_policy(r, known) for r in records if isinstance(r, dict)], columns=COLUMNS)
 
 
 def role_condition_holdings(holdings: pd.DataFrame, roles: list[str]) -> pd.DataFrame:

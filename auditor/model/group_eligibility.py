@@ -18,7 +18,7 @@ import pandas as pd
 
 from auditor.model.role_holdings import COLUMNS, build_role_holdings
 
-SOURCE = "group_eligibility"
+SOURCE = "pim_group_eligibility"
 
 
 def eligible_members(records: list[Any], groups: dict[str, dict[str, Any]]) -> dict[str, list[str]]:

@@ -49,7 +49,8 @@ users (v2)       is_emergency_access, emergency_signal, is_sync_account, sync_ro
                  (auditor.model.special_accounts); role_holdings include PIM-for-Groups eligible members
                  (source group_eligibility, auditor.model.group_eligibility)
 
-Scalars: baselines (auditor.model.baselines.Baselines), emergency_unresolved (list[str]),
+Scalars: baselines (auditor.model.baselines.Baselines), emergency_unresolved and service_groups_unresolved
+(list[str]: configured entries that match nothing),
 security_defaults_enabled (bool|None), smtp_auth_org_enabled (bool|None),
 legacy_mfa (LegacyMfaSettings: allow_app_passwords, trusted_ips, remember_mfa_enabled,
 remember_mfa_days, origin), available (set of source names usable by rules), window_days, tenant meta.
@@ -66,7 +67,7 @@ import pandas as pd
 from auditor.gcpause import gc_paused
 from auditor.model.baselines import Baselines, build_baselines
 from auditor.model.ca_semantics import build_ca_semantics
-from auditor.model.classify import classify_users
+from auditor.model.classify import classify_users, unresolved_service_groups
 from auditor.model.conditional_access import build_ca_policies
 from auditor.model.coverage import build_coverage
 from auditor.model.group_eligibility import SOURCE as GROUP_ELIGIBILITY
@@ -104,6 +105,7 @@ class TenantModel:
     coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
     baselines: Baselines = field(default_factory=Baselines)
     emergency_unresolved: list[str] = field(default_factory=list)
+    service_groups_unresolved: list[str] = field(default_factory=list)
 
     @property
     def tenant_name(self) -> str:
@@ -161,6 +163,7 @@ def _build(
         snapshot.records("users", []) or [],
         snapshot.records("per_user_mfa") if snapshot.collected("per_user_mfa") else None,
         snapshot.records("registration_details") if snapshot.collected("registration_details") else None,
+        snapshot.records("sign_in_activity") if snapshot.collected("sign_in_activity") else None,
     )
     role_holdings = build_role_holdings(
         snapshot.records("role_definitions", []) or [],
@@ -192,7 +195,12 @@ def _build(
     sd = snapshot.records("security_defaults")
     sd_enabled = sd.get("isEnabled") if isinstance(sd, dict) and isinstance(sd.get("isEnabled"), bool) else None
     ca_records = snapshot.records("conditional_access", []) or []
-    ca_semantics = build_ca_semantics(ca_records)
+    strengths = snapshot.records("authentication_strengths") if snapshot.collected("authentication_strengths") else None
+    known_strengths = {
+        str(s.get("id")): str(s.get("requirementsSatisfied"))
+        for s in strengths or [] if isinstance(s, dict) and s.get("requirementsSatisfied") is not None
+    }
+    ca_semantics = build_ca_semantics(ca_records, known_strengths)
     location_names = {str(r.get("id")): str(r.get("displayName") or r.get("id"))
                       for r in snapshot.records("named_locations", []) or [] if isinstance(r, dict)}
 
@@ -203,7 +211,8 @@ def _build(
         users=users,
         role_holdings=role_holdings,
         mailboxes=mailboxes,
-        ca_policies=build_ca_policies(ca_records),
+        ca_policies=build_ca_policies(
+            ca_records, strengths),
         ip_ranges=build_ip_ranges(snapshot.records("named_locations", []) or [], legacy),
         legacy_sign_ins=summarise(events),
         legacy_sign_in_events=events,
@@ -217,4 +226,5 @@ def _build(
         coverage=build_coverage(users, ca_semantics, groups, role_holdings),
         baselines=build_baselines(ca_semantics, location_names, sd_enabled),
         emergency_unresolved=unresolved_emergency_entries(users, groups, classification.emergency_access),
+        service_groups_unresolved=unresolved_service_groups(groups, classification),
     )

@@ -7,21 +7,42 @@ from typing import Any
 import pandas as pd
 
 _MFA_STATES = {"disabled", "enabled", "enforced"}
+#: Graph's "no value" for sign-in dates (besides null): an empty string and the .NET minimum date
+_SENTINELS = ("", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00")
+#: lastSuccessfulSignInDateTime is not back-filled before this date (graph-api.md §0)
+SUCCESS_RECORDED_SINCE = "2023-12-01"
+
+
+def _date(value: Any) -> Any:
+    """A sign-in date, or None for Graph's sentinels ("" and 0001-01-01T00:00:00Z mean "none")."""
+    if not isinstance(value, str) or value.strip() in _SENTINELS or value.startswith("0001-01-01"):
+        return None
+    return value
 
 
 def _utc(values: list[Any]) -> pd.Series:
-    return pd.to_datetime(pd.Series(values, dtype="object"), utc=True, errors="coerce", format="ISO8601")
+    return pd.to_datetime(
+        pd.Series([_date(v) for v in values], dtype="object"), utc=True, errors="coerce", format="ISO8601"
+    )
 
 
 def build_users(
     records: list[dict[str, Any]],
     per_user_mfa: list[dict[str, Any]] | None,
     registration: list[dict[str, Any]] | None,
+    sign_in_activity: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """One row per user. ``per_user_mfa``/``mfa_registered`` are None where the source is missing."""
+    """One row per user. ``per_user_mfa``/``mfa_registered`` are None where the source is missing.
+
+    ``sign_in_activity`` maps user id to ``signInActivity`` (the collector reads it for role holders only);
+    without it, the property is read from the user records (snapshots of earlier collectors).
+    """
     ids = [str(r.get("id")) for r in records]
     upns = [r.get("userPrincipalName") or "" for r in records]
-    activity = [r.get("signInActivity") or {} for r in records]
+    if isinstance(sign_in_activity, dict):
+        activity = [sign_in_activity.get(i) or {} for i in ids]
+    else:
+        activity = [r.get("signInActivity") or {} for r in records]
     frame = pd.DataFrame(
         {
             "id": pd.Series(ids, dtype="object"),
@@ -46,6 +67,7 @@ def build_users(
     # is also an attempt, so a success later than the last attempt is inconsistent: the earlier one wins.
     attempt = pd.concat([interactive, non_interactive], axis=1).max(axis=1)
     has_success = pd.Series(["lastSuccessfulSignInDateTime" in a for a in activity], dtype=bool)
+    # every date a sentinel ("none") is still an answer: the user has activity data, just no sign-in
     reported = _utc([a.get("lastSuccessfulSignInDateTime") for a in activity])
     success = pd.concat([reported, attempt], axis=1).min(axis=1).where(reported.notna())
     frame["last_sign_in"] = success.where(has_success, attempt)
@@ -63,6 +85,8 @@ def build_users(
 
     if registration is None:
         frame["mfa_registered"] = None
+        frame["mfa_capable"] = None
+        frame["passwordless_capable"] = None
         frame["methods"] = [[] for _ in range(len(frame))]
     else:
         reg = {str(r.get("id")): r for r in registration}
@@ -70,5 +94,10 @@ def build_users(
         frame["mfa_registered"] = pd.Series(
             [r.get("isMfaRegistered") if r is not None else None for r in rows], dtype="object"
         )
+        # isMfaCapable: registered *and* allowed by policy; isPasswordlessCapable likewise (None: not returned)
+        for column, key in (("mfa_capable", "isMfaCapable"), ("passwordless_capable", "isPasswordlessCapable")):
+            frame[column] = pd.Series(
+                [r.get(key) if r is not None and isinstance(r.get(key), bool) else None for r in rows], dtype="object"
+            )
         frame["methods"] = [list(r.get("methodsRegistered") or []) if r is not None else [] for r in rows]
     return frame

@@ -10,6 +10,11 @@ such values with an apostrophe, which every spreadsheet shows as literal text, a
 characters XML cannot hold (openpyxl would otherwise refuse to save the workbook).
 
 Only strings are touched: numbers, booleans and dates the renderer itself produced stay typed.
+
+Bidirectional overrides (U+202A-U+202E, U+2066-U+2069) let a display name show reversed text (an
+``exe.txt`` that reads ``txt.exe``); :func:`visible` replaces them, NUL and the other control
+characters with a visible ``[U+202E]`` marker for any report format (HTML, e-mail, JSON text);
+spreadsheet cells get the same bidi markers from :func:`neutralise`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,20 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 MAX_CELL_CHARS = 32_000  # Excel's hard limit is 32,767 characters per cell
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def _marker(match: re.Match[str]) -> str:
+    return f"[U+{ord(match.group()):04X}]"
+
+
+def visible(value: str) -> str:
+    """``value`` with NUL, control characters and bidirectional overrides shown as ``[U+XXXX]`` markers.
+
+    Tab, line feed and carriage return are kept (callers that need one line handle those).
+    """
+    return _INVISIBLE.sub(_marker, value)
 
 
 def file_component(value: object, default: str = "tenant", limit: int = 64) -> str:
@@ -37,7 +56,7 @@ def file_component(value: object, default: str = "tenant", limit: int = 64) -> s
 
 def neutralise(value: str) -> str:
     """Return ``value`` as text a spreadsheet will never evaluate as a formula."""
-    value = _ILLEGAL.sub("", value)
+    value = _BIDI.sub(_marker, _ILLEGAL.sub("", value))
     if value.startswith(FORMULA_PREFIXES):
         value = "'" + value
     if len(value) > MAX_CELL_CHARS:

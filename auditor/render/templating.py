@@ -1,8 +1,8 @@
 """Shared plumbing for the renderers: the Jinja environment and atomic, owner-only file writes.
 
-Templates live in ``reports/templates/`` at the repository root. The wheel ships them as package data
-at ``auditor/templates/`` (in the repository that path is a symlink to ``reports/templates``), so
-``template_dir()`` finds them both in a checkout and in an installed copy.
+Templates live in ``reports/templates/`` at the repository root. The sdist and the wheel ship them as real
+files of the package ``auditor.templates`` (setup.py maps that package onto ``reports/templates``), so
+``template_dir()`` finds them both in an installed copy and in a checkout (including an editable install).
 """
 
 from __future__ import annotations
@@ -19,13 +19,16 @@ _REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "reports" / "templates"
 
 
 def template_dir() -> Path:
-    """Where the report templates are: installed package data first, then the repository checkout."""
+    """Where the report templates are: the installed package first, then the repository checkout."""
     packaged = resources.files("auditor") / "templates"
     if packaged.is_dir() and (packaged / "report.html.j2").is_file():
         return Path(str(packaged))
-    if _REPO_TEMPLATES.is_dir():
+    if (_REPO_TEMPLATES / "report.html.j2").is_file():
         return _REPO_TEMPLATES
-    raise RenderError("The report templates are missing (expected auditor/templates or reports/templates).")
+    raise RenderError(
+        "The report templates are missing (expected the package's auditor/templates or a checkout's "
+        "reports/templates); reinstall entra-auditor."
+    )
 
 
 def make_environment(filters: dict[str, Callable[..., object]] | None = None) -> Environment:

@@ -8,7 +8,16 @@ import pandas as pd
 
 from auditor.findings import Finding
 from auditor.model.tenant import TenantModel
-from auditor.rules.common import ROLE_OPTIONAL, ROLE_SOURCES, admin_evidence, iso, mfa_enrolled, rows, user_finding
+from auditor.rules.common import (
+    NONE_RECORDED,
+    ROLE_OPTIONAL,
+    ROLE_SOURCES,
+    admin_evidence,
+    iso,
+    mfa_enrolled,
+    rows,
+    user_finding,
+)
 from auditor.rules.registry import Case, RuleContext, rule
 from auditor.testing import GA, HELPDESK, REPORTS_READER, Records, add_admin, ago, set_mfa, sign_in, user
 
@@ -264,7 +273,7 @@ def stale_admin(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     stale = admins[admins["last_sign_in"].isna() | (admins["last_sign_in"] < cutoff)]
     for row in rows(stale):
         last = iso(row.last_sign_in)
-        evidence = {**admin_evidence(row), "last_sign_in": last or "never", "max_days": ctx.params["max_days"]}
+        evidence = {**admin_evidence(row), "last_sign_in": last or NONE_RECORDED, "max_days": ctx.params["max_days"]}
         attempt = row.last_sign_in_attempt
         if not pd.isna(attempt) and (pd.isna(row.last_sign_in) or attempt > row.last_sign_in):
             evidence["last_sign_in_attempt"] = iso(attempt)  # failed attempts since: worth a look

@@ -14,7 +14,9 @@ from auditor.rules.registry import RuleContext
 
 # The sources that say who holds a directory role; the optional ones add PIM-eligible and group-held roles.
 ROLE_SOURCES = ("users", "role_definitions", "role_assignments")
-ROLE_OPTIONAL = ("role_eligibility", "group_members")
+ROLE_OPTIONAL = ("role_eligibility", "group_members", "pim_group_eligibility")
+#: Graph does not back-fill sign-in dates before this date, so "never" cannot be known.
+NONE_RECORDED = "none recorded since 2023-12-01"
 
 
 def rows(frame: pd.DataFrame) -> Iterator[Any]:

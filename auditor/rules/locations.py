@@ -17,7 +17,8 @@ from auditor.testing import Records
 
 def _legacy(model: TenantModel) -> pd.DataFrame:
     if not model.legacy_mfa.trusted_ips_known:
-        raise NotAssessed("the legacy MFA service settings did not include the trusted IP list")
+        raise NotAssessed("the trusted IP list is unknown: the legacy MFA service settings have no recognisable "
+                          "list of ranges and config legacy_mfa.trusted_ips is not set")
     return model.ip_ranges[model.ip_ranges["origin"] == "legacy_trusted_ips"]
 
 

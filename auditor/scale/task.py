@@ -5,6 +5,9 @@ calls the audit function (``auditor.pipeline.run_audit`` unless ``ENTRA_AUDITOR_
 and marks the claim done. It never runs an audit twice for one period: a done claim makes the task a
 no-op, a claim held by a live worker makes it wait (``RetryLater``) until that worker finishes or its
 lease expires.
+
+The task passes no e-mail choice, exactly like the foreground scheduler: ``run_audit`` e-mails the report
+when the configuration has an ``email`` section (``auditor.pipeline.wants_email``).
 """
 
 from __future__ import annotations

@@ -16,13 +16,11 @@ from auditor.sim.routing import SimContext
 from auditor.sim.stats import StatsRecorder
 from auditor.sim.throttle import Throttles
 from auditor.sim.wire import SimRequest, SimResponse, build_query, exo_error, parse_query
+from auditor.sources import SOURCES
 
-#: cmdlet -> (snapshot source, is a list)
+#: cmdlet -> (snapshot source, is a list), from the source catalog
 CMDLETS: dict[str, tuple[str, bool]] = {
-    "get-casmailbox": ("cas_mailboxes", True),
-    "get-transportconfig": ("transport_config", False),
-    "get-authenticationpolicy": ("authentication_policies", True),
-    "get-organizationconfig": ("organization_config", False),
+    spec.cmdlet.lower(): (name, spec.shape == "list") for name, spec in SOURCES.items() if spec.cmdlet
 }
 #: Entra roles (template ids) that may read through the admin API app-only
 READ_ROLES = frozenset({

@@ -67,7 +67,9 @@ class GraphDispatcher:
                                {"Retry-After": str(opts.retry_after_503_s)})
         tenant_id, app_id = req.tenant.tenant_id, str(req.claims.get("appid", ""))
         verdict = Verdict(True)
-        if route.family == "identity":
+        if route.name == "users" and graph_directory.wants_sign_in_activity(req):
+            verdict = self.throttles.sign_in_activity(tenant_id, app_id)  # a reports-bucket property
+        elif route.family == "identity":
             cost = graph_directory.users_cost(req) if route.name == "users" else 1 + bool(req.query.get("expand"))
             verdict = self.throttles.identity(tenant_id, app_id, cost)
         elif route.family == "reports":

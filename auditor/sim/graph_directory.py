@@ -24,6 +24,13 @@ _USER_PROP_MAP = {p.lower(): p for p in USER_PROPS}
 FILTERABLE = {p.lower(): p for p in ("accountEnabled", "userType", "id", "userPrincipalName", "mail",
                                      "onPremisesSyncEnabled", "department", "jobTitle", "displayName")}
 _CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+('(?:[^']|'')*'|true|false|null)\s*$", re.IGNORECASE)
+_IN_CLAUSE = re.compile(r"^\s*(\w+)\s+in\s+\(\s*('(?:[^']|'')*'(?:\s*,\s*'(?:[^']|'')*')*)\s*\)\s*$", re.IGNORECASE)
+_QUOTED = re.compile(r"'((?:[^']|'')*)'")
+#: Graph's limit on the values of one ``in`` clause (directory objects)
+MAX_IN_VALUES = 15
+SENTINEL_DATE = "0001-01-01T00:00:00Z"
+_ACTIVITY_DATES = ("lastSignInDateTime", "lastNonInteractiveSignInDateTime", "lastSuccessfulSignInDateTime")
+_NON_ODATA_120 = "Cannot query data for more than 120 users at a time."
 
 
 def _not_found(ident: str, route_name: str) -> SimResponse:
@@ -31,8 +38,15 @@ def _not_found(ident: str, route_name: str) -> SimResponse:
 
 
 def _parse_user_filter(text: str) -> list[tuple[str, Any]] | None:
-    clauses = []
+    clauses: list[tuple[str, Any]] = []
     for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
+        in_match = _IN_CLAUSE.match(part)
+        if in_match and in_match.group(1).lower() in FILTERABLE:
+            values = frozenset(v.replace("''", "'").lower() for v in _QUOTED.findall(in_match.group(2)))
+            if len(values) > MAX_IN_VALUES:
+                return None
+            clauses.append((FILTERABLE[in_match.group(1).lower()], values))
+            continue
         m = _CLAUSE.match(part)
         if not m or m.group(1).lower() not in FILTERABLE:
             return None
@@ -51,7 +65,10 @@ def _parse_user_filter(text: str) -> list[tuple[str, Any]] | None:
 def _matches(user: dict[str, Any], clauses: list[tuple[str, Any]]) -> bool:
     for prop, value in clauses:
         have = user.get(prop)
-        if isinstance(value, str) and isinstance(have, str):
+        if isinstance(value, frozenset):
+            if not isinstance(have, str) or have.lower() not in value:
+                return False
+        elif isinstance(value, str) and isinstance(have, str):
             if have.lower() != value.lower():
                 return False
         elif have != value:
@@ -74,21 +91,54 @@ def users_cost(req: SimRequest) -> int:
     return max(1, cost)
 
 
+def wants_sign_in_activity(req: SimRequest) -> bool:
+    """Whether a /users request selects or filters on signInActivity (a reports-bucket property)."""
+    fields = select_fields(req) or []
+    return any(f.lower() == "signinactivity" for f in fields) or "signinactivity" in req.query.get("filter", "").lower()
+
+
+def _activity_top_error(ctx: SimContext, req: SimRequest) -> SimResponse | None:
+    """The page-size limits with signInActivity: 400 above 500 (the 2023 service: above 120, non-OData)."""
+    try:
+        top = int(req.query.get("top", "100"))
+    except ValueError:
+        return None
+    opts = ctx.options
+    if opts.sign_in_activity_2023 and top > 120:
+        return SimResponse(400, {"@odata.context": f"{req.base_url}/{req.version}/$metadata#Edm.String",
+                                 "value": _NON_ODATA_120}, route="users")
+    if top > opts.sign_in_activity_max_top:
+        return graph_error(400, "Request_UnsupportedQuery",
+                           f"Invalid page size specified: '{top}'. Must be between 1 and "
+                           f"{opts.sign_in_activity_max_top} inclusive when signInActivity is selected.", "users")
+    return None
+
+
+def _with_sentinels(activity: Any) -> dict[str, Any]:
+    """signInActivity as Graph serves it: a date without a value is "0001-01-01T00:00:00Z" (or "")."""
+    out = dict(activity) if isinstance(activity, dict) else {}
+    for key in _ACTIVITY_DATES:
+        if not out.get(key):
+            out[key] = "" if key == "lastSuccessfulSignInDateTime" else SENTINEL_DATE
+    return out
+
+
 def list_users(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse:
     tenant = req.tenant
     missing = unavailable_source(req, "users", "users")
     if missing:
         return missing
     fields = select_fields(req)
-    wants_activity = bool(fields) and any(f.lower() == "signinactivity" for f in fields)
+    wants_activity = wants_sign_in_activity(req)
     filt = req.query.get("filter", "")
-    if "signinactivity" in filt.lower():
-        wants_activity = True
     if wants_activity:
         if not SIGN_IN_ACTIVITY_PERMISSION.intersection(req.claims.get("roles", [])):
             return denied("users")
         if tenant.licence_missing("sign_in_activity") or not tenant.available("sign_in_activity"):
             return licence_error("sign_in_activity", "users")
+        too_many = _activity_top_error(ctx, req)
+        if too_many is not None:
+            return too_many
     if fields:
         unknown = [f for f in fields if f.lower() not in _USER_PROP_MAP]
         if unknown:
@@ -112,12 +162,15 @@ def list_users(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimRespon
     if not mfa_allowed and "perUserMfaState" in props:
         props.remove("perUserMfaState")  # undocumented property: silently absent when not served
     mfa = tenant.mfa_state
+    sentinels = ctx.options.sentinel_dates
 
     def project(user: dict[str, Any]) -> dict[str, Any]:
         out = {}
         for prop in props:
             if prop == "perUserMfaState":
                 out[prop] = mfa.get(str(user.get("id", "")).lower(), "disabled")
+            elif prop == "signInActivity" and sentinels:
+                out[prop] = _with_sentinels(user.get(prop))
             else:
                 out[prop] = user.get(prop)
         return out
@@ -152,7 +205,8 @@ def mfa_requirements(ctx: SimContext, req: SimRequest, m: re.Match[str]) -> SimR
         return missing
     uid = m.group("uid")
     idx = tenant.user_index.get(uid.lower())
-    if idx is None:
+    vanished = {v.lower() for v in ctx.options.vanished_users}
+    if idx is None or uid.lower() in vanished:
         return _not_found(uid, "per_user_mfa")
     user_id = str(tenant.users[idx].get("id", uid))
     state = tenant.mfa_state.get(user_id.lower(), "disabled")
@@ -197,6 +251,48 @@ def _source_object(source: str, context: str) -> Any:
     return handler
 
 
+_GROUP_ID_FILTER = re.compile(r"^\s*groupId\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+
+
+def pim_group_eligibility(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse:
+    """PIM for Groups: the API needs ``$filter=groupId eq '...'`` (or principalId); all groups is a 400."""
+    missing = unavailable_source(req, "pim_group_eligibility", "pim_group_eligibility")
+    if missing:
+        return missing
+    m = _GROUP_ID_FILTER.match(req.query.get("filter", ""))
+    if m is None:
+        return graph_error(400, "BadRequest", "The filter on groupId or principalId is required.",
+                           "pim_group_eligibility")
+    gid = m.group(1).replace("''", "'").lower()
+    records = [r for r in req.tenant.records("pim_group_eligibility")
+               if isinstance(r, dict) and str(r.get("groupId", "")).lower() == gid]
+    return list_page(req, "pim_group_eligibility", records, ctx.page_tokens,
+                     context="identityGovernance/privilegedAccess/group/eligibilityScheduleInstances",
+                     default=ctx.options.default_page, maximum=999, project=projector(select_fields(req)),
+                     scope_extra=gid)
+
+
+def _methods_policy(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse:
+    resp = _source_object("auth_methods_policy", "policies/authenticationMethodsPolicy/$entity")(ctx, req, _m)
+    if resp.status == 200 and not ctx.options.method_configurations_inline and isinstance(resp.body, dict):
+        resp.body.pop("authenticationMethodConfigurations", None)
+    return resp
+
+
+def method_configuration(ctx: SimContext, req: SimRequest, m: re.Match[str]) -> SimResponse:
+    missing = unavailable_source(req, "auth_methods_policy", "auth_methods_policy")
+    if missing:
+        return missing
+    policy = req.tenant.object("auth_methods_policy") or {}
+    mid = m.group("mid")
+    for config in policy.get("authenticationMethodConfigurations") or []:
+        if isinstance(config, dict) and str(config.get("id", "")).lower() == mid.lower():
+            context = f"{req.base_url}/{req.version}/$metadata#policies/authenticationMethodsPolicy/" \
+                      "authenticationMethodConfigurations/$entity"
+            return SimResponse(200, {"@odata.context": context, **config}, route="auth_methods_policy")
+    return _not_found(mid, "auth_methods_policy")
+
+
 def group_members(ctx: SimContext, req: SimRequest, m: re.Match[str]) -> SimResponse:
     missing = unavailable_source(req, "group_members", "group_members")
     if missing:
@@ -225,8 +321,13 @@ ROUTES: list[Route] = [
     route("GET", r"^/groups/(?P<gid>[^/]+)/transitiveMembers/?$", "group_members", group_members),
     route("GET", r"^/policies/identitySecurityDefaultsEnforcementPolicy/?$", "security_defaults",
           _source_object("security_defaults", "policies/identitySecurityDefaultsEnforcementPolicy/$entity")),
-    route("GET", r"^/policies/authenticationMethodsPolicy/?$", "auth_methods_policy",
-          _source_object("auth_methods_policy", "policies/authenticationMethodsPolicy/$entity")),
+    route("GET", r"^/policies/authenticationMethodsPolicy/?$", "auth_methods_policy", _methods_policy),
+    route("GET", r"^/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/(?P<mid>[^/]+)/?$",
+          "auth_methods_policy", method_configuration),
+    route("GET", r"^/policies/authenticationStrengthPolicies/?$", "authentication_strengths",
+          _source_list("authentication_strengths", "policies/authenticationStrengthPolicies")),
+    route("GET", r"^/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances/?$",
+          "pim_group_eligibility", pim_group_eligibility),
     route("GET", r"^/policies/mfaServicePolicy/?$", "mfa_service_policy",
           _source_object("mfa_service_policy", "policies/mfaServicePolicy/$entity"), versions=("beta",)),
     route("GET", r"^/identity/conditionalAccess/policies/?$", "conditional_access",

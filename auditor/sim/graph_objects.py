@@ -107,7 +107,8 @@ def _parse_group_filter(text: str) -> list[tuple[str, Any]] | None:
 
 def _group_matches(group: dict[str, Any], clauses: list[tuple[str, Any]]) -> bool:
     for prop, value in clauses:
-        have = group.get(prop)
+        # snapshot records without the flag are the security groups roles and CA policies use
+        have = group.get(prop, True) if prop == "securityEnabled" else group.get(prop)
         if isinstance(value, str) and isinstance(have, str):
             if have.lower() != value.lower():  # Graph compares directory strings case-insensitively
                 return False

@@ -17,6 +17,11 @@ _SIGN_IN_FILTER = re.compile(
     re.IGNORECASE,
 )
 _APP_ANY = re.compile(_APP, re.IGNORECASE)
+#: beta only: ``signInEventTypes/any(t: t eq 'nonInteractiveUser')`` appended with ``and``
+_EVENT_TYPE = re.compile(
+    r"\s+and\s+signInEventTypes/any\(\s*(\w+)\s*:\s*\1\s+eq\s+'(interactiveUser|nonInteractiveUser)'\s*\)\s*$",
+    re.IGNORECASE,
+)
 
 
 def parse_sign_in_filter(text: str) -> tuple[datetime, tuple[str, ...] | None] | None:
@@ -49,6 +54,19 @@ def sign_ins(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse
         return missing
     tenant = req.tenant
     text = req.query.get("filter")
+    # v1.0 and beta return interactive sign-ins only, unless beta is asked for other event types
+    is_interactive = True
+    event = _EVENT_TYPE.search(text or "")
+    if event is None and "signineventtypes" in (text or "").lower():
+        return graph_error(400, "Request_UnsupportedQuery",
+                           "Unsupported or invalid query filter clause specified for resource 'SignIn'.", "sign_ins")
+    if event is not None:
+        if req.version != "beta":
+            return graph_error(400, "BadRequest",
+                               "Could not find a property named 'signInEventTypes' on type 'microsoft.graph.signIn'.",
+                               "sign_ins")
+        is_interactive = event.group(2).lower() == "interactiveuser"
+        text = text[: event.start()] if text else text
     if text:
         parsed = parse_sign_in_filter(text)
         if parsed is None:
@@ -56,9 +74,9 @@ def sign_ins(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse
                                "Unsupported or invalid query filter clause specified for resource 'SignIn'.",
                                "sign_ins")
         since, apps = parsed
-        positions = tenant.sign_in_positions(since, apps)
+        positions = tenant.sign_in_positions(since, apps, is_interactive)
     else:
-        positions = tenant.sign_in_positions(None, None)
+        positions = tenant.sign_in_positions(None, None, is_interactive)
     records = tenant.sign_ins
 
     class _View:

@@ -14,7 +14,8 @@ ROUTES = (
     "users", "per_user_mfa", "role_definitions", "role_assignments", "role_eligibility", "group_members",
     "registration_details", "security_defaults", "conditional_access", "named_locations",
     "auth_methods_policy", "mfa_service_policy", "sign_ins", "cas_mailboxes", "transport_config",
-    "authentication_policies", "organization_config", "exo_command", "send_mail", "messages",
+    "authentication_policies", "organization_config", "pim_group_eligibility", "authentication_strengths",
+    "mailboxes", "exchange_users", "exo_command", "send_mail", "messages",
     "upload_session", "upload", "batch", "exo_batch", "token", "discovery", "keys", "instance_discovery",
     "unknown",
 )
@@ -56,13 +57,32 @@ class SimOptions:
     users_max_page: int = 999
     default_page: int = 100
     sign_in_page: int = 1000
-    #: Graph returns at most 120 users per page when signInActivity is selected (documented); None = no cap
-    sign_in_activity_page_cap: int | None = 120
+    #: silently cap pages with signInActivity at this size (an older service behaviour); None = no cap
+    sign_in_activity_page_cap: int | None = None
+    #: the largest $top allowed with signInActivity (documented: 500); a larger one answers 400
+    sign_in_activity_max_top: int = 500
+    #: the 2023 service: more than 120 users with signInActivity answer 400 with a non-OData body
+    #: ``{"@odata.context": "...#Edm.String", "value": "Cannot query data for more than 120 users at a time."}``
+    sign_in_activity_2023: bool = False
+    #: GET with signInActivity: requests per minute per tenant+app (on top of the reports bucket); None = unlimited
+    sign_in_activity_per_minute: int | None = 10
+    #: user ids (or UPNs) deleted since the listing: their per-user MFA requirements answer 404
+    vanished_users: Collection[str] = ()
+    #: the Exchange admin API redirects InvokeCommand (302) to a tenant-specific host: this host name (the
+    #: simulator's own port and a ``/tenant-host`` path prefix); None = no redirect
+    exchange_redirect_host: str | None = None
+    #: serve the authentication methods policy with its method configurations inline; when False they are
+    #: only readable one by one (``.../authenticationMethodConfigurations/{id}``)
+    method_configurations_inline: bool = True
+    #: serve Graph's sentinel dates ("0001-01-01T00:00:00Z", "") for sign-in dates that have no value
+    sentinel_dates: bool = True
     exo_default_page: int = 1000
     #: seconds an upload session stays valid
     upload_session_lifetime_s: int = 900
     #: shuffle $batch responses (Graph may answer out of order)
     shuffle_batch: bool = True
+    #: hostile behaviour (link loops, stalls, trickling bodies, echoed secrets): ``auditor.sim.faults.Faults``
+    faults: Any = None
 
 
 @dataclass

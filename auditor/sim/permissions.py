@@ -1,11 +1,15 @@
-"""Which application permission each simulated route needs (names from ``auditor/sources.py``)."""
+"""Which application permission each simulated route needs, derived from the source catalog.
+
+Route names are source names (``auditor/sources.py``); the "higher privileged" alternatives come from the
+catalog's one table (:data:`auditor.sources.BROADER_PERMISSIONS`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
 from auditor.model.roles import BUILTIN_ROLES
-from auditor.sources import SOURCES
+from auditor.sources import BROADER_PERMISSIONS, SOURCES
 
 EXCHANGE_PERMISSION = "Exchange.ManageAsApp"
 #: optional: the tenant's display name and default domain (GET /organization)
@@ -13,22 +17,7 @@ ORGANIZATION_PERMISSION = "Organization.Read.All"
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 EXCHANGE_RESOURCE = "https://outlook.office365.com"
 
-#: permissions that also satisfy a narrower one (Graph's documented "higher privileged" alternatives)
-_BROADER: dict[str, tuple[str, ...]] = {
-    "User.Read.All": ("User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
-    "GroupMember.Read.All": ("Group.Read.All", "GroupMember.ReadWrite.All", "Group.ReadWrite.All",
-                             "Directory.Read.All", "Directory.ReadWrite.All"),
-    # GET /organization (application): User.Read.All is *not* enough; User.Read is delegated-only
-    "Organization.Read.All": ("Organization.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
-    "RoleManagement.Read.Directory": ("RoleManagement.ReadWrite.Directory", "Directory.Read.All",
-                                      "RoleManagement.Read.All"),
-    "RoleEligibilitySchedule.Read.Directory": ("RoleManagement.Read.Directory",
-                                               "RoleManagement.ReadWrite.Directory", "RoleManagement.Read.All"),
-    "Policy.Read.All": (),
-    "AuditLog.Read.All": (),
-    "Mail.Send": (),
-    "Mail.ReadWrite": (),
-}
+_BROADER = BROADER_PERMISSIONS
 
 
 def _source_permission(name: str) -> str:

@@ -47,7 +47,7 @@ def route(method: str, pattern: str, name: str, handler: Handler, family: Family
 
 
 def licence_error(source: str, route_name: str) -> SimResponse:
-    if source == "role_eligibility":
+    if source in ("role_eligibility", "pim_group_eligibility"):
         return graph_error(403, "AadPremiumLicenseRequired",
                            "The tenant needs an AAD Premium 2 license.", route_name)
     if source == "registration_details":

@@ -49,7 +49,10 @@ _INSTANCE = re.compile(r"^/common/discovery/instance/?$", re.IGNORECASE)
 _GRAPH = re.compile(r"^/(?P<v>v1\.0|beta)(?P<rest>/.*)?$", re.IGNORECASE)
 _UPLOAD = re.compile(r"^/api/v2\.0/Users\('[^']*'\)/Messages\('[^']*'\)/AttachmentSessions\('(?P<sid>[^']+)'\)$",
                      re.IGNORECASE)
-_EXO = re.compile(r"^/adminapi/(?P<v>beta|v1\.0)/(?P<t>[^/]+)/(?P<op>InvokeCommand|\$batch)/?$", re.IGNORECASE)
+_EXO = re.compile(
+    r"^(?P<prefix>/tenant-host)?/adminapi/(?P<v>beta|v1\.0)/(?P<t>[^/]+)/(?P<op>InvokeCommand|\$batch)/?$",
+    re.IGNORECASE,
+)
 _WWW_AUTH = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
              'client_id="00000003-0000-0000-c000-000000000000"')
 _MAX_BODY = 200 * 1024 * 1024
@@ -301,6 +304,13 @@ class Simulator:
         m = _EXO.match(request.path)
         if not m or request.method != "POST":
             return exo_error(404, "NotFound", f"No route for {request.method} {request.path}.", "unknown")
+        target = self.options.exchange_redirect_host
+        if target and not m.group("prefix"):
+            # some tenants are sent to a tenant-specific host (ScubaGear resolves it through a 302)
+            port = self._require_ports()[1]
+            query = f"?{request.query_string}" if request.query_string else ""
+            location = f"https://{_netloc(target, port)}/tenant-host{request.path}{query}"
+            return SimResponse(302, None, {"Location": location}, route="exo_command")
         auth = self._authenticate(request, EXCHANGE_RESOURCE)
         if isinstance(auth, SimResponse):
             return auth
@@ -313,7 +323,8 @@ class Simulator:
             return body
         req = SimRequest(method="POST", path="/" + m.group("op"), version=m.group("v").lower(),
                          query=parse_query(request.query.items()), headers=request.headers, body=body,
-                         base_url=self.exchange_endpoint, tenant=tenant, claims=claims, body_size=size)
+                         base_url=self.exchange_endpoint + (m.group("prefix") or ""), tenant=tenant, claims=claims,
+                         body_size=size)
         if m.group("op").lower() == "$batch":
             return self._exchange.batch(req)
         return self._exchange.invoke(req)
@@ -366,6 +377,9 @@ class Simulator:
 
     async def _send(self, request: web.Request, resp: SimResponse) -> web.StreamResponse:
         self._stats.response(resp.route, resp.status)
+        hostile = await self.options.faults.respond(request, resp) if self.options.faults is not None else None
+        if hostile is not None:
+            return hostile
         headers = dict(resp.headers)
         if resp.body is None:
             return web.Response(status=resp.status, headers=headers)

@@ -12,10 +12,11 @@ from typing import Any
 from auditor.sim.options import SimOptions, SimTenant
 from auditor.sim.permissions import ALL_PERMISSIONS, EXCHANGE_PERMISSION, role_template_ids
 from auditor.sim.tokens import AppCertificate
+from auditor.sources import SOURCES
 
-#: sources that need a premium licence in a real tenant
-P1_SOURCES = ("sign_in_activity", "registration_details", "sign_ins")
-P2_SOURCES = ("role_eligibility",)
+#: sources that need a premium licence in a real tenant (from the catalog)
+P1_SOURCES = tuple(n for n, s in SOURCES.items() if s.licence == "Entra ID P1")
+P2_SOURCES = tuple(n for n, s in SOURCES.items() if s.licence == "Entra ID P2")
 
 _LICENCE_WORDS = ("licen", "premium", "p1", "p2")
 
@@ -100,9 +101,12 @@ class TenantState:
         stamped.sort(key=lambda t: (-t[0], t[1]))
         self.sign_ins = [s for _, _, s in stamped]
         self._neg_times = [-t for t, _, _ in stamped]
-        self.sign_ins_by_app: dict[str, list[int]] = {}
+        self.sign_ins_by_app: dict[tuple[str, bool], list[int]] = {}
+        self.sign_ins_by_kind: dict[bool, list[int]] = {True: [], False: []}
         for pos, rec in enumerate(self.sign_ins):
-            self.sign_ins_by_app.setdefault(str(rec.get("clientAppUsed") or "").lower(), []).append(pos)
+            kind = interactive(rec)
+            self.sign_ins_by_app.setdefault((str(rec.get("clientAppUsed") or "").lower(), kind), []).append(pos)
+            self.sign_ins_by_kind[kind].append(pos)
 
     # -- sources -----------------------------------------------------------------------------------
     def _list(self, name: str) -> list[Any]:
@@ -134,8 +138,11 @@ class TenantState:
         return self._list(name)
 
     # -- sign-ins ----------------------------------------------------------------------------------
-    def sign_in_positions(self, since: datetime | None, apps: tuple[str, ...] | None) -> list[int]:
-        """Positions (newest first) of sign-ins at/after ``since`` and, if given, using one of ``apps``."""
+    def sign_in_positions(
+        self, since: datetime | None, apps: tuple[str, ...] | None, is_interactive: bool = True
+    ) -> list[int]:
+        """Positions (newest first) of interactive (or non-interactive) sign-ins at/after ``since`` and, if
+        given, using one of ``apps``."""
         def build() -> list[int]:
             # times are descending; negate to bisect ascending
             limit = len(self.sign_ins)
@@ -143,12 +150,21 @@ class TenantState:
                 # t >= since  <=>  -t <= -since; the negated times ascend
                 limit = bisect_right(self._neg_times, -since.timestamp())
             if apps is None:
-                return list(range(limit))
+                positions = self.sign_ins_by_kind[is_interactive]
+                return positions[: bisect_left(positions, limit)]
             merged: list[int] = []
             for app in apps:
-                positions = self.sign_ins_by_app.get(app.lower(), [])
+                positions = self.sign_ins_by_app.get((app.lower(), is_interactive), [])
                 merged.extend(positions[: bisect_left(positions, limit)])
             merged.sort()
             return merged
 
-        return self.filters.get(("sign_ins", since, apps), build)
+        return self.filters.get(("sign_ins", since, apps, is_interactive), build)
+
+
+def interactive(record: dict[str, Any]) -> bool:
+    """Whether a sign-in is interactive: ``signInEventTypes`` when present (beta), else ``isInteractive``."""
+    kinds = record.get("signInEventTypes")
+    if isinstance(kinds, list) and kinds:
+        return "interactiveUser" in kinds
+    return record.get("isInteractive") is not False

@@ -544,7 +544,7 @@ def _bulk_users(
 
 
 def _sign_in(
-    sid: str, when: str, uid: str, upn: str, name: str, client: str, ip: str, ok: bool
+    sid: str, when: str, uid: str, upn: str, name: str, client: str, ip: str, ok: bool, interactive: bool = False
 ) -> dict[str, Any]:
     return {
         "id": sid,
@@ -556,7 +556,8 @@ def _sign_in(
         "appDisplayName": "Office 365 Exchange Online",
         "clientAppUsed": client,
         "ipAddress": ip,
-        "isInteractive": False,
+        # v1.0 lists only interactive sign-ins; the non-interactive ones need beta's signInEventTypes filter
+        "isInteractive": interactive,
         "resourceDisplayName": "Office 365 Exchange Online",
         "conditionalAccessStatus": "notApplied",
         "status": {"errorCode": 0, "failureReason": "Other.", "additionalDetails": None}
@@ -599,11 +600,20 @@ def _sign_ins(
     when = _iso(int(now.timestamp()), seconds)
     sids = rnd.uuids(len(plan))
     records = [
-        _sign_in(sids[k], when[k], who[0], who[1], who[2], client, ip, ok)
+        _sign_in(sids[k], when[k], who[0], who[1], who[2], client, ip, ok, interactive=k % 3 == 0)
         for k, (who, client, ip, ok) in enumerate(plan)
     ]
     records.sort(key=lambda rec: rec["createdDateTime"], reverse=True)
     return records
+
+
+def _pim_groups(group_id: str, members: list[dict[str, Any]], start: str) -> list[dict[str, Any]]:
+    """One PIM-for-Groups eligible member of the role-holding group (the first staff member)."""
+    return [
+        {"id": f"{group_id}_member_{m['id']}", "groupId": group_id, "principalId": m["id"], "accessId": "member",
+         "memberType": "Direct", "startDateTime": start, "endDateTime": None}
+        for m in members[:1]
+    ]
 
 
 def generate_tenant(
@@ -679,17 +689,24 @@ def _generate(
         "mfa_service_policy": SourceData.collected(sc.mfa_service_policy()),
         "sign_ins": SourceData.collected(_sign_ins(seed, now, opts.window_days, people, pool, prof)),
         "cas_mailboxes": SourceData.collected(out.mailboxes),
+        "pim_group_eligibility": SourceData.collected(_pim_groups(tier0["id"], out.staff, created)),
+        "authentication_strengths": SourceData.collected(sc.authentication_strengths()),
+        "mailboxes": SourceData.collected([sc.mailbox_type(m) for m in out.mailboxes]),
+        "exchange_users": SourceData.collected(
+            [sc.exchange_user(m) for m in out.mailboxes if m.get("ExternalDirectoryObjectId")]
+        ),
         "transport_config": SourceData.collected(sc.transport_config(domain)),
         "authentication_policies": SourceData.collected(sc.authentication_policies(objects)),
         "organization_config": SourceData.collected(sc.organization_config(name, domain)),
     }
     licence_gaps = {
         "role_eligibility": "PIM needs Entra ID P2: the tenant is not licensed (AadPremiumLicenseRequired).",
+        "pim_group_eligibility": "PIM for Groups needs Entra ID P2 (AadPremiumLicenseRequired).",
         "sign_in_activity": "signInActivity needs Entra ID P1: users were collected without sign-in dates.",
         "registration_details": "Tenant is not a B2C tenant and doesn't have premium licenses.",
         "sign_ins": "Sign-in logs need Entra ID P1 (Authentication_RequestFromNonPremiumTenantOrB2CTenant).",
     }
-    gaps = {"p2": (), "p1": ("role_eligibility",), "free": tuple(licence_gaps)}[opts.licence]
+    gaps = {"p2": (), "p1": ("role_eligibility", "pim_group_eligibility"), "free": tuple(licence_gaps)}[opts.licence]
     for source in gaps:
         sources[source] = SourceData.failed(licence_gaps[source])
     for source, reason in opts.failed_sources.items():

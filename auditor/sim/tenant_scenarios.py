@@ -635,3 +635,39 @@ def organization_config(name: str, domain: str) -> dict[str, Any]:
         "IsDehydrated": False,
         "MicrosoftExchangeRecipientPrimarySmtpAddress": f"MicrosoftExchange@{domain}",
     }
+
+
+#: built-in authentication strengths (ids fixed by Microsoft)
+BUILTIN_STRENGTHS = (
+    ("00000000-0000-0000-0000-000000000002", "Multifactor authentication", "mfa"),
+    ("00000000-0000-0000-0000-000000000003", "Passwordless MFA", "mfa"),
+    ("00000000-0000-0000-0000-000000000004", "Phishing-resistant MFA", "mfa"),
+)
+
+
+def authentication_strengths() -> list[dict[str, Any]]:
+    return [
+        {"id": sid, "displayName": name, "policyType": "builtIn", "requirementsSatisfied": req,
+         "allowedCombinations": ["windowsHelloForBusiness", "fido2", "x509CertificateMultiFactor"]}
+        for sid, name, req in BUILTIN_STRENGTHS
+    ]
+
+
+def mailbox_type(cas: dict[str, Any]) -> dict[str, Any]:
+    """``Get-Mailbox`` for a mailbox of ``Get-CASMailbox``: a shared one has no user of its own here."""
+    return {
+        "Guid": cas.get("Guid"),
+        "ExternalDirectoryObjectId": cas.get("ExternalDirectoryObjectId"),
+        "DisplayName": cas.get("DisplayName"),
+        "PrimarySmtpAddress": cas.get("PrimarySmtpAddress"),
+        "RecipientTypeDetails": "UserMailbox" if cas.get("ExternalDirectoryObjectId") else "SharedMailbox",
+    }
+
+
+def exchange_user(cas: dict[str, Any]) -> dict[str, Any]:
+    """``Get-User``: the per-user Exchange authentication policy (null: the organization default)."""
+    return {
+        "ExternalDirectoryObjectId": cas.get("ExternalDirectoryObjectId"),
+        "UserPrincipalName": cas.get("PrimarySmtpAddress"),
+        "AuthenticationPolicy": None,
+    }

@@ -106,6 +106,17 @@ class Throttles:
         wait = self._window("reports", tenant_id, app_id, limit, 10.0)
         return Verdict(True) if not wait else Verdict(False, max(1, math.ceil(wait)))
 
+    def sign_in_activity(self, tenant_id: str, app_id: str) -> Verdict:
+        """A request selecting signInActivity: 10 per minute, and one of the reports bucket's 5 per 10 s."""
+        limit = self.options.sign_in_activity_per_minute
+        if limit == 0:  # a budget already spent by another app run: every request is throttled
+            return Verdict(False, 1)
+        if limit is not None:
+            wait = self._window("activity", tenant_id, app_id, limit, 60.0)
+            if wait:
+                return Verdict(False, max(1, math.ceil(wait)))
+        return self.reports(tenant_id, app_id)
+
     def conditional_access(self, tenant_id: str) -> Verdict:
         rate = self.options.ca_per_second
         if rate is None:

@@ -41,3 +41,45 @@ def canon(value: Any) -> Any:
     return value
 
 
+
+
+SENTINELS = ("", "0001-01-01T00:00:00Z")
+
+
+def role_holders(snapshot: Any) -> set[str]:
+    """Ids of users holding a directory role (active, eligible, or through a group) in a served snapshot."""
+    principals = {str(r["principalId"]) for r in snapshot.records("role_assignments", []) or []}
+    principals |= {str(r["principalId"]) for r in snapshot.records("role_eligibility", []) or []}
+    out = set(principals)
+    for group in snapshot.records("group_members", []) or []:
+        if str(group["id"]) in principals:
+            out |= {str(m["id"]) for m in group.get("members") or []}
+    users = {str(u["id"]) for u in snapshot.records("users", []) or []}
+    return out & users
+
+
+def activity_dates(activity: Any) -> dict[str, str]:
+    """signInActivity without sentinel or empty dates (what the model reads)."""
+    return {k: v for k, v in (activity or {}).items() if k.endswith("DateTime") and v not in SENTINELS and v}
+
+
+def expected(served: Any, name: str) -> Any:
+    """What the collector should produce for ``name`` from a simulator serving ``served``.
+
+    Users come without signInActivity (a reports-bucket property); ``sign_in_activity`` holds it for
+    the role holders only, dates compared without Graph's sentinels."""
+    if name == "users":
+        return [{k: v for k, v in u.items() if k != "signInActivity"} for u in served.records("users")]
+    if name == "sign_in_activity":
+        users = {str(u["id"]): u for u in served.records("users")}
+        return {uid: activity_dates(users[uid].get("signInActivity")) for uid in role_holders(served)}
+    if name == "group_members":
+        return [{k: v for k, v in g.items() if k != "securityEnabled"} for g in served.records(name)]
+    return served.records(name)
+
+
+def got_records(snapshot: Any, name: str) -> Any:
+    records = snapshot.records(name)
+    if name == "sign_in_activity" and isinstance(records, dict):
+        return {uid: activity_dates(a) for uid, a in records.items()}
+    return records

@@ -27,8 +27,11 @@ def collect(config: AuditorConfig, sources: set[str], now=None):
 
 
 def with_extra_groups(served: Snapshot, count: int, *, referenced: bool = True,
-                      names: list[str] | None = None) -> tuple[Snapshot, list[dict]]:
-    """``served`` plus ``count`` groups of a few users each, excluded by one CA policy when ``referenced``."""
+                      names: list[str] | None = None, security: bool = True) -> tuple[Snapshot, list[dict]]:
+    """``served`` plus ``count`` groups of a few users each, excluded by one CA policy when ``referenced``.
+
+    Groups that are not ``security`` (Microsoft 365 groups) are expanded only because a policy names them,
+    and their names are not in the security-group listing."""
     snap = copy.deepcopy(served)
     users = [u for u in snap.records("users") if u.get("userType") == "Member"]
     extra = []
@@ -37,7 +40,7 @@ def with_extra_groups(served: Snapshot, count: int, *, referenced: bool = True,
                    for u in users[i % 7: i % 7 + 3]]
         name = names[i] if names else f"Project <{i}> & Co"
         extra.append({"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"group:{name}")), "displayName": name,
-                      "members": members})
+                      "members": members, **({} if security else {"securityEnabled": False})})
     snap.sources["group_members"] = SourceData.collected(snap.records("group_members") + extra)
     if referenced:
         policies = snap.records("conditional_access")
@@ -54,11 +57,16 @@ def names_from_role_principals(snap: Snapshot) -> set[str]:
             and (r.get("principal") or {}).get("displayName")}
 
 
+def without_flag(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "securityEnabled"} for r in records]
+
+
 def test_group_names_are_looked_up_in_batches_of_20(running_sim, sim_secret) -> None:
-    served, extra = with_extra_groups(generate_tenant(60, seed=7), 25)
-    groups = served.records("group_members")
-    unnamed = [g for g in groups if g["id"] not in names_from_role_principals(served)]
-    assert len(unnamed) > 20 and len(unnamed) < len(groups)  # some names come with the role assignment
+    served, extra = with_extra_groups(generate_tenant(60, seed=7), 25, security=False)
+    groups = without_flag(served.records("group_members"))
+    # security groups are named by their listing; the others a CA policy names are looked up by id
+    unnamed = extra
+    assert len(unnamed) > 20 and len(unnamed) < len(groups)
     with running_sim(served, options=OPEN) as sim:
         run = collect(sim_config(sim, served), {"group_members"}, now=served.collected_at)
         stats = sim.stats
@@ -67,8 +75,9 @@ def test_group_names_are_looked_up_in_batches_of_20(running_sim, sim_secret) -> 
     assert canon(got.records) == canon(groups)
     assert all(rec["displayName"] for rec in got.records)
     assert {r["displayName"] for r in got.records} >= {g["displayName"] for g in extra}
-    # one GET /groups/{id} per group without a known name, all inside $batch, 20 per batch
-    assert stats.requests_by_route["groups"] == len(unnamed)
+    # one listing page of security groups, then one GET /groups/{id} per group without a known name, all
+    # inside $batch, 20 per batch
+    assert stats.requests_by_route["groups"] == 1 + len(unnamed)
     assert stats.batch_subrequests == len(unnamed)
     assert stats.batch_requests == math.ceil(len(unnamed) / 20)
     assert "group_names_unavailable" not in run.notes
@@ -92,6 +101,7 @@ def test_service_account_group_named_in_config_carries_its_name(running_sim, sim
 def test_unreadable_group_names_keep_the_membership(running_sim, sim_secret) -> None:
     served, _ = with_extra_groups(generate_tenant(50, seed=9), 3)
     named = names_from_role_principals(served)
+    # /groups (the listing and GET /groups/{id}) denied: referenced groups are still expanded
     opts = SimOptions(forbidden={"groups"}, reports_per_10s=None, ca_per_second=None)
     with running_sim(served, options=opts) as sim:
         run = collect(sim_config(sim, served), {"group_members"}, now=served.collected_at)
@@ -104,6 +114,7 @@ def test_unreadable_group_names_keep_the_membership(running_sim, sim_secret) -> 
         assert rec["displayName"] == (want[rec["id"]]["displayName"] if rec["id"] in named else None)
     problems = run.notes["group_names_unavailable"]
     assert len(problems) == len(want) - len(named) and all("403" in p for p in problems)
+    assert "403" in run.notes["security_groups_unlisted"]
 
 
 def test_snapshot_carries_the_served_organization_name_and_default_domain(running_sim, sim_secret) -> None:
@@ -136,7 +147,7 @@ def test_without_organization_permission_the_upn_domain_and_config_name_are_used
 
 
 def test_doctor_advises_the_optional_organization_permission(running_sim, sim_secret) -> None:
-    from auditor.collect import doctor
+    from auditor.doctor import doctor
 
     served = generate_tenant(40, seed=4)
     with running_sim(served, options=OPEN, granted=set(ALL_PERMISSIONS) - {"Organization.Read.All"}) as sim:

@@ -34,6 +34,18 @@ def instructions(path: Path = DOCKERFILE) -> list[tuple[str, str]]:
     return out
 
 
+def _build_args() -> dict[str, str]:
+    """ARG defaults declared before the first FROM (the ones a FROM line may use)."""
+    args = {}
+    for word, rest in instructions():
+        if word == "FROM":
+            break
+        if word == "ARG":
+            name, _, default = rest.partition("=")
+            args[name] = default
+    return args
+
+
 def _stages():
     stages, current = [], None
     for word, rest in instructions():
@@ -54,12 +66,29 @@ def test_hadolint_is_clean():
 
 
 def test_base_images_are_pinned():
+    """Every stage starts FROM the BASE_IMAGE argument, whose default is a pinned official Python image."""
+    args = _build_args()
     for stage in _stages():
         image = stage["from"].split()[0]
-        assert "$" not in image, "base image must be literal"
-        name, _, tag = image.partition(":")
-        assert "@sha256:" in image or re.fullmatch(r"\d+\.\d+\.\d+-slim(-\w+)?", tag), f"unpinned {image}"
-        assert name == "python"
+        assert image in ("${BASE_IMAGE}", "$BASE_IMAGE"), f"stage FROM {image}: use the BASE_IMAGE argument"
+    image = args["BASE_IMAGE"]
+    assert "$" not in image, "the default base image must be literal"
+    name, _, tag = image.partition(":")
+    assert "@sha256:" in image or re.fullmatch(r"\d+\.\d+\.\d+-slim(-\w+)?", tag), f"unpinned {image}"
+    assert name == "python"
+
+
+def test_the_build_copies_what_the_package_needs_and_the_context_admits():
+    """Every COPY source of the build stage is admitted by the dockerignore (else the build fails)."""
+    from build_context import context_files
+
+    files = context_files(DEPLOY.parent, DEPLOY / "Dockerfile.dockerignore")
+    build = _stages()[0]["body"]
+    sources = [rest.split()[:-1] for word, rest in build if word == "COPY" and "--from" not in rest]
+    copied = [s for group in sources for s in group]
+    assert {"pyproject.toml", "setup.py", "auditor", "reports/templates"} <= set(copied)
+    for source in copied:
+        assert any(f == source or f.startswith(source.rstrip("/") + "/") for f in files), source
 
 
 def test_runs_as_a_fixed_non_root_user():

@@ -38,3 +38,32 @@ def test_endpoint_wins_over_config_and_config_is_fallback() -> None:
     assert from_config.trusted_ips == ["198.51.100.0/24"]
     assert from_config.allow_app_passwords is False
     assert not resolve_legacy_mfa(None, None).available
+
+
+def test_trusted_ips_without_a_list_are_unknown_not_empty() -> None:
+    # the only evidenced member of trustedIps (real-tenant shape): no list of ranges at all
+    raw = {"allowAppPasswords": False, "trustedIps": {"skipMfaForFederatedUsers": True},
+           "rememberMfaOnTrustedDevice": {"isEnabled": True, "allowedNumberOfDays": 14}}
+    settings = resolve_legacy_mfa(raw, None)
+    assert not settings.trusted_ips_known and settings.trusted_ips == []
+    assert settings.skip_mfa_for_federated_users is True
+    assert settings.allow_app_passwords is False and settings.remember_mfa_days == 14
+    # a legacy_mfa section without trusted_ips does not make the list known
+    assert not resolve_legacy_mfa(raw, LegacyMfaConfig(allow_app_passwords=True)).trusted_ips_known
+    from_config = resolve_legacy_mfa(raw, LegacyMfaConfig(trusted_ips=["198.51.100.0/24"]))
+    assert from_config.trusted_ips_known and from_config.trusted_ips == ["198.51.100.0/24"]
+    assert from_config.trusted_ips_origin == "config" and from_config.origin == "mfa_service_policy"
+    assert from_config.allow_app_passwords is False  # the endpoint still wins for what it said
+
+
+def test_unknown_trusted_ips_leave_the_trusted_ip_rules_not_assessed() -> None:
+    from auditor.config import AuditorConfig
+    from auditor.engine import evaluate_snapshot
+    from auditor.testing import NOW, baseline, snapshot_of
+
+    records = baseline()
+    records["mfa_service_policy"] = {"allowAppPasswords": False, "trustedIps": {"skipMfaForFederatedUsers": False}}
+    outcomes = {o.id: o for o in evaluate_snapshot(snapshot_of(records), AuditorConfig(), now=NOW).rules}
+    for rule_id in ("trusted-ips-duplicate-named-locations", "trusted-ips-private-range", "trusted-ips-ipv4-only"):
+        assert outcomes[rule_id].status == "not_assessed", rule_id
+        assert "legacy_mfa.trusted_ips" in outcomes[rule_id].reason

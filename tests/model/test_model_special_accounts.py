@@ -59,7 +59,7 @@ def test_pim_for_groups_eligible_members_are_eligible_admins() -> None:
          "principal": {"@odata.type": "#microsoft.graph.group", "id": "g-tier0", "displayName": "Tier0"}})
     records["group_members"] = [{"id": "g-tier0", "displayName": "Tier0", "members": []}]
     assert not row(model(records), "u-bob")["is_admin"]  # without the source nothing changes
-    records["group_eligibility"] = [
+    records["pim_group_eligibility"] = [
         {"id": "e1", "groupId": "g-tier0", "principalId": "u-bob", "accessId": "member", "memberType": "direct"},
         {"id": "e2", "groupId": "g-tier0", "principalId": "u-svc", "accessId": "owner", "memberType": "direct"},
     ]
@@ -76,7 +76,9 @@ def test_pim_for_groups_eligible_member_of_an_excluded_role_is_excluded_on_activ
         {"id": "ra-g", "principalId": "g-tier0", "roleDefinitionId": GA, "directoryScopeId": "/",
          "principal": {"@odata.type": "#microsoft.graph.group", "id": "g-tier0", "displayName": "Tier0"}})
     records["group_members"] = [{"id": "g-tier0", "displayName": "Tier0", "members": []}]
-    records["group_eligibility"] = [{"id": "e1", "groupId": "g-tier0", "principalId": "u-bob", "accessId": "member"}]
+    records["pim_group_eligibility"] = [
+        {"id": "e1", "groupId": "g-tier0", "principalId": "u-bob", "accessId": "member"}
+    ]
     records["conditional_access"][0]["conditions"]["users"]["excludeRoles"] = [GA]
     m = model(records)
     bob = m.coverage[m.coverage["user_id"] == "u-bob"].iloc[0]

@@ -205,14 +205,13 @@ def test_demo_tenant_report_in_chromium(browser, tmp_path: Path) -> None:
 
 
 def test_templates_are_packaged_flat() -> None:
-    """The wheel ships ``auditor/templates/*`` (a symlink to reports/templates): no subfolders allowed."""
+    """The wheel ships ``reports/templates/*`` as ``auditor/templates/*`` (package_data "*"): no subfolders."""
     from auditor.render.templating import template_dir
 
     folder = template_dir()
     assert (folder / "report.html.j2").is_file() and (folder / "email.txt.j2").is_file()
     assert [p.name for p in folder.iterdir() if p.is_dir()] == []
-    assert Path(__file__).resolve().parents[2].joinpath("auditor", "templates").resolve() == \
-        Path(__file__).resolve().parents[2].joinpath("reports", "templates")
+    assert folder.resolve() == Path(__file__).resolve().parents[2].joinpath("reports", "templates")
 
 
 def test_failed_sources_make_rules_not_assessed_impossible_to_miss() -> None:

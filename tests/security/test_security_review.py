@@ -16,9 +16,6 @@ from pathlib import Path
 import pytest
 
 from auditor.cli import main
-from auditor.collect.auth import install_redaction
-from auditor.collect.http import ApiClient, MalformedResponse
-from auditor.collect.tls import ssl_context
 from auditor.config import AuditorConfig
 from auditor.demo import demo_snapshot
 from auditor.errors import StorageError
@@ -28,6 +25,9 @@ from auditor.render.context import build_report_context
 from auditor.render.email import compose_email
 from auditor.sim.tls import TlsMaterial
 from auditor.snapshot import save
+from auditor.transport.auth import install_redaction
+from auditor.transport.http import ApiClient, MalformedResponse
+from auditor.transport.tls import ssl_context
 
 EVIL_NAME = "../../escaped\x1b]0;owned\x07"
 
@@ -177,7 +177,7 @@ def test_smtp_password_is_never_sent_in_clear(tmp_path: Path, monkeypatch: pytes
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
 
-    from auditor.deliver import send_smtp
+    from auditor.deliver.channels.smtp import send_smtp
     from auditor.errors import DeliveryError
 
     seen: list[object] = []

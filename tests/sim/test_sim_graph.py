@@ -62,11 +62,18 @@ def test_users_page_across_many_pages_with_projection(snapshot) -> None:
 
 
 def test_sign_in_activity_caps_pages_and_per_user_mfa_modes(snapshot) -> None:
-    with Simulator([SimTenant(snapshot)], OPEN) as sim, graph_client(sim, snapshot.tenant_id) as c:
-        users, pages, _ = follow(c, "/v1.0/users?$select=id,signInActivity,perUserMfaState&$top=999")
-        assert len(users) == len(snapshot.records("users")) and pages == -(-len(users) // 120)
+    opts = SimOptions(reports_per_10s=None, ca_per_second=None, sign_in_activity_per_minute=None)
+    with Simulator([SimTenant(snapshot)], opts) as sim, graph_client(sim, snapshot.tenant_id) as c:
+        # at most 500 per page with signInActivity (graph-api.md §0)
+        assert c.get("/v1.0/users?$select=id,signInActivity&$top=999").status_code == 400
+        users, pages, _ = follow(c, "/v1.0/users?$select=id,signInActivity,perUserMfaState&$top=500")
+        assert len(users) == len(snapshot.records("users")) and pages == -(-len(users) // 500)
         mfa = {r["id"]: r["perUserMfaState"] for r in snapshot.records("per_user_mfa")}
         assert {u["id"]: u["perUserMfaState"] for u in users} == mfa
+        # a user who never signed in is served with Graph's sentinel dates
+        never = next(u for u in snapshot.records("users") if u.get("signInActivity") is None)
+        served = next(u for u in users if u["id"] == never["id"])["signInActivity"]
+        assert served["lastSignInDateTime"] == "0001-01-01T00:00:00Z" and served["lastSuccessfulSignInDateTime"] == ""
     with Simulator([SimTenant(snapshot)], SimOptions(per_user_mfa_bulk=False)) as sim, \
             graph_client(sim, snapshot.tenant_id) as c:
         page = c.get("/v1.0/users?$select=id,perUserMfaState&$top=5").json()["value"]
@@ -87,15 +94,24 @@ def test_sign_in_filters(snapshot) -> None:
     def ts(r: dict) -> datetime:
         return datetime.fromisoformat(r["createdDateTime"].replace("Z", "+00:00"))
 
-    expected = sorted(r["id"] for r in records if ts(r) >= since and r["clientAppUsed"] in apps)
+    # v1.0 (and beta by default) list interactive sign-ins only; beta's signInEventTypes filter the others
+    expected = sorted(r["id"] for r in records if ts(r) >= since and r["clientAppUsed"] in apps
+                      and r["isInteractive"])
+    hidden = sorted(r["id"] for r in records if ts(r) >= since and r["clientAppUsed"] in apps
+                    and not r["isInteractive"])
     with Simulator([SimTenant(snapshot)], OPEN) as sim, graph_client(sim, snapshot.tenant_id) as c:
         stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
         flt = f"createdDateTime ge {stamp} and (clientAppUsed eq 'IMAP4' or clientAppUsed eq 'Authenticated SMTP')"
         got, _, _ = follow(c, f"/v1.0/auditLogs/signIns?$filter={flt}")
         assert sorted(r["id"] for r in got) == expected and expected
         assert [ts(r) for r in got] == sorted((ts(r) for r in got), reverse=True)  # newest first
+        non_interactive = f"{flt} and signInEventTypes/any(t: t eq 'nonInteractiveUser')"
+        others, _, _ = follow(c, f"/beta/auditLogs/signIns?$filter={non_interactive}")
+        assert sorted(r["id"] for r in others) == hidden and hidden
+        v1 = c.get(f"/v1.0/auditLogs/signIns?$filter={non_interactive}")
+        assert v1.status_code == 400 and "signInEventTypes" in v1.json()["error"]["message"]
         everything, _, _ = follow(c, f"/v1.0/auditLogs/signIns?$filter=createdDateTime ge {stamp}")
-        assert len(everything) == sum(1 for r in records if ts(r) >= since)
+        assert len(everything) == sum(1 for r in records if ts(r) >= since and r["isInteractive"])
         bad = c.get("/v1.0/auditLogs/signIns?$filter=userPrincipalName eq 'x'")
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "Request_UnsupportedQuery"
         assert c.get("/v1.0/auditLogs/signIns?$top=1001").status_code == 400

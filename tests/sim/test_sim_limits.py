@@ -128,3 +128,44 @@ def test_forbidden_route_and_concurrency_counter(snapshot) -> None:
         stats = sim.stats
         assert stats.max_in_flight >= 2 and stats.in_flight == 0
         assert stats.requests_by_route["users"] == 4 and stats.tokens_issued == 4
+
+
+def test_sign_in_activity_is_metered_in_the_reports_bucket_and_per_minute(snapshot) -> None:
+    # 10 per minute for signInActivity, on top of the reports bucket; plain /users pages are not affected
+    opts = SimOptions(reports_per_10s=None, ca_per_second=None, sign_in_activity_per_minute=10)
+    with Simulator([SimTenant(snapshot)], opts) as sim, graph_client(sim, snapshot.tenant_id) as c:
+        codes = [c.get("/v1.0/users?$select=id,signInActivity&$top=5").status_code for _ in range(12)]
+        assert codes[:10] == [200] * 10 and codes[10:] == [429, 429]
+        assert c.get("/v1.0/users?$select=id&$top=5").status_code == 200
+    opts = SimOptions(reports_per_10s=5, ca_per_second=None, sign_in_activity_per_minute=None)
+    with Simulator([SimTenant(snapshot)], opts) as sim, graph_client(sim, snapshot.tenant_id) as c:
+        for _ in range(3):
+            assert c.get("/v1.0/reports/authenticationMethods/userRegistrationDetails?$top=1").status_code == 200
+        codes = [c.get("/v1.0/users?$select=id,signInActivity&$top=5").status_code for _ in range(3)]
+        assert codes == [200, 200, 429]  # the same 5 / 10 s bucket as the reports
+
+
+def test_sign_in_activity_page_size_limits_and_the_2023_body(snapshot) -> None:
+    with Simulator([SimTenant(snapshot)], SimOptions(reports_per_10s=None, sign_in_activity_per_minute=None)) as sim, \
+            graph_client(sim, snapshot.tenant_id) as c:
+        assert c.get("/v1.0/users?$select=id,signInActivity&$top=500").status_code == 200
+        assert c.get("/v1.0/users?$select=id,signInActivity&$top=501").status_code == 400
+    old = SimOptions(reports_per_10s=None, sign_in_activity_per_minute=None, sign_in_activity_2023=True)
+    with Simulator([SimTenant(snapshot)], old) as sim, graph_client(sim, snapshot.tenant_id) as c:
+        r = c.get("/v1.0/users?$select=id,signInActivity&$top=121")
+        assert r.status_code == 400 and "error" not in r.json()
+        assert r.json()["value"] == "Cannot query data for more than 120 users at a time."
+        assert c.get("/v1.0/users?$select=id,signInActivity&$top=120").status_code == 200
+
+
+def test_batch_sub_response_404_for_a_vanished_user(snapshot) -> None:
+    gone = snapshot.records("users")[0]["id"]
+    kept = snapshot.records("users")[1]["id"]
+    opts = SimOptions(reports_per_10s=None, per_user_mfa_bulk=False, vanished_users=[gone], shuffle_batch=False)
+    with Simulator([SimTenant(snapshot)], opts) as sim, graph_client(sim, snapshot.tenant_id) as c:
+        body = c.post("/beta/$batch", json={"requests": [
+            {"id": "1", "method": "GET", "url": f"/users/{gone}/authentication/requirements"},
+            {"id": "2", "method": "GET", "url": f"/users/{kept}/authentication/requirements"},
+        ]}).json()
+        status = {r["id"]: r["status"] for r in body["responses"]}
+        assert status == {"1": 404, "2": 200}

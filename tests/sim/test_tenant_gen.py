@@ -438,8 +438,8 @@ def test_failed_sources_option() -> None:
     snap = generate_tenant(FIXED, now=NOW, options=GenOptions(failed_sources={"cas_mailboxes": "403 Forbidden"}))
     assert snap.sources["cas_mailboxes"].status == "failed"
     assert snap.sources["cas_mailboxes"].reason == "403 Forbidden"
-    with pytest.raises(ValueError, match="unknown source 'mailboxes'"):
-        generate_tenant(FIXED, now=NOW, options=GenOptions(failed_sources={"mailboxes": "x"}))
+    with pytest.raises(ValueError, match="unknown source 'no_such_source'"):
+        generate_tenant(FIXED, now=NOW, options=GenOptions(failed_sources={"no_such_source": "x"}))
 
 
 # --- command line ------------------------------------------------------------------------------------

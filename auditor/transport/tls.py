@@ -58,9 +58,17 @@ def ssl_context(ca_bundle: str | None = None, environ: Mapping[str, str] | None 
 class _ContextAdapter(HTTPAdapter):
     """A requests adapter whose connections use a given SSL context."""
 
-    def __init__(self, context: ssl.SSLContext, **kwargs: Any) -> None:
+    def __init__(self, context: ssl.SSLContext, timeout: float | None = None, **kwargs: Any) -> None:
         self._context = context
+        self._timeout = timeout
         super().__init__(**kwargs)
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # MSAL passes no timeout when it is given a session: without a default, a token endpoint that
+        # accepts the connection and never answers would hang the run forever.
+        if kwargs.get("timeout") is None and self._timeout is not None:
+            kwargs["timeout"] = self._timeout
+        return super().send(request, *args, **kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["ssl_context"] = self._context
@@ -71,8 +79,11 @@ class _ContextAdapter(HTTPAdapter):
         return super().proxy_manager_for(*args, **kwargs)
 
 
-def requests_session(context: ssl.SSLContext) -> requests.Session:
-    """The HTTP client MSAL uses: a requests session that trusts exactly what ``context`` trusts."""
+def requests_session(context: ssl.SSLContext, timeout: float | None = None) -> requests.Session:
+    """The HTTP client MSAL uses: a requests session that trusts exactly what ``context`` trusts.
+
+    ``timeout`` (seconds, per connect and per read) applies to every request that names none.
+    """
     session = requests.Session()
-    session.mount("https://", _ContextAdapter(context))
+    session.mount("https://", _ContextAdapter(context, timeout))
     return session

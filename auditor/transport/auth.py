@@ -18,37 +18,52 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import msal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from auditor.collect.clouds import CloudEndpoints, endpoints_for
-from auditor.collect.tls import requests_session, ssl_context
 from auditor.config import TenantConfig
 from auditor.errors import AuthError, ConfigError
+from auditor.transport.clouds import CloudEndpoints, endpoints_for
+from auditor.transport.tls import requests_session, ssl_context
 
-log = logging.getLogger("auditor.collect.auth")
+log = logging.getLogger("auditor.transport.auth")
 
 # ---------------------------------------------------------------- redaction
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _KV = re.compile(
-    r"(?i)((?:client_secret|access_token|refresh_token|client_assertion|password|secret)"
+    r"(?i)((?:client_secret|access_token|refresh_token|id_token|client_assertion|assertion|password|passwd|secret)"
     r"[\"']?\s*[:=]\s*[\"']?)[^\"'&\s,}]+"
 )
+_AUTHORIZATION = re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:[A-Za-z]+\s+)?)[^\s\"',}]+")
 
 
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Remove bearer tokens, JWTs, ``secret=...`` pairs and any known secret value from ``text``."""
-    for value in secrets:
+def redact(text: str, secrets: tuple[str, ...] | None = None) -> str:
+    """Remove bearer tokens, JWTs, ``secret=...`` pairs and any known secret value from ``text``.
+
+    ``secrets`` defaults to every secret registered with :func:`install_redaction` (the configured
+    client secrets); each is also removed in its URL-encoded forms, as a server echoing a form body
+    would quote it.
+    """
+    if not text:
+        return text
+    for value in _registered_secrets() if secrets is None else secrets:
         if value and len(value) >= 4:
-            text = text.replace(value, "***")
+            for form in {value, quote(value, safe=""), quote_plus(value)}:
+                text = text.replace(form, "***")
     text = _JWT.sub("***", text)
     text = _BEARER.sub(r"\1***", text)
+    text = _AUTHORIZATION.sub(r"\1***", text)
     return _KV.sub(r"\1***", text)
+
+
+def _registered_secrets() -> tuple[str, ...]:
+    return tuple(_INSTALLED[0]._secrets) if _INSTALLED else ()
 
 
 class RedactingFilter(logging.Filter):
@@ -221,7 +236,9 @@ class TokenProvider:
     def _credential(self) -> Any:
         t = self.tenant
         if t.certificate_path:
-            self.certificate = load_certificate(t.certificate_path, t.certificate_password(), t.name)
+            password = t.certificate_password()
+            install_redaction(password)
+            self.certificate = load_certificate(t.certificate_path, password, t.name)
             return self.certificate.msal_credential()
         secret = t.client_secret()
         install_redaction(secret)
@@ -230,7 +247,7 @@ class TokenProvider:
     def _application(self) -> msal.ConfidentialClientApplication:
         if self._app is None:
             credential = self._credential()
-            session = requests_session(self.context)
+            session = requests_session(self.context, timeout=self.timeout)
             try:
                 self._app = msal.ConfidentialClientApplication(
                     self.tenant.client_id,
@@ -267,7 +284,7 @@ class TokenProvider:
                     f"({_short(exc)})."
                 ) from exc
         if "access_token" not in result:
-            code = result.get("error", "error")
+            code = redact(str(result.get("error", "error")))
             desc = redact(
                 str(result.get("error_description", "")).splitlines()[0]
                 if result.get("error_description")

@@ -1,65 +1,30 @@
-"""The foreground scheduler behind ``entra-auditor schedule``.
-
-One APScheduler 3 ``BlockingScheduler`` with one cron job per configured tenant (job id
-``audit:<tenant>``), persisted in the history database (table ``entra_auditor_jobs``) so that:
-
-* a machine that was off (or a process that was killed) at the scheduled time runs **once** when it
-  comes back, if it is back within ``schedule.misfire_grace_seconds`` (``coalesce=True``: several
-  missed times collapse into one run); later than that the run is logged as missed and skipped;
-* it never runs twice: the next fire time is advanced in the job store before an audit starts, and a
-  restart keeps the stored fire time instead of recomputing it (unless the cron/timezone changed);
-* a run that was interrupted (``kill -9``, OOM kill, reboot, a second SIGTERM) is retried **once** on
-  the next start: because the fire time was advanced before the audit began, APScheduler would not
-  run that occurrence again, so at start-up (and only then) the scheduler takes the tenant's most
-  recent fire time ``prev`` and, if it is within ``misfire_grace_seconds``, the job already existed
-  then, and history has no run of the tenant started at or after ``prev`` (a killed run leaves no
-  row: runs are recorded in one transaction at the end), runs one catch-up audit now (log event
-  ``catch_up``, reason ``interrupted``); later than the grace it logs ``missed`` instead. This only
-  applies when the stored next fire time is in the future; a stored time in the past is APScheduler's
-  own catch-up (reason ``not_running``), so the two never both fire for one occurrence.
-
-Each run holds the tenant's lock in the history database (``HistoryStore.tenant_lock``), so an
-``entra-auditor audit`` of the same tenant at the same time does not collide: whichever comes second
-gives up with "tenant X is being audited by <owner> since <time>".
-
-SIGTERM/SIGINT stop the scheduler gracefully: no new audit starts and a running one finishes (its run
-and report are written whole). A second signal abandons the running audit at once: nothing is
-committed (the run is one transaction, reports are written atomically) and the lock of the dead
-process is taken over by the next run on this host, also when a restarted container gets the same host
-name and PID (1) as the killed process (the lock row carries a per-process incarnation marker).
-
-Logs are JSON lines on stderr. Tests inject ``run_fn``, ``trigger`` and ``clock``.
-
-Run with one scheduler process per history database; APScheduler 3 job stores are not meant to be
-shared by several live schedulers.
-"""
+"""``AuditScheduler``: one persistent APScheduler cron job per tenant, catch-up of missed and
+interrupted runs, graceful stop (see the package docstring for the guarantees)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
-import signal
 import socket
-import sys
 import threading
-import traceback
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from auditor.errors import AuditorError, ConfigError
+from auditor.schedule.logs import json_logging
+from auditor.schedule.signals import install_stop_signals
+from auditor.schedule.triggers import build_trigger, previous_fire_time, trigger_signature
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.base import BaseTrigger
 
-    from auditor.config import AuditorConfig, ScheduleConfig
+    from auditor.config import AuditorConfig
     from auditor.history import HistoryStore
 
 LOGGER = "auditor.schedule"
@@ -75,122 +40,6 @@ RunFn = Callable[["AuditorConfig", str], Any]
 # names ``run_scheduled_job`` plus the key of the live scheduler of this process; this weak map
 # finds that scheduler. It holds nothing at import time and never keeps a scheduler alive.
 _LIVE: weakref.WeakValueDictionary[str, AuditScheduler] = weakref.WeakValueDictionary()
-
-
-# -- logging ---------------------------------------------------------------------------------------
-_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-class JsonLineFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, event, message and any ``extra`` fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        doc: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "event": getattr(record, "event", None) or record.name.split(".")[0],
-            "message": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _STANDARD_ATTRS and key != "event" and not key.startswith("_"):
-                doc[key] = value
-        if record.exc_info and record.exc_info[0] is not None:
-            doc["traceback"] = "".join(traceback.format_exception(*record.exc_info))
-        return json.dumps(doc, default=str, ensure_ascii=False)
-
-
-@contextmanager
-def json_logging(stream: IO[str] | None = None, level: int = logging.INFO) -> Iterator[None]:
-    """Send ``auditor.*`` and ``apscheduler.*`` logs as JSON lines to ``stream`` (stderr) meanwhile."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonLineFormatter())
-    loggers = [logging.getLogger("auditor"), logging.getLogger("apscheduler")]
-    saved = [(lg, lg.level) for lg in loggers]
-    for lg in loggers:
-        lg.addHandler(handler)
-        lg.setLevel(level)
-    try:
-        yield
-    finally:
-        for lg, old in saved:
-            lg.removeHandler(handler)
-            lg.setLevel(old)
-
-
-# -- trigger ---------------------------------------------------------------------------------------
-_DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _cron_day_of_week(field: str) -> str:
-    """Translate a standard cron day-of-week field (0 or 7 = Sunday) to day names.
-
-    APScheduler 3 numbers days from Monday = 0, so ``1`` would silently mean Tuesday; names are
-    unambiguous. Numeric ranges and steps are expanded to explicit lists.
-    """
-    parts = []
-    for part in field.lower().split(","):
-        match = re.fullmatch(r"(\d)(?:-(\d))?(?:/(\d+))?", part)
-        if not match:
-            parts.append(part)
-            continue
-        start = int(match[1])
-        end = int(match[2]) if match[2] is not None else (7 if match[3] else start)
-        step = int(match[3] or 1)
-        if start > 7 or end > 7 or start > end:
-            raise ValueError(f"invalid day of week {part!r}")
-        parts.extend(_DOW_NAMES[d] for d in range(start, end + 1, step))
-    return ",".join(dict.fromkeys(parts))
-
-
-def build_trigger(schedule: ScheduleConfig) -> BaseTrigger:
-    """The CronTrigger for ``schedule.cron`` (standard five-field cron) in ``schedule.timezone``."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        minute, hour, day, month, dow = schedule.cron.split()
-        return CronTrigger(
-            minute=minute, hour=hour, day=day, month=month, day_of_week=_cron_day_of_week(dow),
-            timezone=ZoneInfo(schedule.timezone),
-        )
-    except ValueError as exc:
-        raise ConfigError(f"schedule.cron {schedule.cron!r} is not a valid cron expression ({exc}).") from exc
-
-
-def _signature(trigger: Any) -> str:
-    return repr(trigger)
-
-
-_LOOKBACK = timedelta(days=400)
-_MAX_FIRE_STEPS = 100_000
-
-
-def previous_fire_time(trigger: BaseTrigger, now: datetime, *, not_before: datetime | None = None) -> datetime | None:
-    """The latest fire time of ``trigger`` at or before ``now`` (not before ``not_before`` nor more
-    than 400 days back), or None.
-
-    APScheduler 3 triggers only compute forward, so this widens a window ``[now - w, now]`` (w = 1 s,
-    2 s, 4 s, ...) until it holds a fire time, then steps forward to the last one in it.
-    """
-    limit = now - _LOOKBACK
-    if not_before is not None and not_before > limit:
-        limit = not_before
-    width = timedelta(seconds=1)
-    while True:
-        start = max(now - width, limit)
-        first = trigger.get_next_fire_time(None, start)
-        if first is not None and first <= now:
-            break
-        if start <= limit:
-            return None
-        width *= 2
-    prev = first
-    for _ in range(_MAX_FIRE_STEPS):
-        nxt = trigger.get_next_fire_time(prev, prev)
-        if nxt is None or nxt <= prev or nxt > now:
-            break
-        prev = nxt
-    return prev
 
 
 def _tenant_of(job_id: str) -> str:
@@ -226,13 +75,13 @@ def run_scheduled_job(scheduler_key: str, tenant: str, scheduled_since: str | No
 
 
 def pipeline_run_fn(store: HistoryStore) -> RunFn:
-    """The default ``run_fn``: ``auditor.pipeline.run_audit`` recording into ``store`` and e-mailing
-    the report when the configuration has an ``email`` section."""
+    """The default ``run_fn``: ``auditor.pipeline.run_audit`` recording into ``store``; like a worker's
+    run it leaves the e-mail decision to the pipeline (sent when ``email`` is configured)."""
 
     def run(config: AuditorConfig, tenant: str) -> Any:
         from auditor.pipeline import run_audit  # imported lazily: heavy, and not needed by tests
 
-        return run_audit(config, tenant, history=store, email=config.email is not None)
+        return run_audit(config, tenant, history=store)
 
     return run
 
@@ -357,36 +206,22 @@ class AuditScheduler:
                 self._running_cond.wait(timeout=1)
 
     def _install_signals(self) -> Callable[[], None]:
-        if not self.install_signal_handlers or threading.current_thread() is not threading.main_thread():
+        if not self.install_signal_handlers:
             return lambda: None
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        return install_stop_signals(self._first_signal, self._second_signal)
 
-        signals_seen = [0]
+    def _first_signal(self, name: str) -> None:
+        self._stopping.set()
+        self.log.info("stopping; running audits finish first", extra={
+            "event": "scheduler_stopping", "signal": name, "running": self.running_tenants()})
+        self.stop()
 
-        def handle(signum: int, _frame: Any) -> None:
-            name = signal.Signals(signum).name
-            signals_seen[0] += 1  # counted first: a second signal may interrupt this handler
-            if signals_seen[0] == 1:
-                self._stopping.set()
-                self.log.info("stopping; running audits finish first", extra={
-                    "event": "scheduler_stopping", "signal": name, "running": self.running_tenants()})
-                self.stop()
-                return
-            self.log.warning("second signal: abandoning running audits, nothing of them is committed",
-                             extra={"event": "scheduler_abandoned", "signal": name,
-                                    "running": self.running_tenants()})
-            for h in logging.getLogger("auditor").handlers:
-                h.flush()
-            os._exit(128 + signum)
-
-        for sig in previous:
-            signal.signal(sig, handle)
-
-        def restore() -> None:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
-
-        return restore
+    def _second_signal(self, name: str, signum: int) -> None:
+        self.log.warning("second signal: abandoning running audits, nothing of them is committed",
+                         extra={"event": "scheduler_abandoned", "signal": name, "running": self.running_tenants()})
+        for h in logging.getLogger("auditor").handlers:
+            h.flush()
+        os._exit(128 + signum)
 
     # -- APScheduler listeners -------------------------------------------------------------------
     def _on_started(self, _event: Any) -> None:
@@ -407,7 +242,7 @@ class AuditScheduler:
             interrupted: datetime | None = None
             existing = self._existing_job(job_id)
             if (existing is not None and existing.next_run_time is not None
-                    and _signature(existing.trigger) == _signature(self.trigger)):
+                    and trigger_signature(existing.trigger) == trigger_signature(self.trigger)):
                 kwargs["next_run_time"] = existing.next_run_time  # keep it: a missed time is caught up
                 since = _parse_since(existing.kwargs.get("scheduled_since"))
                 late = (now - existing.next_run_time).total_seconds()

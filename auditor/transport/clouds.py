@@ -3,11 +3,19 @@
 A token from one cloud is not accepted in another, so the three hosts always come from one row.
 ``custom`` takes all three from the tenant configuration (used for sovereign/test endpoints and the
 project's simulator); MSAL instance discovery is switched off for it.
+
+The Exchange host may be overridden per tenant (``exchange_endpoint``) in any cloud: for China the sources
+conflict (Maester and the EXO module use ``partner.outlook.cn``, Microsoft's admin API page names
+``outlook.office365.cn``); the default is ``partner.outlook.cn``, what working tools call. US Government
+DoD is ``outlook-dod.office365.us``. ``exchange_domains`` lists the hosts (and their subdomains) a
+redirect of the Exchange admin API may lead to: some tenants are sent to a tenant-specific host, and the
+bearer token must never follow a redirect out of the cloud's Exchange Online hosts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 from auditor.config import TenantConfig
 from auditor.errors import ConfigError
@@ -22,6 +30,8 @@ class CloudEndpoints:
     graph: str
     exchange: str
     instance_discovery: bool = True
+    #: host names (and their subdomains) of this cloud's Exchange Online admin API
+    exchange_domains: tuple[str, ...] = ()
 
     def authority(self, tenant_id: str) -> str:
         return f"{self.authority_host}/{tenant_id}"
@@ -34,6 +44,14 @@ class CloudEndpoints:
     def exchange_scope(self) -> str:
         return f"{self.exchange}/.default"
 
+    def exchange_host_allowed(self, url: str) -> bool:
+        """Whether ``url`` is an https URL on one of this cloud's Exchange Online hosts."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+        own = (urlsplit(self.exchange).hostname or "").lower()
+        domains = {d.lower() for d in self.exchange_domains} | {own}
+        return parts.scheme == "https" and bool(host) and any(host == d or host.endswith("." + d) for d in domains)
+
 
 CLOUDS: dict[str, CloudEndpoints] = {
     "global": CloudEndpoints(
@@ -41,24 +59,28 @@ CLOUDS: dict[str, CloudEndpoints] = {
         "https://login.microsoftonline.com",
         "https://graph.microsoft.com",
         "https://outlook.office365.com",
+        exchange_domains=("outlook.office365.com", "outlook.office.com"),
     ),
     "usgov": CloudEndpoints(
         "usgov",
         "https://login.microsoftonline.us",
         "https://graph.microsoft.us",
         "https://outlook.office365.us",
+        exchange_domains=("outlook.office365.us",),
     ),
     "usgovdod": CloudEndpoints(
         "usgovdod",
         "https://login.microsoftonline.us",
         "https://dod-graph.microsoft.us",
-        "https://webmail.apps.mil",
+        "https://outlook-dod.office365.us",
+        exchange_domains=("outlook-dod.office365.us",),
     ),
     "china": CloudEndpoints(
         "china",
         "https://login.chinacloudapi.cn",
         "https://microsoftgraph.chinacloudapi.cn",
         "https://partner.outlook.cn",
+        exchange_domains=("partner.outlook.cn", "outlook.office365.cn"),
     ),
 }
 
@@ -83,6 +105,11 @@ def endpoints_for(tenant: TenantConfig) -> CloudEndpoints:
             instance_discovery=False,
         )
     try:
-        return CLOUDS[tenant.cloud]
+        cloud = CLOUDS[tenant.cloud]
     except KeyError as exc:  # pragma: no cover - the config model restricts the values
         raise ConfigError(f"Tenant {tenant.name}: unknown cloud {tenant.cloud!r}.") from exc
+    if tenant.exchange_endpoint:
+        if not str(tenant.exchange_endpoint).startswith("https://"):
+            raise ConfigError(f"Tenant {tenant.name}: exchange_endpoint must be an https:// URL.")
+        return replace(cloud, exchange=_base(str(tenant.exchange_endpoint)))
+    return cloud

@@ -26,7 +26,7 @@ from auditor.errors import ConfigError
 from auditor.history import HistoryStore
 from auditor.schedule import AuditScheduler, JsonLineFormatter, build_trigger, previous_fire_time
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = textwrap.dedent("""
     import sys, time

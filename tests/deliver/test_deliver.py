@@ -16,12 +16,20 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-sys.path.insert(0, str(Path(__file__).parent / "render"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "render"))
 from render_sample import make_context
 
-from auditor.config import AuditorConfig
-from auditor.deliver import MARKER, deliver_email
-from auditor.errors import DeliveryError
+from auditor.config import AuditorConfig, parse_config
+from auditor.deliver import (
+    MARKER,
+    DeliveryResult,
+    channel,
+    deliver_email,
+    known_channels,
+    unregister,
+    validate_email_config,
+)
+from auditor.errors import ConfigError, DeliveryError
 from auditor.render.email import compose_email
 from auditor.render.html import render_html
 from auditor.render.workbook import render_xlsx
@@ -120,7 +128,7 @@ def test_smtp_starttls_auth_mime_and_idempotency(smtp_server, ca_file, reports) 
     inbox, port = smtp_server
     result, folder, files = reports
     config = smtp_config(port, ca_file)
-    sent = deliver_email(config, None, _message(result, files), run_id=result.run.id, report_dir=folder)
+    sent = deliver_email(config.email, None, _message(result, files), run_id=result.run.id, report_dir=folder)
     assert sent.sent and sent.transport == "smtp"
     assert len(inbox.messages) == 1
     got = inbox.messages[0]
@@ -147,7 +155,7 @@ def test_smtp_starttls_auth_mime_and_idempotency(smtp_server, ca_file, reports) 
     # marker, then a retry sends nothing
     marker = folder / MARKER
     assert marker.stat().st_mode & 0o777 == 0o600
-    again = deliver_email(config, None, _message(result, files), run_id=result.run.id, report_dir=folder)
+    again = deliver_email(config.email, None, _message(result, files), run_id=result.run.id, report_dir=folder)
     assert again.skipped and not again.sent
     assert len(inbox.messages) == 1
 
@@ -155,7 +163,7 @@ def test_smtp_starttls_auth_mime_and_idempotency(smtp_server, ca_file, reports) 
 def test_large_attachments_are_zipped(smtp_server, ca_file, reports) -> None:
     inbox, port = smtp_server
     result, _folder, files = reports
-    deliver_email(smtp_config(port, ca_file), None, _message(result, files, zip_over_mb=0.001),
+    deliver_email(smtp_config(port, ca_file).email, None, _message(result, files, zip_over_mb=0.001),
                   run_id=result.run.id)
     msg = email.message_from_bytes(inbox.messages[0]["data"], policy=email.policy.default)
     (attachment,) = list(msg.iter_attachments())
@@ -170,7 +178,7 @@ def test_wrong_password_is_one_sentence_without_secret(smtp_server, ca_file, rep
     result, folder, files = reports
     monkeypatch.setenv("TEST_SMTP_PASSWORD", "wrong-password")
     with pytest.raises(DeliveryError) as err:
-        deliver_email(smtp_config(port, ca_file), None, _message(result, files), run_id="r", report_dir=folder)
+        deliver_email(smtp_config(port, ca_file).email, None, _message(result, files), run_id="r", report_dir=folder)
     text = str(err.value)
     assert "127.0.0.1" in text and "wrong-password" not in text and "\n" not in text
     assert not (folder / MARKER).exists()
@@ -181,7 +189,7 @@ def test_untrusted_certificate_fails(smtp_server, reports) -> None:
     _inbox, port = smtp_server
     result, _folder, files = reports
     with pytest.raises(DeliveryError, match="TLS"):
-        deliver_email(smtp_config(port, None), None, _message(result, files), run_id="r")
+        deliver_email(smtp_config(port, None).email, None, _message(result, files), run_id="r")
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the connection is TLS
@@ -194,7 +202,7 @@ def test_implicit_tls(server_context, ca_file, reports) -> None:
     ctl.start()
     try:
         result, _folder, files = reports
-        deliver_email(smtp_config(port, ca_file, ssl=True, starttls=False), None, _message(result, files),
+        deliver_email(smtp_config(port, ca_file, ssl=True, starttls=False).email, None, _message(result, files),
                       run_id=result.run.id)
     finally:
         ctl.stop()
@@ -209,7 +217,7 @@ def test_starttls_required_but_not_offered(ca_file, reports) -> None:
     try:
         result, _folder, files = reports
         with pytest.raises(DeliveryError, match="STARTTLS"):
-            deliver_email(smtp_config(port, ca_file), None, _message(result, files), run_id="r")
+            deliver_email(smtp_config(port, ca_file).email, None, _message(result, files), run_id="r")
     finally:
         ctl.stop()
     assert inbox.messages == []
@@ -255,7 +263,7 @@ def test_graph_inline_sendmail(graph_sim, reports) -> None:
     sim, config = graph_sim()
     result, folder, files = reports
     message = compose_email(result, files, sender=SENDER, to=["secops@contoso.com"], cc=["ciso@contoso.com"])
-    sent = deliver_email(config, config.tenants[0], message, run_id=result.run.id, report_dir=folder)
+    sent = deliver_email(config.email, config.tenants[0], message, run_id=result.run.id, report_dir=folder)
     assert sent.sent and sent.detail == "sendMail"
     (mail,) = sim.sent_mail
     assert mail.via == "sendMail" and mail.to == ["secops@contoso.com"] and mail.cc == ["ciso@contoso.com"]
@@ -264,7 +272,7 @@ def test_graph_inline_sendmail(graph_sim, reports) -> None:
     got = {a.name: a.data for a in mail.attachments}
     assert got == {"report.xlsx": files[0].read_bytes(), "report.html": files[1].read_bytes()}
     # the retry is a no-op
-    assert deliver_email(config, config.tenants[0], message, run_id=result.run.id, report_dir=folder).skipped
+    assert deliver_email(config.email, config.tenants[0], message, run_id=result.run.id, report_dir=folder).skipped
     assert len(sim.sent_mail) == 1
 
 
@@ -276,7 +284,7 @@ def test_graph_upload_session_for_large_attachments(graph_sim, reports, tmp_path
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(7 * 1024 * 1024 + 123))  # > 3 MB: draft + upload session in 3 chunks
     message = compose_email(result, [*files, big], sender=SENDER, to=["secops@contoso.com"], zip_over_mb=None)
-    sent = deliver_email(config, config.tenants[0], message, run_id="big-run")
+    sent = deliver_email(config.email, config.tenants[0], message, run_id="big-run")
     assert sent.sent and sent.detail == "draft+upload session"
     (mail,) = sim.sent_mail
     assert mail.via == "draft"
@@ -292,13 +300,12 @@ def test_graph_without_mail_send_permission(graph_sim, reports) -> None:
     result, folder, files = reports
     message = compose_email(result, files, sender=SENDER, to=["secops@contoso.com"])
     with pytest.raises(DeliveryError, match="403"):
-        deliver_email(config, config.tenants[0], message, run_id=result.run.id, report_dir=folder)
+        deliver_email(config.email, config.tenants[0], message, run_id=result.run.id, report_dir=folder)
     assert not (folder / MARKER).exists() and sim.sent_mail == []
 
 
 def test_pipeline_demo_run_emails_once(graph_sim, tmp_path) -> None:
-    from auditor.deliver import send_report
-    from auditor.pipeline import run_audit
+    from auditor.pipeline import deliver_report, run_audit
 
     sim, config = graph_sim()
     outcome = run_audit(config, demo=True, out_dir=tmp_path / "out", email=True)
@@ -306,7 +313,7 @@ def test_pipeline_demo_run_emails_once(graph_sim, tmp_path) -> None:
     (mail,) = sim.sent_mail
     assert {a.name for a in mail.attachments} == {"report.xlsx", "report.html"}
     assert (outcome.report_dir / MARKER).exists()
-    again = send_report(config, config.tenants[0], outcome.result, outcome.report_dir, outcome.files)
+    again = deliver_report(config.email, config.tenants[0], outcome.result, outcome.report_dir, outcome.files)
     assert again.skipped and len(sim.sent_mail) == 1
 
 
@@ -319,7 +326,74 @@ def test_graph_just_under_3mb_still_fits_the_4mb_request_limit(graph_sim, report
     near = tmp_path / "near.bin"
     near.write_bytes(os.urandom(3 * 1024 * 1024 - 1 - sum(f.stat().st_size for f in files)))
     message = compose_email(result, [*files, near], sender=SENDER, to=["secops@contoso.com"], zip_over_mb=None)
-    sent = deliver_email(config, config.tenants[0], message, run_id="near-run")
+    sent = deliver_email(config.email, config.tenants[0], message, run_id="near-run")
     assert sent.detail == "draft+upload session"
     (mail,) = sim.sent_mail
     assert {a.name: a.data for a in mail.attachments}["near.bin"] == near.read_bytes()
+
+
+# ---------------------------------------------------------------- the channel registry
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ({"transport": "smtp", "sender": "a@b", "to": ["c@d"]}, "needs an smtp section"),
+    ({"transport": "pigeon", "sender": "a@b", "to": ["c@d"]}, "'email.transport'"),
+])
+def test_invalid_email_config_names_the_key(section, message) -> None:
+    config = parse_config({"email": section}, origin="cfg.yaml")
+    with pytest.raises(ConfigError) as err:
+        validate_email_config(config, origin="cfg.yaml")
+    text = str(err.value)
+    assert message in text
+    assert text.startswith("cfg.yaml")
+    assert "\n" not in text
+
+
+def test_cli_rejects_an_unknown_channel_at_load(tmp_path, capsys) -> None:
+    from auditor.cli import main
+
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("email:\n  transport: pigeon\n  sender: a@b\n  to: [c@d]\n")
+    assert main(["audit", "--demo", "-c", str(cfg), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "'email.transport'" in err and "graph" in err and "smtp" in err
+
+
+def test_the_builtin_channels_come_from_their_modules() -> None:
+    assert {"graph", "smtp"} <= set(known_channels())
+    assert known_channels()["smtp"].check is not None
+
+
+def test_a_new_channel_is_one_registration(tmp_path) -> None:
+    """A throwaway channel registered here is validated, chosen by email.transport and delivered through,
+    once per run, by the same pipeline path the scheduler and the workers use."""
+    from auditor.pipeline import deliver_report, run_audit
+
+    outbox: list = []
+
+    @channel("test-webhook")
+    def webhook(email, tenant, message) -> DeliveryResult:
+        outbox.append(message)
+        return DeliveryResult(sent=True, transport="test-webhook", recipients=list(email.to),
+                              message_id=message["Message-ID"])
+
+    config = parse_config({"email": {"transport": "test-webhook", "sender": "audit@contoso.com",
+                                      "to": ["secops@contoso.com"]}})
+    try:
+        validate_email_config(config)
+        not_asked = run_audit(config, demo=True, out_dir=tmp_path / "cli", formats=["json"], email=False)
+        assert not_asked.email_sent is None and outbox == []  # CLI without --email
+        outcome = run_audit(config, demo=True, out_dir=tmp_path / "scheduled", formats=["json", "html"])
+        assert outcome.email_sent is True, outcome.errors  # scheduled / worker run: email is configured
+        (message,) = outbox
+        assert "contoso" in message["Subject"].lower()
+        assert [p.get_filename() for p in message.iter_attachments()] == ["report.html"]
+        marker = __import__("json").loads((outcome.report_dir / MARKER).read_text())
+        assert marker["transport"] == "test-webhook" and marker["run_id"] == outcome.result.run.id
+        again = deliver_report(config.email, None, outcome.result, outcome.report_dir, outcome.files)
+        assert again.skipped and len(outbox) == 1
+    finally:
+        unregister("test-webhook")
+    assert "test-webhook" not in known_channels()
+    with pytest.raises(ConfigError, match="not a delivery channel"):
+        validate_email_config(config)

@@ -11,13 +11,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from auditor.collect.auth import decode_claims, install_redaction, load_certificate, redact
-from auditor.collect.clouds import endpoints_for
-from auditor.collect.http import backoff, retry_after
-from auditor.collect.tls import ca_bundle_paths, ssl_context
 from auditor.config import TenantConfig
 from auditor.errors import ConfigError
 from auditor.sim.tls import make_app_certificate
+from auditor.transport.auth import decode_claims, install_redaction, load_certificate, redact
+from auditor.transport.clouds import endpoints_for
+from auditor.transport.http import backoff, retry_after
+from auditor.transport.tls import ca_bundle_paths, ssl_context
 
 
 def _tenant(**kw: object) -> TenantConfig:
@@ -103,7 +103,7 @@ def test_redaction_filter_keeps_tokens_and_secrets_out_of_logs() -> None:
     install_redaction(secret)
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    for name in ("auditor.collect.test", "msal.application", "urllib3.connectionpool"):
+    for name in ("auditor.transport.test", "msal.application", "urllib3.connectionpool"):
         logger = logging.getLogger(name)
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)

@@ -1,14 +1,19 @@
 """The async HTTP layer shared by the Graph and Exchange clients.
 
 One :class:`ApiClient` per tenant run: an ``httpx.AsyncClient`` (bounded connections, timeouts, the
-tenant's TLS trust), bearer tokens from :class:`~auditor.collect.auth.TokenProvider`, per-service pacing
-(:mod:`auditor.collect.pacing`) and retries:
+tenant's TLS trust), bearer tokens from :class:`~auditor.transport.auth.TokenProvider`, per-service pacing
+(:mod:`auditor.transport.pacing`) and retries:
 
 * 429/503 (and 502/504, connection resets) are retried up to ``max_retries`` times, waiting the server's
-  ``Retry-After`` or, when it is absent, an exponential backoff with jitter;
+  ``Retry-After`` (capped at :data:`MAX_RETRY_AFTER`; the request gives up once ``retry_budget`` seconds
+  of waiting are spent) or, when it is absent, an exponential backoff with jitter;
+* every request has an overall deadline (``deadline``, default ``timeout``): httpx's timeouts are per
+  read, so a body trickling in one byte at a time would otherwise never end;
 * 401 drops the token and retries once with a fresh one (a token can expire or be revoked mid-run);
 * any other error status becomes :class:`ApiError`, and a body that is not valid JSON (a truncated or
   malformed page) becomes :class:`MalformedResponse`; the source layer turns both into coverage.
+  Their texts pass :func:`~auditor.transport.auth.redact`: a server echoing the bearer token or the
+  client secret in an error body never gets it stored or printed.
 """
 
 from __future__ import annotations
@@ -25,19 +30,23 @@ from typing import Any
 
 import httpx
 
-from auditor.collect.auth import TokenProvider
-from auditor.collect.pacing import RateWindow, UnitBudget
+from auditor.transport.auth import TokenProvider, redact
+from auditor.transport.pacing import RateWindow, UnitBudget
 
-log = logging.getLogger("auditor.collect.http")
+log = logging.getLogger("auditor.transport.http")
 
 RETRY_STATUS = {429, 502, 503, 504}
 MAX_BACKOFF = 30.0
+MAX_RETRY_AFTER = 120.0  # a longer (or infinite) Retry-After is waited this long at most
+RETRY_BUDGET = 600.0  # seconds of retry waits one request may spend before it gives up
+MAX_PAGES = 50_000  # pages one collection may have (a link loop that changes its links ends here)
 
 
 class ApiError(Exception):
     """A non-retryable (or retries exhausted) HTTP error from Graph or Exchange."""
 
     def __init__(self, status: int, code: str, message: str, url: str) -> None:
+        code, message = redact(code), redact(message)
         super().__init__(f"HTTP {status} {code}: {message}")
         self.status = status
         self.code = code
@@ -45,10 +54,19 @@ class ApiError(Exception):
         self.url = url
 
 
+class Redirected(ApiError):
+    """A 3xx answer: never followed here (the token would go with it); the caller decides."""
+
+    def __init__(self, status: int, location: str, url: str) -> None:
+        super().__init__(status, "Redirect", f"redirected to {location or '(no Location)'}", url)
+        self.location = location
+
+
 class MalformedResponse(Exception):
     """The body was not the JSON document it should be (truncated page, bad JSON, wrong type)."""
 
     def __init__(self, url: str, detail: str) -> None:
+        detail = redact(detail)
         super().__init__(f"malformed response from {url}: {detail}")
         self.url = url
         self.detail = detail
@@ -69,6 +87,29 @@ def next_link(current: str, link: Any) -> str | None:
         raise MalformedResponse(current, f"'@odata.nextLink' leaves {here.scheme}://{here.host} "
                                          f"(points to {there.scheme}://{there.host}); not followed")
     return link
+
+
+class PageGuard:
+    """Stops a paging chain that repeats a link (a loop) or runs past ``max_pages`` pages."""
+
+    def __init__(self, max_pages: int = MAX_PAGES) -> None:
+        self.max_pages = max_pages
+        self.pages = 0
+        self._seen: set[str] = set()
+
+    def check(self, url: str, link: str | None) -> str | None:
+        """``link`` if following it is sane; raises :class:`MalformedResponse` otherwise."""
+        self.pages += 1
+        self._seen.add(url)
+        if link is None:
+            return None
+        if link in self._seen:
+            raise MalformedResponse(url, "'@odata.nextLink' points to a page already read (a paging loop); "
+                                         f"stopped after {self.pages} pages")
+        if self.pages >= self.max_pages:
+            raise MalformedResponse(url, f"more than {self.max_pages} pages of '@odata.nextLink'; "
+                                         "stopped (a paging loop?)")
+        return link
 
 
 @dataclass
@@ -100,15 +141,17 @@ def retry_after(headers: Any) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        from datetime import UTC, datetime
+        try:
+            from datetime import UTC, datetime
 
-        return max(0.0, (parsedate_to_datetime(str(value)) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
+            seconds = (parsedate_to_datetime(str(value)) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    if seconds != seconds:  # NaN
         return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 def backoff(attempt: int, base: float = 0.5) -> float:
@@ -131,14 +174,23 @@ def error_details(body: Any) -> tuple[str, str]:
             if isinstance(exc, dict):
                 message = str(exc.get("message") or "")
         return code, message
+    if isinstance(body, dict) and isinstance(body.get("value"), str):
+        # a non-OData error body: {"@odata.context": "...#Edm.String", "value": "Cannot query data ..."}
+        return "", body["value"][:300]
     if isinstance(body, str):
         return "", body[:300]
     return "", ""
 
 
 def classify(url: str) -> str:
-    """The throttling service a Graph URL belongs to: ``reports``, ``ca`` or ``identity``."""
-    path = url.split("?", 1)[0].lower()
+    """The throttling service a Graph URL belongs to: ``reports``, ``activity``, ``ca`` or ``identity``.
+
+    ``activity``: a request selecting ``signInActivity``, metered in the reports bucket *and* at 10 per
+    minute (graph-api.md §0).
+    """
+    path, _, query = url.lower().partition("?")
+    if "signinactivity" in query:
+        return "activity"
     if "/auditlogs/" in path or "/reports/" in path:
         return "reports"
     if "/identity/conditionalaccess/" in path:
@@ -180,18 +232,26 @@ class ApiClient:
         identity_budget_units: float = 8000,
         reports_per_10s: int = 5,
         ca_per_second: int = 1,
+        activity_per_minute: int = 10,
         context: ssl.SSLContext | None = None,
         stats: Stats | None = None,
         backoff_base: float = 0.5,
+        deadline: float | None = None,
+        max_retry_after: float = MAX_RETRY_AFTER,
+        retry_budget: float = RETRY_BUDGET,
     ) -> None:
         self.tokens = tokens
         self.max_retries = max_retries
+        self.deadline = deadline if deadline is not None else timeout
+        self.max_retry_after = max_retry_after
+        self.retry_budget = retry_budget
         self.stats = stats or Stats()
         self.backoff_base = backoff_base
         self._sem = asyncio.Semaphore(max_concurrency)
         self.identity = UnitBudget(identity_budget_units)
         self.reports = RateWindow(reports_per_10s, 10.0)
         self.ca = RateWindow(ca_per_second, 1.0)
+        self.activity = RateWindow(activity_per_minute, 60.0)
         self._client = httpx.AsyncClient(
             verify=context or tokens.context,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 30)),
@@ -213,19 +273,23 @@ class ApiClient:
 
     async def _pace(self, service: str, url: str, units: float | None) -> list[float] | None:
         slot = None
-        if service == "reports":
+        if service == "activity":
+            slot = await self.reports.acquire(await self.activity.acquire())
+        elif service == "reports":
             slot = await self.reports.acquire()
         elif service == "ca":
             slot = await self.ca.acquire()
-        if service in ("identity", "ca", "reports"):
+        if service in ("identity", "ca", "reports", "activity"):
             cost = units if units is not None else self.identity.estimate(cost_kind(url), estimated_cost(url))
             await self.identity.acquire(cost)
         return slot
 
     def _throttled(self, service: str, wait: float) -> None:
         self.stats.throttled += 1
-        if service == "reports":
+        if service in ("reports", "activity"):
             self.reports.block(wait)
+            if service == "activity":
+                self.activity.block(wait)
         elif service == "ca":
             self.ca.block(wait)
         elif service == "identity":
@@ -248,6 +312,7 @@ class ApiClient:
         attempt = 0
         glitches = 0  # malformed or truncated bodies: retried once, separately from throttling
         refreshed = False
+        waited = 0.0  # seconds spent waiting on Retry-After / backoff for this request
         while True:
             token = await self.tokens.get(scope)
             slot = await self._pace(service, url, units)
@@ -257,8 +322,19 @@ class ApiClient:
             self.stats.count(service)
             try:
                 async with self._sem:
-                    resp = await self._client.request(method, url, headers=req_headers, json=json_body)
-                    content = await resp.aread()
+                    resp, content = await asyncio.wait_for(
+                        self._exchange(method, url, req_headers, json_body), self.deadline
+                    )
+            except TimeoutError as exc:
+                RateWindow.done(slot)
+                if glitches >= min(1, self.max_retries):
+                    raise ApiError(
+                        0, "Timeout", f"no complete answer within {self.deadline:g} s (the server sends too "
+                        "slowly or not at all)", url
+                    ) from exc
+                glitches += 1
+                self.stats.retries += 1
+                continue
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 RateWindow.done(slot)
                 text = str(exc).lower()
@@ -303,6 +379,14 @@ class ApiClient:
                 wait = retry_after(resp.headers)
                 if wait is None:
                     wait = backoff(attempt + 1, self.backoff_base)
+                wait = min(wait, self.max_retry_after)
+                if waited + wait > self.retry_budget:
+                    code, message = error_details(_parse_lenient(content))
+                    raise ApiError(
+                        status, code or "Throttled", f"gave up after waiting {waited:g} s over {attempt + 1} "
+                        f"attempts (the server asks for {wait:g} s more){': ' + message if message else ''}", url
+                    )
+                waited += wait
                 if status == 429:
                     self._throttled(service, wait)
                 attempt += 1
@@ -321,8 +405,16 @@ class ApiClient:
                     self.stats.retries += 1
                     continue
                 return Response(status, dict(resp.headers), body)
+            if status in (301, 302, 303, 307, 308):
+                raise Redirected(status, str(httpx.URL(url).join(resp.headers.get("location", ""))), url)
             code, message = error_details(_parse_lenient(content))
             raise ApiError(status, code, message, url)
+
+    async def _exchange(
+        self, method: str, url: str, headers: dict[str, str], json_body: Any
+    ) -> tuple[httpx.Response, bytes]:
+        resp = await self._client.request(method, url, headers=headers, json=json_body)
+        return resp, await resp.aread()
 
     async def get(self, url: str, *, scope: str, headers: dict[str, str] | None = None) -> Any:
         return (await self.request("GET", url, scope=scope, service=classify(url), headers=headers)).body

@@ -30,7 +30,8 @@ class RateWindow:
         self._lock = asyncio.Lock()
         self._blocked_until = 0.0
 
-    async def acquire(self) -> list[float]:
+    async def acquire(self, slot: list[float] | None = None) -> list[float]:
+        """Wait for a free slot; ``slot`` (taken from another window) is shared so one ``done`` stamps both."""
         async with self._lock:
             while True:
                 now = time.monotonic()
@@ -41,7 +42,10 @@ class RateWindow:
                     oldest = min(s[0] for s in self._slots)
                     wait = max(wait, oldest + horizon - now)
                 if wait <= 0:
-                    slot = [now]
+                    if slot is None:
+                        slot = [now]
+                    else:
+                        slot[0] = max(slot[0], now)
                     self._slots.append(slot)
                     return slot
                 await asyncio.sleep(wait)

@@ -1,47 +1,36 @@
 """``doctor``: before a first run, say which sources will collect, which will fail and why.
 
 It obtains both tokens, decodes their ``roles`` (application permissions) and ``wids`` (directory
-roles), probes every source with the cheapest request that exercises the same permission and
-licence, and lists the rules each failing source would leave ``not_assessed``.
+roles), runs every source's probe from the source registry (:data:`auditor.collect.sources.REGISTRY`,
+the cheapest request that exercises the same permission and licence), and lists the rules each failing
+source would leave ``not_assessed`` (from the public rule ``REGISTRY``'s ``needs`` only).
+
+Some probes keep the *shape* of what they saw (property names and JSON types, never values), e.g. the
+undocumented ``mfaServicePolicy``; ``render(shapes=True)`` prints them so a user with a real tenant can
+tell us how the service answers without sharing any tenant data.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from auditor.collect.auth import decode_claims
 from auditor.collect.collector import Limits, build_api
 from auditor.collect.exchange import ExchangeClient
 from auditor.collect.graph import GraphClient
-from auditor.collect.sources import describe, sign_ins_filter
+from auditor.collect.sources import REGISTRY as SOURCE_REGISTRY
+from auditor.collect.sources import ProbeContext, describe
 from auditor.config import AuditorConfig, TenantConfig
-from auditor.errors import AuditorError, SourceError
+from auditor.errors import AuditorError
 from auditor.model.roles import BUILTIN_ROLES
-from auditor.sources import SOURCES
+from auditor.sources import BROADER_PERMISSIONS, grants
+from auditor.transport.auth import decode_claims
 
-#: permissions that also grant a narrower one (Graph's documented higher-privileged alternatives)
-BROADER: dict[str, tuple[str, ...]] = {
-    "User.Read.All": ("User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
-    "GroupMember.Read.All": (
-        "Group.Read.All",
-        "GroupMember.ReadWrite.All",
-        "Group.ReadWrite.All",
-        "Directory.Read.All",
-        "Directory.ReadWrite.All",
-    ),
-    "RoleManagement.Read.Directory": (
-        "RoleManagement.ReadWrite.Directory",
-        "Directory.Read.All",
-        "RoleManagement.Read.All",
-    ),
-    "RoleEligibilitySchedule.Read.Directory": (
-        "RoleManagement.Read.Directory",
-        "RoleManagement.Read.All",
-        "RoleManagement.ReadWrite.Directory",
-    ),
-}
+#: kept for callers of the earlier module
+BROADER = BROADER_PERMISSIONS
 _ROLE_BY_NAME = {name.lower(): tid for tid, name in BUILTIN_ROLES.items()}
 
 
@@ -72,6 +61,8 @@ class DoctorReport:
     errors: list[str] = field(default_factory=list)
     #: advice that does not affect coverage (optional permissions)
     notes: list[str] = field(default_factory=list)
+    #: source -> the shape (property names and JSON types, never values) a probe saw
+    shapes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -80,7 +71,7 @@ class DoctorReport:
     def not_assessed(self) -> list[str]:
         return sorted({rule for row in self.rows if not row.will_collect for rule in row.rules})
 
-    def render(self) -> str:
+    def render(self, *, shapes: bool = True) -> str:
         lines = [
             f"Tenant {self.tenant} (cloud {self.cloud}, authority {self.authority})",
             f"  Graph token: {'ok' if self.graph_token else 'FAILED'}; "
@@ -112,15 +103,17 @@ class DoctorReport:
         gaps = self.not_assessed()
         lines.append("")
         lines.append(f"Rules that will be not_assessed: {', '.join(gaps) if gaps else 'none'}")
+        if shapes and self.shapes:
+            lines.append("")
+            lines.append("Response shapes seen (property names and JSON types only, no values):")
+            for name, shape in sorted(self.shapes.items()):
+                lines.append(f"  {name}: {json.dumps(shape, sort_keys=True)}")
         return "\n".join(lines)
 
 
 def _rule_needs() -> dict[str, set[str]]:
-    """Source -> rule ids needing it, from the rule registry (whatever is registered so far)."""
-    try:
-        from auditor.rules import REGISTRY
-    except ImportError:  # the rule modules may not all exist yet
-        from auditor.rules.registry import REGISTRY
+    """Source -> rule ids needing it, from the public rule registry (its ``needs`` only)."""
+    from auditor.rules import REGISTRY
     needs: dict[str, set[str]] = {}
     for spec in REGISTRY.values():
         for source in spec.needs:
@@ -140,84 +133,13 @@ def rules_left_out(failed: set[str], config: AuditorConfig) -> dict[str, list[st
     return out
 
 
-def _has(granted: set[str], permission: str) -> bool:
-    return permission in granted or any(p in granted for p in BROADER.get(permission, ()))
-
-
 def _missing_static(source: str, graph_roles: set[str], exo_roles: set[str], wids: set[str]) -> list[str]:
-    spec = SOURCES[source]
+    spec = SOURCE_REGISTRY[source].spec
     granted = exo_roles if spec.service == "exchange" else graph_roles
-    missing = [p for p in spec.permissions if not _has(granted, p)]
+    missing = [p for p in spec.permissions if not grants(granted, p)]
     if spec.roles and not any(_ROLE_BY_NAME.get(r.lower(), r) in wids for r in spec.roles):
         missing.append(f"directory role {' or '.join(spec.roles)}")
     return missing
-
-
-async def _probe(
-    source: str,
-    graph: GraphClient,
-    exchange: ExchangeClient | None,
-    config: AuditorConfig,
-    first_user: list[str],
-) -> None:
-    """Raise when the source would fail; return quietly when it would collect."""
-    v1 = lambda path: graph.url("v1.0", path)  # noqa: E731
-    if source == "users":
-        body = await graph.get(v1("/users?$select=id&$top=1"))
-        first_user.extend(u["id"] for u in (body or {}).get("value", [])[:1] if isinstance(u, dict))
-    elif source == "sign_in_activity":
-        await graph.get(v1("/users?$select=id,signInActivity&$top=1"))
-    elif source == "per_user_mfa":
-        body = await graph.get(v1("/users?$select=id,perUserMfaState&$top=1"))
-        value = (body or {}).get("value") or []
-        if value and "perUserMfaState" not in value[0]:
-            await graph.get(graph.url("beta", f"/users/{value[0]['id']}/authentication/requirements"))
-    elif source == "group_members":
-        await graph.get(v1("/roleManagement/directory/roleAssignments?$top=1&$expand=principal"))
-    elif source in ("role_definitions", "role_assignments", "role_eligibility"):
-        path = {
-            "role_definitions": "roleDefinitions",
-            "role_assignments": "roleAssignments",
-            "role_eligibility": "roleEligibilityScheduleInstances",
-        }[source]
-        await graph.get(v1(f"/roleManagement/directory/{path}?$top=1"))
-    elif source == "registration_details":
-        await graph.get(v1("/reports/authenticationMethods/userRegistrationDetails?$top=1"))
-    elif source == "security_defaults":
-        await graph.get(v1("/policies/identitySecurityDefaultsEnforcementPolicy"))
-    elif source == "conditional_access":
-        await graph.get(v1("/identity/conditionalAccess/policies?$top=1"))
-    elif source == "named_locations":
-        await graph.get(v1("/identity/conditionalAccess/namedLocations?$top=1"))
-    elif source == "auth_methods_policy":
-        await graph.get(v1("/policies/authenticationMethodsPolicy"))
-    elif source == "mfa_service_policy":
-        await graph.get(graph.url("beta", "/policies/mfaServicePolicy"))
-    elif source == "sign_ins":
-        from datetime import UTC, datetime
-        from urllib.parse import quote
-
-        flt = sign_ins_filter(datetime.now(UTC), config.collect.sign_in_window_days)
-        await graph.get(v1(f"/auditLogs/signIns?$filter={quote(flt, safe='()/:')}&$top=1"))
-    elif SOURCES[source].service == "exchange":
-        if exchange is None:
-            raise SourceError(source, "no Exchange Online token")
-        cmdlet = {
-            "cas_mailboxes": "Get-CASMailbox",
-            "transport_config": "Get-TransportConfig",
-            "authentication_policies": "Get-AuthenticationPolicy",
-            "organization_config": "Get-OrganizationConfig",
-        }[source]
-        params = {"ResultSize": 1} if source == "cas_mailboxes" else {}
-        resp = await exchange.api.request(
-            "POST",
-            exchange.url,
-            scope=exchange.scope,
-            service="exchange",
-            json_body={"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}},
-            headers=exchange.headers,
-        )
-        del resp
 
 
 async def doctor_async(
@@ -245,7 +167,7 @@ async def doctor_async(
         try:
             exo_claims = decode_claims(await tokens.get(f"{ep.exchange}/.default"))
             report.exchange_token = True
-            exchange = ExchangeClient(api, ep.exchange, tenant.tenant_id)
+            exchange = ExchangeClient(api, ep.exchange, tenant.tenant_id, ep.exchange_host_allowed)
         except AuditorError as exc:
             if report.graph_token:
                 report.errors.append(str(exc))
@@ -257,16 +179,17 @@ async def doctor_async(
         report.directory_roles = sorted(BUILTIN_ROLES.get(w, w) for w in wids)
 
         failures: dict[str, str] = {}
-        first_user: list[str] = []
         if report.graph_token:
+            probe_ctx = ProbeContext(graph, exchange, config, datetime.now(UTC))
 
             async def run(name: str) -> None:
                 try:
-                    await _probe(name, graph, exchange, config, first_user)
+                    await SOURCE_REGISTRY[name].probe(probe_ctx)
                 except Exception as exc:
                     failures[name] = describe(name, exc).reason
 
-            await asyncio.gather(*(run(name) for name in SOURCES))
+            await asyncio.gather(*(run(name) for name in SOURCE_REGISTRY))
+            report.shapes = dict(probe_ctx.shapes)
             try:
                 await graph.get(graph.url("v1.0", "/organization?$select=id,displayName"))
             except Exception as exc:
@@ -276,10 +199,11 @@ async def doctor_async(
                     "name and the most common user-principal-name domain"
                 )
         else:
-            failures = {name: "no token could be obtained" for name in SOURCES}
+            failures = {name: "no token could be obtained" for name in SOURCE_REGISTRY}
 
     left_out = rules_left_out(set(failures), config)
-    for name, spec in SOURCES.items():
+    for name, src in SOURCE_REGISTRY.items():
+        spec = src.spec
         static = _missing_static(name, graph_roles, exo_roles, wids) if report.graph_token else []
         reason = failures.get(name, "")
         missing = "; ".join(

@@ -1,0 +1,1 @@
+"""Delivery channels, one module each; every module here is imported by ``registry.channels()``."""
