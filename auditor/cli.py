@@ -19,9 +19,8 @@ from auditor import __version__
 from auditor.config import AuditorConfig, load_config, resolve_config_path
 from auditor.errors import AuditorError, UsageError
 from auditor.findings import SEVERITIES, at_least
+from auditor.render import registry
 from auditor.terminal import clean
-
-KNOWN_FORMATS = ("html", "xlsx", "json")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--demo", action="store_true", help="audit the bundled demo tenant (no config or network)")
     source.add_argument("--snapshot", help="evaluate a saved snapshot offline")
     audit.add_argument("--out", help="report folder (default: reports.dir from the config)")
-    audit.add_argument("--format", help="comma-separated: html,xlsx,json (default: all three)")
+    audit.add_argument("--format", help=f"comma-separated: {','.join(registry.formats())} (default: reports.formats)")
     audit.add_argument("--email", action="store_true",
                        help="also deliver the report by e-mail (scheduled and worker runs e-mail whenever "
                             "'email' is configured)")
@@ -89,17 +88,18 @@ def _config(args: argparse.Namespace, required: bool = True) -> AuditorConfig:
 
     config = load_config(path)
     validate_rule_settings(config.rules, config.waivers, str(path))
+    registry.validate_formats(config.reports.formats, str(path))
     validate_email_config(config, origin=str(path))  # email.transport against the channel registry
     return config
 
 
 def _formats(value: str | None, config: AuditorConfig) -> list[str]:
     if not value:
-        return list(config.reports.formats)
+        return [r.format for r in registry.selected(config.reports.formats)]
     formats = [f.strip().lower() for f in value.split(",") if f.strip()]
-    unknown = [f for f in formats if f not in KNOWN_FORMATS]
+    unknown = registry.unknown(formats)
     if unknown:
-        raise UsageError(f"Unknown --format {', '.join(unknown)}; available formats: {', '.join(KNOWN_FORMATS)}.")
+        raise UsageError(f"Unknown --format {', '.join(unknown)}; available formats: {', '.join(registry.formats())}.")
     return formats
 
 

@@ -126,7 +126,9 @@ class StorageConfig(_Strict):
 
 class ReportsConfig(_Strict):
     dir: str = "reports/out"
-    formats: list[Literal["html", "xlsx", "json"]] = Field(default_factory=lambda: ["html", "xlsx", "json"])
+    # None: every registered output format. Names are checked against the renderer registry by
+    # ``auditor.render.registry.validate_formats`` (the config knows nothing about renderers).
+    formats: list[str] | None = None
     keep_runs: int = Field(default=52, ge=1)
 
 

@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("auditor.pipeline")
 Progress = Callable[[str, str, int | None], None]
-ALL_FORMATS = ("html", "xlsx", "json")
 
 
 @dataclass
@@ -78,20 +77,19 @@ def report_folder(base: Path, tenant: str, started: datetime) -> Path:
     return folder
 
 
-def render_all(result: AuditResult, snapshot: Snapshot, folder: Path, formats: list[str]) -> dict[str, Path]:
-    from auditor.render.json import render_json
+def render_all(
+    result: AuditResult, snapshot: Snapshot, folder: Path, formats: list[str] | None
+) -> dict[str, Path]:
+    """Save the snapshot, build the report context once, and run each requested renderer of the registry
+    (``formats`` None: every registered format)."""
+    from auditor.render import registry
+    from auditor.render.context import build_report_context
 
     files: dict[str, Path] = {"snapshot": save_snapshot(snapshot, folder / "snapshot.json.gz")}
-    if "json" in formats:
-        files["json"] = render_json(result, folder / "findings.json")
-    if "html" in formats:
-        from auditor.render.html import render_html
-
-        files["html"] = render_html(result, folder / "report.html")
-    if "xlsx" in formats:
-        from auditor.render.excel import render_xlsx
-
-        files["xlsx"] = render_xlsx(result, folder / "report.xlsx")
+    wanted = registry.selected(formats)  # an unknown format raises ConfigError
+    context = build_report_context(result, result.model)
+    for output in wanted:
+        files[output.format] = output.write(context, folder / output.filename)
     return files
 
 
@@ -140,7 +138,9 @@ def annotate_history(result: AuditResult, history: HistoryStore | None) -> None:
         finding.first_seen = result.run.started
 
 
-def render_reports(result: AuditResult, snapshot: Snapshot, folder: Path, formats: list[str]) -> dict[str, Path]:
+def render_reports(
+    result: AuditResult, snapshot: Snapshot, folder: Path, formats: list[str] | None
+) -> dict[str, Path]:
     """Write the snapshot and the requested report formats into ``folder``."""
     return render_all(result, snapshot, folder, formats)
 
@@ -148,19 +148,21 @@ def render_reports(result: AuditResult, snapshot: Snapshot, folder: Path, format
 def deliver_report(
     email: EmailConfig, tenant: TenantConfig | None, result: AuditResult, report_dir: Path, files: dict[str, Path]
 ) -> DeliveryResult:
-    """Compose the run's e-mail (report.xlsx and report.html attached) and deliver it once per run.
+    """Compose the run's e-mail (the reports of renderers with attach=True attached) and deliver it once.
 
     Idempotent through ``<report_dir>/.email-sent``: calling it again for the same run, e.g. after a
     crash between delivery and bookkeeping, sends nothing.
     """
     from auditor.deliver import already_sent, deliver_email, skipped
+    from auditor.render import registry
+    from auditor.render.context import build_report_context
     from auditor.render.email import compose_email
 
     previous = already_sent(report_dir, result.run.id)
     if previous is not None:  # nothing to compose either
         return skipped(previous, email.transport)
-    attachments = [files[kind] for kind in ("xlsx", "html") if kind in files]
-    message = compose_email(result, attachments, sender=email.sender, to=email.to, cc=email.cc,
+    attachments = [files[r.format] for r in registry.attachments() if r.format in files]
+    message = compose_email(build_report_context(result), attachments, sender=email.sender, to=email.to, cc=email.cc,
                             zip_over_mb=email.zip_attachments_over_mb)
     return deliver_email(email, tenant, message, run_id=result.run.id, report_dir=report_dir)
 
@@ -228,7 +230,7 @@ def run_audit(
 
     base = Path(out_dir) if out_dir is not None else Path(config.reports.dir)
     outcome.report_dir = report_folder(base, name, started)
-    outcome.files = render_reports(result, snapshot, outcome.report_dir, list(formats or config.reports.formats))
+    outcome.files = render_reports(result, snapshot, outcome.report_dir, formats or config.reports.formats)
     if send:
         outcome.email_sent = _deliver(config, name, result, outcome)
     record_history(history, result, outcome.report_dir, name, config.reports.keep_runs)

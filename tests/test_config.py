@@ -26,7 +26,6 @@ def test_example_config_loads_and_covers_every_section() -> None:
 
 @pytest.mark.parametrize(("data", "message"), [
     ({"tenants": [{**TENANT, "clien_id": "x"}]}, "unknown key 'tenants[0].clien_id'"),
-    ({"reports": {"formats": ["pdf"]}}, "'reports.formats[0]'"),
     ({"schedule": {"cron": "every monday"}}, "'schedule.cron'"),
     ({"schedule": {"timezone": "Mars/Olympus"}}, "unknown time zone"),
     ({"tenants": [{k: v for k, v in TENANT.items() if k != "client_secret_env"}]}, "set exactly one of"),

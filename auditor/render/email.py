@@ -16,11 +16,12 @@ from email.utils import formatdate
 from pathlib import Path
 
 from auditor.errors import RenderError
-from auditor.findings import SEVERITIES, AuditResult
+from auditor.findings import SEVERITIES
+from auditor.render import registry
+from auditor.render.context import ReportContext
 from auditor.render.html import _when
 from auditor.render.safe import file_component
 from auditor.render.templating import make_environment
-from auditor.render.view import ReportView, build_view
 
 LIST_LIMIT = 10
 _SPACE = re.compile(r"\s+")
@@ -32,7 +33,7 @@ def _one_line(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def subject_for(view: ReportView) -> str:
+def subject_for(view: ReportContext) -> str:
     counts = view.counts
     parts = [f"{counts[s]} {s}" for s in ("critical", "high", "medium") if counts[s]]
     summary = ", ".join(parts) if parts else "no critical/high/medium"
@@ -67,15 +68,13 @@ def _attachment_parts(attachments: Sequence[Path], zip_over_mb: float | None,
         return [(zip_name, buffer.getvalue(), "application/zip")]
     out = []
     for name, data in files:
-        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        if name.endswith(".xlsx"):
-            ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        ctype = registry.content_type(name) or mimetypes.guess_type(name)[0] or "application/octet-stream"
         out.append((name, data, ctype))
     return out
 
 
 def compose_email(
-    result: AuditResult,
+    context: ReportContext,
     attachments: Sequence[Path],
     *,
     sender: str,
@@ -85,19 +84,18 @@ def compose_email(
 ) -> EmailMessage:
     """Build the MIME message: multipart/mixed[ multipart/alternative[text, html], attachments... ].
 
-    ``attachments`` (report.xlsx, report.html) are attached as they are, or as one ``.zip`` when their
-    total size exceeds ``zip_over_mb`` megabytes (config ``email.zip_attachments_over_mb``; None never
-    zips). The Message-ID is derived from the run id (see ``message_id``).
+    ``attachments`` (the files of the renderers registered with ``attach=True``) are attached as they
+    are, or as one ``.zip`` when their total size exceeds ``zip_over_mb`` megabytes (config
+    ``email.zip_attachments_over_mb``; None never zips). The Message-ID is derived from the run id (see ``message_id``).
     """
     if not to:
         raise RenderError("The e-mail has no recipients (email.to is empty).")
-    view = build_view(result)
-    day = result.run.started.strftime("%Y%m%d-%H%M")
-    parts = _attachment_parts(attachments, zip_over_mb, f"entra-audit-{file_component(view.tenant_name)}-{day}.zip")
-    subject = subject_for(view)
+    day = context.run.started.strftime("%Y%m%d-%H%M")
+    parts = _attachment_parts(attachments, zip_over_mb, f"entra-audit-{file_component(context.tenant_name)}-{day}.zip")
+    subject = subject_for(context)
     env = make_environment({"when": _when})
-    context = {
-        "v": view, "severities": SEVERITIES, "top": view.top_findings(LIST_LIMIT), "limit": LIST_LIMIT,
+    template_vars = {
+        "v": context, "severities": SEVERITIES, "top": context.top_findings(LIST_LIMIT), "limit": LIST_LIMIT,
         "subject": subject, "attachment_names": [name for name, _d, _t in parts],
     }
     msg = EmailMessage()
@@ -107,11 +105,11 @@ def compose_email(
     if cc:
         msg["Cc"] = ", ".join(cc)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = message_id(result.run.id, sender)
-    msg["X-Entra-Auditor-Run"] = _one_line(result.run.id, 100)
+    msg["Message-ID"] = message_id(context.run.id, sender)
+    msg["X-Entra-Auditor-Run"] = _one_line(context.run.id, 100)
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(env.get_template("email.txt.j2").render(**context))
-    msg.add_alternative(env.get_template("email.html.j2").render(**context), subtype="html")
+    msg.set_content(env.get_template("email.txt.j2").render(**template_vars))
+    msg.add_alternative(env.get_template("email.html.j2").render(**template_vars), subtype="html")
     for name, data, ctype in parts:
         maintype, _, subtype = ctype.partition("/")
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)

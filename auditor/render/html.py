@@ -17,16 +17,12 @@ from typing import Any
 
 from markupsafe import Markup
 
-from auditor.findings import SEVERITIES, AuditResult
+from auditor.findings import SEVERITIES
 from auditor.render.atomic import atomic_output
+from auditor.render.context import DEFAULT_FALLBACK_CAP, ReportContext
+from auditor.render.evidence import evidence_summary, flatten_evidence
+from auditor.render.registry import renderer
 from auditor.render.templating import make_environment, template_dir
-from auditor.render.view import (
-    DEFAULT_FALLBACK_CAP,
-    ReportView,
-    build_view,
-    evidence_summary,
-    flatten_evidence,
-)
 
 HEADLINE_CAP = 50
 EXPLORER_EVIDENCE_CHARS = 200  # per finding in the embedded data (the workbook has it all)
@@ -57,7 +53,7 @@ def _csp_hash(text: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
 
 
-def findings_data(view: ReportView) -> dict[str, Any]:
+def findings_data(view: ReportContext) -> dict[str, Any]:
     """The explorer's rows, compact for 100,000+ findings: small lookup tables plus one array per finding.
 
     row = [severity index, rule index, entity name, type index, status index, change index,
@@ -68,7 +64,7 @@ def findings_data(view: ReportView) -> dict[str, Any]:
     rule_ids = list(view.rule_index)
     rule_index = {rid: i for i, rid in enumerate(rule_ids)}
     titles = {s.id: s.outcome.title for s in view.rule_sections}
-    findings = view.result.findings
+    findings = view.findings
     types = sorted({f.entity_type for f in findings})
     statuses = sorted({f.status for f in findings} | {"open", "waived"})
     changes = sorted({f.change or "" for f in findings})
@@ -91,7 +87,7 @@ def findings_data(view: ReportView) -> dict[str, Any]:
             "types": types, "statuses": statuses, "changes": changes, "evidence": list(evidence), "rows": rows}
 
 
-def _charts(view: ReportView) -> dict[str, list[dict[str, Any]]]:
+def _charts(view: ReportContext) -> dict[str, list[dict[str, Any]]]:
     sev_of = {s.id: s.worst for s in view.rule_sections}
     return {
         "severity": [{"label": s, "value": view.counts[s], "sev": s} for s in SEVERITIES],
@@ -100,23 +96,21 @@ def _charts(view: ReportView) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _ip_side(view: ReportView) -> dict[str, list[dict[str, Any]]] | None:
-    """Legacy trusted IPs next to IP named-location ranges, straight from the model's ip_ranges table."""
-    table = getattr(view.result.model, "ip_ranges", None)
-    if table is None or len(table) == 0:
+def _ip_side(view: ReportContext) -> dict[str, list[dict[str, Any]]] | None:
+    """Legacy trusted IPs next to IP named-location ranges (the context's IP range rows)."""
+    if not view.ip_ranges:
         return None
     legacy, named = [], []
-    for row in table.itertuples(index=False):
-        if row.origin == "legacy_trusted_ips":
+    for row in view.ip_ranges:
+        if row.legacy:
             legacy.append({"cidr": row.cidr})
         else:
             named.append({"name": row.location_name, "cidr": row.cidr, "trusted": bool(row.is_trusted)})
     return {"legacy": legacy, "named": named}
 
 
-def render_html_text(result: AuditResult, *, cap: int = DEFAULT_FALLBACK_CAP) -> str:
+def render_html_text(view: ReportContext, *, cap: int = DEFAULT_FALLBACK_CAP) -> str:
     """The report as a string (see ``render_html`` to write it)."""
-    view = build_view(result)
     env = make_environment({"when": _when, "day": _day, "flatten": flatten_evidence,
                             "summary": evidence_summary})
     folder = template_dir()
@@ -138,9 +132,10 @@ def render_html_text(result: AuditResult, *, cap: int = DEFAULT_FALLBACK_CAP) ->
     )
 
 
-def render_html(result: AuditResult, path: Path, *, cap: int = DEFAULT_FALLBACK_CAP) -> Path:
+@renderer("html", filename="report.html", attach=True, content_type="text/html", order=10)
+def render_html(view: ReportContext, path: Path, *, cap: int = DEFAULT_FALLBACK_CAP) -> Path:
     """Write report.html atomically (mode 0600) and return its path."""
-    text = render_html_text(result, cap=cap)
+    text = render_html_text(view, cap=cap)
     with atomic_output(Path(path), "w") as handle:
         handle.write(text)
     return Path(path)

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from auditor.findings import AuditResult
 from auditor.render.atomic import atomic_write
+from auditor.render.context import ReportContext
+from auditor.render.registry import renderer
 
 SCHEMA_ID = "entra-auditor/findings/v1"
 
@@ -22,27 +23,28 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def findings_document(result: AuditResult) -> dict[str, Any]:
+def findings_document(ctx: ReportContext) -> dict[str, Any]:
     return {
         "schema": SCHEMA_ID,
-        "tenant": {"name": result.tenant.get("name"), "tenant_id": result.tenant.get("tenant_id")},
-        "run": result.run.to_dict(),
+        "tenant": {"name": ctx.tenant.get("name"), "tenant_id": ctx.tenant.get("tenant_id")},
+        "run": ctx.run.to_dict(),
         "coverage": [
             {"source": c["source"], "status": c["status"], "items": int(c.get("items") or 0),
              "reason": c.get("reason")}
-            for c in result.coverage
+            for c in ctx.coverage
         ],
-        "rules": [r.to_dict() for r in result.rules],
-        "findings": [f.to_dict() for f in result.findings],
-        "resolved": list(result.resolved),
-        "expired_waivers": list(result.expired_waivers),
-        "summary": result.summary(),
+        "rules": [r.to_dict() for r in ctx.rules],
+        "findings": [f.to_dict() for f in ctx.findings],
+        "resolved": list(ctx.resolved),
+        "expired_waivers": list(ctx.expired_waivers),
+        "summary": ctx.summary(),
     }
 
 
-def dumps(result: AuditResult) -> str:
-    return json.dumps(findings_document(result), default=_json_default, indent=1, ensure_ascii=False)
+def dumps(ctx: ReportContext) -> str:
+    return json.dumps(findings_document(ctx), default=_json_default, indent=1, ensure_ascii=False)
 
 
-def render_json(result: AuditResult, path: Path) -> Path:
-    return atomic_write(path, dumps(result))
+@renderer("json", filename="findings.json", content_type="application/json", order=30)
+def render_json(ctx: ReportContext, path: Path) -> Path:
+    return atomic_write(path, dumps(ctx))

@@ -56,10 +56,12 @@ class WorkerRuntime:
             raise ConfigError(
                 "No configuration file: set ENTRA_AUDITOR_CONFIG or create config/auditor.yaml."
             )
+        from auditor.render.registry import validate_formats
         from auditor.rules.settings import validate_rule_settings
 
         config = load_config(path)
         validate_rule_settings(config.rules, config.waivers, str(path))
+        validate_formats(config.reports.formats, str(path))
         return config
 
     def engine(self, url: str) -> Engine:

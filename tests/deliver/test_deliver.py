@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "render"))
-from render_sample import make_result
+from render_sample import make_context
 
 from auditor.config import AuditorConfig, parse_config
 from auditor.deliver import (
@@ -31,8 +31,8 @@ from auditor.deliver import (
 )
 from auditor.errors import ConfigError, DeliveryError
 from auditor.render.email import compose_email
-from auditor.render.excel import render_xlsx
 from auditor.render.html import render_html
+from auditor.render.workbook import render_xlsx
 
 USER, PASSWORD = "mailer", "s3cret-pass"
 
@@ -113,7 +113,7 @@ def smtp_config(port: int, ca_file: str | None, **smtp) -> AuditorConfig:
 
 @pytest.fixture
 def reports(tmp_path):
-    result = make_result()
+    result = make_context()  # the report context every renderer and the e-mail read
     folder = tmp_path / "contoso" / "20260302T070000Z"
     files = [render_xlsx(result, folder / "report.xlsx"), render_html(result, folder / "report.html")]
     return result, folder, files

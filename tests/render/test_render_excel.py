@@ -7,15 +7,16 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from render_sample import FORMULA, make_result
+from render_sample import FORMULA, evaluated, make_context
 
-from auditor.render.excel import DECISIONS, render_xlsx
+from auditor.render.context import build_report_context
 from auditor.render.safe import cell_value, neutralise
+from auditor.render.workbook import DECISIONS, render_xlsx
 
 
 @pytest.fixture
 def workbook(tmp_path: Path):
-    path = render_xlsx(make_result(), tmp_path / "report.xlsx")
+    path = render_xlsx(make_context(), tmp_path / "report.xlsx")
     assert path.stat().st_mode & 0o777 == 0o600
     return openpyxl.load_workbook(path)
 
@@ -113,13 +114,11 @@ def test_sanitiser() -> None:
 
 
 def test_demo_tenant_workbook(tmp_path: Path) -> None:
-    from auditor.config import AuditorConfig
     from auditor.demo import demo_snapshot
-    from auditor.engine import evaluate_snapshot
 
     snapshot = demo_snapshot()
-    result = evaluate_snapshot(snapshot, AuditorConfig())
-    wb = openpyxl.load_workbook(render_xlsx(result, tmp_path / "report.xlsx"))
+    result, model = evaluated(snapshot)
+    wb = openpyxl.load_workbook(render_xlsx(build_report_context(result, model), tmp_path / "report.xlsx"))
     assert wb["Findings"].max_row == len(result.findings) + 1
     assert wb["Users"].max_row == len(snapshot.records("users")) + 1
     assert wb["Admin app passwords"].max_row == 1 + sum(1 for f in result.findings

@@ -7,14 +7,15 @@ import re
 from pathlib import Path
 
 import pytest
-from render_sample import XSS, make_result
+from render_sample import XSS, evaluated, make_context
 
+from auditor.render.context import build_report_context
 from auditor.render.html import render_html, render_html_text, script_json
 
 
 @pytest.fixture
 def render_result():
-    return make_result()
+    return make_context()
 
 
 def test_written_atomically_owner_only(tmp_path: Path, render_result) -> None:
@@ -42,7 +43,7 @@ def test_embedded_json_cannot_break_out() -> None:
 
 
 def test_nojs_content_grouped_by_rule_and_capped() -> None:
-    result = make_result(extra_findings=600)
+    result = make_context(extra_findings=600)
     html = render_html_text(result, cap=25)
     for rule in ("admin-app-passwords", "imap-pop-enabled", "trusted-ips-duplicate-named-locations"):
         assert f'id="rule-{rule}"' in html
@@ -153,7 +154,7 @@ def test_report_readable_without_javascript(chromium_path, tmp_path: Path, rende
 @pytest.mark.browser
 @pytest.mark.slow
 def test_100k_findings_load_and_filter(browser, tmp_path: Path) -> None:
-    result = make_result(extra_findings=100_000)
+    result = make_context(extra_findings=100_000)
     path = render_html(result, tmp_path / "report.html")
     assert path.stat().st_size < 50_000_000
     page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -171,11 +172,9 @@ def test_100k_findings_load_and_filter(browser, tmp_path: Path) -> None:
 
 
 def demo_result():
-    from auditor.config import AuditorConfig
     from auditor.demo import demo_snapshot
-    from auditor.engine import evaluate_snapshot
 
-    return evaluate_snapshot(demo_snapshot(), AuditorConfig())
+    return build_report_context(*evaluated(demo_snapshot()))
 
 
 def test_trusted_ips_side_by_side(render_result) -> None:
@@ -216,18 +215,16 @@ def test_templates_are_packaged_flat() -> None:
 
 
 def test_failed_sources_make_rules_not_assessed_impossible_to_miss() -> None:
-    from auditor.config import AuditorConfig
     from auditor.demo import demo_snapshot
-    from auditor.engine import evaluate_snapshot
     from auditor.snapshot import SourceData
 
     snapshot = demo_snapshot()
     snapshot.sources["cas_mailboxes"] = SourceData.failed("403 Forbidden: the app lacks Exchange.ManageAsApp")
     snapshot.sources["mfa_service_policy"] = SourceData.failed("404 Not Found (beta endpoint absent)")
-    result = evaluate_snapshot(snapshot, AuditorConfig())
+    result, model = evaluated(snapshot)
     skipped = {r.id for r in result.not_assessed()}
     assert {"imap-pop-enabled", "smtp-auth-mailbox-enabled"} <= skipped
-    html = render_html_text(result)
+    html = render_html_text(build_report_context(result, model))
     alert = html[html.index('id="coverage-warning"'):html.index('id="summary"')]
     assert "cas_mailboxes" in alert and "Exchange.ManageAsApp" in alert
     assert "mfa_service_policy" in alert

@@ -21,6 +21,7 @@ from auditor.demo import demo_snapshot
 from auditor.errors import StorageError
 from auditor.history.db import parse_url
 from auditor.pipeline import run_audit
+from auditor.render.context import build_report_context
 from auditor.render.email import compose_email
 from auditor.sim.tls import TlsMaterial
 from auditor.snapshot import save
@@ -56,7 +57,7 @@ def test_snapshot_tenant_name_cannot_leave_the_report_folder(tmp_path: Path) -> 
 def test_zipped_attachment_name_has_no_path(tmp_path: Path) -> None:
     outcome = run_audit(AuditorConfig(), snapshot=_evil_snapshot(), out_dir=tmp_path, formats=["json"])
     assert outcome.result is not None
-    message = compose_email(outcome.result, [outcome.files["json"]], sender="audit@contoso.com",
+    message = compose_email(build_report_context(outcome.result), [outcome.files["json"]], sender="audit@contoso.com",
                             to=["secops@contoso.com"], zip_over_mb=0)
     names = [part.get_filename() for part in message.iter_attachments()]
     assert len(names) == 1 and names[0].endswith(".zip")
@@ -204,7 +205,8 @@ def test_smtp_password_is_never_sent_in_clear(tmp_path: Path, monkeypatch: pytes
                  "username_env": "SECREV_SMTP_USER", "password_env": "SECREV_SMTP_PASSWORD"}}})
     outcome = run_audit(AuditorConfig(), snapshot=demo_snapshot(), out_dir=tmp_path, formats=["json"])
     assert outcome.result is not None and config.email is not None
-    message = compose_email(outcome.result, [], sender="audit@contoso.com", to=["secops@contoso.com"])
+    message = compose_email(build_report_context(outcome.result), [], sender="audit@contoso.com",
+                            to=["secops@contoso.com"])
     try:
         with pytest.raises(DeliveryError, match="unencrypted"):
             send_smtp(config.email, message)
