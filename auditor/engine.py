@@ -162,7 +162,6 @@ def evaluate(
         findings=findings,
         expired_waivers=expired,
         headlines=headlines(registry),
-        model=model,
     )
 
 

@@ -120,7 +120,6 @@ class AuditResult:
     expired_waivers: list[dict[str, Any]] = field(default_factory=list)
     previous_run_id: str | None = None
     headlines: tuple[Headline, ...] = ()
-    model: Any = None  # the TenantModel, for renderers not yet on the report context (findings never imports it)
 
     @property
     def open_findings(self) -> list[Finding]:

@@ -2,9 +2,9 @@
 
 Each stage is a small function over typed values, called in order by ``run_audit``:
 
-    obtain_snapshot (collect, or a given / demo snapshot) → evaluate_snapshot (build_model, then the rules)
-    → annotate_history → render_reports into ``reports.dir/<tenant>/<UTC timestamp>/`` (each file atomic,
-    folder 0700) → deliver_report (compose with ``render.email``, send with ``deliver``) → record_history
+    obtain_snapshot (collect, or a given / demo snapshot) → build_model → evaluate (the rules)
+    → annotate_history → build_report_context (once) → render_all into
+    ``reports.dir/<tenant>/<UTC timestamp>/`` (each file atomic, folder 0700) → deliver_report (compose with ``render.email``, send with ``deliver``) → record_history
     (one transaction, with any delivery error in the run's errors) → prune.
 
 Whether a run e-mails its report is decided in one place, ``wants_email``: a run asked for e-mail
@@ -30,9 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.config import AuditorConfig, EmailConfig, TenantConfig
 from auditor.deliver.registry import DeliveryResult
-from auditor.engine import evaluate_snapshot
+from auditor.engine import evaluate
 from auditor.errors import AuditorError
 from auditor.findings import AuditResult, RunInfo
+from auditor.model import build_model
+from auditor.render.context import ReportContext, build_report_context
+from auditor.rules import REGISTRY
 from auditor.snapshot import Snapshot
 from auditor.snapshot import save as save_snapshot
 
@@ -77,18 +80,13 @@ def report_folder(base: Path, tenant: str, started: datetime) -> Path:
     return folder
 
 
-def render_all(
-    result: AuditResult, snapshot: Snapshot, folder: Path, formats: list[str] | None
-) -> dict[str, Path]:
-    """Save the snapshot, build the report context once, and run each requested renderer of the registry
+def render_all(context: ReportContext, snapshot: Snapshot, folder: Path, formats: list[str] | None) -> dict[str, Path]:
+    """Save the snapshot and run each requested renderer of the registry over the one report context
     (``formats`` None: every registered format)."""
     from auditor.render import registry
-    from auditor.render.context import build_report_context
 
     files: dict[str, Path] = {"snapshot": save_snapshot(snapshot, folder / "snapshot.json.gz")}
-    wanted = registry.selected(formats)  # an unknown format raises ConfigError
-    context = build_report_context(result, result.model)
-    for output in wanted:
+    for output in registry.selected(formats):  # an unknown format raises ConfigError
         files[output.format] = output.write(context, folder / output.filename)
     return files
 
@@ -138,15 +136,13 @@ def annotate_history(result: AuditResult, history: HistoryStore | None) -> None:
         finding.first_seen = result.run.started
 
 
-def render_reports(
-    result: AuditResult, snapshot: Snapshot, folder: Path, formats: list[str] | None
-) -> dict[str, Path]:
-    """Write the snapshot and the requested report formats into ``folder``."""
-    return render_all(result, snapshot, folder, formats)
-
-
 def deliver_report(
-    email: EmailConfig, tenant: TenantConfig | None, result: AuditResult, report_dir: Path, files: dict[str, Path]
+    email: EmailConfig,
+    tenant: TenantConfig | None,
+    result: AuditResult,
+    report_dir: Path,
+    files: dict[str, Path],
+    context: ReportContext | None = None,
 ) -> DeliveryResult:
     """Compose the run's e-mail (the reports of renderers with attach=True attached) and deliver it once.
 
@@ -155,19 +151,21 @@ def deliver_report(
     """
     from auditor.deliver import already_sent, deliver_email, skipped
     from auditor.render import registry
-    from auditor.render.context import build_report_context
     from auditor.render.email import compose_email
 
     previous = already_sent(report_dir, result.run.id)
     if previous is not None:  # nothing to compose either
         return skipped(previous, email.transport)
     attachments = [files[r.format] for r in registry.attachments() if r.format in files]
-    message = compose_email(build_report_context(result), attachments, sender=email.sender, to=email.to, cc=email.cc,
+    if context is None:  # a re-delivery outside a run: the context without the model's entity rows
+        context = build_report_context(result)
+    message = compose_email(context, attachments, sender=email.sender, to=email.to, cc=email.cc,
                             zip_over_mb=email.zip_attachments_over_mb)
     return deliver_email(email, tenant, message, run_id=result.run.id, report_dir=report_dir)
 
 
-def _deliver(config: AuditorConfig, tenant: str, result: AuditResult, outcome: RunOutcome) -> bool:
+def _deliver(config: AuditorConfig, tenant: str, result: AuditResult, outcome: RunOutcome,
+             context: ReportContext) -> bool:
     """The delivery stage inside a run: a failure is recorded on the outcome, the reports stay on disk."""
     if config.email is None:
         outcome.errors.append("--email given but the configuration has no email section")
@@ -176,7 +174,7 @@ def _deliver(config: AuditorConfig, tenant: str, result: AuditResult, outcome: R
     assert outcome.report_dir is not None
     try:
         tenant_config = next((t for t in config.tenants if t.name == tenant), None)
-        deliver_report(config.email, tenant_config, result, outcome.report_dir, outcome.files)
+        deliver_report(config.email, tenant_config, result, outcome.report_dir, outcome.files, context)
         return True
     except AuditorError as exc:
         log.error("email delivery failed for tenant %s: %s", tenant, exc)
@@ -224,15 +222,18 @@ def run_audit(
     snapshot = obtain_snapshot(config, tenant_name, snapshot=snapshot, demo=demo, progress=progress)
     name = tenant_name or snapshot.tenant_name
     outcome = RunOutcome(tenant=name)
-    result = evaluate_snapshot(snapshot, config, now=now, run=run)
+    model = build_model(snapshot, config.classification, config.legacy_mfa)
+    result = evaluate(model, REGISTRY, config.rules, config.waivers, coverage=snapshot.coverage(), now=now, run=run)
     outcome.result = result
     annotate_history(result, history)
+    context = build_report_context(result, model)  # built once: every renderer and the e-mail read it
+    del model  # nothing after the report context reads the pandas tables
 
     base = Path(out_dir) if out_dir is not None else Path(config.reports.dir)
     outcome.report_dir = report_folder(base, name, started)
-    outcome.files = render_reports(result, snapshot, outcome.report_dir, formats or config.reports.formats)
+    outcome.files = render_all(context, snapshot, outcome.report_dir, formats or config.reports.formats)
     if send:
-        outcome.email_sent = _deliver(config, name, result, outcome)
+        outcome.email_sent = _deliver(config, name, result, outcome, context)
     record_history(history, result, outcome.report_dir, name, config.reports.keep_runs)
     return outcome
 

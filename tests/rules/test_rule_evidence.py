@@ -7,6 +7,7 @@ from typing import Any
 from auditor.config import parse_config
 from auditor.engine import evaluate_snapshot
 from auditor.findings import AuditResult
+from auditor.model import build_model
 from auditor.rules.admins import ADMIN_ENFORCED_WITH_LEGACY, STALE_ADMIN_WITH_FAILED_ATTEMPTS
 from auditor.rules.conditional_access import EXCLUDED_USERS, RISK_ONLY_MFA
 from auditor.rules.locations import LEGACY_TRUSTED_IPS
@@ -65,9 +66,10 @@ def test_service_signal_in_evidence_via_group_config() -> None:
     records["users"].append(user("u-kiosk", "kiosk@contoso.com"))
     records["per_user_mfa"].append({"id": "u-kiosk", "perUserMfaState": "enforced"})
     records["group_members"] = [{"id": "g-svc", "displayName": "Service Accounts", "members": [{"id": "u-kiosk"}]}]
-    result = run(records, {"classification": {"service_accounts": {"groups": ["Service Accounts"]}}})
+    config = {"classification": {"service_accounts": {"groups": ["Service Accounts"]}}}
+    result = run(records, config)
     assert not [f for f in result.findings if f.rule_id == "daily-account-per-user-mfa"]
-    users = result.model.users.set_index("id")
+    users = build_model(snapshot_of(records), parse_config(config).classification).users.set_index("id")
     assert users.loc["u-kiosk", "service_signal"] == "member of group 'Service Accounts'"
     assert users.loc["u-svc", "service_signal"].startswith("UPN matches pattern")
 
