@@ -5,7 +5,8 @@ Each stage is a small function over typed values, called in order by ``run_audit
     obtain_snapshot (collect, or a given / demo snapshot) → build_model → evaluate (the rules)
     → annotate_history → build_report_context (once) → render_all into
     ``reports.dir/<tenant>/<UTC timestamp>/`` (each file atomic, folder 0700) → deliver_report (compose
-    with ``render.email``, send with ``deliver``) → record_history (one transaction, with any delivery error in the run's errors) → prune.
+    with ``render.email``, send with ``deliver``) → record_history (one transaction, with any delivery
+    error in the run's errors) → prune.
 
 Whether a run e-mails its report is decided in one place, ``wants_email``: a run asked for e-mail
 explicitly (CLI ``--email``) or explicitly not (CLI without it) does as told; a run that does not say
