@@ -21,7 +21,7 @@ from auditor.errors import AuditorError, UsageError
 from auditor.findings import SEVERITIES, at_least
 from auditor.terminal import clean
 
-KNOWN_FORMATS = ("html", "xlsx", "json")
+KNOWN_FORMATS = ("html", "xlsx", "json", "csv")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--demo", action="store_true", help="audit the bundled demo tenant (no config or network)")
     source.add_argument("--snapshot", help="evaluate a saved snapshot offline")
     audit.add_argument("--out", help="report folder (default: reports.dir from the config)")
-    audit.add_argument("--format", help="comma-separated: html,xlsx,json (default: all three)")
+    audit.add_argument("--format", help="comma-separated: html,xlsx,json,csv (default: html,xlsx,json)")
     audit.add_argument("--email", action="store_true", help="also deliver the report by e-mail")
     audit.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 when an open finding is at or above this")
     audit.add_argument("--no-history", action="store_true", help="do not read or write the history database")
@@ -68,6 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("runs", nargs="*", help="with diff: two run ids")
     history.add_argument("--tenant", help="only this tenant")
     history.add_argument("--limit", type=int, default=50)
+
+    remediate = sub.add_parser("remediate", parents=[common],
+                               help="write (never run) the commands that would fix the open findings")
+    remediate.add_argument("--format", choices=["powershell"], default="powershell", help="script language")
+    remediate.add_argument("--rule", action="append", default=[], metavar="ID",
+                           help="only this rule's findings (repeatable; default: every rule with open findings)")
+    remediate_source = remediate.add_mutually_exclusive_group()
+    remediate_source.add_argument("--findings", metavar="FILE", help="a findings.json of any past run")
+    remediate_source.add_argument("--demo", action="store_true", help="the bundled demo tenant")
+    remediate_source.add_argument("--snapshot", metavar="FILE", help="evaluate a saved snapshot offline")
+    remediate.add_argument("--tenant", help="with -c: the tenant whose latest recorded run to use")
+    remediate.add_argument("--out", metavar="FILE", help="script to write (default: ./remediate-<tenant>.ps1)")
 
     worker = sub.add_parser("worker", parents=[common], help="run a scale-out worker (Celery)")
     worker.add_argument("--concurrency", type=int, default=1)
@@ -231,6 +243,44 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return run_scheduler(config) or 0
 
 
+def cmd_remediate(args: argparse.Namespace) -> int:
+    """Write the remediation script for the open findings of a findings.json, the demo, a snapshot, or the
+    latest recorded run of a configured tenant. Nothing is executed."""
+    from auditor import remediate
+    from auditor.render.atomic import atomic_write
+    from auditor.render.safe import file_component
+    from auditor.rules import REGISTRY
+
+    if args.findings:
+        data = remediate.from_file(args.findings)
+    elif args.demo or args.snapshot:
+        from auditor.demo import demo_snapshot
+        from auditor.engine import evaluate
+        from auditor.snapshot import load
+
+        snapshot = load(args.snapshot) if args.snapshot else demo_snapshot()
+        data = remediate.from_result(evaluate(snapshot, _config(args, required=False)))
+    else:
+        config = _config(args)
+        if not args.tenant and len(config.tenants) != 1:
+            raise UsageError("Name the tenant with --tenant, or pass --findings FILE, --demo or --snapshot FILE.")
+        tenant = config.tenant(args.tenant or config.tenants[0].name)
+        data = remediate.from_history(_history(config, args), tenant.name)
+    known = set(REGISTRY) | {f.get("rule_id") for f in data.findings} | {r.get("id") for r in data.rules}
+    unknown = [r for r in args.rule if r not in known]
+    if unknown:
+        raise UsageError(f"Unknown --rule {', '.join(unknown)}; 'entra-auditor rules' lists the rule ids.")
+    text = remediate.powershell_script(data, args.rule or None)
+    out = Path(args.out or f"remediate-{file_component(data.tenant.get('name'))}.ps1")
+    atomic_write(out, remediate.encode_script(text))
+    rules = set(args.rule)
+    count = sum(1 for f in data.findings
+                if f.get("status", "open") == "open" and (not rules or f.get("rule_id") in rules))
+    print(f"{clean(data.tenant.get('name') or 'tenant')}: remediation script for {count} open finding(s) written to "
+          f"{out} (not run: review it, then run it with -WhatIf first)")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from auditor.scale.worker import run_worker
 
@@ -240,7 +290,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "audit": cmd_audit, "collect": cmd_collect, "rules": cmd_rules, "doctor": cmd_doctor,
-    "history": cmd_history, "schedule": cmd_schedule, "worker": cmd_worker,
+    "history": cmd_history, "schedule": cmd_schedule, "worker": cmd_worker, "remediate": cmd_remediate,
 }
 
 

@@ -112,7 +112,7 @@ class StorageConfig(_Strict):
 
 class ReportsConfig(_Strict):
     dir: str = "reports/out"
-    formats: list[Literal["html", "xlsx", "json"]] = Field(default_factory=lambda: ["html", "xlsx", "json"])
+    formats: list[Literal["html", "xlsx", "json", "csv"]] = Field(default_factory=lambda: ["html", "xlsx", "json"])
     keep_runs: int = Field(default=52, ge=1)
 
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("auditor.pipeline")
 Progress = Callable[[str, str, int | None], None]
-ALL_FORMATS = ("html", "xlsx", "json")
+ALL_FORMATS = ("html", "xlsx", "json", "csv")
 
 
 @dataclass
@@ -83,6 +83,10 @@ def render_all(result: AuditResult, snapshot: Snapshot, folder: Path, formats: l
         from auditor.render.excel import render_xlsx
 
         files["xlsx"] = render_xlsx(result, folder / "report.xlsx")
+    if "csv" in formats:
+        from auditor.render.csv import render_csv
+
+        files["csv"] = render_csv(result, folder / "findings.csv")
     return files
 
 
