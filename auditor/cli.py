@@ -72,6 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--tenant", help="only this tenant")
     history.add_argument("--limit", type=int, default=50)
 
+    remediate = sub.add_parser("remediate", parents=[common],
+                               help="write (never run) the commands that would fix the open findings")
+    remediate.add_argument("--format", choices=["powershell"], default="powershell", help="script language")
+    remediate.add_argument("--rule", action="append", default=[], metavar="ID",
+                           help="only this rule's findings (repeatable; default: every rule with open findings)")
+    remediate_source = remediate.add_mutually_exclusive_group()
+    remediate_source.add_argument("--findings", metavar="FILE", help="a findings.json of any past run")
+    remediate_source.add_argument("--demo", action="store_true", help="the bundled demo tenant")
+    remediate_source.add_argument("--snapshot", metavar="FILE", help="evaluate a saved snapshot offline")
+    remediate.add_argument("--tenant", help="with -c: the tenant whose latest recorded run to use")
+    remediate.add_argument("--out", metavar="FILE", help="script to write (default: ./remediate-<tenant>.ps1)")
+
     worker = sub.add_parser("worker", parents=[common], help="run a scale-out worker (Celery)")
     worker.add_argument("--concurrency", type=int, default=1)
     return parser
@@ -247,6 +259,44 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return run_scheduler(config) or 0
 
 
+def cmd_remediate(args: argparse.Namespace) -> int:
+    """Write the remediation script for the open findings of a findings.json, the demo, a snapshot, or the
+    latest recorded run of a configured tenant. Nothing is executed."""
+    from auditor import remediate
+    from auditor.render.atomic import atomic_write
+    from auditor.render.safe import file_component
+    from auditor.rules import REGISTRY
+
+    if args.findings:
+        data = remediate.from_file(args.findings)
+    elif args.demo or args.snapshot:
+        from auditor.demo import demo_snapshot
+        from auditor.engine import evaluate_snapshot
+        from auditor.snapshot import load
+
+        snapshot = load(args.snapshot) if args.snapshot else demo_snapshot()
+        data = remediate.from_result(evaluate_snapshot(snapshot, _config(args, required=False)))
+    else:
+        config = _config(args)
+        if not args.tenant and len(config.tenants) != 1:
+            raise UsageError("Name the tenant with --tenant, or pass --findings FILE, --demo or --snapshot FILE.")
+        tenant = config.tenant(args.tenant or config.tenants[0].name)
+        data = remediate.from_history(_history(config, args), tenant.name)
+    known = set(REGISTRY) | {f.get("rule_id") for f in data.findings} | {r.get("id") for r in data.rules}
+    unknown = [r for r in args.rule if r not in known]
+    if unknown:
+        raise UsageError(f"Unknown --rule {', '.join(unknown)}; 'entra-auditor rules' lists the rule ids.")
+    text = remediate.powershell_script(data, args.rule or None)
+    out = Path(args.out or f"remediate-{file_component(data.tenant.get('name'))}.ps1")
+    atomic_write(out, remediate.encode_script(text))
+    rules = set(args.rule)
+    count = sum(1 for f in data.findings
+                if f.get("status", "open") == "open" and (not rules or f.get("rule_id") in rules))
+    print(f"{clean(data.tenant.get('name') or 'tenant')}: remediation script for {count} open finding(s) written to "
+          f"{out} (not run: review it, then run it with -WhatIf first)")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from auditor.scale.worker import run_worker
 
@@ -256,7 +306,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "audit": cmd_audit, "collect": cmd_collect, "rules": cmd_rules, "doctor": cmd_doctor,
-    "history": cmd_history, "schedule": cmd_schedule, "worker": cmd_worker,
+    "history": cmd_history, "schedule": cmd_schedule, "worker": cmd_worker, "remediate": cmd_remediate,
 }
 
 

@@ -80,7 +80,7 @@ def test_partial_snapshot_exits_3_and_names_not_assessed(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["audit", "--demo", "--format", "pdf"], "Unknown --format pdf; available formats: html, xlsx, json."),
+    (["audit", "--demo", "--format", "pdf"], "Unknown --format pdf; available formats: html, xlsx, json, csv."),
     (["audit"], "No configuration"),
     (["audit", "--snapshot", "/nonexistent.json.gz"], "does not exist"),
     (["audit", "-c", "/nonexistent.yaml"], "Configuration file /nonexistent.yaml does not exist."),

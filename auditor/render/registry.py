@@ -37,6 +37,7 @@ class Renderer:
     attach: bool = False
     content_type: str | None = None
     order: int = 100  # position in format lists (``--format`` help, the default ``reports.formats``)
+    default: bool = True  # written when ``reports.formats`` is not set (False: only when asked for)
 
 
 _REGISTRY: dict[str, Renderer] = {}
@@ -45,7 +46,7 @@ _lock = threading.RLock()  # a renderer module may ask for the formats while it 
 
 
 def renderer(format: str, *, filename: str, attach: bool = False, content_type: str | None = None,
-             order: int = 100) -> Callable[[RenderFn], RenderFn]:
+             order: int = 100, default: bool = True) -> Callable[[RenderFn], RenderFn]:
     """Register ``fn(context, path) -> path`` as the renderer of ``format`` (writing ``filename``)."""
     if not format or format != format.strip().lower() or "," in format:
         raise ValueError(f"invalid format name {format!r}: lower case, no commas or spaces")
@@ -56,7 +57,7 @@ def renderer(format: str, *, filename: str, attach: bool = False, content_type: 
         existing = _REGISTRY.get(format)
         if existing is not None and _where(existing.write) != _where(fn):  # a module reload re-registers
             raise ValueError(f"format {format!r} is already registered by {_where(existing.write)}")
-        _REGISTRY[format] = Renderer(format, filename, fn, attach, content_type, order)
+        _REGISTRY[format] = Renderer(format, filename, fn, attach, content_type, order, default)
         return fn
 
     return register
@@ -106,9 +107,9 @@ def get(format: str) -> Renderer:
 
 
 def selected(names: Sequence[str] | None) -> list[Renderer]:
-    """The renderers of ``names`` (each once, in the given order); ``None`` selects every format."""
+    """The renderers of ``names`` (each once, in the given order); ``None`` selects the default formats."""
     if names is None:
-        return renderers()
+        return [r for r in renderers() if r.default]
     return [get(name) for name in dict.fromkeys(names)]
 
 

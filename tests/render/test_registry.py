@@ -24,11 +24,11 @@ from auditor.render.context import ReportContext
 
 
 def test_builtin_formats_and_attachments() -> None:
-    assert registry.formats() == ("html", "xlsx", "json")
+    assert registry.formats() == ("html", "xlsx", "json", "csv")
     assert {r.format: r.filename for r in registry.renderers()} == {
-        "html": "report.html", "xlsx": "report.xlsx", "json": "findings.json"}
+        "html": "report.html", "xlsx": "report.xlsx", "json": "findings.json", "csv": "findings.csv"}
     assert sorted(r.format for r in registry.attachments()) == ["html", "xlsx"]
-    assert AuditorConfig().reports.formats is None  # every registered format
+    assert AuditorConfig().reports.formats is None  # every default format (csv only when asked for)
     assert _formats(None, AuditorConfig()) == ["html", "xlsx", "json"]
     assert registry.content_type("report.xlsx") == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
