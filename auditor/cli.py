@@ -34,8 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="entra-auditor", description="Audit Microsoft Entra ID and Exchange Online tenants.")
     parser.add_argument("--version", action="version", version=f"entra-auditor {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config",
-                        help="configuration file (else $ENTRA_AUDITOR_CONFIG, else config/auditor.yaml)")
+    common.add_argument(
+        "-c", "--config", help="configuration file (else $ENTRA_AUDITOR_CONFIG, else config/auditor.yaml)"
+    )
     common.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -46,9 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--snapshot", help="evaluate a saved snapshot offline")
     audit.add_argument("--out", help="report folder (default: reports.dir from the config)")
     audit.add_argument("--format", help=f"comma-separated: {','.join(registry.formats())} (default: reports.formats)")
-    audit.add_argument("--email", action="store_true",
-                       help="also deliver the report by e-mail (scheduled and worker runs e-mail whenever "
-                            "'email' is configured)")
+    audit.add_argument(
+        "--email",
+        action="store_true",
+        help="also deliver the report by e-mail (scheduled and worker runs e-mail whenever 'email' is configured)",
+    )
     audit.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 when an open finding is at or above this")
     audit.add_argument("--no-history", action="store_true", help="do not read or write the history database")
 
@@ -57,12 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--out", required=True, help="snapshot file to write (.json.gz)")
 
     schedule = sub.add_parser("schedule", parents=[common], help="run the scheduler in the foreground")
-    schedule.add_argument("--dispatch", action="store_true",
-                          help="enqueue audits for the worker pool instead of running them here")
+    schedule.add_argument(
+        "--dispatch", action="store_true", help="enqueue audits for the worker pool instead of running them here"
+    )
 
     rules = sub.add_parser("rules", parents=[common], help="list the rule catalog")
-    rules.add_argument("-v", "--verbose", dest="verbose_rules", action="store_true",
-                       help="also show how each rule decides, its severities and the controls it rests on")
+    rules.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbose_rules",
+        action="store_true",
+        help="also show how each rule decides, its severities and the controls it rests on",
+    )
     doctor = sub.add_parser("doctor", parents=[common], help="check config, credentials and permissions")
     doctor.add_argument("--tenant", help="tenant name (default: all)")
 
@@ -72,11 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--tenant", help="only this tenant")
     history.add_argument("--limit", type=int, default=50)
 
-    remediate = sub.add_parser("remediate", parents=[common],
-                               help="write (never run) the commands that would fix the open findings")
+    remediate = sub.add_parser(
+        "remediate", parents=[common], help="write (never run) the commands that would fix the open findings"
+    )
     remediate.add_argument("--format", choices=["powershell"], default="powershell", help="script language")
-    remediate.add_argument("--rule", action="append", default=[], metavar="ID",
-                           help="only this rule's findings (repeatable; default: every rule with open findings)")
+    remediate.add_argument(
+        "--rule",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only this rule's findings (repeatable; default: every rule with open findings)",
+    )
     remediate_source = remediate.add_mutually_exclusive_group()
     remediate_source.add_argument("--findings", metavar="FILE", help="a findings.json of any past run")
     remediate_source.add_argument("--demo", action="store_true", help="the bundled demo tenant")
@@ -132,8 +147,10 @@ def _print_outcome(outcome: Any) -> None:
     result = outcome.result
     summary = result.summary()
     counts = ", ".join(f"{n} {s}" for s, n in summary["open"].items() if n)
-    print(f"{clean(outcome.tenant)}: run {result.run.status}; open findings: {counts or 'none'}; "
-          f"waived: {summary['waived']}")
+    print(
+        f"{clean(outcome.tenant)}: run {result.run.status}; open findings: {counts or 'none'}; "
+        f"waived: {summary['waived']}"
+    )
     for rule in result.not_assessed():
         print(f"  not assessed: {rule.id} — {clean(rule.reason, 300)}")
     for name, path in outcome.files.items():
@@ -165,8 +182,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
         snapshot = load(args.snapshot) if args.snapshot else None
         # Without a configuration file an offline run keeps no history (no database appears in the cwd).
         history = _history(config, args) if resolve_config_path(args.config) is not None else None
-        outcome = run_audit(config, args.tenant[0] if args.tenant else None, snapshot=snapshot, demo=args.demo,
-                            out_dir=out, formats=formats, email=args.email, history=history)
+        outcome = run_audit(
+            config,
+            args.tenant[0] if args.tenant else None,
+            snapshot=snapshot,
+            demo=args.demo,
+            out_dir=out,
+            formats=formats,
+            email=args.email,
+            history=history,
+        )
         outcomes = [outcome]
     else:
         names = args.tenant or [t.name for t in config.tenants]
@@ -174,8 +199,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
             raise UsageError("The configuration lists no tenants; add one under 'tenants' or use --demo.")
         for name in names:
             config.tenant(name)
-        outcomes = run_audits(config, names, history=_history(config, args), out_dir=out, formats=formats,
-                              email=args.email, progress_for=progress_printer)
+        outcomes = run_audits(
+            config,
+            names,
+            history=_history(config, args),
+            out_dir=out,
+            formats=formats,
+            email=args.email,
+            progress_for=progress_printer,
+        )
     for outcome in outcomes:
         _print_outcome(outcome)
     return _exit_code(outcomes, args.fail_on)
@@ -290,10 +322,13 @@ def cmd_remediate(args: argparse.Namespace) -> int:
     out = Path(args.out or f"remediate-{file_component(data.tenant.get('name'))}.ps1")
     atomic_write(out, remediate.encode_script(text))
     rules = set(args.rule)
-    count = sum(1 for f in data.findings
-                if f.get("status", "open") == "open" and (not rules or f.get("rule_id") in rules))
-    print(f"{clean(data.tenant.get('name') or 'tenant')}: remediation script for {count} open finding(s) written to "
-          f"{out} (not run: review it, then run it with -WhatIf first)")
+    count = sum(
+        1 for f in data.findings if f.get("status", "open") == "open" and (not rules or f.get("rule_id") in rules)
+    )
+    print(
+        f"{clean(data.tenant.get('name') or 'tenant')}: remediation script for {count} open finding(s) written to "
+        f"{out} (not run: review it, then run it with -WhatIf first)"
+    )
     return 0
 
 
@@ -305,15 +340,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "audit": cmd_audit, "collect": cmd_collect, "rules": cmd_rules, "doctor": cmd_doctor,
-    "history": cmd_history, "schedule": cmd_schedule, "worker": cmd_worker, "remediate": cmd_remediate,
+    "audit": cmd_audit,
+    "collect": cmd_collect,
+    "rules": cmd_rules,
+    "doctor": cmd_doctor,
+    "history": cmd_history,
+    "schedule": cmd_schedule,
+    "worker": cmd_worker,
+    "remediate": cmd_remediate,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return COMMANDS[args.command](args)
     except AuditorError as exc:

@@ -18,9 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from auditor.errors import ConfigError
 
-DEFAULT_SERVICE_ACCOUNT_PATTERN = (
-    r"^(svc|sa|service|srv|noreply|no-reply|scan|scanner|printer|smtp|relay|app)[-_.]"
-)
+DEFAULT_SERVICE_ACCOUNT_PATTERN = r"^(svc|sa|service|srv|noreply|no-reply|scan|scanner|printer|smtp|relay|app)[-_.]"
 MAX_CONFIG_BYTES = 1024 * 1024  # a config is a few KiB; this also stops ``-c /dev/zero``
 MAX_SECRET_BYTES = 64 * 1024
 MAX_YAML_DEPTH = 64
@@ -50,9 +48,7 @@ class TenantConfig(_Strict):
     def _check(self) -> TenantConfig:
         creds = [self.client_secret_env, self.client_secret_file, self.certificate_path]
         if sum(c is not None for c in creds) != 1:
-            raise ValueError(
-                "set exactly one of client_secret_env, client_secret_file or certificate_path"
-            )
+            raise ValueError("set exactly one of client_secret_env, client_secret_file or certificate_path")
         if self.cloud == "custom":
             for key in ("authority_host", "graph_endpoint", "exchange_endpoint"):
                 value = getattr(self, key)
@@ -297,7 +293,7 @@ def _explain(exc: ValidationError, origin: str) -> str:
         return f"{origin}: missing required key '{key}'."
     msg = err["msg"]
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     return f"{origin}: invalid value for '{key}': {msg}."
 
 

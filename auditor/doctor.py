@@ -92,8 +92,7 @@ class DoctorReport:
             for r in self.rows
         ]
         widths = [
-            min(60, max(len(h), *(len(row[i]) for row in table))) if table else len(h)
-            for i, h in enumerate(headers)
+            min(60, max(len(h), *(len(row[i]) for row in table))) if table else len(h) for i, h in enumerate(headers)
         ]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths[:-1]) + "  {}"
         lines.append("")
@@ -114,6 +113,7 @@ class DoctorReport:
 def _rule_needs() -> dict[str, set[str]]:
     """Source -> rule ids needing it, from the public rule registry (its ``needs`` only)."""
     from auditor.rules import REGISTRY
+
     needs: dict[str, set[str]] = {}
     for spec in REGISTRY.values():
         for source in spec.needs:
@@ -142,9 +142,7 @@ def _missing_static(source: str, graph_roles: set[str], exo_roles: set[str], wid
     return missing
 
 
-async def doctor_async(
-    tenant: TenantConfig, config: AuditorConfig, *, limits: Limits | None = None
-) -> DoctorReport:
+async def doctor_async(tenant: TenantConfig, config: AuditorConfig, *, limits: Limits | None = None) -> DoctorReport:
     tokens, api = build_api(tenant, config, limits)
     ep = tokens.endpoints
     report = DoctorReport(
@@ -206,12 +204,8 @@ async def doctor_async(
         spec = src.spec
         static = _missing_static(name, graph_roles, exo_roles, wids) if report.graph_token else []
         reason = failures.get(name, "")
-        missing = "; ".join(
-            dict.fromkeys(filter(None, [", ".join(static) if static and reason else "", reason]))
-        )
-        report.rows.append(
-            DoctorRow(name, name not in failures, missing, left_out.get(name, []), spec.optional)
-        )
+        missing = "; ".join(dict.fromkeys(filter(None, [", ".join(static) if static and reason else "", reason])))
+        report.rows.append(DoctorRow(name, name not in failures, missing, left_out.get(name, []), spec.optional))
     return report
 
 

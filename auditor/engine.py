@@ -45,9 +45,12 @@ def _waiver_matches(waiver: Waiver, finding: Finding, owners: dict[str, str]) ->
 
 def _waiver_doc(waiver: Waiver, expired: bool) -> dict[str, Any]:
     return {
-        "rule": waiver.rule, "entity": waiver.entity, "reason": waiver.reason,
+        "rule": waiver.rule,
+        "entity": waiver.entity,
+        "reason": waiver.reason,
         "expires": waiver.expires.isoformat() if waiver.expires else None,
-        "approved_by": waiver.approved_by, "expired": expired,
+        "approved_by": waiver.approved_by,
+        "expired": expired,
     }
 
 
@@ -77,17 +80,30 @@ def apply_waivers(
 
 def reference_doc(ref: Reference) -> dict[str, Any]:
     """A reference as plain data (RuleOutcome.references, findings.json ``rules[].references``)."""
-    return {"framework": ref.framework, "id": ref.id, "title": ref.title, "url": ref.url,
-            "relation": ref.relation, "note": ref.note}
+    return {
+        "framework": ref.framework,
+        "id": ref.id,
+        "title": ref.title,
+        "url": ref.url,
+        "relation": ref.relation,
+        "note": ref.note,
+    }
 
 
-def _run_rule(
-    spec: RuleSpec, model: TenantModel, rule_config: RuleConfig | None
-) -> tuple[RuleOutcome, list[Finding]]:
+def _run_rule(spec: RuleSpec, model: TenantModel, rule_config: RuleConfig | None) -> tuple[RuleOutcome, list[Finding]]:
     outcome = RuleOutcome(
-        id=spec.id, title=spec.title, severity=spec.severity, status="assessed", needs=spec.needs,
-        rationale=spec.rationale, remediation=spec.remediation, detection=spec.detection,
-        escalation=spec.escalation, headline=spec.headline, sheet=spec.sheet, params=dict(spec.params),
+        id=spec.id,
+        title=spec.title,
+        severity=spec.severity,
+        status="assessed",
+        needs=spec.needs,
+        rationale=spec.rationale,
+        remediation=spec.remediation,
+        detection=spec.detection,
+        escalation=spec.escalation,
+        headline=spec.headline,
+        sheet=spec.sheet,
+        params=dict(spec.params),
         references=[reference_doc(r) for r in spec.references],
     )
     if rule_config is not None and not rule_config.enabled:

@@ -86,8 +86,13 @@ class RuleOutcome:
     """The controls and pages the rule rests on: ``{framework, id, title, url, relation, note}`` each."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "status": self.status, "reason": self.reason, "findings": self.findings,
-                "references": [dict(r) for r in self.references]}
+        return {
+            "id": self.id,
+            "status": self.status,
+            "reason": self.reason,
+            "findings": self.findings,
+            "references": [dict(r) for r in self.references],
+        }
 
 
 @dataclass

@@ -160,13 +160,15 @@ def deliver_report(
     attachments = [files[r.format] for r in registry.attachments() if r.format in files]
     if context is None:  # a re-delivery outside a run: the context without the model's entity rows
         context = build_report_context(result)
-    message = compose_email(context, attachments, sender=email.sender, to=email.to, cc=email.cc,
-                            zip_over_mb=email.zip_attachments_over_mb)
+    message = compose_email(
+        context, attachments, sender=email.sender, to=email.to, cc=email.cc, zip_over_mb=email.zip_attachments_over_mb
+    )
     return deliver_email(email, tenant, message, run_id=result.run.id, report_dir=report_dir)
 
 
-def _deliver(config: AuditorConfig, tenant: str, result: AuditResult, outcome: RunOutcome,
-             context: ReportContext) -> bool:
+def _deliver(
+    config: AuditorConfig, tenant: str, result: AuditResult, outcome: RunOutcome, context: ReportContext
+) -> bool:
     """The delivery stage inside a run: a failure is recorded on the outcome, the reports stay on disk."""
     if config.email is None:
         outcome.errors.append("--email given but the configuration has no email section")
@@ -184,8 +186,9 @@ def _deliver(config: AuditorConfig, tenant: str, result: AuditResult, outcome: R
         return False
 
 
-def record_history(history: HistoryStore | None, result: AuditResult, report_dir: Path, tenant: str,
-                   keep_runs: int) -> None:
+def record_history(
+    history: HistoryStore | None, result: AuditResult, report_dir: Path, tenant: str, keep_runs: int
+) -> None:
     """Record the run (one transaction), then prune the tenant's runs beyond ``keep_runs``."""
     if history is None:
         return

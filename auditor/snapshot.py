@@ -131,7 +131,9 @@ class Snapshot:
                 if status not in ("collected", "failed", "skipped"):
                     raise SnapshotError(f"{origin}: source {name[:60]!r} has invalid status {str(status)[:40]!r}.")
                 sources[name] = SourceData(
-                    status=status, records=raw.get("records"), reason=raw.get("reason"),
+                    status=status,
+                    records=raw.get("records"),
+                    reason=raw.get("reason"),
                     items=int(raw.get("items") or 0),
                 )
             collected_at = datetime.fromisoformat(doc["collected_at"])
@@ -209,8 +211,11 @@ def save(snapshot: Snapshot, path: str | os.PathLike[str]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".snapshot-", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=COMPRESSLEVEL) as gz, \
-                io.BufferedWriter(gz, buffer_size=1 << 20) as out:
+        with (
+            os.fdopen(fd, "wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=COMPRESSLEVEL) as gz,
+            io.BufferedWriter(gz, buffer_size=1 << 20) as out,
+        ):
             _write_streamed(snapshot, out)
             out.flush()
         os.replace(tmp, path)
@@ -235,7 +240,7 @@ def _write_streamed(snapshot: Snapshot, out: io.BufferedWriter, chunk: int = 200
         if isinstance(records, list):
             out.write(b"[")
             for start in range(0, len(records), chunk):
-                part = _dumps(records[start:start + chunk])[1:-1]  # one encoder call per chunk
+                part = _dumps(records[start : start + chunk])[1:-1]  # one encoder call per chunk
                 out.write((b"," if start else b"") + part)
             out.write(b"]}")
         else:

@@ -27,14 +27,33 @@ def ago(days: float) -> str:
     return (NOW - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def user(uid: str, upn: str, *, name: str | None = None, user_type: str = "Member", enabled: bool = True,
-         last_days: float | None = 1) -> dict[str, Any]:
-    activity = None if last_days is None else {
-        "lastSignInDateTime": ago(last_days), "lastNonInteractiveSignInDateTime": ago(last_days),
-        "lastSuccessfulSignInDateTime": ago(last_days)}
-    return {"id": uid, "userPrincipalName": upn, "displayName": name or upn.split("@")[0], "userType": user_type,
-            "accountEnabled": enabled, "mail": upn if user_type == "Member" else None,
-            "signInActivity": activity}
+def user(
+    uid: str,
+    upn: str,
+    *,
+    name: str | None = None,
+    user_type: str = "Member",
+    enabled: bool = True,
+    last_days: float | None = 1,
+) -> dict[str, Any]:
+    activity = (
+        None
+        if last_days is None
+        else {
+            "lastSignInDateTime": ago(last_days),
+            "lastNonInteractiveSignInDateTime": ago(last_days),
+            "lastSuccessfulSignInDateTime": ago(last_days),
+        }
+    )
+    return {
+        "id": uid,
+        "userPrincipalName": upn,
+        "displayName": name or upn.split("@")[0],
+        "userType": user_type,
+        "accountEnabled": enabled,
+        "mail": upn if user_type == "Member" else None,
+        "signInActivity": activity,
+    }
 
 
 def baseline() -> Records:
@@ -53,30 +72,52 @@ def baseline() -> Records:
             {"id": REPORTS_READER, "templateId": REPORTS_READER, "displayName": "Reports Reader", "isBuiltIn": True},
         ],
         "role_assignments": [
-            {"id": "ra-1", "principalId": "u-alice", "roleDefinitionId": GA, "directoryScopeId": "/",
-             "principal": {"@odata.type": "#microsoft.graph.user", "id": "u-alice",
-                           "userPrincipalName": "alice@contoso.com"}},
+            {
+                "id": "ra-1",
+                "principalId": "u-alice",
+                "roleDefinitionId": GA,
+                "directoryScopeId": "/",
+                "principal": {
+                    "@odata.type": "#microsoft.graph.user",
+                    "id": "u-alice",
+                    "userPrincipalName": "alice@contoso.com",
+                },
+            },
         ],
         "role_eligibility": [],
         "group_members": [],
-        "per_user_mfa": [{"id": u["id"], "userPrincipalName": u["userPrincipalName"], "perUserMfaState": "disabled"}
-                         for u in users],
-        "registration_details": [{"id": u["id"], "userPrincipalName": u["userPrincipalName"], "isMfaRegistered": True,
-                                  "methodsRegistered": ["microsoftAuthenticatorPush"]} for u in users],
+        "per_user_mfa": [
+            {"id": u["id"], "userPrincipalName": u["userPrincipalName"], "perUserMfaState": "disabled"} for u in users
+        ],
+        "registration_details": [
+            {
+                "id": u["id"],
+                "userPrincipalName": u["userPrincipalName"],
+                "isMfaRegistered": True,
+                "methodsRegistered": ["microsoftAuthenticatorPush"],
+            }
+            for u in users
+        ],
         "security_defaults": {"id": "00000000-0000-0000-0000-000000000005", "isEnabled": False},
         "conditional_access": [
             ca_policy("ca-mfa", "MFA for everyone", grant=["mfa"]),
             ca_policy("ca-legacy", "Block legacy auth", grant=["block"], client_apps=["exchangeActiveSync", "other"]),
         ],
         "named_locations": [
-            {"@odata.type": "#microsoft.graph.ipNamedLocation", "id": "loc-hq", "displayName": "HQ",
-             "isTrusted": True,
-             "ipRanges": [{"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": "52.1.2.0/24"}]},
+            {
+                "@odata.type": "#microsoft.graph.ipNamedLocation",
+                "id": "loc-hq",
+                "displayName": "HQ",
+                "isTrusted": True,
+                "ipRanges": [{"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": "52.1.2.0/24"}],
+            },
         ],
         "auth_methods_policy": {"id": "authenticationMethodsPolicy", "policyMigrationState": "migrationComplete"},
-        "mfa_service_policy": {"allowAppPasswords": False,
-                               "trustedIps": {"skipMfaForFederatedUsers": False, "ipRanges": []},
-                               "rememberMfaOnTrustedDevice": {"isEnabled": False, "allowedNumberOfDays": 0}},
+        "mfa_service_policy": {
+            "allowAppPasswords": False,
+            "trustedIps": {"skipMfaForFederatedUsers": False, "ipRanges": []},
+            "rememberMfaOnTrustedDevice": {"isEnabled": False, "allowedNumberOfDays": 0},
+        },
         "sign_ins": [],
         "cas_mailboxes": [mailbox(u["id"], u["userPrincipalName"]) for u in users],
         "transport_config": {"SmtpClientAuthenticationDisabled": True},
@@ -85,37 +126,78 @@ def baseline() -> Records:
     }
 
 
-def ca_policy(pid: str, name: str, *, grant: list[str], state: str = "enabled", users: dict | None = None,
-              apps: list[str] | None = None, client_apps: list[str] | None = None,
-              strength: dict | None = None, locations: dict | None = None, operator: str = "OR") -> dict[str, Any]:
-    scope = {"includeUsers": ["All"], "excludeUsers": [], "includeGroups": [], "excludeGroups": [],
-             "includeRoles": [], "excludeRoles": []}
+def ca_policy(
+    pid: str,
+    name: str,
+    *,
+    grant: list[str],
+    state: str = "enabled",
+    users: dict | None = None,
+    apps: list[str] | None = None,
+    client_apps: list[str] | None = None,
+    strength: dict | None = None,
+    locations: dict | None = None,
+    operator: str = "OR",
+) -> dict[str, Any]:
+    scope = {
+        "includeUsers": ["All"],
+        "excludeUsers": [],
+        "includeGroups": [],
+        "excludeGroups": [],
+        "includeRoles": [],
+        "excludeRoles": [],
+    }
     scope.update(users or {})
     return {
-        "id": pid, "displayName": name, "state": state,
-        "conditions": {"users": scope, "applications": {"includeApplications": apps or ["All"],
-                                                        "excludeApplications": []},
-                       "clientAppTypes": client_apps or ["all"], "locations": locations},
-        "grantControls": {"operator": operator, "builtInControls": grant, "authenticationStrength": strength,
-                          "customAuthenticationFactors": [], "termsOfUse": []},
+        "id": pid,
+        "displayName": name,
+        "state": state,
+        "conditions": {
+            "users": scope,
+            "applications": {"includeApplications": apps or ["All"], "excludeApplications": []},
+            "clientAppTypes": client_apps or ["all"],
+            "locations": locations,
+        },
+        "grantControls": {
+            "operator": operator,
+            "builtInControls": grant,
+            "authenticationStrength": strength,
+            "customAuthenticationFactors": [],
+            "termsOfUse": [],
+        },
         "sessionControls": None,
     }
 
 
-def mailbox(uid: str, address: str, imap: bool = False, pop: bool = False,
-            smtp_disabled: bool | None = True) -> dict[str, Any]:
-    return {"Guid": f"mbx-{uid}", "ExternalDirectoryObjectId": uid, "DisplayName": address,
-            "PrimarySmtpAddress": address, "ImapEnabled": imap, "PopEnabled": pop,
-            "SmtpClientAuthenticationDisabled": smtp_disabled}
+def mailbox(
+    uid: str, address: str, imap: bool = False, pop: bool = False, smtp_disabled: bool | None = True
+) -> dict[str, Any]:
+    return {
+        "Guid": f"mbx-{uid}",
+        "ExternalDirectoryObjectId": uid,
+        "DisplayName": address,
+        "PrimarySmtpAddress": address,
+        "ImapEnabled": imap,
+        "PopEnabled": pop,
+        "SmtpClientAuthenticationDisabled": smtp_disabled,
+    }
 
 
 def sign_in(uid: str, upn: str, app: str, days: float = 2, error: int = 0, ip: str = "198.51.100.7") -> dict:
-    return {"id": f"si-{uid}-{app}-{days}-{error}", "createdDateTime": ago(days), "userId": uid,
-            "userPrincipalName": upn, "clientAppUsed": app, "ipAddress": ip, "status": {"errorCode": error}}
+    return {
+        "id": f"si-{uid}-{app}-{days}-{error}",
+        "createdDateTime": ago(days),
+        "userId": uid,
+        "userPrincipalName": upn,
+        "clientAppUsed": app,
+        "ipAddress": ip,
+        "status": {"errorCode": error},
+    }
 
 
-def snapshot_of(records: Records, failed: dict[str, str] | None = None,
-                skipped: dict[str, str] | None = None) -> Snapshot:
+def snapshot_of(
+    records: Records, failed: dict[str, str] | None = None, skipped: dict[str, str] | None = None
+) -> Snapshot:
     sources = {}
     for name, recs in records.items():
         sources[name] = SourceData.collected(copy.deepcopy(recs))
@@ -123,8 +205,9 @@ def snapshot_of(records: Records, failed: dict[str, str] | None = None,
         sources[name] = SourceData.failed(reason)
     for name, reason in (skipped or {}).items():
         sources[name] = SourceData.skipped(reason)
-    return Snapshot(tenant={"name": "contoso", "tenant_id": TENANT_ID, "display_name": "Contoso"},
-                    sources=sources, collected_at=NOW)
+    return Snapshot(
+        tenant={"name": "contoso", "tenant_id": TENANT_ID, "display_name": "Contoso"}, sources=sources, collected_at=NOW
+    )
 
 
 def set_mfa(records: Records, uid: str, state: str) -> None:
@@ -137,7 +220,9 @@ def add_admin(records: Records, uid: str, upn: str, role: str = GA, **kw: Any) -
     """A user holding ``role`` tenant-wide, with per-user MFA disabled and a FIDO2 key registered."""
     records["users"].append(user(uid, upn, **kw))
     records["per_user_mfa"].append({"id": uid, "userPrincipalName": upn, "perUserMfaState": "disabled"})
-    records["registration_details"].append({"id": uid, "userPrincipalName": upn, "isMfaRegistered": True,
-                                            "methodsRegistered": ["fido2SecurityKey"]})
-    records["role_assignments"].append({"id": f"ra-{uid}", "principalId": uid, "roleDefinitionId": role,
-                                        "directoryScopeId": "/"})
+    records["registration_details"].append(
+        {"id": uid, "userPrincipalName": upn, "isMfaRegistered": True, "methodsRegistered": ["fido2SecurityKey"]}
+    )
+    records["role_assignments"].append(
+        {"id": f"ra-{uid}", "principalId": uid, "roleDefinitionId": role, "directoryScopeId": "/"}
+    )

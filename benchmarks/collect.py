@@ -39,15 +39,28 @@ ACTIVITY_PER_MINUTE = 10  # GET with signInActivity: 10 per minute (and one of t
 
 
 def make_config(sim: Any, served: Snapshot) -> AuditorConfig:
-    return AuditorConfig.model_validate({"tenants": [{
-        "name": served.tenant_name, "tenant_id": served.tenant_id,
-        "client_id": "11111111-1111-1111-1111-111111111111", "client_secret_env": SECRET_ENV,
-        "cloud": "custom", "authority_host": sim.authority_host, "graph_endpoint": sim.graph_endpoint,
-        "exchange_endpoint": sim.exchange_endpoint, "ca_bundle": str(sim.ca_bundle_path),
-    }], "collect": {"max_concurrency": 16}})
+    return AuditorConfig.model_validate(
+        {
+            "tenants": [
+                {
+                    "name": served.tenant_name,
+                    "tenant_id": served.tenant_id,
+                    "client_id": "11111111-1111-1111-1111-111111111111",
+                    "client_secret_env": SECRET_ENV,
+                    "cloud": "custom",
+                    "authority_host": sim.authority_host,
+                    "graph_endpoint": sim.graph_endpoint,
+                    "exchange_endpoint": sim.exchange_endpoint,
+                    "ca_bundle": str(sim.ca_bundle_path),
+                }
+            ],
+            "collect": {"max_concurrency": 16},
+        }
+    )
 
 
 # ------------------------------------------------------------------ lower bound
+
 
 def lower_bound(served: Snapshot, latency_s: float, budget: float, reports_per_10s: int) -> dict[str, float]:
     """What no client can beat against these limits.
@@ -86,8 +99,14 @@ def lower_bound(served: Snapshot, latency_s: float, budget: float, reports_per_1
         "mailboxes": mailboxes,
         "exchange_users": mailboxes,
     }
-    units = (chains["users"] + chains["per_user_mfa"] + sum(group_pages) + 1
-             + 2 * max(1, math.ceil(len(recs.get("role_assignments") or []) / 100)) + 12)
+    units = (
+        chains["users"]
+        + chains["per_user_mfa"]
+        + sum(group_pages)
+        + 1
+        + 2 * max(1, math.ceil(len(recs.get("role_assignments") or []) / 100))
+        + 12
+    )
     reports = chains["registration_details"] + chains["sign_ins"] + chains["sign_ins_non_interactive"] + activity
     parts = {
         "chain_s": (1 + max(chains.values())) * latency_s,
@@ -107,6 +126,7 @@ def lower_bound(served: Snapshot, latency_s: float, budget: float, reports_per_1
 
 # ------------------------------------------------------------------ optimised run (child process)
 
+
 def child(spec: dict[str, Any]) -> None:
     config = AuditorConfig.model_validate(spec["config"])
     tenant = config.tenants[0]
@@ -114,22 +134,31 @@ def child(spec: dict[str, Any]) -> None:
     run = asyncio.run(collect_tenant_async(tenant, config, limits=Limits(identity_budget_units=spec["budget"])))
     wall = time.perf_counter() - start
     snap = run.snapshot
-    print(json.dumps({
-        "wall_s": wall, "requests": run.stats.requests, "sub_requests": run.stats.sub_requests,
-        "retries": run.stats.retries, "throttled": run.stats.throttled,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "coverage": {n: [s.status, s.items, s.reason] for n, s in snap.sources.items()},
-        "per_user_mfa_path": run.notes.get("per_user_mfa_path"),
-    }))
+    print(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "requests": run.stats.requests,
+                "sub_requests": run.stats.sub_requests,
+                "retries": run.stats.retries,
+                "throttled": run.stats.throttled,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "coverage": {n: [s.status, s.items, s.reason] for n, s in snap.sources.items()},
+                "per_user_mfa_path": run.notes.get("per_user_mfa_path"),
+            }
+        )
+    )
 
 
 # ------------------------------------------------------------------ naive baseline
 
+
 async def naive(config: AuditorConfig, served: Snapshot, cap_s: float) -> dict[str, Any]:
     """Sequential, unbatched, default page sizes, per-user MFA calls; reacts to 429 only."""
     tenant = config.tenants[0]
-    tokens, api = build_api(tenant, config, Limits(identity_budget_units=1e12, reports_per_10s=10**9,
-                                                   ca_per_second=10**9))
+    tokens, api = build_api(
+        tenant, config, Limits(identity_budget_units=1e12, reports_per_10s=10**9, ca_per_second=10**9)
+    )
     api._sem = asyncio.Semaphore(1)  # one request at a time
     users = served.records("users")
     extrapolated: list[str] = []
@@ -171,45 +200,68 @@ async def naive(config: AuditorConfig, served: Snapshot, cap_s: float) -> dict[s
         n = len(users)
         sel = "id,userPrincipalName,displayName,userType,accountEnabled,signInActivity"
         await chain("users", g.url("v1.0", f"/users?$select={sel}"), math.ceil(n / 100))
-        await singles("per_user_mfa", [g.url("beta", f"/users/{u['id']}/authentication/requirements")
-                                       for u in users])
-        await chain("registration_details", g.url("v1.0", "/reports/authenticationMethods/userRegistrationDetails"),
-                    math.ceil(n / 100))
-        await chain("sign_ins", g.url("v1.0", "/auditLogs/signIns"),
-                    max(1, math.ceil(len(served.records("sign_ins") or []) / 1000)))
-        for name, path in (("role_definitions", "/roleManagement/directory/roleDefinitions"),
-                           ("role_assignments", "/roleManagement/directory/roleAssignments?$expand=principal"),
-                           ("role_eligibility", "/roleManagement/directory/roleEligibilityScheduleInstances"),
-                           ("conditional_access", "/identity/conditionalAccess/policies"),
-                           ("named_locations", "/identity/conditionalAccess/namedLocations")):
+        await singles("per_user_mfa", [g.url("beta", f"/users/{u['id']}/authentication/requirements") for u in users])
+        await chain(
+            "registration_details",
+            g.url("v1.0", "/reports/authenticationMethods/userRegistrationDetails"),
+            math.ceil(n / 100),
+        )
+        await chain(
+            "sign_ins",
+            g.url("v1.0", "/auditLogs/signIns"),
+            max(1, math.ceil(len(served.records("sign_ins") or []) / 1000)),
+        )
+        for name, path in (
+            ("role_definitions", "/roleManagement/directory/roleDefinitions"),
+            ("role_assignments", "/roleManagement/directory/roleAssignments?$expand=principal"),
+            ("role_eligibility", "/roleManagement/directory/roleEligibilityScheduleInstances"),
+            ("conditional_access", "/identity/conditionalAccess/policies"),
+            ("named_locations", "/identity/conditionalAccess/namedLocations"),
+        ):
             await chain(name, g.url("v1.0", path), 1)
         for group in served.records("group_members") or []:
-            await chain("group_members", g.url("v1.0", f"/groups/{group['id']}/transitiveMembers"),
-                        max(1, math.ceil(len(group.get("members") or []) / 100)))
+            await chain(
+                "group_members",
+                g.url("v1.0", f"/groups/{group['id']}/transitiveMembers"),
+                max(1, math.ceil(len(group.get("members") or []) / 100)),
+            )
         start = time.perf_counter()
         mailboxes = await exo.invoke("Get-CASMailbox", {"ResultSize": "Unlimited"})
         total += time.perf_counter() - start
         requests += max(1, math.ceil(len(mailboxes) / 1000))
-    return {"wall_s": total, "requests_sent": requests, "retries": api.stats.retries,
-            "extrapolated": sorted(set(extrapolated))}
+    return {
+        "wall_s": total,
+        "requests_sent": requests,
+        "retries": api.stats.retries,
+        "extrapolated": sorted(set(extrapolated)),
+    }
 
 
 # ------------------------------------------------------------------ driver
+
 
 def bench(size: int, args: argparse.Namespace) -> dict[str, Any]:
     from auditor.sim import SimOptions, SimTenant, Simulator
     from auditor.sim.tenant_gen import generate_tenant
 
     served = generate_tenant(size, seed=7)
-    opts = SimOptions(latency_ms=args.latency_ms, identity_budget_units=args.budget, reports_per_10s=5,
-                      ca_per_second=1, sign_in_activity_per_minute=ACTIVITY_PER_MINUTE)
+    opts = SimOptions(
+        latency_ms=args.latency_ms,
+        identity_budget_units=args.budget,
+        reports_per_10s=5,
+        ca_per_second=1,
+        sign_in_activity_per_minute=ACTIVITY_PER_MINUTE,
+    )
     out: dict[str, Any] = {"users": size}
     with Simulator(tenants=[SimTenant(served)], options=opts) as sim:
         config = make_config(sim, served)
         env = {**os.environ, SECRET_ENV: "sim-secret"}
         proc = subprocess.run(
             [sys.executable, __file__, "--child", json.dumps({"config": config.model_dump(), "budget": args.budget})],
-            capture_output=True, text=True, env=env, check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
         )
         if proc.returncode != 0:
             raise SystemExit(f"collector child failed:\n{proc.stderr[-3000:]}")
@@ -219,8 +271,11 @@ def bench(size: int, args: argparse.Namespace) -> dict[str, Any]:
         out["server_429"] = sim.stats.throttled_429
         failed = {n: c for n, c in res["coverage"].items() if c[0] != "collected"}
         # sign_in_activity holds the role holders' dates (served: one marker on every user)
-        mismatched = {n: (c[1], served.sources[n].items) for n, c in res["coverage"].items()
-                      if c[0] == "collected" and c[1] != served.sources[n].items and n != "sign_in_activity"}
+        mismatched = {
+            n: (c[1], served.sources[n].items)
+            for n, c in res["coverage"].items()
+            if c[0] == "collected" and c[1] != served.sources[n].items and n != "sign_in_activity"
+        }
         out["failed_sources"] = failed
         out["item_mismatch"] = mismatched
         out.update(lower_bound(served, args.latency_ms / 1000, args.budget, 5))
@@ -258,9 +313,12 @@ def main() -> None:
             f"{r['report_pages']} report requests incl. {r['activity_requests']} signInActivity for "
             f"{r['role_holders']} role holders) "
             f"| ratio {r['ratio']:.2f}"
-            + (f" | naive {naive_s:.0f} s ({r['speedup']:.1f}x)"
-               + (f" extrapolated: {', '.join(r['naive']['extrapolated'])}" if r['naive']['extrapolated'] else "")
-               if naive_s else "")
+            + (
+                f" | naive {naive_s:.0f} s ({r['speedup']:.1f}x)"
+                + (f" extrapolated: {', '.join(r['naive']['extrapolated'])}" if r["naive"]["extrapolated"] else "")
+                if naive_s
+                else ""
+            )
             + (f" | FAILED {r['failed_sources']}" if r["failed_sources"] else "")
             + (f" | ITEM MISMATCH {r['item_mismatch']}" if r["item_mismatch"] else ""),
             flush=True,

@@ -36,12 +36,18 @@ def _measure(users: int, queue: mp.Queue) -> None:
     result = evaluate(model, REGISTRY, config.rules, config.waivers, coverage=snapshot.coverage(), now=now)
     elapsed = time.perf_counter() - t1
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    queue.put({
-        "users": users, "findings": len(result.findings), "generate_s": round(generated, 2),
-        "model_s": round(modelled, 2), "evaluate_s": round(elapsed, 2), "peak_rss_mib": round(peak / 1024),
-        "rss_before_mib": round(rss_before / 1024),
-        "rules_assessed": sum(r.status == "assessed" for r in result.rules),
-    })
+    queue.put(
+        {
+            "users": users,
+            "findings": len(result.findings),
+            "generate_s": round(generated, 2),
+            "model_s": round(modelled, 2),
+            "evaluate_s": round(elapsed, 2),
+            "peak_rss_mib": round(peak / 1024),
+            "rss_before_mib": round(rss_before / 1024),
+            "rules_assessed": sum(r.status == "assessed" for r in result.rules),
+        }
+    )
 
 
 def main() -> None:
@@ -62,8 +68,10 @@ def main() -> None:
         if args.json:
             print(json.dumps(row))
         else:
-            print(f"{row['users']:>8} {row['findings']:>9} {row['generate_s']:>11} {row['evaluate_s']:>11} "
-                  f"{row['peak_rss_mib']:>13}")
+            print(
+                f"{row['users']:>8} {row['findings']:>9} {row['generate_s']:>11} {row['evaluate_s']:>11} "
+                f"{row['peak_rss_mib']:>13}"
+            )
 
 
 if __name__ == "__main__":

@@ -79,18 +79,28 @@ def main() -> None:
     t1 = time.perf_counter()
     config = AuditorConfig()
     model = build_model(snapshot, config.classification, config.legacy_mfa)
-    result = evaluate(model, REGISTRY, config.rules, config.waivers, coverage=snapshot.coverage(),
-                      now=datetime(2026, 3, 2, 7, 0, tzinfo=UTC))
+    result = evaluate(
+        model,
+        REGISTRY,
+        config.rules,
+        config.waivers,
+        coverage=snapshot.coverage(),
+        now=datetime(2026, 3, 2, 7, 0, tzinfo=UTC),
+    )
     t2 = time.perf_counter()
     del snapshot
     before = rss_mb()
-    print(f"tenant: {args.users:,} users generated in {t1 - t0:.1f} s; evaluated in {t2 - t1:.1f} s: "
-          f"{len(result.findings):,} findings; RSS {before:,.0f} MB")
+    print(
+        f"tenant: {args.users:,} users generated in {t1 - t0:.1f} s; evaluated in {t2 - t1:.1f} s: "
+        f"{len(result.findings):,} findings; RSS {before:,.0f} MB"
+    )
     t3 = time.perf_counter()
     context = build_report_context(result, model)
     t4 = time.perf_counter()
-    print(f"report context: built in {t4 - t3:.1f} s, RSS +{rss_mb() - before:,.0f} MB "
-          f"({len(context.users):,} user rows); RSS before rendering {rss_mb():,.0f} MB")
+    print(
+        f"report context: built in {t4 - t3:.1f} s, RSS +{rss_mb() - before:,.0f} MB "
+        f"({len(context.users):,} user rows); RSS before rendering {rss_mb():,.0f} MB"
+    )
 
     ok = True
     for kind in ("xlsx", "html"):
@@ -104,10 +114,14 @@ def main() -> None:
         if max_file:
             verdict.append(file_mb < max_file)
         ok &= all(verdict)
-        print(f"{kind}: {doc['seconds']:.1f} s, peak RSS {doc['peak_mb']:,.0f} MB (incl. model, result, context), "
-              f"file {file_mb:.1f} MB -> {'OK' if all(verdict) else 'MISSED TARGET'} "
-              f"(target < {max_s:.0f} s" + (f", < {max_mb:,.0f} MB" if max_mb else "")
-              + (f", file < {max_file:.0f} MB" if max_file else "") + ")")
+        print(
+            f"{kind}: {doc['seconds']:.1f} s, peak RSS {doc['peak_mb']:,.0f} MB (incl. model, result, context), "
+            f"file {file_mb:.1f} MB -> {'OK' if all(verdict) else 'MISSED TARGET'} "
+            f"(target < {max_s:.0f} s"
+            + (f", < {max_mb:,.0f} MB" if max_mb else "")
+            + (f", file < {max_file:.0f} MB" if max_file else "")
+            + ")"
+        )
     print(f"reports in {out}")
     raise SystemExit(0 if ok else 1)
 

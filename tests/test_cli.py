@@ -23,8 +23,9 @@ SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "auditor/render/findi
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k != "ENTRA_AUDITOR_CONFIG"}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "auditor.cli", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "auditor.cli", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300
+    )
 
 
 def _findings(out: Path) -> dict:
@@ -56,19 +57,36 @@ def test_demo_audit_writes_every_output_and_fires_every_rule(demo_run) -> None:
 
 
 def test_fail_on_sets_exit_code(tmp_path: Path) -> None:
-    assert cli("audit", "--demo", "--out", str(tmp_path), "--format", "json", "--fail-on", "critical",
-               cwd=tmp_path).returncode == 1
+    assert (
+        cli(
+            "audit", "--demo", "--out", str(tmp_path), "--format", "json", "--fail-on", "critical", cwd=tmp_path
+        ).returncode
+        == 1
+    )
     clean = save(snapshot_of(baseline()), tmp_path / "clean.json.gz")
-    proc = cli("audit", "--snapshot", str(clean), "--out", str(tmp_path / "o"), "--format", "json",
-               "--fail-on", "low", "--no-history", cwd=tmp_path)
+    proc = cli(
+        "audit",
+        "--snapshot",
+        str(clean),
+        "--out",
+        str(tmp_path / "o"),
+        "--format",
+        "json",
+        "--fail-on",
+        "low",
+        "--no-history",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
 def test_partial_snapshot_exits_3_and_names_not_assessed(tmp_path: Path) -> None:
-    snap = save(snapshot_of(baseline(), failed={"cas_mailboxes": "403 Exchange.ManageAsApp missing"}),
-                tmp_path / "p.json.gz")
-    proc = cli("audit", "--snapshot", str(snap), "--out", str(tmp_path / "o"), "--format", "json",
-               "--no-history", cwd=tmp_path)
+    snap = save(
+        snapshot_of(baseline(), failed={"cas_mailboxes": "403 Exchange.ManageAsApp missing"}), tmp_path / "p.json.gz"
+    )
+    proc = cli(
+        "audit", "--snapshot", str(snap), "--out", str(tmp_path / "o"), "--format", "json", "--no-history", cwd=tmp_path
+    )
     assert proc.returncode == 3
     assert "not assessed: imap-pop-enabled" in proc.stdout
     doc = _findings(tmp_path / "o")
@@ -79,12 +97,15 @@ def test_partial_snapshot_exits_3_and_names_not_assessed(tmp_path: Path) -> None
     assert "Exchange.ManageAsApp" in status["imap-pop-enabled"]["reason"]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["audit", "--demo", "--format", "pdf"], "Unknown --format pdf; available formats: html, xlsx, json, csv."),
-    (["audit"], "No configuration"),
-    (["audit", "--snapshot", "/nonexistent.json.gz"], "does not exist"),
-    (["audit", "-c", "/nonexistent.yaml"], "Configuration file /nonexistent.yaml does not exist."),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["audit", "--demo", "--format", "pdf"], "Unknown --format pdf; available formats: html, xlsx, json, csv."),
+        (["audit"], "No configuration"),
+        (["audit", "--snapshot", "/nonexistent.json.gz"], "does not exist"),
+        (["audit", "-c", "/nonexistent.yaml"], "Configuration file /nonexistent.yaml does not exist."),
+    ],
+)
 def test_usage_errors_are_one_sentence_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     proc = cli(*args, cwd=tmp_path)
     assert proc.returncode == 2

@@ -24,20 +24,25 @@ def test_example_config_loads_and_covers_every_section() -> None:
     assert written == set(type(config).model_fields)
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"tenants": [{**TENANT, "clien_id": "x"}]}, "unknown key 'tenants[0].clien_id'"),
-    ({"schedule": {"cron": "every monday"}}, "'schedule.cron'"),
-    ({"schedule": {"timezone": "Mars/Olympus"}}, "unknown time zone"),
-    ({"tenants": [{k: v for k, v in TENANT.items() if k != "client_secret_env"}]}, "set exactly one of"),
-    ({"tenants": [{**TENANT, "cloud": "custom"}]}, "authority_host must be an https:// URL"),
-    ({"tenants": [TENANT, TENANT]}, "used twice"),
-    ({"waivers": [{"rule": "stale-admin", "entity": "*", "reason": "r"}]},
-     "missing required key 'waivers[0].approved_by'"),
-    ({"legacy_mfa": {"trusted_ips": ["2001:db8::/48"]}}, "IPv4 only"),
-    ({"legacy_mfa": {"trusted_ips": ["not-an-ip"]}}, "is not an IP range"),
-    ({"classification": {"service_accounts": {"upn_patterns": ["("]}}}, "invalid regular expression"),
-    (["a list"], "top level must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"tenants": [{**TENANT, "clien_id": "x"}]}, "unknown key 'tenants[0].clien_id'"),
+        ({"schedule": {"cron": "every monday"}}, "'schedule.cron'"),
+        ({"schedule": {"timezone": "Mars/Olympus"}}, "unknown time zone"),
+        ({"tenants": [{k: v for k, v in TENANT.items() if k != "client_secret_env"}]}, "set exactly one of"),
+        ({"tenants": [{**TENANT, "cloud": "custom"}]}, "authority_host must be an https:// URL"),
+        ({"tenants": [TENANT, TENANT]}, "used twice"),
+        (
+            {"waivers": [{"rule": "stale-admin", "entity": "*", "reason": "r"}]},
+            "missing required key 'waivers[0].approved_by'",
+        ),
+        ({"legacy_mfa": {"trusted_ips": ["2001:db8::/48"]}}, "IPv4 only"),
+        ({"legacy_mfa": {"trusted_ips": ["not-an-ip"]}}, "is not an IP range"),
+        ({"classification": {"service_accounts": {"upn_patterns": ["("]}}}, "invalid regular expression"),
+        (["a list"], "top level must be a mapping"),
+    ],
+)
 def test_invalid_config_names_the_key(data: object, message: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_config(data, origin="cfg.yaml")

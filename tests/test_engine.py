@@ -52,8 +52,11 @@ def test_a_failed_source_makes_exactly_its_rules_not_assessed(source: str) -> No
 
 
 def test_config_legacy_mfa_is_the_fallback_for_the_service_policy() -> None:
-    result = run(_noisy(), config={"legacy_mfa": {"trusted_ips": ["10.1.0.0/16"], "allow_app_passwords": True}},
-                 failed={"mfa_service_policy": "404 not found"})
+    result = run(
+        _noisy(),
+        config={"legacy_mfa": {"trusted_ips": ["10.1.0.0/16"], "allow_app_passwords": True}},
+        failed={"mfa_service_policy": "404 not found"},
+    )
     status = {r.id: r.status for r in result.rules}
     assert status["trusted-ips-private-range"] == "assessed"
     assert status["remember-mfa-long"] == "not_assessed"  # the config did not say
@@ -71,8 +74,9 @@ def test_optional_source_missing_is_assessed_with_a_reason() -> None:
 
 
 def test_run_status_partial_when_any_source_failed_but_not_when_skipped() -> None:
-    skipped = evaluate_snapshot(snapshot_of(_noisy(), skipped={"role_eligibility": "no Entra ID P2 licence"}),
-                                parse_config({}), now=NOW)
+    skipped = evaluate_snapshot(
+        snapshot_of(_noisy(), skipped={"role_eligibility": "no Entra ID P2 licence"}), parse_config({}), now=NOW
+    )
     assert skipped.run.status == "complete"
     rule = next(r for r in skipped.rules if r.id == "admin-app-passwords")
     assert "no Entra ID P2 licence" in rule.reason
@@ -81,8 +85,10 @@ def test_run_status_partial_when_any_source_failed_but_not_when_skipped() -> Non
 
 
 def test_disabled_rule_and_severity_override() -> None:
-    result = run(_noisy(), config={"rules": {"imap-pop-enabled": {"enabled": False},
-                                             "smtp-auth-org-enabled": {"severity": "critical"}}})
+    result = run(
+        _noisy(),
+        config={"rules": {"imap-pop-enabled": {"enabled": False}, "smtp-auth-org-enabled": {"severity": "critical"}}},
+    )
     status = {r.id: r.status for r in result.rules}
     assert status["imap-pop-enabled"] == "disabled"
     assert not [f for f in result.findings if f.rule_id == "imap-pop-enabled"]
@@ -100,10 +106,20 @@ def test_parameters_change_behaviour() -> None:
 
 def test_waivers_apply_expire_and_are_reported() -> None:
     waivers = [
-        {"rule": "daily-account-per-user-mfa", "entity": "BOB@contoso.com", "reason": "migration",
-         "expires": "2027-01-01", "approved_by": "ciso"},
-        {"rule": "daily-account-per-user-mfa", "entity": "u-alice", "reason": "old", "expires": "2026-01-01",
-         "approved_by": "ciso"},
+        {
+            "rule": "daily-account-per-user-mfa",
+            "entity": "BOB@contoso.com",
+            "reason": "migration",
+            "expires": "2027-01-01",
+            "approved_by": "ciso",
+        },
+        {
+            "rule": "daily-account-per-user-mfa",
+            "entity": "u-alice",
+            "reason": "old",
+            "expires": "2026-01-01",
+            "approved_by": "ciso",
+        },
         {"rule": "smtp-auth-org-enabled", "entity": "*", "reason": "relay", "approved_by": "ciso"},
     ]
     result = run(_noisy(), config={"waivers": waivers})
@@ -113,9 +129,17 @@ def test_waivers_apply_expire_and_are_reported() -> None:
     alice = by[("daily-account-per-user-mfa", "alice@contoso.com")]
     assert alice.status == "open" and alice.waiver["expired"] is True
     assert by[("smtp-auth-org-enabled", "Contoso")].status == "waived"
-    assert result.expired_waivers == [{"rule": "daily-account-per-user-mfa", "entity": "u-alice", "reason": "old",
-                                       "expires": "2026-01-01", "approved_by": "ciso", "expired": True,
-                                       "matched_findings": 1}]
+    assert result.expired_waivers == [
+        {
+            "rule": "daily-account-per-user-mfa",
+            "entity": "u-alice",
+            "reason": "old",
+            "expires": "2026-01-01",
+            "approved_by": "ciso",
+            "expired": True,
+            "matched_findings": 1,
+        }
+    ]
     summary = result.summary()
     assert summary["waived"] == 2
     assert result.run.started == NOW
@@ -126,8 +150,7 @@ def test_waiver_by_upn_matches_the_users_mailbox_even_with_another_smtp_address(
     r["cas_mailboxes"][1]["PrimarySmtpAddress"] = "robert@contoso.com"  # bob's mailbox, another address
     # v2 reports IMAP/POP per mailbox only where it is used (or for privileged admins): bob uses IMAP.
     r["sign_ins"] = [sign_in("u-bob", "bob@contoso.com", "IMAP4")]
-    waivers = [{"rule": "imap-pop-enabled", "entity": "bob@contoso.com", "reason": "scanner",
-                "approved_by": "ciso"}]
+    waivers = [{"rule": "imap-pop-enabled", "entity": "bob@contoso.com", "reason": "scanner", "approved_by": "ciso"}]
     finding = next(f for f in run(r, config={"waivers": waivers}).findings if f.rule_id == "imap-pop-enabled")
     assert finding.entity_name == "robert@contoso.com"
     assert finding.status == "waived"
@@ -141,12 +164,15 @@ def test_evaluate_runs_the_given_registry_on_a_prebuilt_model_with_the_given_sli
     settings = parse_config({"rules": {"smtp-auth-org-enabled": {"severity": "critical"}}}).rules
     result = evaluate(model, registry, settings, [], coverage=snapshot.coverage(), now=NOW)
     assert [r.id for r in result.rules] == ["imap-pop-enabled", "smtp-auth-org-enabled"]
-    assert {(f.rule_id, f.severity) for f in result.findings} == {("imap-pop-enabled", "low"),
-                                                                   ("smtp-auth-org-enabled", "critical")}
+    assert {(f.rule_id, f.severity) for f in result.findings} == {
+        ("imap-pop-enabled", "low"),
+        ("smtp-auth-org-enabled", "critical"),
+    }
     assert result.run.status == "partial"  # decided by the coverage passed in
     assert result.coverage == snapshot.coverage()
     assert result.tenant["name"] == "contoso" and result.tenant["display_name"] == "Contoso"
     assert [h.rule_ids for h in result.headlines if h.key == "legacy-protocols"] == [
-        ("imap-pop-enabled", "smtp-auth-org-enabled")]  # the given registry's rules, in its order
+        ("imap-pop-enabled", "smtp-auth-org-enabled")
+    ]  # the given registry's rules, in its order
     clean = evaluate(model, registry, {}, [], coverage=[{"source": "users", "status": "collected"}], now=NOW)
     assert clean.run.status == "complete"

@@ -47,8 +47,7 @@ FORBIDDEN: frozenset[tuple[str, str]] = frozenset({("deliver", "collect"), ("ren
 
 # Known back-edges that other work removes (doctor leaves collect/, deliver moves onto transport).
 # Delete an entry once the edge is gone; test_pending_back_edges_still_exist says when.
-PENDING: frozenset[tuple[str, str]] = frozenset({
-})
+PENDING: frozenset[tuple[str, str]] = frozenset({})
 
 
 def _modules(root: Path) -> dict[str, Path]:
@@ -186,14 +185,17 @@ def _write(root: Path, files: dict[str, str]) -> None:
 def test_the_check_fails_on_a_deliberate_back_edge(tmp_path: Path) -> None:
     # The cycle this project once had: config validates rule settings by importing the rules (inside a
     # function), and the rules import config.
-    _write(tmp_path, {
-        "auditor/__init__.py": "",
-        "auditor/config.py": "def parse():\n    from auditor.rules import REGISTRY\n    return REGISTRY\n",
-        "auditor/rules/__init__.py": "from auditor.rules.registry import REGISTRY\n",
-        "auditor/rules/registry.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                     "    from auditor.config import Config\nREGISTRY = {}\n",
-        "auditor/model/__init__.py": "from .. import config\n",
-    })
+    _write(
+        tmp_path,
+        {
+            "auditor/__init__.py": "",
+            "auditor/config.py": "def parse():\n    from auditor.rules import REGISTRY\n    return REGISTRY\n",
+            "auditor/rules/__init__.py": "from auditor.rules.registry import REGISTRY\n",
+            "auditor/rules/registry.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+            "    from auditor.config import Config\nREGISTRY = {}\n",
+            "auditor/model/__init__.py": "from .. import config\n",
+        },
+    )
     graph = import_graph(tmp_path)
     assert back_edges(graph) == {("config", "rules"): ["auditor.config -> auditor.rules"]}
     assert cycles(graph) == [["auditor.config", "auditor.rules", "auditor.rules.registry"]]

@@ -40,8 +40,11 @@ def test_two_runs_show_new_resolved_and_persisting_everywhere(tmp_path: Path) ->
     assert persisting == ("persisting", T0.isoformat())
     resolved = {(r["rule_id"], r["entity_name"]) for r in doc["resolved"]}
     assert ("smtp-auth-org-enabled", "Contoso Ltd") in resolved
-    inherited = [f for f in first.result.findings
-                 if f.rule_id == "smtp-auth-mailbox-enabled" and f.evidence["setting"] == "inherited from org"]
+    inherited = [
+        f
+        for f in first.result.findings
+        if f.rule_id == "smtp-auth-mailbox-enabled" and f.evidence["setting"] == "inherited from org"
+    ]
     assert inherited and all((f.rule_id, f.entity_name) in resolved for f in inherited)
     assert not [k for k in changes if k in resolved]
 
@@ -68,8 +71,9 @@ def test_one_failing_tenant_does_not_stop_the_others(tmp_path: Path, monkeypatch
     monkeypatch.setenv("GOOD_SECRET", "right-secret")
     monkeypatch.setenv("BAD_SECRET", "wrong-secret")
     snap = demo_snapshot()
-    with Simulator(tenants=[SimTenant(snap, client_id="11111111-1111-1111-1111-111111111111",
-                                      client_secret="right-secret")]) as sim:
+    with Simulator(
+        tenants=[SimTenant(snap, client_id="11111111-1111-1111-1111-111111111111", client_secret="right-secret")]
+    ) as sim:
         good = sim.tenant_config(secret_env="GOOD_SECRET") | {"name": "good"}
         bad = sim.tenant_config(secret_env="BAD_SECRET") | {"name": "bad"}
         config = parse_config({"reports": {"dir": str(tmp_path / "r")}, "tenants": [bad, good]})
@@ -86,14 +90,20 @@ def test_failed_delivery_keeps_reports_and_is_recorded_in_history(tmp_path: Path
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = parse_config({
-        "storage": {"url": f"sqlite:///{tmp_path}/h.db"}, "reports": {"dir": str(tmp_path / "r")},
-        "email": {"transport": "smtp", "sender": "a@contoso.test", "to": ["b@contoso.test"],
-                  "smtp": {"host": "127.0.0.1", "port": port, "starttls": False, "timeout_seconds": 5}},
-    })
+    config = parse_config(
+        {
+            "storage": {"url": f"sqlite:///{tmp_path}/h.db"},
+            "reports": {"dir": str(tmp_path / "r")},
+            "email": {
+                "transport": "smtp",
+                "sender": "a@contoso.test",
+                "to": ["b@contoso.test"],
+                "smtp": {"host": "127.0.0.1", "port": port, "starttls": False, "timeout_seconds": 5},
+            },
+        }
+    )
     store = HistoryStore(config.storage.url)
-    outcome = run_audit(config, snapshot=demo_snapshot(), history=store, email=True, formats=["json", "html"],
-                        now=T0)
+    outcome = run_audit(config, snapshot=demo_snapshot(), history=store, email=True, formats=["json", "html"], now=T0)
     assert outcome.email_sent is False
     assert outcome.errors and outcome.errors[0].startswith("email delivery failed")
     assert outcome.files["json"].exists() and outcome.files["html"].exists()

@@ -28,16 +28,26 @@ def test_round_trip_keeps_raw_records_and_coverage(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [path]  # no temp file left behind
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"not gzip at all", "corrupt or not gzip"),
-    (gzip.compress(b"{truncated"), "does not hold valid JSON"),
-    (gzip.compress(json.dumps({"hello": 1}).encode()), "not an Entra Auditor snapshot"),
-    (gzip.compress(json.dumps({"format": "entra-auditor/snapshot", "version": 99}).encode()), "version 99"),
-    (gzip.compress(json.dumps({"format": "entra-auditor/snapshot", "version": 1, "sources": {}}).encode()),
-     "malformed"),
-    (gzip.compress(b'{"format":"entra-auditor/snapshot","version":1,"collected_at":"2026-01-01T00:00:00Z",'
-                   b'"sources":{"users":{"status":"weird"}}}'), "invalid status"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not gzip at all", "corrupt or not gzip"),
+        (gzip.compress(b"{truncated"), "does not hold valid JSON"),
+        (gzip.compress(json.dumps({"hello": 1}).encode()), "not an Entra Auditor snapshot"),
+        (gzip.compress(json.dumps({"format": "entra-auditor/snapshot", "version": 99}).encode()), "version 99"),
+        (
+            gzip.compress(json.dumps({"format": "entra-auditor/snapshot", "version": 1, "sources": {}}).encode()),
+            "malformed",
+        ),
+        (
+            gzip.compress(
+                b'{"format":"entra-auditor/snapshot","version":1,"collected_at":"2026-01-01T00:00:00Z",'
+                b'"sources":{"users":{"status":"weird"}}}'
+            ),
+            "invalid status",
+        ),
+    ],
+)
 def test_bad_snapshots_are_rejected_clearly(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "bad.json.gz"
     path.write_bytes(content)

@@ -19,11 +19,16 @@ from auditor.errors import SnapshotError
 from auditor.snapshot import FORMAT, VERSION, Snapshot, load
 
 GOOD: dict[str, Any] = {
-    "format": FORMAT, "version": VERSION, "tenant": {"name": "t", "tenant_id": "x"},
-    "collected_at": "2026-01-05T07:00:00+00:00", "tool_version": "0", "window_days": 30,
-    "sources": {"users": {"status": "collected", "reason": None, "items": 1, "records": [{"id": "u1"}]},
-                "security_defaults": {"status": "collected", "reason": None, "items": 1,
-                                      "records": {"isEnabled": True}}},
+    "format": FORMAT,
+    "version": VERSION,
+    "tenant": {"name": "t", "tenant_id": "x"},
+    "collected_at": "2026-01-05T07:00:00+00:00",
+    "tool_version": "0",
+    "window_days": 30,
+    "sources": {
+        "users": {"status": "collected", "reason": None, "items": 1, "records": [{"id": "u1"}]},
+        "security_defaults": {"status": "collected", "reason": None, "items": 1, "records": {"isEnabled": True}},
+    },
 }
 
 
@@ -40,26 +45,29 @@ def _doc(**changes: Any) -> bytes:
     return json.dumps(doc).encode()
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "nested too deeply"),
-    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    (_doc(window_days=1e400), "not a finite number"),
-    (_doc().replace(b'"window_days": 30', b'"window_days": NaN'), "not a finite number"),
-    (_doc().replace(b'"window_days": 30', b'"window_days": -Infinity'), "not a finite number"),
-    (_doc(window_days="thirty"), "window_days"),
-    (_doc(window_days=-4), "window_days"),
-    (_doc(tenant=["a"]), "tenant"),
-    (_doc(tenant="contoso"), "tenant"),
-    (_doc(sources=["users"]), "sources"),
-    (_doc(sources={"users": "collected"}), "users"),
-    (_doc(sources={"users": {"status": "collected", "items": 1, "records": "u1"}}), "must be a list"),
-    (_doc(sources={"users": {"status": "collected", "items": 1, "records": {"id": "u1"}}}), "must be a list"),
-    (_doc(sources={"security_defaults": {"status": "collected", "records": [1, 2]}}), "must be an object"),
-    (_doc(sources={"users": {"status": "collected", "items": 1e300, "records": []}}), "items"),
-    (_doc(sources={"users": {"status": "failed", "reason": {"x": 1}}}), "reason"),
-    (_doc(collected_at=12), "collected_at"),
-    (_doc(collected_at="2026-13-45T00:00:00"), "collected_at"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "nested too deeply"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (_doc(window_days=1e400), "not a finite number"),
+        (_doc().replace(b'"window_days": 30', b'"window_days": NaN'), "not a finite number"),
+        (_doc().replace(b'"window_days": 30', b'"window_days": -Infinity'), "not a finite number"),
+        (_doc(window_days="thirty"), "window_days"),
+        (_doc(window_days=-4), "window_days"),
+        (_doc(tenant=["a"]), "tenant"),
+        (_doc(tenant="contoso"), "tenant"),
+        (_doc(sources=["users"]), "sources"),
+        (_doc(sources={"users": "collected"}), "users"),
+        (_doc(sources={"users": {"status": "collected", "items": 1, "records": "u1"}}), "must be a list"),
+        (_doc(sources={"users": {"status": "collected", "items": 1, "records": {"id": "u1"}}}), "must be a list"),
+        (_doc(sources={"security_defaults": {"status": "collected", "records": [1, 2]}}), "must be an object"),
+        (_doc(sources={"users": {"status": "collected", "items": 1e300, "records": []}}), "items"),
+        (_doc(sources={"users": {"status": "failed", "reason": {"x": 1}}}), "reason"),
+        (_doc(collected_at=12), "collected_at"),
+        (_doc(collected_at="2026-13-45T00:00:00"), "collected_at"),
+    ],
+)
 def test_hostile_snapshot_is_one_sentence(tmp_path: Path, raw: bytes, message: str) -> None:
     path = _file(tmp_path, raw)
     with pytest.raises(SnapshotError) as err:
@@ -109,8 +117,11 @@ def test_any_top_level_field_value_is_a_snapshot_or_one_error(key: str, value: A
 
 
 @_HYPO
-@given(st.sampled_from(["users", "security_defaults", "unknown_source"]),
-       st.sampled_from(["status", "reason", "items", "records"]), _json)
+@given(
+    st.sampled_from(["users", "security_defaults", "unknown_source"]),
+    st.sampled_from(["status", "reason", "items", "records"]),
+    _json,
+)
 def test_any_source_field_value_is_a_snapshot_or_one_error(source: str, key: str, value: Any) -> None:
     doc = json.loads(json.dumps(GOOD))
     doc["sources"].setdefault(source, {"status": "collected", "records": []})[key] = value

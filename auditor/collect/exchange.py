@@ -18,9 +18,7 @@ MAX_REDIRECTS = 3
 
 
 class ExchangeClient:
-    def __init__(
-        self, api: ApiClient, base: str, tenant_id: str, allowed: Callable[[str], bool] | None = None
-    ) -> None:
+    def __init__(self, api: ApiClient, base: str, tenant_id: str, allowed: Callable[[str], bool] | None = None) -> None:
         self.api = api
         self.allowed = allowed or (lambda url: url.startswith(self.base + "/"))
         self.base = base.rstrip("/")
@@ -61,9 +59,11 @@ class ExchangeClient:
             except Redirected as exc:
                 if not self.allowed(exc.location):
                     raise ApiError(
-                        exc.status, "RedirectRefused",
+                        exc.status,
+                        "RedirectRefused",
                         f"the Exchange admin API redirected to {exc.location}, which is not an Exchange Online "
-                        "host of this cloud; not followed (the access token would go with it)", url,
+                        "host of this cloud; not followed (the access token would go with it)",
+                        url,
                     ) from exc
                 if url == self.url:
                     self.url = exc.location  # the tenant-specific host serves the later calls too

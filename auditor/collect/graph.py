@@ -88,25 +88,18 @@ class GraphClient:
         await asyncio.gather(*(self._run_chunk(version, chunk, results) for chunk in chunks))
         return results
 
-    async def _run_chunk(
-        self, version: str, chunk: list[dict[str, Any]], results: dict[str, SubResponse]
-    ) -> None:
+    async def _run_chunk(self, version: str, chunk: list[dict[str, Any]], results: dict[str, SubResponse]) -> None:
         pending = {r["id"]: r for r in chunk}
         attempt = 0
         url = self.url(version, "/$batch")
         while pending:
             units = sum(
-                self.api.identity.estimate(cost_kind(r["url"]), estimated_cost(r["url"]))
-                for r in pending.values()
+                self.api.identity.estimate(cost_kind(r["url"]), estimated_cost(r["url"])) for r in pending.values()
             )
             body = {"requests": list(pending.values())}
-            service = (
-                "reports" if all(classify(r["url"]) == "reports" for r in pending.values()) else "identity"
-            )
+            service = "reports" if all(classify(r["url"]) == "reports" for r in pending.values()) else "identity"
             self.api.stats.sub_requests += len(pending)
-            resp = await self.api.request(
-                "POST", url, scope=self.scope, service=service, json_body=body, units=units
-            )
+            resp = await self.api.request("POST", url, scope=self.scope, service=service, json_body=body, units=units)
             answers = resp.body.get("responses") if isinstance(resp.body, dict) else None
             if not isinstance(answers, list):
                 raise MalformedResponse(url, "a $batch response without a 'responses' list")
@@ -128,11 +121,7 @@ class GraphClient:
                     continue
                 results[sid] = SubResponse(sid, status, headers, answer.get("body"))
                 del pending[sid]
-            missing = [
-                sid
-                for sid in pending
-                if sid not in {str(a.get("id")) for a in answers if isinstance(a, dict)}
-            ]
+            missing = [sid for sid in pending if sid not in {str(a.get("id")) for a in answers if isinstance(a, dict)}]
             waits.extend(backoff(attempt + 1, self.api.backoff_base) for _ in missing)
             if pending:
                 if attempt >= self.api.max_retries:

@@ -102,14 +102,10 @@ def describe(source: str, exc: BaseException) -> SourceError:
     if isinstance(exc, AuthError):
         return SourceError(source, str(exc))
     if isinstance(exc, ApiError):
-        server = (
-            f"{exc.code}: {exc.message}".strip(": ") if (exc.code or exc.message) else f"HTTP {exc.status}"
-        )
+        server = f"{exc.code}: {exc.message}".strip(": ") if (exc.code or exc.message) else f"HTTP {exc.status}"
         text = f"{exc.code} {exc.message}".lower()
         if spec.licence and exc.status in (400, 403) and any(h in text for h in _LICENCE_HINTS):
-            return PermissionDenied(
-                source, f"the tenant lacks the {spec.licence} licence this source needs ({server})"
-            )
+            return PermissionDenied(source, f"the tenant lacks the {spec.licence} licence this source needs ({server})")
         if exc.status in (401, 403):
             need = " and ".join(spec.permissions)
             role = f" plus the {' or '.join(spec.roles)} directory role" if spec.roles else ""
@@ -324,9 +320,13 @@ def role_groups(assignments: SourceData, eligibility: SourceData) -> list[str]:
 PIM_GROUPS = "/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances"
 
 
-@source("pim_group_eligibility", graph_probe(
-    "v1.0", f"{PIM_GROUPS}?$filter=" + quote("groupId eq '00000000-0000-0000-0000-000000000000'", safe="'") + "&$top=1"
-))
+@source(
+    "pim_group_eligibility",
+    graph_probe(
+        "v1.0",
+        f"{PIM_GROUPS}?$filter=" + quote("groupId eq '00000000-0000-0000-0000-000000000000'", safe="'") + "&$top=1",
+    ),
+)
 async def fetch_pim_group_eligibility(ctx: CollectContext) -> Any:
     """Eligible members and owners (PIM for Groups) of every group that holds a directory role."""
     assignments, eligibility = await asyncio.gather(ctx.source("role_assignments"), ctx.source("role_eligibility"))
@@ -473,9 +473,7 @@ async def fetch_per_user_mfa(ctx: CollectContext) -> Any:
         users = await ctx.source("users")
         if users.status != "collected":
             raise
-        records = [
-            {"id": u.get("id"), "userPrincipalName": u.get("userPrincipalName")} for u in users.records
-        ]
+        records = [{"id": u.get("id"), "userPrincipalName": u.get("userPrincipalName")} for u in users.records]
     if records and all(isinstance(r, dict) and "perUserMfaState" in r for r in records):
         ctx.notes["per_user_mfa_path"] = "bulk"
         return records
@@ -517,8 +515,7 @@ async def _per_user_mfa_fallback(ctx: CollectContext, users: list[dict[str, Any]
     return out
 
 
-@source("registration_details",
-        graph_probe("v1.0", "/reports/authenticationMethods/userRegistrationDetails?$top=1"))
+@source("registration_details", graph_probe("v1.0", "/reports/authenticationMethods/userRegistrationDetails?$top=1"))
 async def fetch_registration_details(ctx: CollectContext) -> Any:
     g = ctx.graph
     return await g.get_all(
@@ -547,8 +544,15 @@ async def fetch_named_locations(ctx: CollectContext) -> Any:
 
 #: method configuration ids of the authentication methods policy (read one by one when not inline)
 METHOD_CONFIGURATIONS = (
-    "Fido2", "MicrosoftAuthenticator", "Sms", "Voice", "Email", "SoftwareOath", "TemporaryAccessPass",
-    "X509Certificate", "HardwareOath",
+    "Fido2",
+    "MicrosoftAuthenticator",
+    "Sms",
+    "Voice",
+    "Email",
+    "SoftwareOath",
+    "TemporaryAccessPass",
+    "X509Certificate",
+    "HardwareOath",
 )
 
 

@@ -90,8 +90,11 @@ def _owner_only(path: Path) -> None:
         if mode & 0o077 and path.is_file():
             os.chmod(path, mode & 0o700)
     except OSError as exc:
-        log.warning("The history database %s is readable by other users and its mode cannot be changed "
-                    "to 0600 (%s).", path, exc.strerror)
+        log.warning(
+            "The history database %s is readable by other users and its mode cannot be changed to 0600 (%s).",
+            path,
+            exc.strerror,
+        )
 
 
 def make_engine(url: str | URL) -> Engine:

@@ -91,6 +91,6 @@ class Baseline:
     """What annotation needs from the previous complete run (and later partial runs)."""
 
     run_id: str | None
-    first_seen: dict[str, datetime]   # fingerprint -> first_seen in the baseline
+    first_seen: dict[str, datetime]  # fingerprint -> first_seen in the baseline
     items: list[DiffItem]
-    seen_since: dict[str, datetime]   # fingerprint -> earliest first_seen in partial runs after it
+    seen_since: dict[str, datetime]  # fingerprint -> earliest first_seen in partial runs after it

@@ -22,8 +22,7 @@ def _when(value: datetime | None) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
-    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i])
-              for i in range(len(header))]
+    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
         out = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)]
@@ -36,17 +35,33 @@ def format_runs(rows: Sequence[RunRow]) -> str:
     """One line per run, newest first as given: id prefix, tenant, start (UTC), status and counts."""
     if not rows:
         return "No runs recorded."
-    header = ["RUN", "TENANT", "STARTED (UTC)", "STATUS", *(c for _, c in _SEV_COLS),
-              "WAIVED", "NEW", "RESOLVED", "NOT ASSESSED"]
+    header = [
+        "RUN",
+        "TENANT",
+        "STARTED (UTC)",
+        "STATUS",
+        *(c for _, c in _SEV_COLS),
+        "WAIVED",
+        "NEW",
+        "RESOLVED",
+        "NOT ASSESSED",
+    ]
     body = []
     for run in rows:
         opened = run.counts.get("open") or {}
-        body.append([
-            run.id[:SHORT_ID], clean(run.tenant, 40), _when(run.started), run.status,
-            *(str(opened.get(sev, 0)) for sev, _ in _SEV_COLS),
-            str(run.counts.get("waived", 0)), str(run.counts.get("new", 0)),
-            str(run.counts.get("resolved", 0)), str(run.counts.get("not_assessed", 0)),
-        ])
+        body.append(
+            [
+                run.id[:SHORT_ID],
+                clean(run.tenant, 40),
+                _when(run.started),
+                run.status,
+                *(str(opened.get(sev, 0)) for sev, _ in _SEV_COLS),
+                str(run.counts.get("waived", 0)),
+                str(run.counts.get("new", 0)),
+                str(run.counts.get("resolved", 0)),
+                str(run.counts.get("not_assessed", 0)),
+            ]
+        )
     return _table(header, body, right=set(range(4, len(header))))
 
 

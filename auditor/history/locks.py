@@ -37,9 +37,7 @@ class TenantBusy(AuditorError):
     exit_code = 3
 
     def __init__(self, tenant: str, owner: str, since: datetime) -> None:
-        super().__init__(
-            f"tenant {tenant} is being audited by {owner} since {since.strftime('%Y-%m-%d %H:%M:%S UTC')}"
-        )
+        super().__init__(f"tenant {tenant} is being audited by {owner} since {since.strftime('%Y-%m-%d %H:%M:%S UTC')}")
         self.tenant = tenant
         self.owner = owner
         self.since = since
@@ -88,8 +86,10 @@ class TenantLocks:
             return
         stop = threading.Event()
         beat = threading.Thread(
-            target=self._heartbeat, args=(tenant, token, ttl_seconds, stop),
-            name=f"tenant-lock-{tenant}", daemon=True,
+            target=self._heartbeat,
+            args=(tenant, token, ttl_seconds, stop),
+            name=f"tenant-lock-{tenant}",
+            daemon=True,
         )
         beat.start()
         try:
@@ -105,8 +105,14 @@ class TenantLocks:
         token = uuid.uuid4().hex
         now = self._clock()
         row: dict[str, Any] = {
-            "tenant": tenant, "token": token, "owner": owner, "host": host, "pid": pid,
-            "thread": thread, "acquired_at": now, "expires_at": now + timedelta(seconds=ttl_seconds),
+            "tenant": tenant,
+            "token": token,
+            "owner": owner,
+            "host": host,
+            "pid": pid,
+            "thread": thread,
+            "acquired_at": now,
+            "expires_at": now + timedelta(seconds=ttl_seconds),
         }
         for _attempt in range(5):
             try:
@@ -136,23 +142,25 @@ class TenantLocks:
             if taken == 1:
                 return token
         current = self._current(tenant)
-        raise TenantBusy(tenant, current["owner"] if current else "another process",
-                         current["acquired_at"] if current else now)
+        raise TenantBusy(
+            tenant, current["owner"] if current else "another process", current["acquired_at"] if current else now
+        )
 
     def release(self, tenant: str, token: str) -> None:
         with self._engine.connect() as conn, conn.begin():
-            conn.execute(
-                delete(tenant_locks).where(tenant_locks.c.tenant == tenant, tenant_locks.c.token == token)
-            )
+            conn.execute(delete(tenant_locks).where(tenant_locks.c.tenant == tenant, tenant_locks.c.token == token))
 
     def refresh(self, tenant: str, token: str, ttl_seconds: float) -> bool:
         """Extend the lock; False when it was lost (expired and taken over)."""
         with self._engine.connect() as conn, conn.begin():
-            return conn.execute(
-                update(tenant_locks)
-                .where(tenant_locks.c.tenant == tenant, tenant_locks.c.token == token)
-                .values(expires_at=self._clock() + timedelta(seconds=ttl_seconds))
-            ).rowcount == 1
+            return (
+                conn.execute(
+                    update(tenant_locks)
+                    .where(tenant_locks.c.tenant == tenant, tenant_locks.c.token == token)
+                    .values(expires_at=self._clock() + timedelta(seconds=ttl_seconds))
+                ).rowcount
+                == 1
+            )
 
     def holder(self, tenant: str) -> dict[str, Any] | None:
         return self._current(tenant)

@@ -85,9 +85,7 @@ class HistoryStore:
             yield
         except SQLAlchemyError as exc:
             detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise StorageError(
-                f"Could not {action} the history database {self.display_url} ({detail})."
-            ) from exc
+            raise StorageError(f"Could not {action} the history database {self.display_url} ({detail}).") from exc
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -157,7 +155,7 @@ class HistoryStore:
         tenant = _tenant_name(result)
         with self._errors("read"), self._read() as conn:
             base = self._last_complete(conn, tenant, result.run.id)
-            base_items, base_first = (self._items(conn, base["id"]) if base else ([], {}))
+            base_items, base_first = self._items(conn, base["id"]) if base else ([], {})
             seen_since = self._seen_since(conn, tenant, base["started"] if base else None, result.run.id)
         started = _aware(result.run.started)
         for finding in result.findings:
@@ -168,8 +166,7 @@ class HistoryStore:
             else:
                 finding.change = "new"
                 finding.first_seen = min(seen_since.get(fp, started), started)
-        current = [DiffItem(f.rule_id, f.entity_id, f.entity_name, f.entity_type, f.severity)
-                   for f in result.findings]
+        current = [DiffItem(f.rule_id, f.entity_id, f.entity_name, f.entity_type, f.severity) for f in result.findings]
         rules = {r.id: r.status for r in result.rules}
         result.resolved = [item.to_dict() for item in drift.compare(base_items, current, rules).resolved]
         result.previous_run_id = base["id"] if base else None
@@ -181,9 +178,15 @@ class HistoryStore:
         started = run_row["started"]
         rows = [
             {
-                "run_id": run_row["id"], "fingerprint": f.fingerprint, "rule_id": f.rule_id,
-                "entity_type": f.entity_type, "entity_id": f.entity_id, "entity_name": f.entity_name,
-                "severity": f.severity, "status": f.status, "change": f.change,
+                "run_id": run_row["id"],
+                "fingerprint": f.fingerprint,
+                "rule_id": f.rule_id,
+                "entity_type": f.entity_type,
+                "entity_id": f.entity_id,
+                "entity_name": f.entity_name,
+                "severity": f.severity,
+                "status": f.status,
+                "change": f.change,
                 "evidence": f.evidence,
                 "first_seen": f.first_seen or started,
             }
@@ -192,7 +195,7 @@ class HistoryStore:
         with self._errors("write to"), self._write() as conn:
             conn.execute(insert(runs), [run_row])
             for start in range(0, len(rows), 20_000):
-                conn.execute(insert(findings), rows[start:start + 20_000])
+                conn.execute(insert(findings), rows[start : start + 20_000])
         return _run_row(run_row)
 
     def diff(self, run_a: str, run_b: str) -> RunDiff:
@@ -201,15 +204,12 @@ class HistoryStore:
             a, b = self._resolve(conn, run_a), self._resolve(conn, run_b)
             if a["tenant"] != b["tenant"]:
                 raise UsageError(
-                    f"Runs {a['id']} ({a['tenant']}) and {b['id']} ({b['tenant']}) "
-                    "belong to different tenants."
+                    f"Runs {a['id']} ({a['tenant']}) and {b['id']} ({b['tenant']}) belong to different tenants."
                 )
             items_a, _ = self._items(conn, a["id"])
             items_b, _ = self._items(conn, b["id"])
         result = drift.compare(items_a, items_b, b["rules"], before_rules=a["rules"])
-        return RunDiff(
-            _run_row(a), _run_row(b), result.new, result.resolved, result.persisting, result.unknown
-        )
+        return RunDiff(_run_row(a), _run_row(b), result.new, result.resolved, result.persisting, result.unknown)
 
     def prune(self, tenant: str, keep_runs: int) -> list[Path]:
         """Delete all but the newest ``keep_runs`` runs of ``tenant`` and their report folders.
@@ -220,7 +220,8 @@ class HistoryStore:
             raise UsageError("keep_runs must be at least 1.")
         with self._errors("prune"), self._write() as conn:
             listed = conn.execute(
-                select(runs.c.id, runs.c.status, runs.c.report_dir).where(runs.c.tenant == tenant)
+                select(runs.c.id, runs.c.status, runs.c.report_dir)
+                .where(runs.c.tenant == tenant)
                 .order_by(runs.c.started.desc(), runs.c.recorded_at.desc())
             ).all()
             keep = {r.id for r in listed[:keep_runs]}
@@ -230,7 +231,7 @@ class HistoryStore:
             doomed = [r for r in listed if r.id not in keep]
             ids = [r.id for r in doomed]
             for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start:start + _CHUNK]
+                chunk = ids[start : start + _CHUNK]
                 conn.execute(delete(findings).where(findings.c.run_id.in_(chunk)))
                 conn.execute(delete(runs).where(runs.c.id.in_(chunk)))
         kept_dirs = {Path(r.report_dir).resolve() for r in listed if r.id in keep and r.report_dir}
@@ -256,16 +257,24 @@ class HistoryStore:
     # -- queries ------------------------------------------------------------------------------------
     def _last_complete(self, conn: Connection, tenant: str, exclude: str | None) -> Any:
         query = (
-            select(runs).where(runs.c.tenant == tenant, runs.c.status == "complete")
-            .order_by(runs.c.started.desc(), runs.c.recorded_at.desc()).limit(1)
+            select(runs)
+            .where(runs.c.tenant == tenant, runs.c.status == "complete")
+            .order_by(runs.c.started.desc(), runs.c.recorded_at.desc())
+            .limit(1)
         )
         if exclude:
             query = query.where(runs.c.id != exclude)
         return conn.execute(query).mappings().first()
 
     def _items(self, conn: Connection, run_id: str) -> tuple[list[DiffItem], dict[str, datetime]]:
-        cols = (findings.c.rule_id, findings.c.entity_id, findings.c.entity_name, findings.c.entity_type,
-                findings.c.severity, findings.c.first_seen)
+        cols = (
+            findings.c.rule_id,
+            findings.c.entity_id,
+            findings.c.entity_name,
+            findings.c.entity_type,
+            findings.c.severity,
+            findings.c.first_seen,
+        )
         items, first = [], {}
         for row in conn.execute(select(*cols).where(findings.c.run_id == run_id)):
             item = DiffItem(row[0], row[1], row[2], row[3], row[4])
@@ -273,12 +282,9 @@ class HistoryStore:
             first[item.fingerprint] = row[5]
         return items, first
 
-    def _seen_since(
-        self, conn: Connection, tenant: str, since: datetime | None, exclude: str
-    ) -> dict[str, datetime]:
+    def _seen_since(self, conn: Connection, tenant: str, since: datetime | None, exclude: str) -> dict[str, datetime]:
         """Earliest first_seen per fingerprint in partial runs newer than the baseline."""
-        partial = select(runs.c.id).where(runs.c.tenant == tenant, runs.c.status == "partial",
-                                          runs.c.id != exclude)
+        partial = select(runs.c.id).where(runs.c.tenant == tenant, runs.c.status == "partial", runs.c.id != exclude)
         if since is not None:
             partial = partial.where(runs.c.started > since)
         query = (
@@ -296,9 +302,7 @@ class HistoryStore:
         if exact:
             return exact
         escaped = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        matches = conn.execute(
-            select(runs).where(runs.c.id.like(f"{escaped}%", escape="\\")).limit(2)
-        ).mappings().all()
+        matches = conn.execute(select(runs).where(runs.c.id.like(f"{escaped}%", escape="\\")).limit(2)).mappings().all()
         if not matches:
             raise UsageError(f"No run with id {run_id!r} in the history database {self.display_url}.")
         if len(matches) > 1:
@@ -360,9 +364,15 @@ def _run_values(result: AuditResult, report_dir: Path | None, now: datetime) -> 
 
 def _run_row(row: Any) -> RunRow:
     return RunRow(
-        id=row["id"], tenant=row["tenant"], tenant_id=row["tenant_id"], started=row["started"],
-        finished=row["finished"], status=row["status"], tool_version=row["tool_version"],
-        counts=dict(row["counts"] or {}), coverage=list(row["coverage"] or []),
+        id=row["id"],
+        tenant=row["tenant"],
+        tenant_id=row["tenant_id"],
+        started=row["started"],
+        finished=row["finished"],
+        status=row["status"],
+        tool_version=row["tool_version"],
+        counts=dict(row["counts"] or {}),
+        coverage=list(row["coverage"] or []),
         rules=dict(row["rules"]) if row.get("rules") is not None else None,
         previous_run_id=row["previous_run_id"],
         report_dir=Path(row["report_dir"]) if row["report_dir"] else None,

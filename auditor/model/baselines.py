@@ -83,8 +83,9 @@ def _grant(p: Any) -> str:
     return "mfa"
 
 
-def build_baselines(ca: pd.DataFrame, location_names: dict[str, str] | None = None,
-                    security_defaults: bool | None = None) -> Baselines:
+def build_baselines(
+    ca: pd.DataFrame, location_names: dict[str, str] | None = None, security_defaults: bool | None = None
+) -> Baselines:
     """Summarise the ``ca_semantics`` table. ``location_names`` maps named-location ids to display names."""
     names = location_names or {}
     out = Baselines(security_defaults=security_defaults)
@@ -96,32 +97,57 @@ def build_baselines(ca: pd.DataFrame, location_names: dict[str, str] | None = No
             out.mfa_baselines.append(p["name"])
             (out.device_alternative if p["mfa"] == "device_alternative" else out.mfa_required).append(p["name"])
             if p["excluded_high_value"]:
-                out.partial.append({"policy": p["name"], "kind": "mfa",
-                                    "excluded_resources": list(p["excluded_high_value"])})
+                out.partial.append(
+                    {"policy": p["name"], "kind": "mfa", "excluded_resources": list(p["excluded_high_value"])}
+                )
             if p["exclude_locations"]:
-                out.mfa_exempt_locations.append({"policy": p["name"],
-                                                 "locations": _location_names(p["exclude_locations"], names)})
+                out.mfa_exempt_locations.append(
+                    {"policy": p["name"], "locations": _location_names(p["exclude_locations"], names)}
+                )
             if "AllTrusted" in p["exclude_locations"]:
                 out.mfa_exempts_all_trusted.append(p["name"])
         if p["legacy_block"] and p["all_users"]:
             if not p["legacy_block_effective"]:
-                out.legacy_ineffective.append({"policy": p["name"], "excluded_resources": [
-                    r for r in p["excluded_high_value"] if r in ("Office 365 Exchange Online", "Office 365")]})
+                out.legacy_ineffective.append(
+                    {
+                        "policy": p["name"],
+                        "excluded_resources": [
+                            r for r in p["excluded_high_value"] if r in ("Office 365 Exchange Online", "Office 365")
+                        ],
+                    }
+                )
                 continue
             out.legacy_blocks.append(p["name"])
             blocked.update(p["legacy_types"])
             if p["excluded_high_value"]:
-                out.partial.append({"policy": p["name"], "kind": "legacy block",
-                                    "excluded_resources": list(p["excluded_high_value"])})
+                out.partial.append(
+                    {"policy": p["name"], "kind": "legacy block", "excluded_resources": list(p["excluded_high_value"])}
+                )
             if p["exclude_locations"]:
-                out.legacy_exempt_locations.append({
-                    "policy": p["name"], "locations": _location_names(p["exclude_locations"], names),
-                    "location_ids": list(p["exclude_locations"])})
+                out.legacy_exempt_locations.append(
+                    {
+                        "policy": p["name"],
+                        "locations": _location_names(p["exclude_locations"], names),
+                        "location_ids": list(p["exclude_locations"]),
+                    }
+                )
         if p["not_counted_because"]:
-            out.not_counted.append({"policy": p["name"], "grant": _grant(p), "reasons": list(p["not_counted_because"]),
-                                    "microsoft_managed": bool(p["microsoft_managed"])})
+            out.not_counted.append(
+                {
+                    "policy": p["name"],
+                    "grant": _grant(p),
+                    "reasons": list(p["not_counted_because"]),
+                    "microsoft_managed": bool(p["microsoft_managed"]),
+                }
+            )
         elif (p["mfa_all_resources"] or p["legacy_block"]) and not p["all_users"]:
-            out.not_counted.append({"policy": p["name"], "grant": _grant(p), "reasons": ["not for All users"],
-                                    "microsoft_managed": bool(p["microsoft_managed"])})
+            out.not_counted.append(
+                {
+                    "policy": p["name"],
+                    "grant": _grant(p),
+                    "reasons": ["not for All users"],
+                    "microsoft_managed": bool(p["microsoft_managed"]),
+                }
+            )
     out.legacy_blocked_types = [t for t in LEGACY_TYPES if t in blocked]
     return out

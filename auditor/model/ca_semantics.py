@@ -67,12 +67,40 @@ MODERN_TYPES = ("browser", "mobileAppsAndDesktopClients")
 ALL_CLIENT_TYPES = (*MODERN_TYPES, *LEGACY_TYPES)
 
 COLUMNS = [
-    "id", "name", "state", "in_force", "microsoft_managed", "target", "excluded_apps", "excluded_high_value",
-    "app_filter", "mfa", "mfa_via", "blocks", "client_types", "legacy_types", "modern", "narrowed_by",
-    "location_scope", "include_locations", "exclude_locations", "all_users", "include_users", "include_groups",
-    "include_roles", "include_guest_kinds", "exclude_users", "exclude_groups", "exclude_roles",
-    "exclude_guest_kinds", "mfa_all_resources", "mfa_baseline", "legacy_block", "legacy_block_effective",
-    "pins_to_locations", "not_counted_because",
+    "id",
+    "name",
+    "state",
+    "in_force",
+    "microsoft_managed",
+    "target",
+    "excluded_apps",
+    "excluded_high_value",
+    "app_filter",
+    "mfa",
+    "mfa_via",
+    "blocks",
+    "client_types",
+    "legacy_types",
+    "modern",
+    "narrowed_by",
+    "location_scope",
+    "include_locations",
+    "exclude_locations",
+    "all_users",
+    "include_users",
+    "include_groups",
+    "include_roles",
+    "include_guest_kinds",
+    "exclude_users",
+    "exclude_groups",
+    "exclude_roles",
+    "exclude_guest_kinds",
+    "mfa_all_resources",
+    "mfa_baseline",
+    "legacy_block",
+    "legacy_block_effective",
+    "pins_to_locations",
+    "not_counted_because",
 ]
 
 
@@ -158,13 +186,15 @@ def policy_semantics(raw: dict[str, Any], known_strengths: dict[str, str] | None
     excluded_apps = _list(apps, "excludeApplications")
     high_value = [HIGH_VALUE_RESOURCES[a] for a in excluded_apps if a in HIGH_VALUE_RESOURCES]
     app_filter = apps.get("applicationFilter") if isinstance(apps.get("applicationFilter"), dict) else None
-    filter_text = f"{app_filter.get('mode') or 'filter'}: {app_filter.get('rule') or ''}".strip() if app_filter \
-        else None
+    filter_text = (
+        f"{app_filter.get('mode') or 'filter'}: {app_filter.get('rule') or ''}".strip() if app_filter else None
+    )
     mfa, via, others = grant_mfa(grant, known_strengths)
     blocks = "block" in _list(grant, "builtInControls")
     types = set(_list(cond, "clientAppTypes"))
-    client_types = list(ALL_CLIENT_TYPES) if not types or "all" in types else [t for t in ALL_CLIENT_TYPES
-                                                                              if t in types]
+    client_types = (
+        list(ALL_CLIENT_TYPES) if not types or "all" in types else [t for t in ALL_CLIENT_TYPES if t in types]
+    )
     legacy_types = [t for t in LEGACY_TYPES if t in client_types]
     modern = all(t in client_types for t in MODERN_TYPES)
     narrowed = _narrowed_by(cond)
@@ -179,11 +209,13 @@ def policy_semantics(raw: dict[str, Any], known_strengths: dict[str, str] | None
     elif not in_force:
         reasons.append(state)
     if target == "user_action":
-        reasons.append("user action " + ", ".join(a.removeprefix("urn:user:") for a in
-                                                  _list(apps, "includeUserActions")))
+        reasons.append(
+            "user action " + ", ".join(a.removeprefix("urn:user:") for a in _list(apps, "includeUserActions"))
+        )
     elif target == "auth_context":
-        reasons.append("authentication context " + ", ".join(_list(apps,
-                                                                   "includeAuthenticationContextClassReferences")))
+        reasons.append(
+            "authentication context " + ", ".join(_list(apps, "includeAuthenticationContextClassReferences"))
+        )
     elif (target in ("apps", "office365", "none") or not all_resources) and not (blocks and target == "office365"):
         reasons.append("app-scoped")  # a legacy block for Office365 is still a legacy block
     reasons += [f"narrowed by {n}" for n in narrowed]
@@ -196,36 +228,69 @@ def policy_semantics(raw: dict[str, Any], known_strengths: dict[str, str] | None
     mfa_all_resources = usable and all_resources and modern and mfa is not None
     if mfa is not None and not modern:
         reasons.append("client apps " + ", ".join(client_types))
-    legacy_block = usable and blocks and target in ("all", "office365") and bool(legacy_types) and \
-        not (target == "all" and not all_resources)
+    legacy_block = (
+        usable
+        and blocks
+        and target in ("all", "office365")
+        and bool(legacy_types)
+        and not (target == "all" and not all_resources)
+    )
     legacy_effective = legacy_block and not (set(excluded_apps) & LEGACY_ESSENTIAL_RESOURCES)
-    pins = in_force and blocks and target == "all" and all_resources and not narrowed and not excluded_apps \
-        and scope == "except" and any(loc not in ("All", "AllTrusted") for loc in exclude_locations)
+    pins = (
+        in_force
+        and blocks
+        and target == "all"
+        and all_resources
+        and not narrowed
+        and not excluded_apps
+        and scope == "except"
+        and any(loc not in ("All", "AllTrusted") for loc in exclude_locations)
+    )
     counts = mfa_all_resources or legacy_block or pins
     relevant = blocks or mfa is not None or bool(via)
     return {
-        "id": base["id"], "name": name, "state": state, "in_force": in_force,
+        "id": base["id"],
+        "name": name,
+        "state": state,
+        "in_force": in_force,
         "microsoft_managed": name.lower().startswith("microsoft-managed"),
-        "target": target, "excluded_apps": excluded_apps, "excluded_high_value": high_value,
-        "app_filter": filter_text, "mfa": mfa, "mfa_via": via or None, "blocks": blocks,
-        "client_types": client_types, "legacy_types": legacy_types, "modern": modern, "narrowed_by": narrowed,
-        "location_scope": scope, "include_locations": include_locations, "exclude_locations": exclude_locations,
-        "all_users": base["all_users"], "include_users": base["include_users"],
-        "include_groups": base["include_groups"], "include_roles": base["include_roles"],
-        "include_guest_kinds": base["include_guest_kinds"], "exclude_users": base["exclude_users"],
-        "exclude_groups": base["exclude_groups"], "exclude_roles": base["exclude_roles"],
+        "target": target,
+        "excluded_apps": excluded_apps,
+        "excluded_high_value": high_value,
+        "app_filter": filter_text,
+        "mfa": mfa,
+        "mfa_via": via or None,
+        "blocks": blocks,
+        "client_types": client_types,
+        "legacy_types": legacy_types,
+        "modern": modern,
+        "narrowed_by": narrowed,
+        "location_scope": scope,
+        "include_locations": include_locations,
+        "exclude_locations": exclude_locations,
+        "all_users": base["all_users"],
+        "include_users": base["include_users"],
+        "include_groups": base["include_groups"],
+        "include_roles": base["include_roles"],
+        "include_guest_kinds": base["include_guest_kinds"],
+        "exclude_users": base["exclude_users"],
+        "exclude_groups": base["exclude_groups"],
+        "exclude_roles": base["exclude_roles"],
         "exclude_guest_kinds": base["exclude_guest_kinds"],
         "mfa_all_resources": mfa_all_resources,
         "mfa_baseline": mfa_all_resources and base["all_users"],
-        "legacy_block": legacy_block, "legacy_block_effective": legacy_effective, "pins_to_locations": pins,
+        "legacy_block": legacy_block,
+        "legacy_block_effective": legacy_effective,
+        "pins_to_locations": pins,
         "not_counted_because": reasons if relevant and not counts else [],
     }
 
 
 def build_ca_semantics(records: list[Any], known_strengths: dict[str, str] | None = None) -> pd.DataFrame:
     """The ``ca_semantics`` table: one row per policy in the snapshot."""
-    frame = pd.DataFrame([policy_semantics(r, known_strengths) for r in records if isinstance(r, dict)],
-                         columns=COLUMNS)
+    frame = pd.DataFrame(
+        [policy_semantics(r, known_strengths) for r in records if isinstance(r, dict)], columns=COLUMNS
+    )
     for column in ("mfa", "mfa_via", "app_filter"):  # None, not NaN, where a policy has no value
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     return frame

@@ -14,8 +14,11 @@ from auditor.model.settings import ClassificationSettings
 def _admin_columns(users: pd.DataFrame, holdings: pd.DataFrame) -> pd.DataFrame:
     if holdings.empty:
         return pd.DataFrame(
-            {"admin_roles": [[] for _ in range(len(users))], "privileged_admin": False,
-             "role_assignment_kinds": [[] for _ in range(len(users))]},
+            {
+                "admin_roles": [[] for _ in range(len(users))],
+                "privileged_admin": False,
+                "role_assignment_kinds": [[] for _ in range(len(users))],
+            },
             index=users.index,
         )
     kind = np.where(
@@ -25,20 +28,24 @@ def _admin_columns(users: pd.DataFrame, holdings: pd.DataFrame) -> pd.DataFrame:
     )
     h = holdings.assign(kind=kind)
     grouped = h.groupby("user_id", sort=False)
-    agg = pd.DataFrame({
-        "admin_roles": grouped["role_name"].agg(lambda s: sorted(set(s))),
-        "privileged_admin": grouped["privileged"].any(),
-        "role_assignment_kinds": grouped["kind"].agg(lambda s: sorted(set(s))),
-    })
+    agg = pd.DataFrame(
+        {
+            "admin_roles": grouped["role_name"].agg(lambda s: sorted(set(s))),
+            "privileged_admin": grouped["privileged"].any(),
+            "role_assignment_kinds": grouped["kind"].agg(lambda s: sorted(set(s))),
+        }
+    )
     # Admins are few: look them up in small dicts instead of reindexing object columns.
     ids = users["id"].tolist()
     role_map = agg["admin_roles"].to_dict()
     kind_map = agg["role_assignment_kinds"].to_dict()
     privileged = {uid for uid, p in agg["privileged_admin"].items() if p}
     return pd.DataFrame(
-        {"admin_roles": [role_map.get(uid) or [] for uid in ids],
-         "privileged_admin": [uid in privileged for uid in ids],
-         "role_assignment_kinds": [kind_map.get(uid) or [] for uid in ids]},
+        {
+            "admin_roles": [role_map.get(uid) or [] for uid in ids],
+            "privileged_admin": [uid in privileged for uid in ids],
+            "role_assignment_kinds": [kind_map.get(uid) or [] for uid in ids],
+        },
         index=users.index,
     )
 
@@ -48,9 +55,7 @@ def _search(values: pd.Series, pattern: str) -> pd.Series:
     return pd.Series([rx.search(v) is not None for v in values.tolist()], index=values.index, dtype=bool)
 
 
-def _service_signals(
-    users: pd.DataFrame, groups: dict[str, dict[str, Any]], cfg: ClassificationSettings
-) -> pd.Series:
+def _service_signals(users: pd.DataFrame, groups: dict[str, dict[str, Any]], cfg: ClassificationSettings) -> pd.Series:
     """The first signal that marks each user a service account (None when none does)."""
     signal = pd.Series([None] * len(users), index=users.index, dtype="object")
 
@@ -63,8 +68,11 @@ def _service_signals(
         mark(users["upn"].str.lower().isin(listed), "listed in classification.service_accounts.upns")
     for ref in sa.groups:
         # Graph matches group display names case-insensitively (the collector found it that way).
-        group_id = ref if ref in groups else next(
-            (g for g, v in groups.items() if str(v["name"]).casefold() == ref.casefold()), None)
+        group_id = (
+            ref
+            if ref in groups
+            else next((g for g, v in groups.items() if str(v["name"]).casefold() == ref.casefold()), None)
+        )
         if group_id is not None:
             mark(users["id"].isin(set(groups[group_id]["members"])), f"member of group '{groups[group_id]['name']}'")
     local = pd.Series([u.split("@", 1)[0] for u in users["upn"].tolist()], index=users.index, dtype="object")

@@ -24,11 +24,33 @@ MODERN_CLIENT_TYPES = {"browser", "mobileAppsAndDesktopClients"}
 GUEST_KINDS = ("internalGuest", "b2bCollaborationGuest", "b2bCollaborationMember")
 _ALL_RISK = {"low", "medium", "high", "none"}
 COLUMNS = [
-    "id", "name", "state", "requires_mfa", "blocks_legacy", "all_users", "all_apps", "include_users",
-    "include_groups", "include_roles", "exclude_users", "exclude_groups", "exclude_roles", "include_guests",
-    "exclude_guests", "include_locations", "exclude_locations", "client_app_types", "grant_controls",
-    "grant_operator", "authentication_strength", "include_applications", "grants_mfa", "narrowed_by",
-    "all_client_apps", "include_guest_kinds", "exclude_guest_kinds",
+    "id",
+    "name",
+    "state",
+    "requires_mfa",
+    "blocks_legacy",
+    "all_users",
+    "all_apps",
+    "include_users",
+    "include_groups",
+    "include_roles",
+    "exclude_users",
+    "exclude_groups",
+    "exclude_roles",
+    "include_guests",
+    "exclude_guests",
+    "include_locations",
+    "exclude_locations",
+    "client_app_types",
+    "grant_controls",
+    "grant_operator",
+    "authentication_strength",
+    "include_applications",
+    "grants_mfa",
+    "narrowed_by",
+    "all_client_apps",
+    "include_guest_kinds",
+    "exclude_guest_kinds",
 ]
 
 
@@ -51,8 +73,13 @@ def _narrowed_by(cond: dict[str, Any]) -> list[str]:
     if (include_platforms and "all" not in include_platforms) or _list(platforms, "excludePlatforms"):
         out.append("platforms")
     devices = cond.get("devices") if isinstance(cond.get("devices"), dict) else {}
-    if devices.get("deviceFilter") or _list(devices, "includeDevices") or _list(devices, "excludeDevices") or \
-            _list(devices, "includeDeviceStates") or _list(devices, "excludeDeviceStates"):
+    if (
+        devices.get("deviceFilter")
+        or _list(devices, "includeDevices")
+        or _list(devices, "excludeDevices")
+        or _list(devices, "includeDeviceStates")
+        or _list(devices, "excludeDeviceStates")
+    ):
         out.append("devices")
     flows = cond.get("authenticationFlows")
     if isinstance(flows, dict) and flows.get("transferMethods"):
@@ -85,11 +112,13 @@ def _all_client_apps(client_types: set[str]) -> bool:
 
 
 #: built-in authentication strengths that require MFA (when a strength does not say requirementsSatisfied)
-MFA_STRENGTH_IDS = frozenset({
-    "00000000-0000-0000-0000-000000000002",  # Multifactor authentication
-    "00000000-0000-0000-0000-000000000003",  # Passwordless MFA
-    "00000000-0000-0000-0000-000000000004",  # Phishing-resistant MFA
-})
+MFA_STRENGTH_IDS = frozenset(
+    {
+        "00000000-0000-0000-0000-000000000002",  # Multifactor authentication
+        "00000000-0000-0000-0000-000000000003",  # Passwordless MFA
+        "00000000-0000-0000-0000-000000000004",  # Phishing-resistant MFA
+    }
+)
 
 
 def strength_requires_mfa(strength: dict[str, Any], known: dict[str, dict[str, Any]] | None = None) -> bool:
@@ -112,13 +141,20 @@ def parse_policy(raw: dict[str, Any], strengths: dict[str, dict[str, Any]] | Non
     grant = raw.get("grantControls") or {}
     controls = _list(grant, "builtInControls")
     strength = grant.get("authenticationStrength")
-    strength_name = (strength.get("displayName") or strength.get("id") or "authentication strength") if isinstance(
-        strength, dict) else None
+    strength_name = (
+        (strength.get("displayName") or strength.get("id") or "authentication strength")
+        if isinstance(strength, dict)
+        else None
+    )
     operator = str(grant.get("operator") or "OR").upper()
     strength_mfa = isinstance(strength, dict) and strength_requires_mfa(strength, strengths)
     mfa_controls = int("mfa" in controls) + int(strength_mfa)
-    other_controls = len([c for c in controls if c != "mfa"]) + len(_list(grant, "termsOfUse")) + len(
-        _list(grant, "customAuthenticationFactors")) + int(strength_name is not None and not strength_mfa)
+    other_controls = (
+        len([c for c in controls if c != "mfa"])
+        + len(_list(grant, "termsOfUse"))
+        + len(_list(grant, "customAuthenticationFactors"))
+        + int(strength_name is not None and not strength_mfa)
+    )
     # With OR, any other control (e.g. a compliant device) satisfies the policy without MFA.
     grants_mfa = mfa_controls > 0 and (operator == "AND" or other_controls == 0)
     client_types = set(_list(cond, "clientAppTypes"))
@@ -132,17 +168,22 @@ def parse_policy(raw: dict[str, Any], strengths: dict[str, dict[str, Any]] | Non
     include_apps = _list(apps, "includeApplications")
     include_users = _list(users, "includeUsers")
     exclude_users = _list(users, "excludeUsers")
-    include_kinds = _guest_kinds(users.get("includeGuestsOrExternalUsers"), "GuestsOrExternalUsers" in include_users,
-                                 include=True)
-    exclude_kinds = _guest_kinds(users.get("excludeGuestsOrExternalUsers"), "GuestsOrExternalUsers" in exclude_users,
-                                 include=False)
+    include_kinds = _guest_kinds(
+        users.get("includeGuestsOrExternalUsers"), "GuestsOrExternalUsers" in include_users, include=True
+    )
+    exclude_kinds = _guest_kinds(
+        users.get("excludeGuestsOrExternalUsers"), "GuestsOrExternalUsers" in exclude_users, include=False
+    )
     return {
         "id": str(raw.get("id")),
         "name": raw.get("displayName") or str(raw.get("id")),
         "state": raw.get("state") or "disabled",
         "requires_mfa": grants_mfa and covers_modern and not narrowed,
-        "blocks_legacy": "block" in controls and covers_legacy and not narrowed
-        and bool({"All", "Office365"} & set(include_apps)) and everywhere,
+        "blocks_legacy": "block" in controls
+        and covers_legacy
+        and not narrowed
+        and bool({"All", "Office365"} & set(include_apps))
+        and everywhere,
         "all_users": "All" in include_users,
         "all_apps": "All" in include_apps,
         "include_users": [u for u in include_users if u not in ("All", "None", "GuestsOrExternalUsers")],
@@ -168,9 +209,7 @@ def parse_policy(raw: dict[str, Any], strengths: dict[str, dict[str, Any]] | Non
     }
 
 
-def build_ca_policies(
-    records: list[dict[str, Any]], strengths: list[dict[str, Any]] | None = None
-) -> pd.DataFrame:
+def build_ca_policies(records: list[dict[str, Any]], strengths: list[dict[str, Any]] | None = None) -> pd.DataFrame:
     known = {str(s.get("id")): s for s in strengths or [] if isinstance(s, dict)}
     return pd.DataFrame([parse_policy(r, known) for r in records if isinstance(r, dict)], columns=COLUMNS)
 
@@ -183,8 +222,13 @@ def role_condition_holdings(holdings: pd.DataFrame, roles: list[str]) -> pd.Data
 
 
 def _members(
-    users: pd.DataFrame, ids: list[str], groups: list[str], roles: list[str], guest_kinds: list[str],
-    group_members: dict[str, dict[str, Any]], holdings: pd.DataFrame,
+    users: pd.DataFrame,
+    ids: list[str],
+    groups: list[str],
+    roles: list[str],
+    guest_kinds: list[str],
+    group_members: dict[str, dict[str, Any]],
+    holdings: pd.DataFrame,
 ) -> pd.Series:
     wanted = set(ids)
     for g in groups:
@@ -203,10 +247,24 @@ def policy_scope(
     if policy["all_users"]:
         included = pd.Series(True, index=users.index)
     else:
-        included = _members(users, policy["include_users"], policy["include_groups"], policy["include_roles"],
-                            policy["include_guest_kinds"], groups, holdings)
-    excluded = _members(users, policy["exclude_users"], policy["exclude_groups"], policy["exclude_roles"],
-                        policy["exclude_guest_kinds"], groups, holdings)
+        included = _members(
+            users,
+            policy["include_users"],
+            policy["include_groups"],
+            policy["include_roles"],
+            policy["include_guest_kinds"],
+            groups,
+            holdings,
+        )
+    excluded = _members(
+        users,
+        policy["exclude_users"],
+        policy["exclude_groups"],
+        policy["exclude_roles"],
+        policy["exclude_guest_kinds"],
+        groups,
+        holdings,
+    )
     return included, excluded
 
 

@@ -28,8 +28,18 @@ from auditor.model.ca_semantics import LEGACY_TYPES
 from auditor.model.exclusions import ALWAYS, ON_ACTIVATION, ExclusionExplainer, Scope, policy_masks
 
 COLUMNS = [
-    "user_id", "mfa_included", "mfa_covered", "mfa_covered_on_activation", "mfa_covered_by", "mfa_excluded_by",
-    "mfa_exclusion", "pinned", "pinned_by", "legacy_blocked_types", "legacy_excluded_by", "legacy_gap_types",
+    "user_id",
+    "mfa_included",
+    "mfa_covered",
+    "mfa_covered_on_activation",
+    "mfa_covered_by",
+    "mfa_excluded_by",
+    "mfa_exclusion",
+    "pinned",
+    "pinned_by",
+    "legacy_blocked_types",
+    "legacy_excluded_by",
+    "legacy_gap_types",
     "legacy_exclusion",
 ]
 
@@ -53,8 +63,9 @@ def _any(masks: list[np.ndarray], n: int) -> np.ndarray:
     return out
 
 
-def _exclusion_state(excluded_now: np.ndarray, covered_now: np.ndarray, excluded_act: np.ndarray,
-                     covered_act: np.ndarray) -> np.ndarray:
+def _exclusion_state(
+    excluded_now: np.ndarray, covered_now: np.ndarray, excluded_act: np.ndarray, covered_act: np.ndarray
+) -> np.ndarray:
     """'always' when excluded and uncovered today, 'on activation' when that happens once eligible roles are
     activated, else None."""
     gap_now = excluded_now & ~covered_now
@@ -65,8 +76,9 @@ def _exclusion_state(excluded_now: np.ndarray, covered_now: np.ndarray, excluded
     return out
 
 
-def build_coverage(users: pd.DataFrame, ca: pd.DataFrame, groups: dict[str, dict[str, Any]],
-                   holdings: pd.DataFrame) -> pd.DataFrame:
+def build_coverage(
+    users: pd.DataFrame, ca: pd.DataFrame, groups: dict[str, dict[str, Any]], holdings: pd.DataFrame
+) -> pd.DataFrame:
     """The ``coverage`` table: one row per user (same order as ``users``). See ``auditor.model.tenant``."""
     n = len(users)
     ids = users["id"].tolist()
@@ -145,23 +157,30 @@ def build_coverage(users: pd.DataFrame, ca: pd.DataFrame, groups: dict[str, dict
         legacy_excluded_by[i] = []
         for p, s in zip(legacy_rows, legacy_scopes, strict=True):
             if s.included_on_activation[i] and s.excluded_on_activation[i]:
-                legacy_excluded_by[i].append({
-                    "policy": p["name"], "how": explain.how(p, ids[i]), "client_types": list(p["legacy_types"]),
-                    "applies": ALWAYS if s.included[i] and s.excluded[i] else ON_ACTIVATION})
+                legacy_excluded_by[i].append(
+                    {
+                        "policy": p["name"],
+                        "how": explain.how(p, ids[i]),
+                        "client_types": list(p["legacy_types"]),
+                        "applies": ALWAYS if s.included[i] and s.excluded[i] else ON_ACTIVATION,
+                    }
+                )
 
-    return pd.DataFrame({
-        "user_id": pd.Series(ids, dtype="object"),
-        "mfa_included": _any([s.included for s in mfa_scopes], n),
-        "mfa_covered": covered,
-        "mfa_covered_on_activation": covered_act,
-        "mfa_covered_by": _names_by_bits([s.applies for s in mfa_scopes], [p["name"] for p in mfa_rows], n),
-        "mfa_excluded_by": mfa_excluded_by,
-        "mfa_exclusion": pd.Series(mfa_exclusion, dtype="object"),
-        "pinned": pinned,
-        "pinned_by": pinned_by,
-        "legacy_blocked_types": _names_by_bits([blocked[t] for t in LEGACY_TYPES], list(LEGACY_TYPES), n),
-        "legacy_excluded_by": legacy_excluded_by,
-        "legacy_gap_types": legacy_gap_types,
-        "legacy_exclusion": pd.Series(legacy_exclusion, dtype="object"),
-    }, columns=COLUMNS)
-
+    return pd.DataFrame(
+        {
+            "user_id": pd.Series(ids, dtype="object"),
+            "mfa_included": _any([s.included for s in mfa_scopes], n),
+            "mfa_covered": covered,
+            "mfa_covered_on_activation": covered_act,
+            "mfa_covered_by": _names_by_bits([s.applies for s in mfa_scopes], [p["name"] for p in mfa_rows], n),
+            "mfa_excluded_by": mfa_excluded_by,
+            "mfa_exclusion": pd.Series(mfa_exclusion, dtype="object"),
+            "pinned": pinned,
+            "pinned_by": pinned_by,
+            "legacy_blocked_types": _names_by_bits([blocked[t] for t in LEGACY_TYPES], list(LEGACY_TYPES), n),
+            "legacy_excluded_by": legacy_excluded_by,
+            "legacy_gap_types": legacy_gap_types,
+            "legacy_exclusion": pd.Series(legacy_exclusion, dtype="object"),
+        },
+        columns=COLUMNS,
+    )

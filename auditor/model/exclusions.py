@@ -26,8 +26,9 @@ def role_holders(holdings: pd.DataFrame, roles: list[str], assignment: str) -> p
     """Tenant-wide holdings of ``roles`` with the given assignment (``active`` or ``eligible``)."""
     if not roles or holdings.empty:
         return holdings.iloc[0:0]
-    return holdings[(holdings["assignment"] == assignment) & (holdings["scope"] == "/")
-                    & holdings["role_id"].isin(roles)]
+    return holdings[
+        (holdings["assignment"] == assignment) & (holdings["scope"] == "/") & holdings["role_id"].isin(roles)
+    ]
 
 
 @dataclass
@@ -48,8 +49,7 @@ class Scope:
         return self.included_on_activation & ~self.excluded_on_activation
 
 
-def policy_masks(policy: Any, users: pd.DataFrame, groups: dict[str, dict[str, Any]],
-                 holdings: pd.DataFrame) -> Scope:
+def policy_masks(policy: Any, users: pd.DataFrame, groups: dict[str, dict[str, Any]], holdings: pd.DataFrame) -> Scope:
     """Included/excluded now (active roles) and on activation (active and eligible roles)."""
     included, excluded = policy_scope(policy, users, groups, holdings)
     inc, exc = included.to_numpy(dtype=bool), excluded.to_numpy(dtype=bool)

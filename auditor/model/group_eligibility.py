@@ -51,14 +51,20 @@ def group_eligible_holdings(
     members = eligible_members(records, groups)
     if not members:
         return pd.DataFrame(columns=COLUMNS)
-    pseudo = {g: {"name": f"{(groups.get(g) or {}).get('name') or _principal_name(assignments, g) or g} "
-                          "(PIM for Groups)", "members": m} for g, m in members.items()}
+    pseudo = {
+        g: {
+            "name": f"{(groups.get(g) or {}).get('name') or _principal_name(assignments, g) or g} (PIM for Groups)",
+            "members": m,
+        }
+        for g, m in members.items()
+    }
     mine_a = [a for a in assignments if str(a.get("principalId")) in pseudo]
     mine_e = [e for e in eligibility if str(e.get("principalId")) in pseudo]
     frame = build_role_holdings(definitions, mine_a, mine_e, pseudo, users, admin_roles)
     frame["assignment"] = "eligible"
-    return frame.drop_duplicates(subset=["user_id", "role_id", "assignment", "via_group_id", "scope"],
-                                 ignore_index=True)
+    return frame.drop_duplicates(
+        subset=["user_id", "role_id", "assignment", "via_group_id", "scope"], ignore_index=True
+    )
 
 
 def _principal_name(assignments: list[dict[str, Any]], group_id: str) -> str | None:

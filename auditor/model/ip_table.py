@@ -22,10 +22,30 @@ def build_ip_ranges(named_locations: list[dict[str, Any]], legacy: LegacyMfaSett
                 rng = parse_graph_range(raw)
             except (ValueError, TypeError, AttributeError):
                 continue
-            rows.append(("named_location", str(loc.get("id")), loc.get("displayName") or str(loc.get("id")),
-                         bool(loc.get("isTrusted")), rng.text, rng.version, rng.prefixlen, rng))
+            rows.append(
+                (
+                    "named_location",
+                    str(loc.get("id")),
+                    loc.get("displayName") or str(loc.get("id")),
+                    bool(loc.get("isTrusted")),
+                    rng.text,
+                    rng.version,
+                    rng.prefixlen,
+                    rng,
+                )
+            )
     for cidr in legacy.trusted_ips:
         rng = parse_cidr(cidr)
-        rows.append(("legacy_trusted_ips", "legacy-mfa-trusted-ips", "MFA trusted IPs (legacy)", True, rng.text,
-                     rng.version, rng.prefixlen, rng))
+        rows.append(
+            (
+                "legacy_trusted_ips",
+                "legacy-mfa-trusted-ips",
+                "MFA trusted IPs (legacy)",
+                True,
+                rng.text,
+                rng.version,
+                rng.prefixlen,
+                rng,
+            )
+        )
     return pd.DataFrame(rows, columns=COLUMNS)

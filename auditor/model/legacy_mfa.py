@@ -91,7 +91,8 @@ def parse_service_policy(raw: dict[str, Any]) -> LegacyMfaSettings:
         trusted_ips=sorted(set(ranges), key=ranges.index),
         trusted_ips_known=known,
         trusted_ips_origin="mfa_service_policy" if known else "",
-        skip_mfa_for_federated_users=_bool(trusted.get("skipMfaForFederatedUsers")) if isinstance(trusted, dict)
+        skip_mfa_for_federated_users=_bool(trusted.get("skipMfaForFederatedUsers"))
+        if isinstance(trusted, dict)
         else None,
         remember_mfa_enabled=_bool(remember.get("isEnabled")) if isinstance(remember, dict) else None,
         remember_mfa_days=int(days) if isinstance(days, int | float) and not isinstance(days, bool) else None,

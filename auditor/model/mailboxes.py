@@ -7,8 +7,17 @@ from typing import Any
 import pandas as pd
 
 COLUMNS = [
-    "mailbox_id", "user_id", "display_name", "smtp_address", "imap", "pop", "smtp_auth_setting",
-    "smtp_auth_enabled", "smtp_auth_source", "is_admin", "privileged_admin",
+    "mailbox_id",
+    "user_id",
+    "display_name",
+    "smtp_address",
+    "imap",
+    "pop",
+    "smtp_auth_setting",
+    "smtp_auth_enabled",
+    "smtp_auth_source",
+    "is_admin",
+    "privileged_admin",
 ]
 
 
@@ -35,11 +44,21 @@ def build_mailboxes(records: list[dict[str, Any]], users: pd.DataFrame, org_enab
             effective, source = org_enabled, "inherited from org"
         else:
             effective, source = (not setting), "mailbox"
-        rows.append((
-            str(r.get("Guid") or r.get("ExchangeGuid") or address), user_id, r.get("DisplayName") or address,
-            address, r.get("ImapEnabled") is True, r.get("PopEnabled") is True, setting, effective, source,
-            False, False,
-        ))
+        rows.append(
+            (
+                str(r.get("Guid") or r.get("ExchangeGuid") or address),
+                user_id,
+                r.get("DisplayName") or address,
+                address,
+                r.get("ImapEnabled") is True,
+                r.get("PopEnabled") is True,
+                setting,
+                effective,
+                source,
+                False,
+                False,
+            )
+        )
     frame = pd.DataFrame(rows, columns=COLUMNS, dtype=object)
     for column in ("imap", "pop", "is_admin", "privileged_admin"):
         frame[column] = frame[column].astype(bool)

@@ -16,8 +16,16 @@ import pandas as pd
 from auditor.model.roles import BUILTIN_ROLES, PRIVILEGED_ROLES
 
 COLUMNS = [
-    "user_id", "upn", "role_id", "role_name", "assignment", "via_group_id", "via_group_name", "privileged",
-    "scope", "admin",
+    "user_id",
+    "upn",
+    "role_id",
+    "role_name",
+    "assignment",
+    "via_group_id",
+    "via_group_name",
+    "privileged",
+    "scope",
+    "admin",
 ]
 
 
@@ -60,16 +68,30 @@ def build_role_holdings(
         if principal in groups:
             group = groups[principal]
             for member in group["members"]:
-                rows.append((member, upn_by_id.get(member, ""), template, name, kind, principal,
-                             group["name"], privileged, scope, admin))
+                rows.append(
+                    (
+                        member,
+                        upn_by_id.get(member, ""),
+                        template,
+                        name,
+                        kind,
+                        principal,
+                        group["name"],
+                        privileged,
+                        scope,
+                        admin,
+                    )
+                )
         else:
-            rows.append((principal, upn_by_id.get(principal, ""), template, name, kind, None, None, privileged,
-                         scope, admin))
+            rows.append(
+                (principal, upn_by_id.get(principal, ""), template, name, kind, None, None, privileged, scope, admin)
+            )
 
     for a in assignments:
         add(a, "active")
     for e in eligibility:
         add(e, "eligible")
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.drop_duplicates(subset=["user_id", "role_id", "assignment", "via_group_id", "scope"],
-                                 ignore_index=True)
+    return frame.drop_duplicates(
+        subset=["user_id", "role_id", "assignment", "via_group_id", "scope"], ignore_index=True
+    )

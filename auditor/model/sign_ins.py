@@ -21,17 +21,23 @@ def legacy_events(records: list[dict[str, Any]], users: pd.DataFrame) -> pd.Data
     if not records:
         return pd.DataFrame(columns=EVENT_COLUMNS)
     id_by_upn = {u.lower(): i for u, i in zip(users["upn"].tolist(), users["id"].tolist(), strict=True) if u}
-    frame = pd.DataFrame({
-        "user_id": [r.get("userId") or id_by_upn.get(str(r.get("userPrincipalName") or "").lower()) for r in records],
-        "upn": [r.get("userPrincipalName") or "" for r in records],
-        "app": [r.get("clientAppUsed") or "" for r in records],
-        "ip": [r.get("ipAddress") or "" for r in records],
-        "when": pd.to_datetime(
-            pd.Series([r.get("createdDateTime") for r in records], dtype="object"),
-            utc=True, errors="coerce", format="ISO8601",
-        ),
-        "ok": [((r.get("status") or {}).get("errorCode") or 0) == 0 for r in records],
-    })
+    frame = pd.DataFrame(
+        {
+            "user_id": [
+                r.get("userId") or id_by_upn.get(str(r.get("userPrincipalName") or "").lower()) for r in records
+            ],
+            "upn": [r.get("userPrincipalName") or "" for r in records],
+            "app": [r.get("clientAppUsed") or "" for r in records],
+            "ip": [r.get("ipAddress") or "" for r in records],
+            "when": pd.to_datetime(
+                pd.Series([r.get("createdDateTime") for r in records], dtype="object"),
+                utc=True,
+                errors="coerce",
+                format="ISO8601",
+            ),
+            "ok": [((r.get("status") or {}).get("errorCode") or 0) == 0 for r in records],
+        }
+    )
     return frame[frame["app"].isin(LEGACY_CLIENT_APPS) & frame["user_id"].notna()].reset_index(drop=True)
 
 
@@ -48,13 +54,15 @@ def summarise(events: pd.DataFrame, since: pd.Timestamp | None = None) -> pd.Dat
     if good.empty:
         return pd.DataFrame(columns=COLUMNS)
     grouped = good.groupby("user_id", sort=False)
-    out = pd.DataFrame({
-        "upn": grouped["upn"].first(),
-        "count": grouped.size(),
-        "last": grouped["when"].max(),
-        "protocols": grouped["app"].agg(lambda s: sorted(set(s))),
-        "ip_addresses": grouped["ip"].agg(lambda s: [ip for ip in dict.fromkeys(s) if ip][:MAX_IPS]),
-    })
+    out = pd.DataFrame(
+        {
+            "upn": grouped["upn"].first(),
+            "count": grouped.size(),
+            "last": grouped["when"].max(),
+            "protocols": grouped["app"].agg(lambda s: sorted(set(s))),
+            "ip_addresses": grouped["ip"].agg(lambda s: [ip for ip in dict.fromkeys(s) if ip][:MAX_IPS]),
+        }
+    )
     out["failed"] = failed.reindex(out.index).fillna(0).astype(int)
     out.index.name = "user_id"
     return out.reset_index()[COLUMNS]

@@ -55,8 +55,9 @@ def emergency_signals(users: pd.DataFrame, groups: dict[str, dict[str, Any]], en
     return pd.Series(values, index=users.index, dtype="object")
 
 
-def unresolved_emergency_entries(users: pd.DataFrame, groups: dict[str, dict[str, Any]],
-                                 entries: list[str]) -> list[str]:
+def unresolved_emergency_entries(
+    users: pd.DataFrame, groups: dict[str, dict[str, Any]], entries: list[str]
+) -> list[str]:
     """Configured entries that match no user and no collected group (to name in evidence)."""
     if not entries:
         return []
@@ -80,8 +81,9 @@ def _sync_roles(users: pd.DataFrame, holdings: pd.DataFrame) -> tuple[list[list[
     return [names.get(uid, nothing) for uid in users["id"].tolist()], set(other["user_id"])
 
 
-def classify_special_accounts(users: pd.DataFrame, holdings: pd.DataFrame, groups: dict[str, dict[str, Any]],
-                              emergency_access: list[str]) -> pd.DataFrame:
+def classify_special_accounts(
+    users: pd.DataFrame, holdings: pd.DataFrame, groups: dict[str, dict[str, Any]], emergency_access: list[str]
+) -> pd.DataFrame:
     """Add the v2 classification columns to a classified ``users`` table (after ``classify_users``)."""
     users = users.copy(deep=False)  # new columns only; a deep copy of 300k rows costs more than the work
     users["emergency_signal"] = emergency_signals(users, groups, emergency_access)

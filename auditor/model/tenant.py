@@ -176,9 +176,14 @@ def _build(
     )
     if snapshot.collected(GROUP_ELIGIBILITY):
         pim_groups = group_eligible_holdings(
-            snapshot.records("role_definitions", []) or [], snapshot.records("role_assignments", []) or [],
-            snapshot.records("role_eligibility", []) or [], snapshot.records(GROUP_ELIGIBILITY, []) or [],
-            groups, users, classification.admin_roles)
+            snapshot.records("role_definitions", []) or [],
+            snapshot.records("role_assignments", []) or [],
+            snapshot.records("role_eligibility", []) or [],
+            snapshot.records(GROUP_ELIGIBILITY, []) or [],
+            groups,
+            users,
+            classification.admin_roles,
+        )
         if not pim_groups.empty:
             role_holdings = pd.concat([role_holdings, pim_groups], ignore_index=True)
     transport = snapshot.records("transport_config")
@@ -199,11 +204,15 @@ def _build(
     strengths = snapshot.records("authentication_strengths") if snapshot.collected("authentication_strengths") else None
     known_strengths = {
         str(s.get("id")): str(s.get("requirementsSatisfied"))
-        for s in strengths or [] if isinstance(s, dict) and s.get("requirementsSatisfied") is not None
+        for s in strengths or []
+        if isinstance(s, dict) and s.get("requirementsSatisfied") is not None
     }
     ca_semantics = build_ca_semantics(ca_records, known_strengths)
-    location_names = {str(r.get("id")): str(r.get("displayName") or r.get("id"))
-                      for r in snapshot.records("named_locations", []) or [] if isinstance(r, dict)}
+    location_names = {
+        str(r.get("id")): str(r.get("displayName") or r.get("id"))
+        for r in snapshot.records("named_locations", []) or []
+        if isinstance(r, dict)
+    }
 
     return TenantModel(
         tenant=dict(snapshot.tenant),
@@ -212,8 +221,7 @@ def _build(
         users=users,
         role_holdings=role_holdings,
         mailboxes=mailboxes,
-        ca_policies=build_ca_policies(
-            ca_records, strengths),
+        ca_policies=build_ca_policies(ca_records, strengths),
         ip_ranges=build_ip_ranges(snapshot.records("named_locations", []) or [], legacy),
         legacy_sign_ins=summarise(events),
         legacy_sign_in_events=events,

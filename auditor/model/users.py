@@ -57,9 +57,16 @@ def build_users(
     # External (B2B) accounts carry '#EXT#' in their UPN, whatever their userType.
     external = pd.Series(["#ext#" in u.lower() for u in upns], dtype=bool)
     frame["guest_kind"] = pd.Series(
-        [(("b2bCollaborationGuest" if ext else "internalGuest") if guest else
-          ("b2bCollaborationMember" if ext else None))
-         for guest, ext in zip(frame["is_guest"].tolist(), external.tolist(), strict=True)], dtype="object")
+        [
+            (
+                ("b2bCollaborationGuest" if ext else "internalGuest")
+                if guest
+                else ("b2bCollaborationMember" if ext else None)
+            )
+            for guest, ext in zip(frame["is_guest"].tolist(), external.tolist(), strict=True)
+        ],
+        dtype="object",
+    )
     interactive = _utc([a.get("lastSignInDateTime") for a in activity])
     non_interactive = _utc([a.get("lastNonInteractiveSignInDateTime") for a in activity])
     # lastSignInDateTime counts failed attempts too (a password spray keeps a dormant account looking

@@ -9,5 +9,13 @@ from auditor.remediate.sources import FindingsInput, from_document, from_file, f
 
 FORMATS = ("powershell",)
 
-__all__ = ["FORMATS", "FindingsInput", "encode_script", "from_document", "from_file", "from_history",
-           "from_result", "powershell_script"]
+__all__ = [
+    "FORMATS",
+    "FindingsInput",
+    "encode_script",
+    "from_document",
+    "from_file",
+    "from_history",
+    "from_result",
+    "powershell_script",
+]

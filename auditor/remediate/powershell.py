@@ -48,7 +48,7 @@ LEARN = {
     "cas": "https://learn.microsoft.com/powershell/module/exchange/set-casmailbox",
     "plan": "https://learn.microsoft.com/powershell/module/exchange/set-casmailboxplan",
     "smtp": "https://learn.microsoft.com/exchange/clients-and-mobile-in-exchange-online/"
-            "authenticated-client-smtp-submission",
+    "authenticated-client-smtp-submission",
     "mfa_api": "https://learn.microsoft.com/graph/api/authentication-update?view=graph-rest-beta",
     "mg_request": "https://learn.microsoft.com/powershell/module/microsoft.graph.authentication/invoke-mggraphrequest",
     "app_passwords": "https://learn.microsoft.com/entra/identity/authentication/howto-mfa-userdevicesettings",
@@ -83,7 +83,9 @@ def _banner(rule_id: str, title: object, count: int, suffix: str = "") -> list[s
 
 
 def _array(
-    variable: str, items: list[dict[str, Any]], key: Callable[[dict[str, Any]], object],
+    variable: str,
+    items: list[dict[str, Any]],
+    key: Callable[[dict[str, Any]], object],
     accept: Callable[[str], bool] | None = None,
 ) -> tuple[list[str], int]:
     """``$variable = @( 'id'  # label ... )`` for the items whose identifier is safe; unsafe ones become
@@ -111,8 +113,9 @@ def _array(
 
 def _smtp_org(findings: list[dict[str, Any]], context: dict[str, Any]) -> _Section:
     s = _Section(modules={EXO_MODULE})
-    inheriting = sum(v for f in findings for v in [(f.get("evidence") or {}).get("mailboxes_inheriting")]
-                     if type(v) is int)
+    inheriting = sum(
+        v for f in findings for v in [(f.get("evidence") or {}).get("mailboxes_inheriting")] if type(v) is int
+    )
     s.lines += _banner("smtp-auth-org-enabled", findings[0].get("title"), len(findings))
     s.lines += [
         "# Turns SMTP AUTH off for every mailbox that does not set its own value"
@@ -155,15 +158,19 @@ def _smtp_mailboxes(findings: list[dict[str, Any]], context: dict[str, Any]) -> 
         f"#        {LEARN['smtp']}",
     ]
     if context.get("org_smtp_fixed") and inherited:
-        s.lines += [f"# {len(inherited)} mailbox(es) only inherit the organisation setting: the Set-TransportConfig",
-                    "# command above fixes them, so they are not listed here."]
+        s.lines += [
+            f"# {len(inherited)} mailbox(es) only inherit the organisation setting: the Set-TransportConfig",
+            "# command above fixes them, so they are not listed here.",
+        ]
     if explicit:
         array, written = _array("smtpAuthMailboxes", explicit, lambda f: f.get("entity_id"))
         s.lines += array
         if written:
             s.lines += _mailbox_loop(
-                "smtpAuthMailboxes", "Disable SMTP AUTH on the mailbox",
-                "Set-CASMailbox -Identity $mailbox -SmtpClientAuthenticationDisabled $true -Confirm:$false")
+                "smtpAuthMailboxes",
+                "Disable SMTP AUTH on the mailbox",
+                "Set-CASMailbox -Identity $mailbox -SmtpClientAuthenticationDisabled $true -Confirm:$false",
+            )
     return s
 
 
@@ -200,8 +207,10 @@ def _imap_pop(findings: list[dict[str, Any]], context: dict[str, Any]) -> _Secti
         s.lines += array
         if written:
             s.lines += _mailbox_loop(
-                "imapPopMailboxes", "Disable IMAP and POP on the mailbox",
-                "Set-CASMailbox -Identity $mailbox -ImapEnabled $false -PopEnabled $false -Confirm:$false")
+                "imapPopMailboxes",
+                "Disable IMAP and POP on the mailbox",
+                "Set-CASMailbox -Identity $mailbox -ImapEnabled $false -PopEnabled $false -Confirm:$false",
+            )
     return s
 
 
@@ -222,11 +231,15 @@ def _per_user_mfa(findings: list[dict[str, Any]], context: dict[str, Any]) -> _S
         "# runs with -DisablePerUserMfa.",
     ]
     if context.get("no_baseline"):
-        s.lines += ["# !!! This run also reports 'mfa-no-baseline': the tenant has NO MFA baseline. Create and enable",
-                    "# !!! the Conditional Access MFA policy first; until then do not use -DisablePerUserMfa."]
+        s.lines += [
+            "# !!! This run also reports 'mfa-no-baseline': the tenant has NO MFA baseline. Create and enable",
+            "# !!! the Conditional Access MFA policy first; until then do not use -DisablePerUserMfa.",
+        ]
     if not context.get("gap_assessed"):
-        s.lines += ["# !!! The findings do not show 'per-user-mfa-migration-gap' as assessed: Conditional Access",
-                    "# !!! coverage of these users was NOT checked. Verify it yourself before -DisablePerUserMfa."]
+        s.lines += [
+            "# !!! The findings do not show 'per-user-mfa-migration-gap' as assessed: Conditional Access",
+            "# !!! coverage of these users was NOT checked. Verify it yourself before -DisablePerUserMfa.",
+        ]
     s.lines += [
         f"# Learn: {LEARN['mfa_states']}",
         f"#        {LEARN['mfa_api']} (needs Policy.ReadWrite.AuthenticationMethod)",
@@ -308,14 +321,18 @@ def _header(data: FindingsInput, selected: list[str], covered: int, modules: set
     lines += [f"#Requires -Modules {m}" for m in sorted(modules)]
     lines += ["", "[CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]", "param("]
     if mfa:
-        lines += ["    # Also set per-user MFA to disabled for the listed users (only after CA requires MFA for them).",
-                  "    [switch]$DisablePerUserMfa"]
+        lines += [
+            "    # Also set per-user MFA to disabled for the listed users (only after CA requires MFA for them).",
+            "    [switch]$DisablePerUserMfa",
+        ]
     lines += [")", "$ErrorActionPreference = 'Stop'", "Set-StrictMode -Version 3.0", ""]
     if EXO_MODULE in modules:
         lines.append("# Connect-ExchangeOnline -UserPrincipalName admin@yourtenant.example")
     if GRAPH_MODULE in modules:
-        lines.append("# Connect-MgGraph -Scopes 'Policy.ReadWrite.AuthenticationMethod' "
-                     f"-TenantId {comment_text(tenant.get('tenant_id') or '<tenant id>', 60)}")
+        lines.append(
+            "# Connect-MgGraph -Scopes 'Policy.ReadWrite.AuthenticationMethod' "
+            f"-TenantId {comment_text(tenant.get('tenant_id') or '<tenant id>', 60)}"
+        )
     return lines
 
 
@@ -337,8 +354,11 @@ def powershell_script(data: FindingsInput, rules: Iterable[str] | None = None) -
         "no_baseline": bool(by_rule.get("mfa-no-baseline")),
     }
     sections: list[_Section] = []
-    handlers = {"smtp-auth-org-enabled": _smtp_org, "smtp-auth-mailbox-enabled": _smtp_mailboxes,
-                "imap-pop-enabled": _imap_pop}
+    handlers = {
+        "smtp-auth-org-enabled": _smtp_org,
+        "smtp-auth-mailbox-enabled": _smtp_mailboxes,
+        "imap-pop-enabled": _imap_pop,
+    }
     for rule_id in ("smtp-auth-org-enabled", "smtp-auth-mailbox-enabled", "imap-pop-enabled"):
         if rule_id in selected and by_rule.get(rule_id):
             sections.append(handlers[rule_id](by_rule[rule_id], context))

@@ -72,5 +72,7 @@ def from_history(store: HistoryStore, tenant: str, *, scan: int = 20) -> Finding
     for run in runs:
         if run.report_dir is not None and (Path(run.report_dir) / "findings.json").is_file():
             return from_file(Path(run.report_dir) / "findings.json")
-    raise UsageError(f"No recent run of tenant {tenant!r} kept a findings.json (reports.formats must include "
-                     "json); pass --findings FILE instead.")
+    raise UsageError(
+        f"No recent run of tenant {tenant!r} kept a findings.json (reports.formats must include "
+        "json); pass --findings FILE instead."
+    )

@@ -136,20 +136,35 @@ def tenant_label(tenant: dict[str, Any]) -> str:
     return f"{name} ({extra})" if extra else str(name)
 
 
-def _rule_sections(result: AuditResult, open_by_rule: dict[str, list[Finding]],
-                   waived_by_rule: dict[str, list[Finding]]) -> list[RuleSection]:
+def _rule_sections(
+    result: AuditResult, open_by_rule: dict[str, list[Finding]], waived_by_rule: dict[str, list[Finding]]
+) -> list[RuleSection]:
     outcomes = list(result.rules)
     known = {r.id for r in outcomes}
     for rid in sorted(set(open_by_rule) | set(waived_by_rule)):  # findings of a rule without an outcome
         if rid not in known:
             sample = (open_by_rule.get(rid) or waived_by_rule[rid])[0]
-            outcomes.append(RuleOutcome(id=rid, title=sample.title or rid, severity=sample.severity,
-                                        status="assessed", remediation=sample.remediation))
-    sections = [RuleSection(outcome=o, open=open_by_rule.get(o.id, []), waived=waived_by_rule.get(o.id, []))
-                for o in outcomes]
+            outcomes.append(
+                RuleOutcome(
+                    id=rid,
+                    title=sample.title or rid,
+                    severity=sample.severity,
+                    status="assessed",
+                    remediation=sample.remediation,
+                )
+            )
+    sections = [
+        RuleSection(outcome=o, open=open_by_rule.get(o.id, []), waived=waived_by_rule.get(o.id, [])) for o in outcomes
+    ]
     status_rank = {"assessed": 0, "not_assessed": 1, "disabled": 2}
-    sections.sort(key=lambda s: (status_rank.get(s.outcome.status, 3), 0 if s.open else 1,
-                                 -SEVERITY_RANK.get(s.worst, 0), -len(s.open)))
+    sections.sort(
+        key=lambda s: (
+            status_rank.get(s.outcome.status, 3),
+            0 if s.open else 1,
+            -SEVERITY_RANK.get(s.worst, 0),
+            -len(s.open),
+        )
+    )
     return sections
 
 
@@ -157,9 +172,11 @@ def _coverage_warnings(result: AuditResult, not_assessed: list[RuleOutcome]) -> 
     # A failed source explains the not-assessed rules that need it, or whose reason names it (derived
     # sources such as legacy_mfa_settings fall back on mfa_service_policy).
     return [
-        CoverageWarning(source=c["source"], reason=c.get("reason") or "not collected",
-                        rules=sorted(r.id for r in not_assessed
-                                     if c["source"] in r.needs or c["source"] in (r.reason or "")))
+        CoverageWarning(
+            source=c["source"],
+            reason=c.get("reason") or "not collected",
+            rules=sorted(r.id for r in not_assessed if c["source"] in r.needs or c["source"] in (r.reason or "")),
+        )
         for c in result.failed_sources()
     ]
 

@@ -23,8 +23,23 @@ from auditor.render.safe import neutralise
 if TYPE_CHECKING:
     from auditor.render.context import ReportContext
 
-COLUMNS = ("tenant", "run_id", "run_started", "rule", "title", "severity", "entity_type", "entity_id", "entity",
-           "status", "change", "first_seen", "waiver_reason", "evidence", "remediation")
+COLUMNS = (
+    "tenant",
+    "run_id",
+    "run_started",
+    "rule",
+    "title",
+    "severity",
+    "entity_type",
+    "entity_id",
+    "entity",
+    "status",
+    "change",
+    "first_seen",
+    "waiver_reason",
+    "evidence",
+    "remediation",
+)
 
 
 def _scalar(value: Any) -> str:
@@ -49,10 +64,21 @@ def flatten_evidence(evidence: dict[str, Any] | None) -> str:
 def _row(context: ReportContext, finding: Finding) -> list[str]:
     waiver = finding.waiver or {}
     values = [
-        context.tenant_name, context.run.id, context.run.started.isoformat(), finding.rule_id, finding.title,
-        finding.severity, finding.entity_type, finding.entity_id, finding.entity_name, finding.status,
-        finding.change, finding.first_seen.isoformat() if finding.first_seen else None, waiver.get("reason"),
-        flatten_evidence(finding.evidence), finding.remediation,
+        context.tenant_name,
+        context.run.id,
+        context.run.started.isoformat(),
+        finding.rule_id,
+        finding.title,
+        finding.severity,
+        finding.entity_type,
+        finding.entity_id,
+        finding.entity_name,
+        finding.status,
+        finding.change,
+        finding.first_seen.isoformat() if finding.first_seen else None,
+        waiver.get("reason"),
+        flatten_evidence(finding.evidence),
+        finding.remediation,
     ]
     return [neutralise(_scalar(v)) for v in values]
 

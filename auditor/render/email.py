@@ -51,8 +51,9 @@ def message_id(run_id: str, sender: str) -> str:
     return f"<entra-auditor.{safe_run}@{re.sub(r'[^A-Za-z0-9.-]', '', domain)}>"
 
 
-def _attachment_parts(attachments: Sequence[Path], zip_over_mb: float | None,
-                      zip_name: str) -> list[tuple[str, bytes, str]]:
+def _attachment_parts(
+    attachments: Sequence[Path], zip_over_mb: float | None, zip_name: str
+) -> list[tuple[str, bytes, str]]:
     files = []
     for path in attachments:
         try:
@@ -95,8 +96,12 @@ def compose_email(
     subject = subject_for(context)
     env = make_environment({"when": _when})
     template_vars = {
-        "v": context, "severities": SEVERITIES, "top": context.top_findings(LIST_LIMIT), "limit": LIST_LIMIT,
-        "subject": subject, "attachment_names": [name for name, _d, _t in parts],
+        "v": context,
+        "severities": SEVERITIES,
+        "top": context.top_findings(LIST_LIMIT),
+        "limit": LIST_LIMIT,
+        "subject": subject,
+        "attachment_names": [name for name, _d, _t in parts],
     }
     msg = EmailMessage()
     msg["Subject"] = subject

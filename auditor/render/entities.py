@@ -95,8 +95,12 @@ def _col(table: Any, name: str) -> Iterator[Any]:
 
 _NO_MAILBOX = (None, None, None, None)
 _NO_LEGACY = (None, None)
-_CLASSES = (("is_admin", "admin"), ("is_service_account", "service account"), ("is_guest", "guest"),
-            ("is_daily", "daily"))
+_CLASSES = (
+    ("is_admin", "admin"),
+    ("is_service_account", "service account"),
+    ("is_guest", "guest"),
+    ("is_daily", "daily"),
+)
 
 
 def user_rows(model: Any, open_by_entity: Mapping[str, int]) -> list[UserRow]:
@@ -120,23 +124,34 @@ def user_rows(model: Any, open_by_entity: Mapping[str, int]) -> list[UserRow]:
     mbx = [mailboxes.get(uid, _NO_MAILBOX) for uid in ids]
     leg = [legacy.get(uid, _NO_LEGACY) for uid in ids]
     names = ("upn", "display_name", "user_type", "enabled")
-    names2 = ("service_signal", "admin_roles", "role_assignment_kinds", "privileged_admin", "per_user_mfa",
-              "mfa_registered", "methods", "last_sign_in", "has_mailbox")
+    names2 = (
+        "service_signal",
+        "admin_roles",
+        "role_assignment_kinds",
+        "privileged_admin",
+        "per_user_mfa",
+        "mfa_registered",
+        "methods",
+        "last_sign_in",
+        "has_mailbox",
+    )
     # Column by column, then one map: a Python loop per user was the cost at 300,000 users.
-    return list(map(
-        UserRow,
-        *(_col(users, n) for n in names),
-        _classifications(users),
-        *(_col(users, n) for n in names2),
-        *(map(itemgetter(i), mbx) for i in range(4)),
-        *(map(itemgetter(i), leg) for i in range(2)),
-        (open_by_entity.get(uid, 0) for uid in ids),
-        ids,
-    ))
+    return list(
+        map(
+            UserRow,
+            *(_col(users, n) for n in names),
+            _classifications(users),
+            *(_col(users, n) for n in names2),
+            *(map(itemgetter(i), mbx) for i in range(4)),
+            *(map(itemgetter(i), leg) for i in range(2)),
+            (open_by_entity.get(uid, 0) for uid in ids),
+            ids,
+        )
+    )
 
 
 def _classifications(users: Any) -> list[str]:
-    """"admin, daily" and the like; four flags make at most 81 distinct texts, each joined once."""
+    """ "admin, daily" and the like; four flags make at most 81 distinct texts, each joined once."""
     labels = [label for _flag, label in _CLASSES]
     cache: dict[tuple[Any, ...], str] = {}
 

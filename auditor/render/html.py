@@ -26,8 +26,7 @@ from auditor.render.templating import make_environment, template_dir
 
 HEADLINE_CAP = 50
 EXPLORER_EVIDENCE_CHARS = 200  # per finding in the embedded data (the workbook has it all)
-_JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
-                 0x2028: "\\u2028", 0x2029: "\\u2029"}
+_JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def script_json(value: Any) -> str:
@@ -79,20 +78,34 @@ def findings_data(view: ReportContext) -> dict[str, Any]:
             rule_ids.append(f.rule_id)
         summary = evidence_summary(f.evidence, EXPLORER_EVIDENCE_CHARS)
         ev = evidence.setdefault(summary, len(evidence))
-        rows.append([
-            sev_index.get(f.severity, len(SEVERITIES) - 1), rule_index[f.rule_id], f.entity_name,
-            type_ix[f.entity_type], status_ix[f.status], change_ix[f.change or ""], _day(f.first_seen), ev,
-        ])
-    return {"sev": list(SEVERITIES), "rules": [[rid, titles.get(rid, rid)] for rid in rule_ids],
-            "types": types, "statuses": statuses, "changes": changes, "evidence": list(evidence), "rows": rows}
+        rows.append(
+            [
+                sev_index.get(f.severity, len(SEVERITIES) - 1),
+                rule_index[f.rule_id],
+                f.entity_name,
+                type_ix[f.entity_type],
+                status_ix[f.status],
+                change_ix[f.change or ""],
+                _day(f.first_seen),
+                ev,
+            ]
+        )
+    return {
+        "sev": list(SEVERITIES),
+        "rules": [[rid, titles.get(rid, rid)] for rid in rule_ids],
+        "types": types,
+        "statuses": statuses,
+        "changes": changes,
+        "evidence": list(evidence),
+        "rows": rows,
+    }
 
 
 def _charts(view: ReportContext) -> dict[str, list[dict[str, Any]]]:
     sev_of = {s.id: s.worst for s in view.rule_sections}
     return {
         "severity": [{"label": s, "value": view.counts[s], "sev": s} for s in SEVERITIES],
-        "rules": [{"label": rid, "value": n, "sev": sev_of.get(rid, "info")}
-                  for rid, _title, n in view.by_rule[:15]],
+        "rules": [{"label": rid, "value": n, "sev": sev_of.get(rid, "info")} for rid, _title, n in view.by_rule[:15]],
     }
 
 
@@ -111,13 +124,14 @@ def _ip_side(view: ReportContext) -> dict[str, list[dict[str, Any]]] | None:
 
 def render_html_text(view: ReportContext, *, cap: int = DEFAULT_FALLBACK_CAP) -> str:
     """The report as a string (see ``render_html`` to write it)."""
-    env = make_environment({"when": _when, "day": _day, "flatten": flatten_evidence,
-                            "summary": evidence_summary})
+    env = make_environment({"when": _when, "day": _day, "flatten": flatten_evidence, "summary": evidence_summary})
     folder = template_dir()
     css = (folder / "report.css").read_text(encoding="utf-8")
     js = (folder / "report.js").read_text(encoding="utf-8")
-    csp = (f"default-src 'none'; img-src data:; style-src '{_csp_hash(css)}'; "
-           f"script-src '{_csp_hash(js)}'; base-uri 'none'; form-action 'none'")
+    csp = (
+        f"default-src 'none'; img-src data:; style-src '{_csp_hash(css)}'; "
+        f"script-src '{_csp_hash(js)}'; base-uri 'none'; form-action 'none'"
+    )
     return env.get_template("report.html.j2").render(
         v=view,
         severities=SEVERITIES,

@@ -29,8 +29,7 @@ def findings_document(ctx: ReportContext) -> dict[str, Any]:
         "tenant": {"name": ctx.tenant.get("name"), "tenant_id": ctx.tenant.get("tenant_id")},
         "run": ctx.run.to_dict(),
         "coverage": [
-            {"source": c["source"], "status": c["status"], "items": int(c.get("items") or 0),
-             "reason": c.get("reason")}
+            {"source": c["source"], "status": c["status"], "items": int(c.get("items") or 0), "reason": c.get("reason")}
             for c in ctx.coverage
         ],
         "rules": [r.to_dict() for r in ctx.rules],

@@ -45,8 +45,15 @@ _loaded = False
 _lock = threading.RLock()  # a renderer module may ask for the formats while it is being imported
 
 
-def renderer(format: str, *, filename: str, attach: bool = False, content_type: str | None = None,
-             order: int = 100, default: bool = True) -> Callable[[RenderFn], RenderFn]:
+def renderer(
+    format: str,
+    *,
+    filename: str,
+    attach: bool = False,
+    content_type: str | None = None,
+    order: int = 100,
+    default: bool = True,
+) -> Callable[[RenderFn], RenderFn]:
     """Register ``fn(context, path) -> path`` as the renderer of ``format`` (writing ``filename``)."""
     if not format or format != format.strip().lower() or "," in format:
         raise ValueError(f"invalid format name {format!r}: lower case, no commas or spaces")
@@ -117,8 +124,10 @@ def validate_formats(names: Sequence[str] | None, origin: str = "configuration")
     """Check the configuration's ``reports.formats`` against the registry (``ConfigError`` naming the entry)."""
     for i, name in enumerate(names or ()):
         if name not in formats():
-            raise ConfigError(f"{origin}: invalid value for 'reports.formats[{i}]': unknown format {name!r}; "
-                              f"available formats: {', '.join(formats())}.")
+            raise ConfigError(
+                f"{origin}: invalid value for 'reports.formats[{i}]': unknown format {name!r}; "
+                f"available formats: {', '.join(formats())}."
+            )
 
 
 def unknown(names: Sequence[str]) -> list[str]:

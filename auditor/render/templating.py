@@ -36,8 +36,9 @@ def make_environment(filters: dict[str, Callable[..., object]] | None = None) ->
     env = Environment(
         loader=FileSystemLoader(str(template_dir())),
         # Everything is HTML-escaped except the plain-text e-mail alternative (*.txt.j2).
-        autoescape=select_autoescape(enabled_extensions=("html.j2", "html"), disabled_extensions=("txt.j2",),
-                                     default=True),
+        autoescape=select_autoescape(
+            enabled_extensions=("html.j2", "html"), disabled_extensions=("txt.j2",), default=True
+        ),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -45,5 +46,3 @@ def make_environment(filters: dict[str, Callable[..., object]] | None = None) ->
     )
     env.filters.update(filters or {})
     return env
-
-

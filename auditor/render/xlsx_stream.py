@@ -85,16 +85,21 @@ class SheetWriter:
         index = len(book._sheets) + 1
         self.info = _SheetInfo(title, f"xl/worksheets/sheet{index}.xml")
         self._out = book._zip.open(self.info.path, "w", force_zip64=True)
-        head = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_MAIN}" '
-                f'xmlns:r="{_REL}"><sheetViews><sheetView workbookViewId="0">']
+        head = [
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_MAIN}" '
+            f'xmlns:r="{_REL}"><sheetViews><sheetView workbookViewId="0">'
+        ]
         if freeze:
-            head.append('<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-                        '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>')
+            head.append(
+                '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+                '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
+            )
         head.append('</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>')
         if widths:
             head.append("<cols>")
-            head.extend(f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
-                        for i, w in enumerate(widths, start=1))
+            head.extend(
+                f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>' for i, w in enumerate(widths, start=1)
+            )
             head.append("</cols>")
         head.append("<sheetData>")
         self._out.write("".join(head).encode("utf-8"))
@@ -159,17 +164,21 @@ class SheetWriter:
             tail.append(f'<conditionalFormatting sqref="{sqref}">')
             for h in items:
                 value = h.value.replace('"', '""').translate(_ESC)
-                tail.append(f'<cfRule type="cellIs" dxfId="{h.dxf}" priority="{priority}" operator="equal">'
-                            f'<formula>"{value}"</formula></cfRule>')
+                tail.append(
+                    f'<cfRule type="cellIs" dxfId="{h.dxf}" priority="{priority}" operator="equal">'
+                    f'<formula>"{value}"</formula></cfRule>'
+                )
                 priority += 1
             tail.append("</conditionalFormatting>")
         if self._validations:
             tail.append(f'<dataValidations count="{len(self._validations)}">')
             for v in self._validations:
                 op = f' operator="{v.operator}"' if v.operator else ""
-                tail.append(f'<dataValidation type="{v.type}"{op} allowBlank="1" showErrorMessage="1" '
-                            f'error="{v.error.translate(_ESC_ATTR)}" sqref="{v.sqref}">'
-                            f"<formula1>{v.formula1.translate(_ESC)}</formula1></dataValidation>")
+                tail.append(
+                    f'<dataValidation type="{v.type}"{op} allowBlank="1" showErrorMessage="1" '
+                    f'error="{v.error.translate(_ESC_ATTR)}" sqref="{v.sqref}">'
+                    f"<formula1>{v.formula1.translate(_ESC)}</formula1></dataValidation>"
+                )
             tail.append("</dataValidations>")
         tail.append("</worksheet>")
         self._out.write("".join(tail).encode("utf-8"))
@@ -189,8 +198,9 @@ class Workbook:
     _open: SheetWriter | None = None
 
     def __post_init__(self) -> None:
-        self._zip = zipfile.ZipFile(self.fileobj, "w", compression=zipfile.ZIP_DEFLATED,
-                                    compresslevel=self.compresslevel)
+        self._zip = zipfile.ZipFile(
+            self.fileobj, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=self.compresslevel
+        )
 
     def __enter__(self) -> Workbook:
         return self
@@ -214,41 +224,57 @@ class Workbook:
         sheets = self._sheets
         overrides = "".join(
             f'<Override PartName="/{s.path}" ContentType="application/vnd.openxmlformats-officedocument.'
-            f'spreadsheetml.worksheet+xml"/>' for s in sheets)
-        z.writestr("[Content_Types].xml",
-                   '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-                   '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-                   '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-                   '<Default Extension="xml" ContentType="application/xml"/>'
-                   '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-                   'spreadsheetml.sheet.main+xml"/>'
-                   '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-                   'spreadsheetml.styles+xml"/>' + overrides + "</Types>")
-        z.writestr("_rels/.rels",
-                   f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="{_PKG_REL}">'
-                   f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
-                   "</Relationships>")
-        rels = "".join(f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{i}.xml"/>'
-                       for i in range(1, len(sheets) + 1))
-        z.writestr("xl/_rels/workbook.xml.rels",
-                   f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="{_PKG_REL}">'
-                   f'{rels}<Relationship Id="rId{len(sheets) + 1}" Type="{_REL}/styles" Target="styles.xml"/>'
-                   "</Relationships>")
-        entries = "".join(f'<sheet name="{s.title.translate(_ESC_ATTR)}" sheetId="{i}" r:id="rId{i}"/>'
-                          for i, s in enumerate(sheets, start=1))
+            f'spreadsheetml.worksheet+xml"/>'
+            for s in sheets
+        )
+        z.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+            'spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+            'spreadsheetml.styles+xml"/>' + overrides + "</Types>",
+        )
+        z.writestr(
+            "_rels/.rels",
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="{_PKG_REL}">'
+            f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
+            "</Relationships>",
+        )
+        rels = "".join(
+            f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+            for i in range(1, len(sheets) + 1)
+        )
+        z.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="{_PKG_REL}">'
+            f'{rels}<Relationship Id="rId{len(sheets) + 1}" Type="{_REL}/styles" Target="styles.xml"/>'
+            "</Relationships>",
+        )
+        entries = "".join(
+            f'<sheet name="{s.title.translate(_ESC_ATTR)}" sheetId="{i}" r:id="rId{i}"/>'
+            for i, s in enumerate(sheets, start=1)
+        )
         names = []
         for i, s in enumerate(sheets):
             if s.filter_ref:
                 start, end = s.filter_ref.split(":")
                 quoted = "'" + s.title.replace("'", "''") + "'"
                 ref = f"{quoted}!${_split(start)}:${_split(end)}"
-                names.append(f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
-                             f"{ref.translate(_ESC)}</definedName>")
+                names.append(
+                    f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
+                    f"{ref.translate(_ESC)}</definedName>"
+                )
         defined = f"<definedNames>{''.join(names)}</definedNames>" if names else ""
-        z.writestr("xl/workbook.xml",
-                   f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="{_MAIN}" '
-                   f'xmlns:r="{_REL}"><bookViews><workbookView/></bookViews><sheets>{entries}</sheets>'
-                   f"{defined}</workbook>")
+        z.writestr(
+            "xl/workbook.xml",
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="{_MAIN}" '
+            f'xmlns:r="{_REL}"><bookViews><workbookView/></bookViews><sheets>{entries}</sheets>'
+            f"{defined}</workbook>",
+        )
         z.writestr("xl/styles.xml", _styles(self.dxf_colours))
         z.close()
 
@@ -262,7 +288,9 @@ def _split(ref: str) -> str:
 def _styles(dxf_colours: Sequence[str]) -> str:
     dxfs = "".join(
         f'<dxf><font><b/><color rgb="FFFFFFFF"/></font><fill><patternFill patternType="solid">'
-        f'<fgColor rgb="FF{c}"/><bgColor rgb="FF{c}"/></patternFill></fill></dxf>' for c in dxf_colours)
+        f'<fgColor rgb="FF{c}"/><bgColor rgb="FF{c}"/></patternFill></fill></dxf>'
+        for c in dxf_colours
+    )
     return (
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<styleSheet xmlns="{_MAIN}">'
         '<numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy-mm-dd hh:mm"/>'

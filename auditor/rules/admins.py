@@ -30,8 +30,10 @@ from auditor.testing import GA, HELPDESK, REPORTS_READER, Records, add_admin, ag
 def _admin_enforced_with_legacy(r: Records) -> None:
     set_mfa(r, "u-alice", "enforced")
     r["mfa_service_policy"]["allowAppPasswords"] = True
-    r["sign_ins"] = [sign_in("u-alice", "alice@contoso.com", "Authenticated SMTP"),
-                     sign_in("u-alice", "alice@contoso.com", "IMAP4", days=3)]
+    r["sign_ins"] = [
+        sign_in("u-alice", "alice@contoso.com", "Authenticated SMTP"),
+        sign_in("u-alice", "alice@contoso.com", "IMAP4", days=3),
+    ]
 
 
 def _admin_enabled_unknown_setting(r: Records) -> None:
@@ -42,8 +44,15 @@ def _admin_enabled_unknown_setting(r: Records) -> None:
 def _pim_eligible_admin(r: Records) -> None:
     r["users"].append(user("u-pim", "pim@contoso.com"))
     r["per_user_mfa"].append({"id": "u-pim", "perUserMfaState": "enforced"})
-    r["role_eligibility"] = [{"id": "e1", "principalId": "u-pim", "roleDefinitionId": HELPDESK,
-                              "directoryScopeId": "/", "memberType": "Direct"}]
+    r["role_eligibility"] = [
+        {
+            "id": "e1",
+            "principalId": "u-pim",
+            "roleDefinitionId": HELPDESK,
+            "directoryScopeId": "/",
+            "memberType": "Direct",
+        }
+    ]
     r["mfa_service_policy"]["allowAppPasswords"] = True
 
 
@@ -55,11 +64,22 @@ def _group_held_admin(r: Records) -> None:
     r["users"].append(user("u-grp", "grp@contoso.com"))
     r["per_user_mfa"].append({"id": "u-grp", "perUserMfaState": "enabled"})
     r["registration_details"].append({"id": "u-grp", "isMfaRegistered": False})
-    r["group_members"] = [{"id": "g-tier0", "displayName": "Tier0 Admins",
-                           "members": [{"@odata.type": "#microsoft.graph.user", "id": "u-grp"}]}]
-    r["role_assignments"].append({"id": "ra-g", "principalId": "g-tier0", "roleDefinitionId": GA,
-                                  "directoryScopeId": "/",
-                                  "principal": {"@odata.type": "#microsoft.graph.group", "id": "g-tier0"}})
+    r["group_members"] = [
+        {
+            "id": "g-tier0",
+            "displayName": "Tier0 Admins",
+            "members": [{"@odata.type": "#microsoft.graph.user", "id": "u-grp"}],
+        }
+    ]
+    r["role_assignments"].append(
+        {
+            "id": "ra-g",
+            "principalId": "g-tier0",
+            "roleDefinitionId": GA,
+            "directoryScopeId": "/",
+            "principal": {"@odata.type": "#microsoft.graph.group", "id": "g-tier0"},
+        }
+    )
 
 
 def _admin_without_mfa(r: Records) -> None:
@@ -121,23 +141,36 @@ def _pim_for_groups(access: str) -> Any:
     def mutate(r: Records) -> None:
         r["users"].append(user("u-pg", "pg@contoso.com"))
         r["per_user_mfa"].append({"id": "u-pg", "perUserMfaState": "disabled"})
-        r["registration_details"].append({"id": "u-pg", "isMfaRegistered": False, "isMfaCapable": False,
-                                          "methodsRegistered": []})
+        r["registration_details"].append(
+            {"id": "u-pg", "isMfaRegistered": False, "isMfaCapable": False, "methodsRegistered": []}
+        )
         r["group_members"] = [{"id": "g-tier0", "displayName": "Tier0 Admins", "members": []}]
-        r["role_assignments"].append({"id": "ra-g", "principalId": "g-tier0", "roleDefinitionId": GA,
-                                      "directoryScopeId": "/",
-                                      "principal": {"@odata.type": "#microsoft.graph.group", "id": "g-tier0",
-                                                    "displayName": "Tier0 Admins"}})
-        r["pim_group_eligibility"] = [{"id": "ge-1", "groupId": "g-tier0", "principalId": "u-pg", "accessId": access,
-                                   "memberType": "direct"}]
+        r["role_assignments"].append(
+            {
+                "id": "ra-g",
+                "principalId": "g-tier0",
+                "roleDefinitionId": GA,
+                "directoryScopeId": "/",
+                "principal": {"@odata.type": "#microsoft.graph.group", "id": "g-tier0", "displayName": "Tier0 Admins"},
+            }
+        )
+        r["pim_group_eligibility"] = [
+            {"id": "ge-1", "groupId": "g-tier0", "principalId": "u-pg", "accessId": access, "memberType": "direct"}
+        ]
 
     return mutate
 
 
 def _guest_admins(r: Records) -> None:
     add_admin(r, "u-guest", "ext_partner.com#EXT#@contoso.onmicrosoft.com", role=REPORTS_READER, user_type="Guest")
-    add_admin(r, "u-gone", "gone_partner.com#EXT#@contoso.onmicrosoft.com", role=REPORTS_READER, user_type="Guest",
-              enabled=False)
+    add_admin(
+        r,
+        "u-gone",
+        "gone_partner.com#EXT#@contoso.onmicrosoft.com",
+        role=REPORTS_READER,
+        user_type="Guest",
+        enabled=False,
+    )
     add_admin(r, "u-b2bm", "joe_partner.com#EXT#@contoso.onmicrosoft.com", role=REPORTS_READER)
 
 
@@ -145,99 +178,155 @@ def _stale_eligible_and_emergency(r: Records) -> None:
     r["users"].append(user("u-elig", "eligible@contoso.com", last_days=200))
     r["per_user_mfa"].append({"id": "u-elig", "perUserMfaState": "disabled"})
     r["registration_details"].append({"id": "u-elig", "isMfaRegistered": True, "methodsRegistered": ["fido2"]})
-    r["role_eligibility"] = [{"id": "e1", "principalId": "u-elig", "roleDefinitionId": HELPDESK,
-                              "directoryScopeId": "/", "memberType": "Direct"}]
+    r["role_eligibility"] = [
+        {
+            "id": "e1",
+            "principalId": "u-elig",
+            "roleDefinitionId": HELPDESK,
+            "directoryScopeId": "/",
+            "memberType": "Direct",
+        }
+    ]
     add_admin(r, "u-bg1", "bg-01@contoso.com", last_days=200)
 
 
 ADMIN_ENFORCED_WITH_LEGACY = Case(
-    "admin enforced + legacy sign-ins is critical observed", _admin_enforced_with_legacy, {
+    "admin enforced + legacy sign-ins is critical observed",
+    _admin_enforced_with_legacy,
+    {
         ("admin-app-passwords", "alice@contoso.com"): "critical",
         ("daily-account-per-user-mfa", "alice@contoso.com"): "medium",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
         ("tenant-app-passwords-allowed", "Contoso"): "medium",
         ("legacy-auth-sign-ins", "alice@contoso.com"): "high",
-    })
+    },
+)
 ADMIN_ENABLED_UNKNOWN_SETTING = Case(
-    "admin enabled with unknown setting, mitigated by the CA legacy block: medium", _admin_enabled_unknown_setting, {
+    "admin enabled with unknown setting, mitigated by the CA legacy block: medium",
+    _admin_enabled_unknown_setting,
+    {
         ("admin-app-passwords", "alice@contoso.com"): "medium",
         ("daily-account-per-user-mfa", "alice@contoso.com"): "low",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
-    })
+    },
+)
 APP_PASSWORDS_UNMITIGATED = Case(
-    "admin app passwords allowed, no legacy block, SMTP AUTH on for the mailbox: high", _app_passwords_unmitigated, {
+    "admin app passwords allowed, no legacy block, SMTP AUTH on for the mailbox: high",
+    _app_passwords_unmitigated,
+    {
         ("admin-app-passwords", "alice@contoso.com"): "high",
         ("daily-account-per-user-mfa", "alice@contoso.com"): "medium",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
         ("tenant-app-passwords-allowed", "Contoso"): "medium",
         ("legacy-auth-not-blocked", "Contoso"): "high",
         ("smtp-auth-mailbox-enabled", "alice@contoso.com"): "high",
-    })
-PIM_ELIGIBLE_ADMIN = Case("PIM-eligible role makes an admin", _pim_eligible_admin, {
-    ("admin-app-passwords", "pim@contoso.com"): "medium",
-    ("daily-account-per-user-mfa", "pim@contoso.com"): "medium",
-    ("per-user-mfa-legacy-config", "Contoso"): "low",
-    ("tenant-app-passwords-allowed", "Contoso"): "medium",
-})
+    },
+)
+PIM_ELIGIBLE_ADMIN = Case(
+    "PIM-eligible role makes an admin",
+    _pim_eligible_admin,
+    {
+        ("admin-app-passwords", "pim@contoso.com"): "medium",
+        ("daily-account-per-user-mfa", "pim@contoso.com"): "medium",
+        ("per-user-mfa-legacy-config", "Contoso"): "low",
+        ("tenant-app-passwords-allowed", "Contoso"): "medium",
+    },
+)
 APP_PASSWORDS_DISALLOWED = Case(
     "disallowing app passwords does not remove existing ones: still fires, low",
-    _admin_enforced_app_passwords_disallowed, {
+    _admin_enforced_app_passwords_disallowed,
+    {
         ("admin-app-passwords", "alice@contoso.com"): "low",
         ("daily-account-per-user-mfa", "alice@contoso.com"): "medium",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
-    })
-GROUP_HELD_ADMIN = Case("group-held role makes an admin", _group_held_admin, {
-    ("admin-app-passwords", "grp@contoso.com"): "low",
-    ("daily-account-per-user-mfa", "grp@contoso.com"): "medium",
-    ("per-user-mfa-legacy-config", "Contoso"): "low",
-    ("admin-no-mfa-method", "grp@contoso.com"): "critical",
-})
-ADMIN_WITHOUT_MFA = Case("admin without MFA method (isMfaRegistered when isMfaCapable is absent)", _admin_without_mfa, {
-    ("admin-no-mfa-method", "alice@contoso.com"): "critical",
-})
-METHOD_DISABLED_BY_POLICY = Case(
-    "an admin whose registered method the methods policy disables is not MFA-capable", _method_disabled_by_policy, {
+    },
+)
+GROUP_HELD_ADMIN = Case(
+    "group-held role makes an admin",
+    _group_held_admin,
+    {
+        ("admin-app-passwords", "grp@contoso.com"): "low",
+        ("daily-account-per-user-mfa", "grp@contoso.com"): "medium",
+        ("per-user-mfa-legacy-config", "Contoso"): "low",
+        ("admin-no-mfa-method", "grp@contoso.com"): "critical",
+    },
+)
+ADMIN_WITHOUT_MFA = Case(
+    "admin without MFA method (isMfaRegistered when isMfaCapable is absent)",
+    _admin_without_mfa,
+    {
         ("admin-no-mfa-method", "alice@contoso.com"): "critical",
-    })
+    },
+)
+METHOD_DISABLED_BY_POLICY = Case(
+    "an admin whose registered method the methods policy disables is not MFA-capable",
+    _method_disabled_by_policy,
+    {
+        ("admin-no-mfa-method", "alice@contoso.com"): "critical",
+    },
+)
 MFA_CAPABLE_ADMIN = Case("an MFA-capable admin", _mfa_capable_admin, {})
 NON_PRIVILEGED_ADMIN_WITHOUT_MFA = Case(
-    "a non-privileged admin without an MFA method: high", _non_privileged_admin_without_mfa, {
+    "a non-privileged admin without an MFA method: high",
+    _non_privileged_admin_without_mfa,
+    {
         ("admin-no-mfa-method", "reader@contoso.com"): "high",
-    })
+    },
+)
 PIM_FOR_GROUPS_ELIGIBLE_MEMBER = Case(
-    "a PIM-for-Groups eligible member of a role-assignable group is an admin", _pim_for_groups("member"), {
+    "a PIM-for-Groups eligible member of a role-assignable group is an admin",
+    _pim_for_groups("member"),
+    {
         ("admin-no-mfa-method", "pg@contoso.com"): "critical",
-    })
+    },
+)
 PIM_FOR_GROUPS_ELIGIBLE_OWNER = Case(
-    "a PIM-for-Groups eligible owner holds none of the group's roles", _pim_for_groups("owner"), {})
+    "a PIM-for-Groups eligible owner holds none of the group's roles", _pim_for_groups("owner"), {}
+)
 ADMIN_MISSING_FROM_REGISTRATION_REPORT = Case(
-    "an admin missing from the registration report is unknown, not flagged",
-    _admin_missing_from_registration_report, {})
-GUEST_AND_STALE = Case("guest admin and stale admins", _guest_and_stale, {
-    ("guest-admin", "ext_partner.com#EXT#@contoso.onmicrosoft.com"): "high",
-    ("stale-admin", "old@contoso.com"): "medium",
-    ("stale-admin", "never@contoso.com"): "medium",
-})
-GUEST_ADMINS = Case("guest admins: enabled high, disabled medium, B2B collaboration member high", _guest_admins, {
-    ("guest-admin", "ext_partner.com#EXT#@contoso.onmicrosoft.com"): "high",
-    ("guest-admin", "gone_partner.com#EXT#@contoso.onmicrosoft.com"): "medium",
-    ("guest-admin", "joe_partner.com#EXT#@contoso.onmicrosoft.com"): "high",
-})
+    "an admin missing from the registration report is unknown, not flagged", _admin_missing_from_registration_report, {}
+)
+GUEST_AND_STALE = Case(
+    "guest admin and stale admins",
+    _guest_and_stale,
+    {
+        ("guest-admin", "ext_partner.com#EXT#@contoso.onmicrosoft.com"): "high",
+        ("stale-admin", "old@contoso.com"): "medium",
+        ("stale-admin", "never@contoso.com"): "medium",
+    },
+)
+GUEST_ADMINS = Case(
+    "guest admins: enabled high, disabled medium, B2B collaboration member high",
+    _guest_admins,
+    {
+        ("guest-admin", "ext_partner.com#EXT#@contoso.onmicrosoft.com"): "high",
+        ("guest-admin", "gone_partner.com#EXT#@contoso.onmicrosoft.com"): "medium",
+        ("guest-admin", "joe_partner.com#EXT#@contoso.onmicrosoft.com"): "high",
+    },
+)
 GUEST_WITHOUT_ROLE = Case("a guest without a directory role is not a guest admin", _guest_without_role, {})
 ADMIN_ACTIVE_89_DAYS_AGO = Case("an admin who signed in 89 days ago is not stale", _admin_active_89_days_ago, {})
 STALE_ADMIN_WITH_FAILED_ATTEMPTS = Case(
-    "failed sign-in attempts do not make an admin active", _stale_admin_with_failed_attempts, {
+    "failed sign-in attempts do not make an admin active",
+    _stale_admin_with_failed_attempts,
+    {
         ("stale-admin", "alice@contoso.com"): "medium",
-    })
+    },
+)
 STALE_ELIGIBLE_AND_EMERGENCY = Case(
     "a stale eligible admin fires; a configured emergency account that rarely signs in does not",
-    _stale_eligible_and_emergency, {("stale-admin", "eligible@contoso.com"): "medium"},
-    config={"classification": {"emergency_access": ["bg-01@contoso.com"]}})
+    _stale_eligible_and_emergency,
+    {("stale-admin", "eligible@contoso.com"): "medium"},
+    config={"classification": {"emergency_access": ["bg-01@contoso.com"]}},
+)
 DISABLED_ADMIN_WITH_PER_USER_MFA = Case(
-    "a disabled admin does not escalate tenant-app-passwords-allowed", _disabled_privileged_admin_with_per_user_mfa, {
+    "a disabled admin does not escalate tenant-app-passwords-allowed",
+    _disabled_privileged_admin_with_per_user_mfa,
+    {
         ("tenant-app-passwords-allowed", "Contoso"): "low",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
-    })
+    },
+)
 
 APP_PW_ADVICE = (
     "Move the admin from per-user MFA to Conditional Access MFA (set per-user MFA to disabled), revoke existing app "
@@ -315,8 +404,11 @@ def admin_app_passwords(model: TenantModel, ctx: RuleContext) -> Iterator[Findin
         elif row.id in legacy.index:
             s = legacy.loc[row.id]
             observed = int(s["count"]) > 0
-            evidence.update(legacy_sign_ins=int(s["count"]), last_legacy_sign_in=iso(s["last"]),
-                            legacy_protocols=list(s["protocols"]))
+            evidence.update(
+                legacy_sign_ins=int(s["count"]),
+                last_legacy_sign_in=iso(s["last"]),
+                legacy_protocols=list(s["protocols"]),
+            )
         else:
             evidence["legacy_sign_ins"] = 0
         evidence["confidence"] = "observed" if observed else "possible"
@@ -325,9 +417,11 @@ def admin_app_passwords(model: TenantModel, ctx: RuleContext) -> Iterator[Findin
         remediation = None
         if not mfa_covered(model, cov):
             evidence["covered_by_ca_mfa"] = False
-            remediation = ("First include the admin in a Conditional Access MFA policy for All resources (or turn on "
-                           "security defaults): per-user MFA is this admin's only MFA today, and switching it off "
-                           "first would leave none. Then: " + APP_PW_ADVICE)
+            remediation = (
+                "First include the admin in a Conditional Access MFA policy for All resources (or turn on "
+                "security defaults): per-user MFA is this admin's only MFA today, and switching it off "
+                "first would leave none. Then: " + APP_PW_ADVICE
+            )
         yield user_finding(ctx, row, evidence, severity, remediation)
 
 
@@ -346,9 +440,16 @@ def admin_app_passwords(model: TenantModel, ctx: RuleContext) -> Iterator[Findin
         "authentication methods policy allows, or issue a Temporary Access Pass to bootstrap it; block the account "
         "until then."
     ),
-    cases=(ADMIN_WITHOUT_MFA, METHOD_DISABLED_BY_POLICY, NON_PRIVILEGED_ADMIN_WITHOUT_MFA, GROUP_HELD_ADMIN,
-           PIM_FOR_GROUPS_ELIGIBLE_MEMBER, MFA_CAPABLE_ADMIN, PIM_FOR_GROUPS_ELIGIBLE_OWNER,
-           ADMIN_MISSING_FROM_REGISTRATION_REPORT),
+    cases=(
+        ADMIN_WITHOUT_MFA,
+        METHOD_DISABLED_BY_POLICY,
+        NON_PRIVILEGED_ADMIN_WITHOUT_MFA,
+        GROUP_HELD_ADMIN,
+        PIM_FOR_GROUPS_ELIGIBLE_MEMBER,
+        MFA_CAPABLE_ADMIN,
+        PIM_FOR_GROUPS_ELIGIBLE_OWNER,
+        ADMIN_MISSING_FROM_REGISTRATION_REPORT,
+    ),
 )
 def admin_no_mfa_method(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """Enabled admins (active, PIM-eligible, through a group or as PIM-for-Groups eligible members; directory sync
@@ -360,11 +461,20 @@ def admin_no_mfa_method(model: TenantModel, ctx: RuleContext) -> Iterator[Findin
     capable = users["mfa_capable"].where(users["mfa_capable"].notna(), users["mfa_registered"])
     hits = users[mfa_admin(users) & users["enabled"] & capable.eq(False)]
     for row in rows(hits):
-        yield user_finding(ctx, row, {
-            **admin_evidence(row), "is_mfa_capable": row.mfa_capable if row.mfa_capable is not None else "not reported",
-            "is_mfa_registered": row.mfa_registered, "methods_registered": list(row.methods),
-            "read": "isMfaCapable" if row.mfa_capable is not None else "isMfaRegistered (isMfaCapable not reported)"},
-            None if row.privileged_admin else "high")
+        yield user_finding(
+            ctx,
+            row,
+            {
+                **admin_evidence(row),
+                "is_mfa_capable": row.mfa_capable if row.mfa_capable is not None else "not reported",
+                "is_mfa_registered": row.mfa_registered,
+                "methods_registered": list(row.methods),
+                "read": "isMfaCapable"
+                if row.mfa_capable is not None
+                else "isMfaRegistered (isMfaCapable not reported)",
+            },
+            None if row.privileged_admin else "high",
+        )
 
 
 @rule(
@@ -386,20 +496,39 @@ def guest_admin(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     users = model.users
     external = users["is_guest"] | users["guest_kind"].eq("b2bCollaborationMember")
     for row in rows(users[external & users["is_admin"]]):
-        remediation = None if row.enabled else ("Remove the role from the disabled guest account (or delete the "
-                                                "account): enabling it again would restore the privilege.")
-        yield user_finding(ctx, row, {**admin_evidence(row), "user_type": row.user_type, "guest_kind": row.guest_kind,
-                                      "account_enabled": bool(row.enabled)},
-                           None if row.enabled else "medium", remediation)
+        remediation = (
+            None
+            if row.enabled
+            else (
+                "Remove the role from the disabled guest account (or delete the "
+                "account): enabling it again would restore the privilege."
+            )
+        )
+        yield user_finding(
+            ctx,
+            row,
+            {
+                **admin_evidence(row),
+                "user_type": row.user_type,
+                "guest_kind": row.guest_kind,
+                "account_enabled": bool(row.enabled),
+            },
+            None if row.enabled else "medium",
+            remediation,
+        )
 
 
 def _stale_remediation(row: Any) -> str:
     kinds = list(row.role_assignment_kinds)
     if kinds and not any(k.startswith("active") for k in kinds):
-        return ("Remove the eligible role assignment: it has not been used in this period. Disable the account if "
-                "it is no longer needed.")
-    return ("Make the active role assignment eligible through PIM (activation on demand), or remove it if the role "
-            "is no longer needed; disable the account if it is not used at all.")
+        return (
+            "Remove the eligible role assignment: it has not been used in this period. Disable the account if "
+            "it is no longer needed."
+        )
+    return (
+        "Make the active role assignment eligible through PIM (activation on demand), or remove it if the role "
+        "is no longer needed; disable the account if it is not used at all."
+    )
 
 
 @rule(

@@ -34,15 +34,19 @@ def markdown_table() -> str:
         severity = spec.severity + (f" ({spec.escalation})" if spec.escalation else "")
         params = ", ".join(f"`{k}`={v}" for k, v in spec.params.items())
         what = " ".join(spec.detection.split()) + (f" Parameters: {params}." if params else "")
-        lines.append(f"| `{spec.id}` | {severity} | **{spec.title}.** {what} | {', '.join(spec.needs)} | "
-                     f"{references_cell(spec)} |")
+        lines.append(
+            f"| `{spec.id}` | {severity} | **{spec.title}.** {what} | {', '.join(spec.needs)} | "
+            f"{references_cell(spec)} |"
+        )
     return "\n".join(lines)
 
 
 def refresh(text: str) -> str:
     pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
-    block = f"{START} (generated from the registry: `python -m auditor.rules.catalog --write README.md`) -->\n" \
-            f"{markdown_table()}\n{END}"
+    block = (
+        f"{START} (generated from the registry: `python -m auditor.rules.catalog --write README.md`) -->\n"
+        f"{markdown_table()}\n{END}"
+    )
     if not pattern.search(text):
         raise ValueError("the rules markers are missing")
     return pattern.sub(lambda _: block, text)

@@ -36,13 +36,17 @@ def iso(value: Any) -> str | None:
     return str(value)
 
 
-def user_finding(ctx: RuleContext, row: Any, evidence: dict[str, Any], severity: str | None = None,
-                 remediation: str | None = None) -> Finding:
+def user_finding(
+    ctx: RuleContext, row: Any, evidence: dict[str, Any], severity: str | None = None, remediation: str | None = None
+) -> Finding:
     return ctx.finding("user", row.id, row.upn or row.display_name or row.id, evidence, severity, remediation)
 
 
 def tenant_finding(
-    ctx: RuleContext, model: TenantModel, evidence: dict[str, Any], severity: str | None = None,
+    ctx: RuleContext,
+    model: TenantModel,
+    evidence: dict[str, Any],
+    severity: str | None = None,
     remediation: str | None = None,
 ) -> Finding:
     tenant_id = model.tenant.get("tenant_id") or model.tenant.get("name") or "tenant"

@@ -17,8 +17,10 @@ from auditor.testing import Records
 
 def _legacy(model: TenantModel) -> pd.DataFrame:
     if not model.legacy_mfa.trusted_ips_known:
-        raise NotAssessed("the trusted IP list is unknown: the legacy MFA service settings have no recognisable "
-                          "list of ranges and config legacy_mfa.trusted_ips is not set")
+        raise NotAssessed(
+            "the trusted IP list is unknown: the legacy MFA service settings have no recognisable "
+            "list of ranges and config legacy_mfa.trusted_ips is not set"
+        )
     return model.ip_ranges[model.ip_ranges["origin"] == "legacy_trusted_ips"]
 
 
@@ -28,22 +30,42 @@ def _range_finding(ctx: RuleContext, cidr: str, evidence: dict[str, Any], severi
 
 def _location(lid: str, name: str, trusted: bool, *cidrs: str) -> dict[str, Any]:
     kinds = {4: "#microsoft.graph.iPv4CidrRange", 6: "#microsoft.graph.iPv6CidrRange"}
-    return {"@odata.type": "#microsoft.graph.ipNamedLocation", "id": lid, "displayName": name, "isTrusted": trusted,
-            "ipRanges": [{"@odata.type": kinds[6 if ":" in c else 4], "cidrAddress": c} for c in cidrs]}
+    return {
+        "@odata.type": "#microsoft.graph.ipNamedLocation",
+        "id": lid,
+        "displayName": name,
+        "isTrusted": trusted,
+        "ipRanges": [{"@odata.type": kinds[6 if ":" in c else 4], "cidrAddress": c} for c in cidrs],
+    }
 
 
 def _legacy_trusted_ips(r: Records) -> None:
-    r["named_locations"].append({
-        "@odata.type": "#microsoft.graph.ipNamedLocation", "id": "loc-partner", "displayName": "Partner",
-        "isTrusted": False, "ipRanges": [{"@odata.type": "#microsoft.graph.iPv4Range",
-                                          "lowerAddress": "52.9.0.200", "upperAddress": "52.9.1.20"}]})
+    r["named_locations"].append(
+        {
+            "@odata.type": "#microsoft.graph.ipNamedLocation",
+            "id": "loc-partner",
+            "displayName": "Partner",
+            "isTrusted": False,
+            "ipRanges": [
+                {"@odata.type": "#microsoft.graph.iPv4Range", "lowerAddress": "52.9.0.200", "upperAddress": "52.9.1.20"}
+            ],
+        }
+    )
     r["mfa_service_policy"]["trustedIps"]["ipRanges"] = [
-        "52.1.2.0/24", "52.1.2.128/25", "52.1.0.0/22", "52.9.1.0/24", "10.20.0.0/16", "52.200.0.0/24"]
+        "52.1.2.0/24",
+        "52.1.2.128/25",
+        "52.1.0.0/22",
+        "52.9.1.0/24",
+        "10.20.0.0/16",
+        "52.200.0.0/24",
+    ]
 
 
 def _exempt_all_trusted(r: Records) -> None:
-    r["conditional_access"][0]["conditions"]["locations"] = {"includeLocations": ["All"],
-                                                             "excludeLocations": ["AllTrusted"]}
+    r["conditional_access"][0]["conditions"]["locations"] = {
+        "includeLocations": ["All"],
+        "excludeLocations": ["AllTrusted"],
+    }
 
 
 def _legacy_duplicates_untrusted_location_mfa_exempts_trusted(r: Records) -> None:
@@ -60,8 +82,10 @@ def _legacy_duplicates_untrusted_location_no_exemption(r: Records) -> None:
 def _too_broad_and_exempt_from_mfa(r: Records) -> None:
     r["named_locations"].append(_location("loc-cloud", "Cloud", True, "20.32.0.0/14"))
     r["named_locations"].append(_location("loc-wide", "Wide office", True, "21.0.0.0/12"))
-    r["conditional_access"][0]["conditions"]["locations"] = {"includeLocations": ["All"],
-                                                             "excludeLocations": ["loc-cloud"]}
+    r["conditional_access"][0]["conditions"]["locations"] = {
+        "includeLocations": ["All"],
+        "excludeLocations": ["loc-cloud"],
+    }
 
 
 def _legacy_range_apart(r: Records) -> None:
@@ -79,38 +103,56 @@ def _at_the_limits(r: Records) -> None:
     r["named_locations"].append(_location("loc-ok16", "Exactly16", True, "40.1.0.0/16", "2001:db8:5::/48"))
 
 
-LEGACY_TRUSTED_IPS = Case("legacy trusted IPs vs named locations", _legacy_trusted_ips, {
-    ("trusted-ips-duplicate-named-locations", "52.1.2.0/24"): "low",
-    ("trusted-ips-duplicate-named-locations", "52.1.2.128/25"): "low",
-    ("trusted-ips-duplicate-named-locations", "52.1.0.0/22"): "low",
-    ("trusted-ips-duplicate-named-locations", "52.9.1.0/24"): "low",
-    ("trusted-ips-private-range", "10.20.0.0/16"): "medium",
-    ("trusted-ips-ipv4-only", "Contoso"): "low",
-})
+LEGACY_TRUSTED_IPS = Case(
+    "legacy trusted IPs vs named locations",
+    _legacy_trusted_ips,
+    {
+        ("trusted-ips-duplicate-named-locations", "52.1.2.0/24"): "low",
+        ("trusted-ips-duplicate-named-locations", "52.1.2.128/25"): "low",
+        ("trusted-ips-duplicate-named-locations", "52.1.0.0/22"): "low",
+        ("trusted-ips-duplicate-named-locations", "52.9.1.0/24"): "low",
+        ("trusted-ips-private-range", "10.20.0.0/16"): "medium",
+        ("trusted-ips-ipv4-only", "Contoso"): "low",
+    },
+)
 UNTRUSTED_DUPLICATE_SKIPS_MFA = Case(
     "a legacy trusted IP duplicates an untrusted named location while the MFA baseline exempts AllTrusted: high",
-    _legacy_duplicates_untrusted_location_mfa_exempts_trusted, {
+    _legacy_duplicates_untrusted_location_mfa_exempts_trusted,
+    {
         ("trusted-ips-duplicate-named-locations", "52.30.0.0/24"): "high",
         ("trusted-ips-ipv4-only", "Contoso"): "low",
-    })
+    },
+)
 UNTRUSTED_DUPLICATE_NO_EXEMPTION = Case(
     "the same duplicate with no MFA baseline exempting AllTrusted: low",
-    _legacy_duplicates_untrusted_location_no_exemption, {
+    _legacy_duplicates_untrusted_location_no_exemption,
+    {
         ("trusted-ips-duplicate-named-locations", "52.30.0.0/24"): "low",
         ("trusted-ips-ipv4-only", "Contoso"): "low",
-    })
+    },
+)
 TOO_BROAD_AND_EXEMPT = Case(
     "a too-broad trusted location the MFA baseline exempts is high; one it does not exempt medium",
-    _too_broad_and_exempt_from_mfa, {
+    _too_broad_and_exempt_from_mfa,
+    {
         ("trusted-location-too-broad", "Cloud"): "high",
         ("trusted-location-too-broad", "Wide office"): "medium",
-    })
-LEGACY_RANGE_APART = Case("a public legacy trusted range apart from every named location", _legacy_range_apart, {
-    ("trusted-ips-ipv4-only", "Contoso"): "low",
-})
-TOO_BROAD = Case("trusted locations wider than /16 or /48", _too_broad, {
-    ("trusted-location-too-broad", "Cloud"): "medium",
-})
+    },
+)
+LEGACY_RANGE_APART = Case(
+    "a public legacy trusted range apart from every named location",
+    _legacy_range_apart,
+    {
+        ("trusted-ips-ipv4-only", "Contoso"): "low",
+    },
+)
+TOO_BROAD = Case(
+    "trusted locations wider than /16 or /48",
+    _too_broad,
+    {
+        ("trusted-location-too-broad", "Cloud"): "medium",
+    },
+)
 AT_THE_LIMITS = Case("trusted locations of exactly /16 and /48, and wide untrusted ones, are fine", _at_the_limits, {})
 
 
@@ -144,15 +186,23 @@ def trusted_ips_duplicate(model: TenantModel, ctx: RuleContext) -> Iterator[Find
         for nrow in rows(named):
             kind = lrow.range.relation(nrow.range)
             if kind:
-                matches.append({"named_location": nrow.location_name, "location_id": nrow.location_id,
-                                "location_range": nrow.cidr, "overlap": kind, "is_trusted": nrow.is_trusted})
+                matches.append(
+                    {
+                        "named_location": nrow.location_name,
+                        "location_id": nrow.location_id,
+                        "location_range": nrow.cidr,
+                        "overlap": kind,
+                        "is_trusted": nrow.is_trusted,
+                    }
+                )
         if matches:
             untrusted = any(not m["is_trusted"] for m in matches)
-            evidence = {"legacy_range": lrow.cidr, "matches": matches,
-                        "mfa_baselines_exempting_all_trusted": exempting}
+            evidence = {"legacy_range": lrow.cidr, "matches": matches, "mfa_baselines_exempting_all_trusted": exempting}
             if untrusted and exempting:
-                evidence["skips_mfa"] = ("the range is untrusted as a named location, but as a legacy trusted IP it is "
-                                         "part of AllTrusted, which the MFA baseline exempts")
+                evidence["skips_mfa"] = (
+                    "the range is untrusted as a named location, but as a legacy trusted IP it is "
+                    "part of AllTrusted, which the MFA baseline exempts"
+                )
             yield _range_finding(ctx, lrow.cidr, evidence, "high" if untrusted and exempting else None)
 
 
@@ -231,14 +281,30 @@ def trusted_location_too_broad(model: TenantModel, ctx: RuleContext) -> Iterator
     broad = ranges[ranges["is_trusted"] & (ranges["prefixlen"] < ranges["version"].map(limits))]
     for location_id, group in broad[broad["origin"] == "named_location"].groupby("location_id", sort=False):
         exempting = exemption(str(location_id))
-        yield ctx.finding("named_location", location_id, group.iloc[0]["location_name"], {
-            "ranges": [{"range": r.cidr, "prefix": int(r.prefixlen)} for r in rows(group)],
-            "max_ipv4_prefix": limits[4], "max_ipv6_prefix": limits[6], "mfa_baselines_exempting": exempting},
-            "high" if exempting else None)
+        yield ctx.finding(
+            "named_location",
+            location_id,
+            group.iloc[0]["location_name"],
+            {
+                "ranges": [{"range": r.cidr, "prefix": int(r.prefixlen)} for r in rows(group)],
+                "max_ipv4_prefix": limits[4],
+                "max_ipv6_prefix": limits[6],
+                "mfa_baselines_exempting": exempting,
+            },
+            "high" if exempting else None,
+        )
     if model.legacy_mfa.trusted_ips_known:
         for row in rows(broad[broad["origin"] == "legacy_trusted_ips"]):
             exempting = exemption(None)
-            yield _range_finding(ctx, row.cidr, {"range": row.cidr, "prefix": int(row.prefixlen),
-                                                  "source": "legacy MFA trusted IPs", "max_ipv4_prefix": limits[4],
-                                                  "mfa_baselines_exempting": exempting},
-                                 "high" if exempting else None)
+            yield _range_finding(
+                ctx,
+                row.cidr,
+                {
+                    "range": row.cidr,
+                    "prefix": int(row.prefixlen),
+                    "source": "legacy MFA trusted IPs",
+                    "max_ipv4_prefix": limits[4],
+                    "mfa_baselines_exempting": exempting,
+                },
+                "high" if exempting else None,
+            )

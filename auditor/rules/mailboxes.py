@@ -36,9 +36,11 @@ def _admin(owner: Any, known: bool) -> dict[str, Any]:
 
 def _smtp_org_on_null_inherits(r: Records) -> None:
     r["transport_config"]["SmtpClientAuthenticationDisabled"] = False
-    r["cas_mailboxes"] = [mailbox("u-alice", "alice@contoso.com", smtp_disabled=None),
-                          mailbox("u-bob", "bob@contoso.com", smtp_disabled=None),
-                          mailbox("u-svc", "svc-backup@contoso.com", smtp_disabled=False)]
+    r["cas_mailboxes"] = [
+        mailbox("u-alice", "alice@contoso.com", smtp_disabled=None),
+        mailbox("u-bob", "bob@contoso.com", smtp_disabled=None),
+        mailbox("u-svc", "svc-backup@contoso.com", smtp_disabled=False),
+    ]
 
 
 def _smtp_org_on_password_exposure(r: Records) -> None:
@@ -59,8 +61,10 @@ def _imap_pop_used(r: Records) -> None:
 
 
 def _smtp_mailbox_only(r: Records) -> None:
-    r["cas_mailboxes"] = [mailbox("u-alice", "alice@contoso.com", smtp_disabled=None),
-                          mailbox("u-bob", "bob@contoso.com", smtp_disabled=False)]
+    r["cas_mailboxes"] = [
+        mailbox("u-alice", "alice@contoso.com", smtp_disabled=None),
+        mailbox("u-bob", "bob@contoso.com", smtp_disabled=False),
+    ]
 
 
 def _smtp_org_on_every_mailbox_off(r: Records) -> None:
@@ -68,9 +72,11 @@ def _smtp_org_on_every_mailbox_off(r: Records) -> None:
 
 
 def _imap_pop(r: Records) -> None:
-    r["cas_mailboxes"] = [mailbox("u-alice", "alice@contoso.com", imap=True),
-                          mailbox("u-bob", "bob@contoso.com", pop=True),
-                          mailbox("u-svc", "svc-backup@contoso.com")]
+    r["cas_mailboxes"] = [
+        mailbox("u-alice", "alice@contoso.com", imap=True),
+        mailbox("u-bob", "bob@contoso.com", pop=True),
+        mailbox("u-svc", "svc-backup@contoso.com"),
+    ]
 
 
 def _non_privileged_admin_not_escalated(r: Records) -> None:
@@ -80,68 +86,101 @@ def _non_privileged_admin_not_escalated(r: Records) -> None:
 
 
 def _legacy_sign_ins_mixed(r: Records) -> None:
-    r["sign_ins"] = [sign_in("u-bob", "bob@contoso.com", "POP3", days=1, ip="203.0.113.5"),
-                     sign_in("u-bob", "bob@contoso.com", "POP3", days=2, ip="203.0.113.6"),
-                     sign_in("u-svc", "svc-backup@contoso.com", "IMAP4", error=50126),
-                     sign_in("u-alice", "alice@contoso.com", "Browser"),
-                     sign_in("u-alice", "alice@contoso.com", "IMAP4", days=40)]
+    r["sign_ins"] = [
+        sign_in("u-bob", "bob@contoso.com", "POP3", days=1, ip="203.0.113.5"),
+        sign_in("u-bob", "bob@contoso.com", "POP3", days=2, ip="203.0.113.6"),
+        sign_in("u-svc", "svc-backup@contoso.com", "IMAP4", error=50126),
+        sign_in("u-alice", "alice@contoso.com", "Browser"),
+        sign_in("u-alice", "alice@contoso.com", "IMAP4", days=40),
+    ]
 
 
 def _legacy_sign_ins_failed_or_old(r: Records) -> None:
-    r["sign_ins"] = [sign_in("u-svc", "svc-backup@contoso.com", "IMAP4", error=50126),
-                     sign_in("u-alice", "alice@contoso.com", "Browser"),
-                     sign_in("u-alice", "alice@contoso.com", "IMAP4", days=40)]
+    r["sign_ins"] = [
+        sign_in("u-svc", "svc-backup@contoso.com", "IMAP4", error=50126),
+        sign_in("u-alice", "alice@contoso.com", "Browser"),
+        sign_in("u-alice", "alice@contoso.com", "IMAP4", days=40),
+    ]
 
 
 SMTP_ORG_ON_NULL_INHERITS = Case(
     "SMTP AUTH on for the org; a CA legacy block covers every user: OAuth-only exposure, low",
-    _smtp_org_on_null_inherits, {
+    _smtp_org_on_null_inherits,
+    {
         ("smtp-auth-org-enabled", "Contoso"): "high",
         ("smtp-auth-mailbox-enabled", "alice@contoso.com"): "low",
         ("smtp-auth-mailbox-enabled", "svc-backup@contoso.com"): "low",
-    })
+    },
+)
 SMTP_ORG_ON_PASSWORD_EXPOSURE = Case(
     "SMTP AUTH on for the org and no legacy block: the admin inheriting it high, the mailbox enabling it medium, "
-    "the user merely inheriting it counted on the org finding", _smtp_org_on_password_exposure, {
+    "the user merely inheriting it counted on the org finding",
+    _smtp_org_on_password_exposure,
+    {
         ("smtp-auth-org-enabled", "Contoso"): "high",
         ("smtp-auth-mailbox-enabled", "alice@contoso.com"): "high",
         ("smtp-auth-mailbox-enabled", "svc-backup@contoso.com"): "medium",
         ("legacy-auth-not-blocked", "Contoso"): "high",
-    })
-SMTP_MAILBOX_ONLY = Case("SMTP AUTH null inherits the disabled org setting", _smtp_mailbox_only, {
-    ("smtp-auth-mailbox-enabled", "bob@contoso.com"): "low",
-})
+    },
+)
+SMTP_MAILBOX_ONLY = Case(
+    "SMTP AUTH null inherits the disabled org setting",
+    _smtp_mailbox_only,
+    {
+        ("smtp-auth-mailbox-enabled", "bob@contoso.com"): "low",
+    },
+)
 SMTP_MAILBOX_OF_DISABLED_ACCOUNT = Case(
     "SMTP AUTH on for the mailbox of a disabled account: no password exposure, low",
-    _smtp_mailbox_of_disabled_account, {
+    _smtp_mailbox_of_disabled_account,
+    {
         ("smtp-auth-mailbox-enabled", "bob@contoso.com"): "low",
         ("legacy-auth-not-blocked", "Contoso"): "high",
-    })
+    },
+)
 SMTP_ORG_ON_EVERY_MAILBOX_OFF = Case(
-    "mailboxes that switch SMTP AUTH off themselves stay quiet under an enabled org", _smtp_org_on_every_mailbox_off, {
+    "mailboxes that switch SMTP AUTH off themselves stay quiet under an enabled org",
+    _smtp_org_on_every_mailbox_off,
+    {
         ("smtp-auth-org-enabled", "Contoso"): "high",
-    })
+    },
+)
 IMAP_POP = Case(
-    "IMAP/POP: a privileged admin's mailbox medium, the rest rolled up into one tenant finding", _imap_pop, {
-    ("imap-pop-enabled", "alice@contoso.com"): "medium",
-    ("imap-pop-enabled", "Contoso"): "low",
-})
-IMAP_POP_USED = Case("IMAP/POP with successful POP3 sign-ins is reported for that mailbox", _imap_pop_used, {
-    ("imap-pop-enabled", "bob@contoso.com"): "low",
-    ("imap-pop-enabled", "Contoso"): "low",
-    ("legacy-auth-sign-ins", "bob@contoso.com"): "high",
-})
+    "IMAP/POP: a privileged admin's mailbox medium, the rest rolled up into one tenant finding",
+    _imap_pop,
+    {
+        ("imap-pop-enabled", "alice@contoso.com"): "medium",
+        ("imap-pop-enabled", "Contoso"): "low",
+    },
+)
+IMAP_POP_USED = Case(
+    "IMAP/POP with successful POP3 sign-ins is reported for that mailbox",
+    _imap_pop_used,
+    {
+        ("imap-pop-enabled", "bob@contoso.com"): "low",
+        ("imap-pop-enabled", "Contoso"): "low",
+        ("legacy-auth-sign-ins", "bob@contoso.com"): "high",
+    },
+)
 NON_PRIVILEGED_ADMIN_NOT_ESCALATED = Case(
-    "escalations apply to privileged roles only", _non_privileged_admin_not_escalated, {
+    "escalations apply to privileged roles only",
+    _non_privileged_admin_not_escalated,
+    {
         ("imap-pop-enabled", "Contoso"): "low",
         ("smtp-auth-mailbox-enabled", "reader@contoso.com"): "medium",
         ("legacy-auth-not-blocked", "Contoso"): "high",
-    })
-LEGACY_SIGN_INS_MIXED = Case("legacy sign-ins: successes in window only", _legacy_sign_ins_mixed, {
-    ("legacy-auth-sign-ins", "bob@contoso.com"): "high",
-})
+    },
+)
+LEGACY_SIGN_INS_MIXED = Case(
+    "legacy sign-ins: successes in window only",
+    _legacy_sign_ins_mixed,
+    {
+        ("legacy-auth-sign-ins", "bob@contoso.com"): "high",
+    },
+)
 LEGACY_SIGN_INS_FAILED_OR_OLD = Case(
-    "failed, modern and out-of-window sign-ins do not fire", _legacy_sign_ins_failed_or_old, {})
+    "failed, modern and out-of-window sign-ins do not fire", _legacy_sign_ins_failed_or_old, {}
+)
 
 
 def _admins_known(model: TenantModel) -> bool:
@@ -197,12 +236,15 @@ def smtp_auth_org_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Find
     if model.security_defaults_enabled:
         mitigated.append("security defaults")
     if "other" in model.baselines.legacy_blocked_types:
-        mitigated.append("Conditional Access legacy block for All users (" + ", ".join(model.baselines.legacy_blocks)
-                         + ")")
-    evidence: dict[str, Any] = {"SmtpClientAuthenticationDisabled": False,
-                                "exposure": "oauth-only" if mitigated else "password", "mitigated_by": mitigated}
-    evidence["mailboxes_inheriting"] = _inherits_unreported(model) if "cas_mailboxes" in model.available \
-        else "unknown"
+        mitigated.append(
+            "Conditional Access legacy block for All users (" + ", ".join(model.baselines.legacy_blocks) + ")"
+        )
+    evidence: dict[str, Any] = {
+        "SmtpClientAuthenticationDisabled": False,
+        "exposure": "oauth-only" if mitigated else "password",
+        "mitigated_by": mitigated,
+    }
+    evidence["mailboxes_inheriting"] = _inherits_unreported(model) if "cas_mailboxes" in model.available else "unknown"
     yield tenant_finding(ctx, model, evidence)
 
 
@@ -239,8 +281,10 @@ def smtp_auth_mailbox_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[
     if boxes.empty:
         return
     if model.smtp_auth_org_enabled is None and boxes["smtp_auth_setting"].isna().any():
-        raise NotAssessed("mailboxes follow the org SMTP AUTH setting, but the transport config did not include "
-                          "SmtpClientAuthenticationDisabled")
+        raise NotAssessed(
+            "mailboxes follow the org SMTP AUTH setting, but the transport config did not include "
+            "SmtpClientAuthenticationDisabled"
+        )
     admins_known = _admins_known(model)
     owners = user_names(model)
     covs = coverage_of(model)
@@ -253,10 +297,17 @@ def smtp_auth_mailbox_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[
         privileged = bool(admin and owner.privileged_admin)
         severity = "low" if mitigated else "high" if privileged else None
         yield ctx.finding(
-            "mailbox", row.mailbox_id, row.smtp_address or row.display_name,
-            {"setting": row.smtp_auth_source, "SmtpClientAuthenticationDisabled": row.smtp_auth_setting,
-             "user_id": row.user_id, **_admin(owner, admins_known),
-             "exposure": "oauth-only" if mitigated else "password", "mitigated_by": mitigated},
+            "mailbox",
+            row.mailbox_id,
+            row.smtp_address or row.display_name,
+            {
+                "setting": row.smtp_auth_source,
+                "SmtpClientAuthenticationDisabled": row.smtp_auth_setting,
+                "user_id": row.user_id,
+                **_admin(owner, admins_known),
+                "exposure": "oauth-only" if mitigated else "password",
+                "mitigated_by": mitigated,
+            },
             severity,
         )
 
@@ -309,15 +360,23 @@ def imap_pop_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
             continue
         protocols = [p for p, on in (("IMAP", row.imap), ("POP", row.pop)) if on]
         yield ctx.finding(
-            "mailbox", row.mailbox_id, row.smtp_address or row.display_name,
-            {"protocols": protocols, "user_id": row.user_id, **_admin(owner, admins_known),
-             "imap_pop_sign_ins": sign_ins if "sign_ins" in model.available else "not collected"},
+            "mailbox",
+            row.mailbox_id,
+            row.smtp_address or row.display_name,
+            {
+                "protocols": protocols,
+                "user_id": row.user_id,
+                **_admin(owner, admins_known),
+                "imap_pop_sign_ins": sign_ins if "sign_ins" in model.available else "not collected",
+            },
             "medium" if privileged else None,
         )
     if rest:
         evidence: dict[str, Any] = {
-            "mailboxes": len(rest), "imap_enabled": sum(1 for r in rest if r.imap),
-            "pop_enabled": sum(1 for r in rest if r.pop), "mailboxes_total": len(boxes),
+            "mailboxes": len(rest),
+            "imap_enabled": sum(1 for r in rest if r.imap),
+            "pop_enabled": sum(1 for r in rest if r.pop),
+            "mailboxes_total": len(boxes),
             "sample": [r.smtp_address or r.display_name for r in rest[:20]],
             "cas_mailbox_plan_defaults": "not collected",
         }
@@ -333,8 +392,7 @@ def imap_pop_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     severity="high",
     needs=("users", "sign_ins"),
     params={"window_days": 30},
-    rationale="A successful legacy sign-in means basic authentication works for that account today, "
-    "without MFA.",
+    rationale="A successful legacy sign-in means basic authentication works for that account today, without MFA.",
     remediation="Move the client to modern authentication (OAuth); then block legacy authentication for the "
     "account. For devices that can only do SMTP AUTH, use a connector or a dedicated pinned service account.",
     cases=(LEGACY_SIGN_INS_MIXED, LEGACY_SIGN_INS_FAILED_OR_OLD),
@@ -347,8 +405,13 @@ def legacy_auth_sign_ins(model: TenantModel, ctx: RuleContext) -> Iterator[Findi
     summary = summarise(model.legacy_sign_in_events, since)
     names = model.users.set_index("id")["upn"]
     for row in rows(summary):
-        evidence = {"protocols": list(row.protocols), "count": int(row.count), "last": iso(row.last),
-                    "source_ips": list(row.ip_addresses), "failed_attempts": int(row.failed),
-                    "window_days": ctx.params["window_days"]}
+        evidence = {
+            "protocols": list(row.protocols),
+            "count": int(row.count),
+            "last": iso(row.last),
+            "source_ips": list(row.ip_addresses),
+            "failed_attempts": int(row.failed),
+            "window_days": ctx.params["window_days"],
+        }
         name = names.get(row.user_id) or row.upn or row.user_id
         yield ctx.finding("user", row.user_id, name, evidence)

@@ -30,8 +30,13 @@ def _carol(r: Records, registered: bool | None = True) -> None:
     r["users"].append(user("u-carol", "carol@contoso.com"))
     r["per_user_mfa"].append({"id": "u-carol", "perUserMfaState": "enabled"})
     if registered is not None:
-        r["registration_details"].append({"id": "u-carol", "isMfaRegistered": registered,
-                                          "methodsRegistered": ["microsoftAuthenticatorPush"] if registered else []})
+        r["registration_details"].append(
+            {
+                "id": "u-carol",
+                "isMfaRegistered": registered,
+                "methodsRegistered": ["microsoftAuthenticatorPush"] if registered else [],
+            }
+        )
 
 
 def _daily_enabled_without_method(r: Records) -> None:
@@ -79,48 +84,70 @@ def _remember(days: int) -> Callable[[Records], None]:
 
 
 SERVICE_ACCOUNT_ENFORCED = Case(
-    "service account with enforced MFA is not a daily account", _service_account_enforced, {
+    "service account with enforced MFA is not a daily account",
+    _service_account_enforced,
+    {
         ("per-user-mfa-legacy-config", "Contoso"): "low",
-    })
+    },
+)
 DAILY_ENABLED_AND_ENFORCED = Case(
     "daily accounts: enforced medium, enabled with a method low, disabled account ignored",
-    _daily_enabled_and_enforced, {
+    _daily_enabled_and_enforced,
+    {
         ("daily-account-per-user-mfa", "bob@contoso.com"): "medium",
         ("daily-account-per-user-mfa", "carol@contoso.com"): "low",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
-    })
+    },
+)
 DAILY_ENABLED_WITHOUT_METHOD = Case(
-    "enabled per-user MFA without a registered method, legacy auth blocked: medium", _daily_enabled_without_method, {
+    "enabled per-user MFA without a registered method, legacy auth blocked: medium",
+    _daily_enabled_without_method,
+    {
         ("daily-account-per-user-mfa", "carol@contoso.com"): "medium",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
-    })
+    },
+)
 DAILY_ENABLED_WITHOUT_METHOD_LEGACY_OPEN = Case(
     "enabled per-user MFA without a method while legacy auth is open for the user: high",
-    _daily_enabled_without_method_legacy_open, {
+    _daily_enabled_without_method_legacy_open,
+    {
         ("daily-account-per-user-mfa", "carol@contoso.com"): "high",
         ("legacy-auth-block-excluded", "carol@contoso.com"): "medium",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
-    })
+    },
+)
 DAILY_ENABLED_REGISTRATION_UNKNOWN = Case(
     "enabled per-user MFA with registration details unavailable: medium, mfa_registered unknown",
-    _daily_enabled_registration_unknown, {
+    _daily_enabled_registration_unknown,
+    {
         ("daily-account-per-user-mfa", "carol@contoso.com"): "medium",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
-    })
+    },
+)
 DAILY_ENFORCED_NOT_COVERED = Case(
-    "a daily account on per-user MFA excluded from the CA baseline: fix coverage first", _daily_enforced_not_covered, {
+    "a daily account on per-user MFA excluded from the CA baseline: fix coverage first",
+    _daily_enforced_not_covered,
+    {
         ("daily-account-per-user-mfa", "bob@contoso.com"): "medium",
         ("ca-mfa-excluded", "bob@contoso.com"): "medium",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
-    })
-SECURITY_DEFAULTS_WITH_PER_USER = Case("security defaults count as modern MFA", _security_defaults_with_per_user, {
-    ("per-user-mfa-legacy-config", "Contoso"): "low",
-})
+    },
+)
+SECURITY_DEFAULTS_WITH_PER_USER = Case(
+    "security defaults count as modern MFA",
+    _security_defaults_with_per_user,
+    {
+        ("per-user-mfa-legacy-config", "Contoso"): "low",
+    },
+)
 PER_USER_MFA_WITHOUT_MODERN_MFA = Case(
-    "per-user MFA is not a leftover when nothing else requires MFA", _per_user_mfa_without_modern_mfa, {
+    "per-user MFA is not a leftover when nothing else requires MFA",
+    _per_user_mfa_without_modern_mfa,
+    {
         ("mfa-no-baseline", "Contoso"): "critical",
         ("legacy-auth-not-blocked", "Contoso"): "high",
-    })
+    },
+)
 REMEMBER_LONG = Case("remember MFA 14 days", _remember(14), {("remember-mfa-long", "Contoso"): "low"})
 REMEMBER_SHORT = Case("remember MFA 7 days is fine", _remember(7), {})
 
@@ -154,8 +181,14 @@ def _legacy_blocked(model: TenantModel, cov: Any) -> bool:
         "register their own method (Microsoft's per-user MFA state table)."
     ),
     remediation=PER_USER_ADVICE,
-    cases=(DAILY_ENABLED_AND_ENFORCED, DAILY_ENABLED_WITHOUT_METHOD, DAILY_ENABLED_WITHOUT_METHOD_LEGACY_OPEN,
-           DAILY_ENABLED_REGISTRATION_UNKNOWN, DAILY_ENFORCED_NOT_COVERED, SERVICE_ACCOUNT_ENFORCED),
+    cases=(
+        DAILY_ENABLED_AND_ENFORCED,
+        DAILY_ENABLED_WITHOUT_METHOD,
+        DAILY_ENABLED_WITHOUT_METHOD_LEGACY_OPEN,
+        DAILY_ENABLED_REGISTRATION_UNKNOWN,
+        DAILY_ENFORCED_NOT_COVERED,
+        SERVICE_ACCOUNT_ENFORCED,
+    ),
 )
 def daily_account_per_user_mfa(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """Daily accounts (enabled, Member — or guests when configured — and not a service, emergency access or directory
@@ -175,15 +208,22 @@ def daily_account_per_user_mfa(model: TenantModel, ctx: RuleContext) -> Iterator
         else:
             severity = "medium" if blocked else "high"
         covered = mfa_covered(model, cov)
-        evidence = {"per_user_mfa": row.per_user_mfa, "classification": "daily account",
-                    "service_account_signal": None, "admin": bool(row.counts_as_admin),
-                    "mfa_registered": "unknown" if registered is None else bool(registered),
-                    "legacy_auth_blocked": blocked, "covered_by_ca_mfa": covered}
+        evidence = {
+            "per_user_mfa": row.per_user_mfa,
+            "classification": "daily account",
+            "service_account_signal": None,
+            "admin": bool(row.counts_as_admin),
+            "mfa_registered": "unknown" if registered is None else bool(registered),
+            "legacy_auth_blocked": blocked,
+            "covered_by_ca_mfa": covered,
+        }
         remediation = None
         if not covered:
-            remediation = ("First include the user in a Conditional Access MFA policy for All resources (or turn on "
-                           "security defaults): per-user MFA is their only MFA today, and disabling it first would "
-                           "leave none. Then: " + PER_USER_ADVICE)
+            remediation = (
+                "First include the user in a Conditional Access MFA policy for All resources (or turn on "
+                "security defaults): per-user MFA is their only MFA today, and disabling it first would "
+                "leave none. Then: " + PER_USER_ADVICE
+            )
         yield user_finding(ctx, row, evidence, severity, remediation)
 
 
@@ -210,11 +250,16 @@ def per_user_mfa_legacy_config(model: TenantModel, ctx: RuleContext) -> Iterator
     enabled, enforced = int(counts.get("enabled", 0)), int(counts.get("enforced", 0))
     if enabled + enforced == 0:
         return
-    yield tenant_finding(ctx, model, {
-        "users_enabled": enabled, "users_enforced": enforced,
-        "modern_mfa": "security defaults" if model.security_defaults_enabled else "conditional access",
-        "mfa_policies": mfa_policies[:10],
-    })
+    yield tenant_finding(
+        ctx,
+        model,
+        {
+            "users_enabled": enabled,
+            "users_enforced": enforced,
+            "modern_mfa": "security defaults" if model.security_defaults_enabled else "conditional access",
+            "mfa_policies": mfa_policies[:10],
+        },
+    )
 
 
 @rule(
@@ -245,9 +290,13 @@ def tenant_app_passwords_allowed(model: TenantModel, ctx: RuleContext) -> Iterat
     known = {"per_user_mfa", *ROLE_SOURCES} <= model.available
     admins = int(enrolled.sum()) if known else None
     yield tenant_finding(
-        ctx, model,
-        {"allow_app_passwords": True, "source": model.legacy_mfa.origin,
-         "privileged_admins_with_per_user_mfa": admins if admins is not None else "unknown"},
+        ctx,
+        model,
+        {
+            "allow_app_passwords": True,
+            "source": model.legacy_mfa.origin,
+            "privileged_admins_with_per_user_mfa": admins if admins is not None else "unknown",
+        },
         "medium" if admins else None,
     )
 

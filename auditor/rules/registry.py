@@ -109,16 +109,14 @@ REGISTRY: dict[str, RuleSpec] = {}
 
 # Rules that can never both fire on one tenant: mfa-no-baseline needs no MFA baseline (and security defaults off),
 # per-user-mfa-legacy-config needs one (or security defaults). A single demo tenant fires one of each such pair.
-EXCLUSIVE_IN_ONE_TENANT: tuple[frozenset[str], ...] = (
-    frozenset({"mfa-no-baseline", "per-user-mfa-legacy-config"}),
-)
+EXCLUSIVE_IN_ONE_TENANT: tuple[frozenset[str], ...] = (frozenset({"mfa-no-baseline", "per-user-mfa-legacy-config"}),)
 
 
 def silent_on_one_tenant(fired: set[str], registry: Mapping[str, RuleSpec] | None = None) -> list[str]:
     """Rule ids that did not fire on one tenant although they could have (one of each exclusive pair suffices)."""
     silent = [rid for rid in (REGISTRY if registry is None else registry) if rid not in fired]
-    return [rid for rid in silent
-            if not any(rid in pair and pair & fired for pair in EXCLUSIVE_IN_ONE_TENANT)]
+    return [rid for rid in silent if not any(rid in pair and pair & fired for pair in EXCLUSIVE_IN_ONE_TENANT)]
+
 
 # The headline risks, in report order: key -> (title, summary). A rule joins one with ``@rule(headline=key)``.
 HEADLINE_GROUPS: dict[str, tuple[str, str]] = {
@@ -189,10 +187,21 @@ def rule(
         if not func.__doc__:
             raise ValueError(f"rule {id}: the function needs a docstring saying how detection works")
         REGISTRY[id] = RuleSpec(
-            id=id, title=title, severity=severity, needs=tuple(needs), func=func,
-            rationale=rationale, remediation=remediation, params=dict(params or {}),
-            optional_needs=tuple(optional_needs), headline=headline, sheet=sheet, escalation=escalation,
-            order=order, cases=tuple(cases), references=refs,
+            id=id,
+            title=title,
+            severity=severity,
+            needs=tuple(needs),
+            func=func,
+            rationale=rationale,
+            remediation=remediation,
+            params=dict(params or {}),
+            optional_needs=tuple(optional_needs),
+            headline=headline,
+            sheet=sheet,
+            escalation=escalation,
+            order=order,
+            cases=tuple(cases),
+            references=refs,
         )
         ordered = sorted(REGISTRY.values(), key=lambda r: r.order)
         REGISTRY.clear()

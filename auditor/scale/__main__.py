@@ -68,8 +68,10 @@ def _run(args: argparse.Namespace) -> int:
         rows = store.list(period)
         print(f"period {period}: " + ", ".join(f"{k} {v}" for k, v in sorted(store.summary(period).items())))
         for row in rows:
-            print(f"  {row['tenant']:<32} {row['state']:<8} attempts {row['attempts']}  "
-                  f"run {row['run_id'] or '-'}  {row['error'] or ''}".rstrip())
+            print(
+                f"  {row['tenant']:<32} {row['state']:<8} attempts {row['attempts']}  "
+                f"run {row['run_id'] or '-'}  {row['error'] or ''}".rstrip()
+            )
         return 0
     settings.require_broker()
     app = create_app(settings, runtime=runtime)

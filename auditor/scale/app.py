@@ -68,7 +68,7 @@ def register_tasks(app: Celery, runtime: WorkerRuntime) -> None:
         except Exception as exc:
             # Infrastructure trouble before a claim was taken (database down, configuration being
             # rewritten): an acks_late task that fails is acknowledged and gone, so retry instead.
-            log.warning("tenant %s, period %s: %s; retrying", tenant_name, period,
-                        redact(f"{type(exc).__name__}: {exc}"))
+            log.warning(
+                "tenant %s, period %s: %s; retrying", tenant_name, period, redact(f"{type(exc).__name__}: {exc}")
+            )
             raise self.retry(countdown=settings.retry_seconds, exc=exc) from None
-

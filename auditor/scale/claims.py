@@ -147,9 +147,7 @@ class ClaimStore:
             # Another process created it between our check and our CREATE (PostgreSQL reports a
             # unique violation, SQLite "already exists"): fine if the table is there now.
             if not inspect(self.engine).has_table(TABLE_NAME):
-                raise StorageError(
-                    f"Could not create the {TABLE_NAME} table: {redact(str(exc.orig))}."
-                ) from exc
+                raise StorageError(f"Could not create the {TABLE_NAME} table: {redact(str(exc.orig))}.") from exc
 
     # -- dispatcher side ------------------------------------------------------------------------------
     def register(self, tenant: str, period: str, *, requeue_after: float | None = None) -> bool:
@@ -167,8 +165,7 @@ class ClaimStore:
             stale = now - timedelta(seconds=requeue_after)
             res = conn.execute(
                 update(claims_table)
-                .where(self._key(tenant, period), claims_table.c.state == "queued",
-                       claims_table.c.queued_at < stale)
+                .where(self._key(tenant, period), claims_table.c.state == "queued", claims_table.c.queued_at < stale)
                 .values(queued_at=now)
             )
             return res.rowcount == 1
@@ -176,9 +173,7 @@ class ClaimStore:
     def unregister(self, tenant: str, period: str) -> None:
         """Forget a claim that was registered but never enqueued (the publish failed)."""
         with self._write() as conn:
-            conn.execute(
-                delete(claims_table).where(self._key(tenant, period), claims_table.c.state == "queued")
-            )
+            conn.execute(delete(claims_table).where(self._key(tenant, period), claims_table.c.state == "queued"))
 
     # -- worker side ------------------------------------------------------------------------------------
     def acquire(self, tenant: str, period: str, worker: str) -> AcquireOutcome:
@@ -197,22 +192,23 @@ class ClaimStore:
                 update(claims_table)
                 .where(self._key(tenant, period), takeable)
                 .values(
-                    state="running", token=token, worker=worker[:255], attempts=c.attempts + 1,
-                    started_at=now, heartbeat_at=now, lease_expires=now + self.lease, error=None,
+                    state="running",
+                    token=token,
+                    worker=worker[:255],
+                    attempts=c.attempts + 1,
+                    started_at=now,
+                    heartbeat_at=now,
+                    lease_expires=now + self.lease,
+                    error=None,
                 )
             )
             if res.rowcount == 1:
-                attempts, noted = conn.execute(
-                    select(c.attempts, c.run_id).where(self._key(tenant, period))
-                ).one()
+                attempts, noted = conn.execute(select(c.attempts, c.run_id).where(self._key(tenant, period))).one()
                 claim = Claim(tenant, period, token, worker, int(attempts), noted)
                 return AcquireOutcome("acquired", claim=claim)
             row = conn.execute(select(claims_table).where(self._key(tenant, period))).mappings().one()
             if row["state"] == "done":
-                conn.execute(
-                    update(claims_table).where(self._key(tenant, period))
-                    .values(duplicates=c.duplicates + 1)
-                )
+                conn.execute(update(claims_table).where(self._key(tenant, period)).values(duplicates=c.duplicates + 1))
                 return AcquireOutcome("done", holder=row["worker"], run_id=row["run_id"])
             if row["state"] == "running":
                 return AcquireOutcome("held", holder=row["worker"], lease_expires=row["lease_expires"])
@@ -223,9 +219,7 @@ class ClaimStore:
         now = self.clock()
         with self._write() as conn:
             res = conn.execute(
-                update(claims_table)
-                .where(self._held(claim))
-                .values(heartbeat_at=now, lease_expires=now + self.lease)
+                update(claims_table).where(self._held(claim)).values(heartbeat_at=now, lease_expires=now + self.lease)
             )
             return res.rowcount == 1
 
@@ -249,7 +243,8 @@ class ClaimStore:
         c = claims_table.c
         with self._write() as conn:
             conn.execute(
-                update(claims_table).where(self._held(claim))
+                update(claims_table)
+                .where(self._held(claim))
                 .values(state="queued", token=None, lease_expires=None, attempts=c.attempts - 1)
             )
 
@@ -259,19 +254,17 @@ class ClaimStore:
             res = conn.execute(
                 update(claims_table)
                 .where(self._held(claim))
-                .values(state="done", finished_at=now, lease_expires=None, run_id=run_id,
-                        run_status=run_status, error=None)
+                .values(
+                    state="done", finished_at=now, lease_expires=None, run_id=run_id, run_status=run_status, error=None
+                )
             )
         if res.rowcount != 1:
-            raise ClaimLost(
-                f"The claim on tenant {claim.tenant} for period {claim.period} was lost before completion."
-            )
+            raise ClaimLost(f"The claim on tenant {claim.tenant} for period {claim.period} was lost before completion.")
 
     def fail(self, claim: Claim, error: str, *, final: bool = False) -> None:
         """Mark a failed attempt. ``final`` also forbids further attempts in this period."""
         now = self.clock()
-        values: dict[str, Any] = {"state": "failed", "finished_at": now, "lease_expires": None,
-                                  "error": error[:2000]}
+        values: dict[str, Any] = {"state": "failed", "finished_at": now, "lease_expires": None, "error": error[:2000]}
         if final:
             values["attempts"] = max(self.max_attempts, claim.attempt)
         with self._write() as conn:
@@ -294,9 +287,7 @@ class ClaimStore:
         """Number of claims per state for one period."""
         c = claims_table.c
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(c.state, func.count()).where(c.period == period).group_by(c.state)
-            ).all()
+            rows = conn.execute(select(c.state, func.count()).where(c.period == period).group_by(c.state)).all()
         return {state: int(count) for state, count in rows}
 
     # -- helpers ----------------------------------------------------------------------------------------
@@ -319,8 +310,14 @@ class ClaimStore:
 
     def _insert_queued(self, conn: Any, tenant: str, period: str, now: datetime) -> bool:
         """Insert a queued row unless one exists. True when this call inserted it."""
-        values = {"tenant": tenant, "period": period, "state": "queued", "attempts": 0,
-                  "duplicates": 0, "queued_at": now}
+        values = {
+            "tenant": tenant,
+            "period": period,
+            "state": "queued",
+            "attempts": 0,
+            "duplicates": 0,
+            "queued_at": now,
+        }
         dialect = conn.dialect.name
         if dialect in ("postgresql", "sqlite"):
             if dialect == "postgresql":

@@ -27,8 +27,15 @@ from auditor.schedule import build_trigger
 
 log = logging.getLogger(__name__)
 
-_LOOKBACK = (timedelta(minutes=2), timedelta(hours=2), timedelta(days=2), timedelta(days=9),
-             timedelta(days=33), timedelta(days=367), timedelta(days=366 * 5))
+_LOOKBACK = (
+    timedelta(minutes=2),
+    timedelta(hours=2),
+    timedelta(days=2),
+    timedelta(days=9),
+    timedelta(days=33),
+    timedelta(days=367),
+    timedelta(days=366 * 5),
+)
 
 
 def format_period(fire_time: datetime) -> str:
@@ -77,8 +84,9 @@ def dispatch(
             report.enqueued.append(name)
         else:
             report.skipped.append(name)
-    log.info("period %s: %d tenant(s) enqueued, %d already dispatched", period, len(report.enqueued),
-             len(report.skipped))
+    log.info(
+        "period %s: %d tenant(s) enqueued, %d already dispatched", period, len(report.enqueued), len(report.skipped)
+    )
     return report
 
 
@@ -118,8 +126,7 @@ def dispatch_due(
         config = runtime.load_config()
         fire = latest_fire_time(config.schedule, now())
         try:
-            return dispatch(app, runtime.claims(config), config, format_period(fire),
-                            requeue_after=requeue_after)
+            return dispatch(app, runtime.claims(config), config, format_period(fire), requeue_after=requeue_after)
         except ConfigError:
             raise
         except Exception as exc:
@@ -127,8 +134,12 @@ def dispatch_due(
             if now() + timedelta(seconds=retry_seconds) > deadline:
                 log.error("period %s not dispatched, giving up: %s", format_period(fire), redact(str(exc)))
                 raise
-            log.warning("period %s: dispatch failed, retrying in %.0f s: %s", format_period(fire),
-                        retry_seconds, redact(str(exc)))
+            log.warning(
+                "period %s: dispatch failed, retrying in %.0f s: %s",
+                format_period(fire),
+                retry_seconds,
+                redact(str(exc)),
+            )
             if stop.wait(retry_seconds):
                 return None
 
@@ -149,8 +160,13 @@ def run_dispatcher(app: Celery, runtime: WorkerRuntime, *, stop: threading.Event
         dispatch_due(app, runtime, requeue_after=0.0, stop=stop)
     scheduler = BackgroundScheduler(timezone=config.schedule.timezone)
     scheduler.add_job(
-        dispatch_due, build_trigger(config.schedule), args=(app, runtime), kwargs={"stop": stop},
-        id="dispatch", coalesce=True, max_instances=1,
+        dispatch_due,
+        build_trigger(config.schedule),
+        args=(app, runtime),
+        kwargs={"stop": stop},
+        id="dispatch",
+        coalesce=True,
+        max_instances=1,
         misfire_grace_time=config.schedule.misfire_grace_seconds,
     )
     restore = _on_signals(stop) if threading.current_thread() is threading.main_thread() else None

@@ -59,8 +59,12 @@ def _broker(settings: ScaleSettings, timeout: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m auditor.scale.health", description=__doc__.splitlines()[0])
-    parser.add_argument("--broker", action=argparse.BooleanOptionalAction, default=None,
-                        help="check the broker (default: when ENTRA_AUDITOR_BROKER_URL is set)")
+    parser.add_argument(
+        "--broker",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="check the broker (default: when ENTRA_AUDITOR_BROKER_URL is set)",
+    )
     args = parser.parse_args(argv)
     try:
         settings = ScaleSettings.from_env()

@@ -53,9 +53,7 @@ class WorkerRuntime:
             return self.config_loader()
         path = self.settings.config_path or resolve_config_path(None)
         if path is None:
-            raise ConfigError(
-                "No configuration file: set ENTRA_AUDITOR_CONFIG or create config/auditor.yaml."
-            )
+            raise ConfigError("No configuration file: set ENTRA_AUDITOR_CONFIG or create config/auditor.yaml.")
         from auditor.render.registry import validate_formats
         from auditor.rules.settings import validate_rule_settings
 
@@ -157,8 +155,7 @@ def run_claimed_audit(runtime: WorkerRuntime, tenant_name: str, period: str, wor
 
     found = store.acquire(tenant_name, period, worker)
     if found.kind == "done":
-        log.info("tenant %s, period %s: already audited (run %s); nothing to do", tenant_name, period,
-                 found.run_id)
+        log.info("tenant %s, period %s: already audited (run %s); nothing to do", tenant_name, period, found.run_id)
         return {**base, "outcome": "duplicate", "run_id": found.run_id}
     if found.kind == "exhausted":
         return {**base, "outcome": "gave_up", "error": found.error}
@@ -176,8 +173,12 @@ def run_claimed_audit(runtime: WorkerRuntime, tenant_name: str, period: str, wor
             if recovered is not None:
                 # The previous holder recorded its run and died before marking the claim done.
                 store.complete(claim, run_id=recovered.id, run_status=recovered.status)
-                log.info("tenant %s, period %s: run %s was recorded by a worker that died; kept",
-                         tenant_name, period, recovered.id)
+                log.info(
+                    "tenant %s, period %s: run %s was recorded by a worker that died; kept",
+                    tenant_name,
+                    period,
+                    recovered.id,
+                )
                 return {**base, "outcome": "recovered", "run_id": recovered.id, "attempt": claim.attempt}
             log.info("tenant %s, period %s: audit starts (attempt %d)", tenant_name, period, claim.attempt)
             history = runtime.history(config)
@@ -188,8 +189,11 @@ def run_claimed_audit(runtime: WorkerRuntime, tenant_name: str, period: str, wor
                 lock = getattr(history, "tenant_lock", None)
                 # The tenant lock expires like the claim lease: a dead worker on another host
                 # (whose pid cannot be checked) blocks the tenant for one lease, not the default TTL.
-                guard = (lock(tenant_name, f"entra-auditor worker {worker}", ttl_seconds=settings.lease_seconds)
-                         if lock else nullcontext())
+                guard = (
+                    lock(tenant_name, f"entra-auditor worker {worker}", ttl_seconds=settings.lease_seconds)
+                    if lock
+                    else nullcontext()
+                )
                 with guard:
                     outcome = runtime.run_fn()(config, tenant_name, history=fenced)
     except ClaimLost as exc:
@@ -230,8 +234,7 @@ def run_claimed_audit(runtime: WorkerRuntime, tenant_name: str, period: str, wor
         # back after the lease; the next holder finds the recorded run and keeps it.
         raise RetryLater(settings.lease_seconds, redact(f"{type(exc).__name__}: {exc}")) from exc
     log.info("tenant %s, period %s: audit done (run %s, %s)", tenant_name, period, run_id, run_status)
-    return {**base, "outcome": "completed", "run_id": run_id, "run_status": run_status,
-            "attempt": claim.attempt}
+    return {**base, "outcome": "completed", "run_id": run_id, "run_status": run_status, "attempt": claim.attempt}
 
 
 def _recorded_run(runtime: WorkerRuntime, config: AuditorConfig, claim: Claim) -> Any:

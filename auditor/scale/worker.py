@@ -20,8 +20,18 @@ def worker_main(argv: list[str] | None = None, settings: ScaleSettings | None = 
     runtime.dispose()  # connections must not be inherited by the forked pool processes
     app = create_app(settings, runtime=runtime)
     argv = list(argv or [])
-    args = ["worker", "--loglevel", "INFO", "--queues", settings.queue, "--without-gossip",
-            "--without-mingle", "--pool", "prefork", *argv]
+    args = [
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--queues",
+        settings.queue,
+        "--without-gossip",
+        "--without-mingle",
+        "--pool",
+        "prefork",
+        *argv,
+    ]
     if not any(a == "-c" or a.startswith("--concurrency") for a in argv):
         args += ["--concurrency", "1"]
     app.worker_main(args)

@@ -171,11 +171,17 @@ class AuditScheduler:
         _LIVE[self.key] = self
         restore = self._install_signals()
         try:
-            self.log.info("scheduler starting", extra={
-                "event": "scheduler_starting", "owner": self.owner, "database": self.store.display_url,
-                "cron": self.config.schedule.cron, "timezone": self.config.schedule.timezone,
-                "tenants": [t.name for t in self.config.tenants],
-            })
+            self.log.info(
+                "scheduler starting",
+                extra={
+                    "event": "scheduler_starting",
+                    "owner": self.owner,
+                    "database": self.store.display_url,
+                    "cron": self.config.schedule.cron,
+                    "timezone": self.config.schedule.timezone,
+                    "tenants": [t.name for t in self.config.tenants],
+                },
+            )
             if not self._stopping.is_set():
                 scheduler.start()  # blocks until shutdown
             self._wait_idle()
@@ -212,13 +218,17 @@ class AuditScheduler:
 
     def _first_signal(self, name: str) -> None:
         self._stopping.set()
-        self.log.info("stopping; running audits finish first", extra={
-            "event": "scheduler_stopping", "signal": name, "running": self.running_tenants()})
+        self.log.info(
+            "stopping; running audits finish first",
+            extra={"event": "scheduler_stopping", "signal": name, "running": self.running_tenants()},
+        )
         self.stop()
 
     def _second_signal(self, name: str, signum: int) -> None:
-        self.log.warning("second signal: abandoning running audits, nothing of them is committed",
-                         extra={"event": "scheduler_abandoned", "signal": name, "running": self.running_tenants()})
+        self.log.warning(
+            "second signal: abandoning running audits, nothing of them is committed",
+            extra={"event": "scheduler_abandoned", "signal": name, "running": self.running_tenants()},
+        )
         for h in logging.getLogger("auditor").handlers:
             h.flush()
         os._exit(128 + signum)
@@ -229,10 +239,12 @@ class AuditScheduler:
         assert scheduler is not None
         wanted = {t.name for t in self.config.tenants}
         for job in scheduler.get_jobs():
-            if job.id.startswith(JOB_PREFIX) and job.id[len(JOB_PREFIX):] not in wanted:
+            if job.id.startswith(JOB_PREFIX) and job.id[len(JOB_PREFIX) :] not in wanted:
                 scheduler.remove_job(job.id)
-                self.log.info("tenant no longer configured; job removed",
-                              extra={"event": "job_removed", "tenant": job.id[len(JOB_PREFIX):]})
+                self.log.info(
+                    "tenant no longer configured; job removed",
+                    extra={"event": "job_removed", "tenant": job.id[len(JOB_PREFIX) :]},
+                )
         now = self.clock()
         grace = self.config.schedule.misfire_grace_seconds
         for name in sorted(wanted):
@@ -241,34 +253,61 @@ class AuditScheduler:
             since: datetime | None = now
             interrupted: datetime | None = None
             existing = self._existing_job(job_id)
-            if (existing is not None and existing.next_run_time is not None
-                    and trigger_signature(existing.trigger) == trigger_signature(self.trigger)):
+            if (
+                existing is not None
+                and existing.next_run_time is not None
+                and trigger_signature(existing.trigger) == trigger_signature(self.trigger)
+            ):
                 kwargs["next_run_time"] = existing.next_run_time  # keep it: a missed time is caught up
                 since = _parse_since(existing.kwargs.get("scheduled_since"))
                 late = (now - existing.next_run_time).total_seconds()
                 if late > 0:  # APScheduler itself runs (or skips as missed) this stored fire time
                     self.log.info(
                         "scheduled run was missed while the scheduler was not running",
-                        extra={"event": "catch_up" if late <= grace else "missed", "reason": "not_running",
-                               "tenant": name, "scheduled_at": existing.next_run_time.isoformat(),
-                               "late_seconds": round(late, 1), "misfire_grace_seconds": grace})
+                        extra={
+                            "event": "catch_up" if late <= grace else "missed",
+                            "reason": "not_running",
+                            "tenant": name,
+                            "scheduled_at": existing.next_run_time.isoformat(),
+                            "late_seconds": round(late, 1),
+                            "misfire_grace_seconds": grace,
+                        },
+                    )
                 elif late < 0:  # the stored time is ahead: was the occurrence before it ever finished?
                     interrupted = self._interrupted_occurrence(name, since, now, grace)
             scheduler.add_job(
-                JOB_FUNC, trigger=self.trigger, id=job_id, name=f"audit {name}",
-                kwargs={"scheduler_key": self.key, "tenant": name,
-                        "scheduled_since": since.isoformat() if since is not None else None},
-                replace_existing=True, **kwargs,
+                JOB_FUNC,
+                trigger=self.trigger,
+                id=job_id,
+                name=f"audit {name}",
+                kwargs={
+                    "scheduler_key": self.key,
+                    "tenant": name,
+                    "scheduled_since": since.isoformat() if since is not None else None,
+                },
+                replace_existing=True,
+                **kwargs,
             )
             job = scheduler.get_job(job_id)
-            self.log.info("tenant scheduled", extra={
-                "event": "job_scheduled", "tenant": name,
-                "next_run_time": job.next_run_time.isoformat() if job and job.next_run_time else None})
+            self.log.info(
+                "tenant scheduled",
+                extra={
+                    "event": "job_scheduled",
+                    "tenant": name,
+                    "next_run_time": job.next_run_time.isoformat() if job and job.next_run_time else None,
+                },
+            )
             if interrupted is not None:
                 scheduler.add_job(
-                    JOB_FUNC, trigger="date", run_date=now, id=CATCH_UP_PREFIX + name,
-                    name=f"catch-up audit {name}", jobstore=CATCH_UP_STORE, misfire_grace_time=None,
-                    kwargs={"scheduler_key": self.key, "tenant": name}, replace_existing=True,
+                    JOB_FUNC,
+                    trigger="date",
+                    run_date=now,
+                    id=CATCH_UP_PREFIX + name,
+                    name=f"catch-up audit {name}",
+                    jobstore=CATCH_UP_STORE,
+                    misfire_grace_time=None,
+                    kwargs={"scheduler_key": self.key, "tenant": name},
+                    replace_existing=True,
                 )
         self.started.set()
         if self._stopping.is_set():
@@ -279,8 +318,10 @@ class AuditScheduler:
         try:
             return self._scheduler.get_job(job_id)
         except Exception as exc:  # an unreadable stored job (e.g. from another version): start afresh
-            self.log.warning("stored job could not be read; recreated",
-                             extra={"event": "job_unreadable", "job": job_id, "error": str(exc)})
+            self.log.warning(
+                "stored job could not be read; recreated",
+                extra={"event": "job_unreadable", "job": job_id, "error": str(exc)},
+            )
             from apscheduler.jobstores.base import JobLookupError
 
             with suppress(JobLookupError):
@@ -304,30 +345,49 @@ class AuditScheduler:
         try:
             latest = self.store.list_runs(tenant, limit=1)
         except AuditorError as exc:
-            self.log.warning("could not check history for an interrupted run; not caught up", extra={
-                "event": "catch_up_check_failed", "tenant": tenant, "error": str(exc)})
+            self.log.warning(
+                "could not check history for an interrupted run; not caught up",
+                extra={"event": "catch_up_check_failed", "tenant": tenant, "error": str(exc)},
+            )
             return None
         if latest and latest[0].started >= prev:
             return None
         late = (now - prev).total_seconds()
-        facts = {"tenant": tenant, "reason": "interrupted", "scheduled_at": prev.isoformat(),
-                 "late_seconds": round(late, 1), "misfire_grace_seconds": grace}
+        facts = {
+            "tenant": tenant,
+            "reason": "interrupted",
+            "scheduled_at": prev.isoformat(),
+            "late_seconds": round(late, 1),
+            "misfire_grace_seconds": grace,
+        }
         if late > grace:
-            self.log.warning("the scheduled run was interrupted before it was recorded and is now later "
-                             "than misfire_grace_seconds; skipped", extra={"event": "missed", **facts})
+            self.log.warning(
+                "the scheduled run was interrupted before it was recorded and is now later "
+                "than misfire_grace_seconds; skipped",
+                extra={"event": "missed", **facts},
+            )
             return None
-        self.log.info("the scheduled run was interrupted before it was recorded; running it once now",
-                      extra={"event": "catch_up", **facts})
+        self.log.info(
+            "the scheduled run was interrupted before it was recorded; running it once now",
+            extra={"event": "catch_up", **facts},
+        )
         return prev
 
     def _on_missed(self, event: Any) -> None:
-        self.log.warning("scheduled run skipped: later than misfire_grace_seconds", extra={
-            "event": "run_missed", "tenant": _tenant_of(event.job_id),
-            "scheduled_at": event.scheduled_run_time.isoformat()})
+        self.log.warning(
+            "scheduled run skipped: later than misfire_grace_seconds",
+            extra={
+                "event": "run_missed",
+                "tenant": _tenant_of(event.job_id),
+                "scheduled_at": event.scheduled_run_time.isoformat(),
+            },
+        )
 
     def _on_overlap(self, event: Any) -> None:
-        self.log.warning("scheduled run skipped: the previous run of this tenant is still going", extra={
-            "event": "run_overlap", "tenant": _tenant_of(event.job_id)})
+        self.log.warning(
+            "scheduled run skipped: the previous run of this tenant is still going",
+            extra={"event": "run_overlap", "tenant": _tenant_of(event.job_id)},
+        )
 
     # -- one audit -------------------------------------------------------------------------------
     @contextmanager
@@ -345,8 +405,9 @@ class AuditScheduler:
         """Audit one tenant under its lock, logging the outcome; never raises."""
         with self._track(tenant):
             if self._stopping.is_set():
-                self.log.info("scheduler is stopping; run not started",
-                              extra={"event": "audit_skipped", "tenant": tenant})
+                self.log.info(
+                    "scheduler is stopping; run not started", extra={"event": "audit_skipped", "tenant": tenant}
+                )
                 return
             from auditor.history import TenantBusy
 
@@ -356,20 +417,41 @@ class AuditScheduler:
                     self.log.info("audit started", extra={"event": "audit_started", "tenant": tenant})
                     outcome = self.run_fn(self.config, tenant)
             except TenantBusy as exc:
-                self.log.warning(str(exc), extra={
-                    "event": "tenant_busy", "tenant": tenant, "holder": exc.owner,
-                    "since": exc.since.isoformat()})
+                self.log.warning(
+                    str(exc),
+                    extra={
+                        "event": "tenant_busy",
+                        "tenant": tenant,
+                        "holder": exc.owner,
+                        "since": exc.since.isoformat(),
+                    },
+                )
             except AuditorError as exc:
-                self.log.error(str(exc), extra={
-                    "event": "audit_failed", "tenant": tenant, "error": type(exc).__name__,
-                    "exit_code": exc.exit_code})
+                self.log.error(
+                    str(exc),
+                    extra={
+                        "event": "audit_failed",
+                        "tenant": tenant,
+                        "error": type(exc).__name__,
+                        "exit_code": exc.exit_code,
+                    },
+                )
             except Exception as exc:
-                self.log.error(f"audit crashed: {type(exc).__name__}: {exc}", exc_info=True, extra={
-                    "event": "audit_crashed", "tenant": tenant, "error": type(exc).__name__})
+                self.log.error(
+                    f"audit crashed: {type(exc).__name__}: {exc}",
+                    exc_info=True,
+                    extra={"event": "audit_crashed", "tenant": tenant, "error": type(exc).__name__},
+                )
             else:
-                self.log.info("audit finished", extra={
-                    "event": "audit_finished", "tenant": tenant,
-                    "seconds": round((self.clock() - started).total_seconds(), 3), **_describe(outcome)})
+                self.log.info(
+                    "audit finished",
+                    extra={
+                        "event": "audit_finished",
+                        "tenant": tenant,
+                        "seconds": round((self.clock() - started).total_seconds(), 3),
+                        **_describe(outcome),
+                    },
+                )
 
 
 def _describe(outcome: Any) -> dict[str, Any]:

@@ -22,7 +22,8 @@ SECRET_ENV = "ENTRA_AUDITOR_SIM_SECRET"  # noqa: S105 - the name of an env var
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m auditor.sim",
-        description="Serve a simulated Entra ID / Exchange Online tenant over HTTPS on loopback.")
+        description="Serve a simulated Entra ID / Exchange Online tenant over HTTPS on loopback.",
+    )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--users", type=int, default=1000, help="generate a tenant with this many users (default 1000)")
     src.add_argument("--snapshot", metavar="FILE", help="serve a saved snapshot (.json.gz) instead")
@@ -61,8 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.no_throttle:
         options.reports_per_10s = None
         options.ca_per_second = None
-    sim = Simulator([SimTenant(snapshot, client_id=args.client_id, client_secret=secret)], options,
-                    port=args.port, exchange_port=args.exchange_port)
+    sim = Simulator(
+        [SimTenant(snapshot, client_id=args.client_id, client_secret=secret)],
+        options,
+        port=args.port,
+        exchange_port=args.exchange_port,
+    )
     try:
         sim.start()
     except OSError as exc:
@@ -71,8 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        print(f"Simulated tenant {snapshot.tenant_name} ({snapshot.tenant_id}), "
-              f"{len(snapshot.records('users', []))} users")
+        print(
+            f"Simulated tenant {snapshot.tenant_name} ({snapshot.tenant_id}), "
+            f"{len(snapshot.records('users', []))} users"
+        )
         print(f"  authority host    {sim.authority_host}")
         print(f"  Graph endpoint    {sim.graph_endpoint}")
         print(f"  Exchange endpoint {sim.exchange_endpoint}")

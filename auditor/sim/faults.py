@@ -55,9 +55,11 @@ class Faults:
             self.injected += 1
             form = await request.post()
             secret = str(form.get("client_secret", ""))
-            body = {"error": "invalid_client", "error_description":
-                    f"AADSTS7000215: Invalid client secret provided ({secret!r}). "
-                    f"Request was: grant_type=client_credentials&client_secret={secret}&scope=x"}
+            body = {
+                "error": "invalid_client",
+                "error_description": f"AADSTS7000215: Invalid client secret provided ({secret!r}). "
+                f"Request was: grant_type=client_credentials&client_secret={secret}&scope=x",
+            }
             return web.json_response(body, status=401)
         if route in self.retry_after:
             self.injected += 1
@@ -66,9 +68,13 @@ class Faults:
         if route in self.echo_token:
             self.injected += 1
             auth = request.headers.get("Authorization", "")
-            body = {"error": {"code": "BadRequest",
-                              "message": f"Invalid request; the request carried Authorization: {auth}",
-                              "innerError": {"token": auth.partition(" ")[2]}}}
+            body = {
+                "error": {
+                    "code": "BadRequest",
+                    "message": f"Invalid request; the request carried Authorization: {auth}",
+                    "innerError": {"token": auth.partition(" ")[2]},
+                }
+            }
             return web.json_response(body, status=400)
         if resp.status != 200 or not isinstance(resp.body, dict):
             return None
@@ -92,8 +98,12 @@ class Faults:
             if self.batch_500 > 0 and isinstance(answer, dict):
                 self.batch_500 -= 1
                 self.injected += 1
-                answer = {"id": answer.get("id"), "status": 500, "headers": {"Content-Type": "application/json"},
-                          "body": {"error": {"code": "InternalServerError", "message": "Transient failure."}}}
+                answer = {
+                    "id": answer.get("id"),
+                    "status": 500,
+                    "headers": {"Content-Type": "application/json"},
+                    "body": {"error": {"code": "InternalServerError", "message": "Transient failure."}},
+                }
             changed.append(answer)
         return web.json_response({**resp.body, "responses": changed}, status=200)
 
@@ -122,4 +132,3 @@ async def _trickle(request: web.Request, resp: SimResponse, interval: float) -> 
         await stream.write(data[i : i + 1])
         await asyncio.sleep(interval)
     return stream
-

@@ -51,8 +51,9 @@ class GraphDispatcher:
         route, m, known = match(req.method, req.path)
         if route is None:
             if known:
-                return graph_error(405, "Request_BadRequest",
-                                   f"The HTTP method '{req.method}' is not allowed for this resource.")
+                return graph_error(
+                    405, "Request_BadRequest", f"The HTTP method '{req.method}' is not allowed for this resource."
+                )
             segments = [s for s in req.path.split("/") if s]
             return segment_not_found(segments[-1] if segments else req.version)
         if req.version not in route.versions:
@@ -63,8 +64,13 @@ class GraphDispatcher:
         if route.permission != "" and not has_permission(req.claims.get("roles", []), route.permission or route.name):
             return denied(route.name)
         if opts.random_503_rate and self.ctx.rng.random() < opts.random_503_rate:
-            return graph_error(503, "ServiceUnavailable", "The service is temporarily unavailable.", route.name,
-                               {"Retry-After": str(opts.retry_after_503_s)})
+            return graph_error(
+                503,
+                "ServiceUnavailable",
+                "The service is temporarily unavailable.",
+                route.name,
+                {"Retry-After": str(opts.retry_after_503_s)},
+            )
         tenant_id, app_id = req.tenant.tenant_id, str(req.claims.get("appid", ""))
         verdict = Verdict(True)
         if route.name == "users" and graph_directory.wants_sign_in_activity(req):
@@ -91,22 +97,24 @@ class GraphDispatcher:
         if not isinstance(requests, list) or not requests:
             return graph_error(400, "BadRequest", "Invalid batch payload format.", "batch")
         if len(requests) > MAX_BATCH:
-            return graph_error(400, "BadRequest",
-                               f"The number of batch requests exceeds the limit of {MAX_BATCH}.", "batch")
+            return graph_error(
+                400, "BadRequest", f"The number of batch requests exceeds the limit of {MAX_BATCH}.", "batch"
+            )
         by_id: dict[str, dict[str, Any]] = {}
         for sub in requests:
-            if not isinstance(sub, dict) or not all(isinstance(sub.get(k), str) and sub.get(k)
-                                                    for k in ("id", "method", "url")):
-                return graph_error(400, "BadRequest",
-                                   "Each batch request needs a string id, method and url.", "batch")
+            if not isinstance(sub, dict) or not all(
+                isinstance(sub.get(k), str) and sub.get(k) for k in ("id", "method", "url")
+            ):
+                return graph_error(400, "BadRequest", "Each batch request needs a string id, method and url.", "batch")
             if sub["id"] in by_id:
                 return graph_error(400, "BadRequest", f"Duplicate batch request id '{sub['id']}'.", "batch")
             by_id[sub["id"]] = sub
         for sub in requests:
             deps = sub.get("dependsOn") or []
             if not isinstance(deps, list) or any(d not in by_id or d == sub["id"] for d in deps):
-                return graph_error(400, "BadRequest",
-                                   f"Request '{sub['id']}' depends on an unknown request id.", "batch")
+                return graph_error(
+                    400, "BadRequest", f"Request '{sub['id']}' depends on an unknown request id.", "batch"
+                )
         self.stats.bump("batch_requests")
         results: dict[str, dict[str, Any]] = {}
         visiting: set[str] = set()
@@ -115,19 +123,22 @@ class GraphDispatcher:
             if sub_id in results:
                 return results[sub_id]
             if sub_id in visiting:
-                return {"id": sub_id, "status": 400, "body": graph_error(
-                    400, "BadRequest", "Circular dependsOn.").body}
+                return {"id": sub_id, "status": 400, "body": graph_error(400, "BadRequest", "Circular dependsOn.").body}
             visiting.add(sub_id)
             sub = by_id[sub_id]
             failed = [d for d in sub.get("dependsOn") or [] if not 200 <= run(d)["status"] < 300]
             if failed:
-                resp = graph_error(424, "FailedDependency",
-                                   f"Request failed because request '{failed[0]}' it depends on failed.")
+                resp = graph_error(
+                    424, "FailedDependency", f"Request failed because request '{failed[0]}' it depends on failed."
+                )
             else:
                 resp = self._sub_request(req, sub)
             self.stats.response(resp.route, resp.status, sub=True)
-            out: dict[str, Any] = {"id": sub_id, "status": resp.status,
-                                   "headers": {"Content-Type": "application/json", **resp.headers}}
+            out: dict[str, Any] = {
+                "id": sub_id,
+                "status": resp.status,
+                "headers": {"Content-Type": "application/json", **resp.headers},
+            }
             if resp.body is not None:
                 out["body"] = resp.body
             results[sub_id] = out
@@ -155,8 +166,17 @@ class GraphDispatcher:
                 body = json.loads(body)
             except ValueError:
                 return graph_error(400, "BadRequest", "The request body is not valid JSON.")
-        req = SimRequest(method=str(sub["method"]).upper(), path=path, version=outer.version,
-                         query=parse_query(parse_qsl(parts.query, keep_blank_values=True)), headers=headers,
-                         body=body, base_url=outer.base_url, tenant=outer.tenant, claims=outer.claims,
-                         in_batch=True, raw_query=parts.query)
+        req = SimRequest(
+            method=str(sub["method"]).upper(),
+            path=path,
+            version=outer.version,
+            query=parse_query(parse_qsl(parts.query, keep_blank_values=True)),
+            headers=headers,
+            body=body,
+            base_url=outer.base_url,
+            tenant=outer.tenant,
+            claims=outer.claims,
+            in_batch=True,
+            raw_query=parts.query,
+        )
         return self.dispatch(req)

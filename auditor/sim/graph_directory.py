@@ -10,19 +10,64 @@ from auditor.sim.permissions import SIGN_IN_ACTIVITY_PERMISSION
 from auditor.sim.routing import Route, SimContext, licence_error, route, unavailable_source
 from auditor.sim.wire import SimRequest, SimResponse, denied, graph_error, resource_not_found
 
-DEFAULT_USER_PROPS = ("businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
-                      "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id")
+DEFAULT_USER_PROPS = (
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+)
 USER_PROPS = (
     *DEFAULT_USER_PROPS,
-    "accountEnabled", "assignedLicenses", "assignedPlans", "createdDateTime", "creationType", "department",
-    "employeeId", "employeeType", "externalUserState", "identities", "lastPasswordChangeDateTime",
-    "mailNickname", "onPremisesSyncEnabled", "onPremisesImmutableId", "onPremisesSamAccountName",
-    "otherMails", "passwordPolicies", "proxyAddresses", "signInActivity", "usageLocation", "userType",
-    "companyName", "city", "country", "manager", "perUserMfaState", "isResourceAccount",
+    "accountEnabled",
+    "assignedLicenses",
+    "assignedPlans",
+    "createdDateTime",
+    "creationType",
+    "department",
+    "employeeId",
+    "employeeType",
+    "externalUserState",
+    "identities",
+    "lastPasswordChangeDateTime",
+    "mailNickname",
+    "onPremisesSyncEnabled",
+    "onPremisesImmutableId",
+    "onPremisesSamAccountName",
+    "otherMails",
+    "passwordPolicies",
+    "proxyAddresses",
+    "signInActivity",
+    "usageLocation",
+    "userType",
+    "companyName",
+    "city",
+    "country",
+    "manager",
+    "perUserMfaState",
+    "isResourceAccount",
 )
 _USER_PROP_MAP = {p.lower(): p for p in USER_PROPS}
-FILTERABLE = {p.lower(): p for p in ("accountEnabled", "userType", "id", "userPrincipalName", "mail",
-                                     "onPremisesSyncEnabled", "department", "jobTitle", "displayName")}
+FILTERABLE = {
+    p.lower(): p
+    for p in (
+        "accountEnabled",
+        "userType",
+        "id",
+        "userPrincipalName",
+        "mail",
+        "onPremisesSyncEnabled",
+        "department",
+        "jobTitle",
+        "displayName",
+    )
+}
 _CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+('(?:[^']|'')*'|true|false|null)\s*$", re.IGNORECASE)
 _IN_CLAUSE = re.compile(r"^\s*(\w+)\s+in\s+\(\s*('(?:[^']|'')*'(?:\s*,\s*'(?:[^']|'')*')*)\s*\)\s*$", re.IGNORECASE)
 _QUOTED = re.compile(r"'((?:[^']|'')*)'")
@@ -105,12 +150,19 @@ def _activity_top_error(ctx: SimContext, req: SimRequest) -> SimResponse | None:
         return None
     opts = ctx.options
     if opts.sign_in_activity_2023 and top > 120:
-        return SimResponse(400, {"@odata.context": f"{req.base_url}/{req.version}/$metadata#Edm.String",
-                                 "value": _NON_ODATA_120}, route="users")
+        return SimResponse(
+            400,
+            {"@odata.context": f"{req.base_url}/{req.version}/$metadata#Edm.String", "value": _NON_ODATA_120},
+            route="users",
+        )
     if top > opts.sign_in_activity_max_top:
-        return graph_error(400, "Request_UnsupportedQuery",
-                           f"Invalid page size specified: '{top}'. Must be between 1 and "
-                           f"{opts.sign_in_activity_max_top} inclusive when signInActivity is selected.", "users")
+        return graph_error(
+            400,
+            "Request_UnsupportedQuery",
+            f"Invalid page size specified: '{top}'. Must be between 1 and "
+            f"{opts.sign_in_activity_max_top} inclusive when signInActivity is selected.",
+            "users",
+        )
     return None
 
 
@@ -142,22 +194,30 @@ def list_users(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimRespon
     if fields:
         unknown = [f for f in fields if f.lower() not in _USER_PROP_MAP]
         if unknown:
-            return graph_error(400, "Request_BadRequest",
-                               f"Could not find a property named '{unknown[0]}' on type 'microsoft.graph.user'.",
-                               "users")
+            return graph_error(
+                400,
+                "Request_BadRequest",
+                f"Could not find a property named '{unknown[0]}' on type 'microsoft.graph.user'.",
+                "users",
+            )
     if req.query.get("count", "").lower() == "true" and req.headers.get("ConsistencyLevel", "").lower() != "eventual":
-        return graph_error(400, "Request_BadRequest",
-                           "$count is not currently supported.", "users")
+        return graph_error(400, "Request_BadRequest", "$count is not currently supported.", "users")
     items: list[dict[str, Any]] = tenant.users
     if filt:
         clauses = _parse_user_filter(filt)
         if clauses is None:
-            return graph_error(400, "Request_UnsupportedQuery",
-                               "Unsupported or invalid query filter clause specified for resource 'User'.", "users")
-        items = tenant.filters.get(("users", tuple(clauses)),
-                                   lambda: [u for u in tenant.users if _matches(u, clauses)])
-    mfa_allowed = ctx.options.per_user_mfa_bulk and tenant.available("per_user_mfa") and bool(
-        {"Policy.Read.All"}.intersection(req.claims.get("roles", [])))
+            return graph_error(
+                400,
+                "Request_UnsupportedQuery",
+                "Unsupported or invalid query filter clause specified for resource 'User'.",
+                "users",
+            )
+        items = tenant.filters.get(("users", tuple(clauses)), lambda: [u for u in tenant.users if _matches(u, clauses)])
+    mfa_allowed = (
+        ctx.options.per_user_mfa_bulk
+        and tenant.available("per_user_mfa")
+        and bool({"Policy.Read.All"}.intersection(req.claims.get("roles", [])))
+    )
     props = [_USER_PROP_MAP[f.lower()] for f in fields] if fields else list(DEFAULT_USER_PROPS)
     if not mfa_allowed and "perUserMfaState" in props:
         props.remove("perUserMfaState")  # undocumented property: silently absent when not served
@@ -176,10 +236,18 @@ def list_users(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimRespon
         return out
 
     opts = ctx.options
-    return list_page(req, "users", items, ctx.page_tokens, context="users" if not fields else
-                     f"users({','.join(props)})", default=opts.default_page, maximum=opts.users_max_page,
-                     project=project, silent_cap=opts.sign_in_activity_page_cap if wants_activity else None,
-                     count=req.query.get("count", "").lower() == "true")
+    return list_page(
+        req,
+        "users",
+        items,
+        ctx.page_tokens,
+        context="users" if not fields else f"users({','.join(props)})",
+        default=opts.default_page,
+        maximum=opts.users_max_page,
+        project=project,
+        silent_cap=opts.sign_in_activity_page_cap if wants_activity else None,
+        count=req.query.get("count", "").lower() == "true",
+    )
 
 
 def get_user(ctx: SimContext, req: SimRequest, m: re.Match[str]) -> SimResponse:
@@ -210,9 +278,14 @@ def mfa_requirements(ctx: SimContext, req: SimRequest, m: re.Match[str]) -> SimR
         return _not_found(uid, "per_user_mfa")
     user_id = str(tenant.users[idx].get("id", uid))
     state = tenant.mfa_state.get(user_id.lower(), "disabled")
-    return SimResponse(200, {
-        "@odata.context": f"{req.base_url}/beta/$metadata#users('{user_id}')/authentication/requirements/$entity",
-        "perUserMfaState": state}, route="per_user_mfa")
+    return SimResponse(
+        200,
+        {
+            "@odata.context": f"{req.base_url}/beta/$metadata#users('{user_id}')/authentication/requirements/$entity",
+            "perUserMfaState": state,
+        },
+        route="per_user_mfa",
+    )
 
 
 def _source_list(source: str, context: str, strip: tuple[str, ...] = ()) -> Any:
@@ -230,8 +303,16 @@ def _source_list(source: str, context: str, strip: tuple[str, ...] = ()) -> Any:
                 rec = {k: v for k, v in rec.items() if k not in drop}
             return proj(rec) if proj else rec
 
-        return list_page(req, source, records, ctx.page_tokens, context=context,
-                         default=ctx.options.default_page, maximum=999, project=project)
+        return list_page(
+            req,
+            source,
+            records,
+            ctx.page_tokens,
+            context=context,
+            default=ctx.options.default_page,
+            maximum=999,
+            project=project,
+        )
 
     return handler
 
@@ -261,15 +342,26 @@ def pim_group_eligibility(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -
         return missing
     m = _GROUP_ID_FILTER.match(req.query.get("filter", ""))
     if m is None:
-        return graph_error(400, "BadRequest", "The filter on groupId or principalId is required.",
-                           "pim_group_eligibility")
+        return graph_error(
+            400, "BadRequest", "The filter on groupId or principalId is required.", "pim_group_eligibility"
+        )
     gid = m.group(1).replace("''", "'").lower()
-    records = [r for r in req.tenant.records("pim_group_eligibility")
-               if isinstance(r, dict) and str(r.get("groupId", "")).lower() == gid]
-    return list_page(req, "pim_group_eligibility", records, ctx.page_tokens,
-                     context="identityGovernance/privilegedAccess/group/eligibilityScheduleInstances",
-                     default=ctx.options.default_page, maximum=999, project=projector(select_fields(req)),
-                     scope_extra=gid)
+    records = [
+        r
+        for r in req.tenant.records("pim_group_eligibility")
+        if isinstance(r, dict) and str(r.get("groupId", "")).lower() == gid
+    ]
+    return list_page(
+        req,
+        "pim_group_eligibility",
+        records,
+        ctx.page_tokens,
+        context="identityGovernance/privilegedAccess/group/eligibilityScheduleInstances",
+        default=ctx.options.default_page,
+        maximum=999,
+        project=projector(select_fields(req)),
+        scope_extra=gid,
+    )
 
 
 def _methods_policy(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse:
@@ -287,8 +379,10 @@ def method_configuration(ctx: SimContext, req: SimRequest, m: re.Match[str]) -> 
     mid = m.group("mid")
     for config in policy.get("authenticationMethodConfigurations") or []:
         if isinstance(config, dict) and str(config.get("id", "")).lower() == mid.lower():
-            context = f"{req.base_url}/{req.version}/$metadata#policies/authenticationMethodsPolicy/" \
-                      "authenticationMethodConfigurations/$entity"
+            context = (
+                f"{req.base_url}/{req.version}/$metadata#policies/authenticationMethodsPolicy/"
+                "authenticationMethodConfigurations/$entity"
+            )
             return SimResponse(200, {"@odata.context": context, **config}, route="auth_methods_policy")
     return _not_found(mid, "auth_methods_policy")
 
@@ -302,36 +396,92 @@ def group_members(ctx: SimContext, req: SimRequest, m: re.Match[str]) -> SimResp
     if group is None:
         return _not_found(gid, "group_members")
     members = group.get("members") or []
-    return list_page(req, "group_members", members, ctx.page_tokens, context="directoryObjects",
-                     default=ctx.options.default_page, maximum=999,
-                     project=projector(select_fields(req), always=("@odata.type",)), scope_extra=gid.lower())
+    return list_page(
+        req,
+        "group_members",
+        members,
+        ctx.page_tokens,
+        context="directoryObjects",
+        default=ctx.options.default_page,
+        maximum=999,
+        project=projector(select_fields(req), always=("@odata.type",)),
+        scope_extra=gid.lower(),
+    )
 
 
 ROUTES: list[Route] = [
     route("GET", r"^/users/?$", "users", list_users),
-    route("GET", r"^/users/(?P<uid>[^/]+)/authentication/requirements/?$", "per_user_mfa", mfa_requirements,
-          versions=("beta",)),
+    route(
+        "GET",
+        r"^/users/(?P<uid>[^/]+)/authentication/requirements/?$",
+        "per_user_mfa",
+        mfa_requirements,
+        versions=("beta",),
+    ),
     route("GET", r"^/users/(?P<uid>[^/]+)/?$", "users", get_user),
-    route("GET", r"^/roleManagement/directory/roleDefinitions/?$", "role_definitions",
-          _source_list("role_definitions", "roleManagement/directory/roleDefinitions")),
-    route("GET", r"^/roleManagement/directory/roleAssignments/?$", "role_assignments",
-          _source_list("role_assignments", "roleManagement/directory/roleAssignments", strip=("principal",))),
-    route("GET", r"^/roleManagement/directory/roleEligibilityScheduleInstances/?$", "role_eligibility",
-          _source_list("role_eligibility", "roleManagement/directory/roleEligibilityScheduleInstances")),
+    route(
+        "GET",
+        r"^/roleManagement/directory/roleDefinitions/?$",
+        "role_definitions",
+        _source_list("role_definitions", "roleManagement/directory/roleDefinitions"),
+    ),
+    route(
+        "GET",
+        r"^/roleManagement/directory/roleAssignments/?$",
+        "role_assignments",
+        _source_list("role_assignments", "roleManagement/directory/roleAssignments", strip=("principal",)),
+    ),
+    route(
+        "GET",
+        r"^/roleManagement/directory/roleEligibilityScheduleInstances/?$",
+        "role_eligibility",
+        _source_list("role_eligibility", "roleManagement/directory/roleEligibilityScheduleInstances"),
+    ),
     route("GET", r"^/groups/(?P<gid>[^/]+)/transitiveMembers/?$", "group_members", group_members),
-    route("GET", r"^/policies/identitySecurityDefaultsEnforcementPolicy/?$", "security_defaults",
-          _source_object("security_defaults", "policies/identitySecurityDefaultsEnforcementPolicy/$entity")),
+    route(
+        "GET",
+        r"^/policies/identitySecurityDefaultsEnforcementPolicy/?$",
+        "security_defaults",
+        _source_object("security_defaults", "policies/identitySecurityDefaultsEnforcementPolicy/$entity"),
+    ),
     route("GET", r"^/policies/authenticationMethodsPolicy/?$", "auth_methods_policy", _methods_policy),
-    route("GET", r"^/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/(?P<mid>[^/]+)/?$",
-          "auth_methods_policy", method_configuration),
-    route("GET", r"^/policies/authenticationStrengthPolicies/?$", "authentication_strengths",
-          _source_list("authentication_strengths", "policies/authenticationStrengthPolicies")),
-    route("GET", r"^/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances/?$",
-          "pim_group_eligibility", pim_group_eligibility),
-    route("GET", r"^/policies/mfaServicePolicy/?$", "mfa_service_policy",
-          _source_object("mfa_service_policy", "policies/mfaServicePolicy/$entity"), versions=("beta",)),
-    route("GET", r"^/identity/conditionalAccess/policies/?$", "conditional_access",
-          _source_list("conditional_access", "identity/conditionalAccess/policies"), family="ca"),
-    route("GET", r"^/identity/conditionalAccess/namedLocations/?$", "named_locations",
-          _source_list("named_locations", "identity/conditionalAccess/namedLocations"), family="ca"),
+    route(
+        "GET",
+        r"^/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/(?P<mid>[^/]+)/?$",
+        "auth_methods_policy",
+        method_configuration,
+    ),
+    route(
+        "GET",
+        r"^/policies/authenticationStrengthPolicies/?$",
+        "authentication_strengths",
+        _source_list("authentication_strengths", "policies/authenticationStrengthPolicies"),
+    ),
+    route(
+        "GET",
+        r"^/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances/?$",
+        "pim_group_eligibility",
+        pim_group_eligibility,
+    ),
+    route(
+        "GET",
+        r"^/policies/mfaServicePolicy/?$",
+        "mfa_service_policy",
+        _source_object("mfa_service_policy", "policies/mfaServicePolicy/$entity"),
+        versions=("beta",),
+    ),
+    route(
+        "GET",
+        r"^/identity/conditionalAccess/policies/?$",
+        "conditional_access",
+        _source_list("conditional_access", "identity/conditionalAccess/policies"),
+        family="ca",
+    ),
+    route(
+        "GET",
+        r"^/identity/conditionalAccess/namedLocations/?$",
+        "named_locations",
+        _source_list("named_locations", "identity/conditionalAccess/namedLocations"),
+        family="ca",
+    ),
 ]

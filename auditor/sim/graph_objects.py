@@ -17,34 +17,89 @@ from auditor.sim.wire import SimRequest, SimResponse, graph_error, resource_not_
 
 #: the group properties Graph v1.0 returns without $select (a value the snapshot lacks is served as null)
 GROUP_PROPS = (
-    "id", "deletedDateTime", "classification", "createdDateTime", "creationOptions", "description",
-    "displayName", "expirationDateTime", "groupTypes", "isAssignableToRole", "mail", "mailEnabled",
-    "mailNickname", "membershipRule", "membershipRuleProcessingState", "onPremisesDomainName",
-    "onPremisesLastSyncDateTime", "onPremisesNetBiosName", "onPremisesSamAccountName",
-    "onPremisesSecurityIdentifier", "onPremisesSyncEnabled", "preferredDataLocation", "preferredLanguage",
-    "proxyAddresses", "renewedDateTime", "resourceBehaviorOptions", "resourceProvisioningOptions",
-    "securityEnabled", "securityIdentifier", "theme", "visibility", "onPremisesProvisioningErrors",
+    "id",
+    "deletedDateTime",
+    "classification",
+    "createdDateTime",
+    "creationOptions",
+    "description",
+    "displayName",
+    "expirationDateTime",
+    "groupTypes",
+    "isAssignableToRole",
+    "mail",
+    "mailEnabled",
+    "mailNickname",
+    "membershipRule",
+    "membershipRuleProcessingState",
+    "onPremisesDomainName",
+    "onPremisesLastSyncDateTime",
+    "onPremisesNetBiosName",
+    "onPremisesSamAccountName",
+    "onPremisesSecurityIdentifier",
+    "onPremisesSyncEnabled",
+    "preferredDataLocation",
+    "preferredLanguage",
+    "proxyAddresses",
+    "renewedDateTime",
+    "resourceBehaviorOptions",
+    "resourceProvisioningOptions",
+    "securityEnabled",
+    "securityIdentifier",
+    "theme",
+    "visibility",
+    "onPremisesProvisioningErrors",
     "serviceProvisioningErrors",
 )
 ORG_PROPS = (
-    "id", "deletedDateTime", "businessPhones", "city", "country", "countryLetterCode", "createdDateTime",
-    "defaultUsageLocation", "displayName", "marketingNotificationEmails", "onPremisesLastSyncDateTime",
-    "onPremisesSyncEnabled", "postalCode", "preferredLanguage", "securityComplianceNotificationMails",
-    "securityComplianceNotificationPhones", "state", "street", "technicalNotificationMails", "tenantType",
-    "assignedPlans", "provisionedPlans", "verifiedDomains",
+    "id",
+    "deletedDateTime",
+    "businessPhones",
+    "city",
+    "country",
+    "countryLetterCode",
+    "createdDateTime",
+    "defaultUsageLocation",
+    "displayName",
+    "marketingNotificationEmails",
+    "onPremisesLastSyncDateTime",
+    "onPremisesSyncEnabled",
+    "postalCode",
+    "preferredLanguage",
+    "securityComplianceNotificationMails",
+    "securityComplianceNotificationPhones",
+    "state",
+    "street",
+    "technicalNotificationMails",
+    "tenantType",
+    "assignedPlans",
+    "provisionedPlans",
+    "verifiedDomains",
 )
-_LIST_DEFAULTS = {"businessPhones", "marketingNotificationEmails", "securityComplianceNotificationMails",
-                  "securityComplianceNotificationPhones", "technicalNotificationMails", "assignedPlans",
-                  "provisionedPlans", "groupTypes", "proxyAddresses", "resourceBehaviorOptions",
-                  "resourceProvisioningOptions", "creationOptions", "onPremisesProvisioningErrors",
-                  "serviceProvisioningErrors"}
-_GROUP_FILTERABLE = {p.lower(): p for p in ("id", "displayName", "mail", "mailNickname", "securityEnabled",
-                                            "mailEnabled", "isAssignableToRole")}
+_LIST_DEFAULTS = {
+    "businessPhones",
+    "marketingNotificationEmails",
+    "securityComplianceNotificationMails",
+    "securityComplianceNotificationPhones",
+    "technicalNotificationMails",
+    "assignedPlans",
+    "provisionedPlans",
+    "groupTypes",
+    "proxyAddresses",
+    "resourceBehaviorOptions",
+    "resourceProvisioningOptions",
+    "creationOptions",
+    "onPremisesProvisioningErrors",
+    "serviceProvisioningErrors",
+}
+_GROUP_FILTERABLE = {
+    p.lower(): p
+    for p in ("id", "displayName", "mail", "mailNickname", "securityEnabled", "mailEnabled", "isAssignableToRole")
+}
 _CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+('(?:[^']|'')*'|true|false)\s*$", re.IGNORECASE)
 
 
-def _properties(req: SimRequest, known: tuple[str, ...], type_name: str,
-                route_name: str) -> list[str] | SimResponse:
+def _properties(req: SimRequest, known: tuple[str, ...], type_name: str, route_name: str) -> list[str] | SimResponse:
     """The properties to serve (``$select`` in the order asked, else all), or Graph's 400."""
     fields = select_fields(req)
     if not fields:
@@ -52,8 +107,12 @@ def _properties(req: SimRequest, known: tuple[str, ...], type_name: str,
     by_lower = {p.lower(): p for p in known}
     unknown = [f for f in fields if f.lower() not in by_lower]
     if unknown:
-        return graph_error(400, "Request_BadRequest",
-                           f"Could not find a property named '{unknown[0]}' on type '{type_name}'.", route_name)
+        return graph_error(
+            400,
+            "Request_BadRequest",
+            f"Could not find a property named '{unknown[0]}' on type '{type_name}'.",
+            route_name,
+        )
     return [by_lower[f.lower()] for f in fields]
 
 
@@ -129,13 +188,23 @@ def list_groups(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimRespo
     if filt:
         clauses = _parse_group_filter(filt)
         if clauses is None:
-            return graph_error(400, "Request_UnsupportedQuery",
-                               "Unsupported or invalid query filter clause specified for resource 'Group'.",
-                               "groups")
+            return graph_error(
+                400,
+                "Request_UnsupportedQuery",
+                "Unsupported or invalid query filter clause specified for resource 'Group'.",
+                "groups",
+            )
         groups = [g for g in groups if _group_matches(g, clauses)]
-    return list_page(req, "groups", groups, ctx.page_tokens, context=_entity_set(req, "groups", props),
-                     default=ctx.options.default_page, maximum=999,
-                     project=lambda g: _project(_group_record(g), props))
+    return list_page(
+        req,
+        "groups",
+        groups,
+        ctx.page_tokens,
+        context=_entity_set(req, "groups", props),
+        default=ctx.options.default_page,
+        maximum=999,
+        project=lambda g: _project(_group_record(g), props),
+    )
 
 
 # ---------------------------------------------------------------- organization
@@ -156,8 +225,16 @@ def verified_domains(tenant: Any) -> list[dict[str, Any]]:
                 names.append(name.lower())
     if initial_domain not in names:
         names.append(initial_domain)
-    return [{"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": name == default,
-             "isInitial": name == initial_domain, "name": name, "type": "Managed"} for name in names]
+    return [
+        {
+            "capabilities": "Email, OfficeCommunicationsOnline",
+            "isDefault": name == default,
+            "isInitial": name == initial_domain,
+            "name": name,
+            "type": "Managed",
+        }
+        for name in names
+    ]
 
 
 def organization_record(tenant: Any) -> dict[str, Any]:
@@ -175,9 +252,16 @@ def list_organization(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> Si
     if isinstance(props, SimResponse):
         return props
     items = [organization_record(req.tenant)]
-    return list_page(req, "organization", items, ctx.page_tokens,
-                     context=_entity_set(req, "organization", props),
-                     default=ctx.options.default_page, maximum=999, project=lambda o: _project(o, props))
+    return list_page(
+        req,
+        "organization",
+        items,
+        ctx.page_tokens,
+        context=_entity_set(req, "organization", props),
+        default=ctx.options.default_page,
+        maximum=999,
+        project=lambda o: _project(o, props),
+    )
 
 
 def get_organization(ctx: SimContext, req: SimRequest, m: re.Match[str]) -> SimResponse:

@@ -43,9 +43,16 @@ def registration_details(ctx: SimContext, req: SimRequest, _m: re.Match[str]) ->
     missing = unavailable_source(req, "registration_details", "registration_details")
     if missing:
         return missing
-    return list_page(req, "registration_details", req.tenant.records("registration_details"), ctx.page_tokens,
-                     context="reports/authenticationMethods/userRegistrationDetails",
-                     default=ctx.options.default_page, maximum=999, project=projector(select_fields(req)))
+    return list_page(
+        req,
+        "registration_details",
+        req.tenant.records("registration_details"),
+        ctx.page_tokens,
+        context="reports/authenticationMethods/userRegistrationDetails",
+        default=ctx.options.default_page,
+        maximum=999,
+        project=projector(select_fields(req)),
+    )
 
 
 def sign_ins(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse:
@@ -58,21 +65,31 @@ def sign_ins(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse
     is_interactive = True
     event = _EVENT_TYPE.search(text or "")
     if event is None and "signineventtypes" in (text or "").lower():
-        return graph_error(400, "Request_UnsupportedQuery",
-                           "Unsupported or invalid query filter clause specified for resource 'SignIn'.", "sign_ins")
+        return graph_error(
+            400,
+            "Request_UnsupportedQuery",
+            "Unsupported or invalid query filter clause specified for resource 'SignIn'.",
+            "sign_ins",
+        )
     if event is not None:
         if req.version != "beta":
-            return graph_error(400, "BadRequest",
-                               "Could not find a property named 'signInEventTypes' on type 'microsoft.graph.signIn'.",
-                               "sign_ins")
+            return graph_error(
+                400,
+                "BadRequest",
+                "Could not find a property named 'signInEventTypes' on type 'microsoft.graph.signIn'.",
+                "sign_ins",
+            )
         is_interactive = event.group(2).lower() == "interactiveuser"
         text = text[: event.start()] if text else text
     if text:
         parsed = parse_sign_in_filter(text)
         if parsed is None:
-            return graph_error(400, "Request_UnsupportedQuery",
-                               "Unsupported or invalid query filter clause specified for resource 'SignIn'.",
-                               "sign_ins")
+            return graph_error(
+                400,
+                "Request_UnsupportedQuery",
+                "Unsupported or invalid query filter clause specified for resource 'SignIn'.",
+                "sign_ins",
+            )
         since, apps = parsed
         positions = tenant.sign_in_positions(since, apps, is_interactive)
     else:
@@ -89,12 +106,25 @@ def sign_ins(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse
             return [records[p] for p in positions[s]]
 
     size = ctx.options.sign_in_page
-    return list_page(req, "sign_ins", _View(), ctx.page_tokens, context="auditLogs/signIns",  # type: ignore[arg-type]
-                     default=size, maximum=size, project=projector(select_fields(req)))
+    return list_page(
+        req,
+        "sign_ins",
+        _View(),
+        ctx.page_tokens,
+        context="auditLogs/signIns",  # type: ignore[arg-type]
+        default=size,
+        maximum=size,
+        project=projector(select_fields(req)),
+    )
 
 
 ROUTES: list[Route] = [
-    route("GET", r"^/reports/authenticationMethods/userRegistrationDetails/?$", "registration_details",
-          registration_details, family="reports"),
+    route(
+        "GET",
+        r"^/reports/authenticationMethods/userRegistrationDetails/?$",
+        "registration_details",
+        registration_details,
+        family="reports",
+    ),
     route("GET", r"^/auditLogs/signIns/?$", "sign_ins", sign_ins, family="reports"),
 ]

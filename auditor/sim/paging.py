@@ -10,8 +10,9 @@ from auditor.sim.wire import PageTokens, SimRequest, SimResponse, build_query, e
 Projector = Callable[[Any], Any]
 
 
-def page_size(req: SimRequest, route: str, default: int, maximum: int,
-              silent_cap: int | None = None) -> int | SimResponse:
+def page_size(
+    req: SimRequest, route: str, default: int, maximum: int, silent_cap: int | None = None
+) -> int | SimResponse:
     """The page size asked for (or the default), or a 400 response like Graph's."""
     raw = req.query.get("top")
     if raw is None:
@@ -22,17 +23,31 @@ def page_size(req: SimRequest, route: str, default: int, maximum: int,
         except ValueError:
             return graph_error(400, "BadRequest", f"Invalid value '{raw}' for query option '$top'.", route)
         if size < 1 or size > maximum:
-            return graph_error(400, "Request_UnsupportedQuery",
-                               f"Invalid page size specified: '{size}'. Must be between 1 and {maximum} inclusive.",
-                               route)
+            return graph_error(
+                400,
+                "Request_UnsupportedQuery",
+                f"Invalid page size specified: '{size}'. Must be between 1 and {maximum} inclusive.",
+                route,
+            )
     if silent_cap is not None:
         size = min(size, silent_cap)
     return size
 
 
-def list_page(req: SimRequest, route: str, items: Sequence[Any], tokens: PageTokens, *, context: str,
-              default: int, maximum: int, project: Projector | None = None, scope_extra: str = "",
-              silent_cap: int | None = None, count: bool = False) -> SimResponse:
+def list_page(
+    req: SimRequest,
+    route: str,
+    items: Sequence[Any],
+    tokens: PageTokens,
+    *,
+    context: str,
+    default: int,
+    maximum: int,
+    project: Projector | None = None,
+    scope_extra: str = "",
+    silent_cap: int | None = None,
+    count: bool = False,
+) -> SimResponse:
     """One page of ``items`` with an absolute ``@odata.nextLink`` when more remain."""
     size = page_size(req, route, default, maximum, silent_cap)
     if isinstance(size, SimResponse):
@@ -44,7 +59,7 @@ def list_page(req: SimRequest, route: str, items: Sequence[Any], tokens: PageTok
         if decoded is None:
             return expired_page_token(route)
         offset = decoded
-    chunk = items[offset: offset + size]
+    chunk = items[offset : offset + size]
     value = [project(item) for item in chunk] if project else list(chunk)
     body: dict[str, Any] = {"@odata.context": f"{req.base_url}/{req.version}/$metadata#{context}"}
     if count:

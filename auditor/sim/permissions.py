@@ -31,11 +31,14 @@ def _any_of(permission: str) -> frozenset[str]:
 #: route name -> the set of permissions of which the token needs at least one
 ROUTE_PERMISSIONS: dict[str, frozenset[str]] = {
     name: _any_of(_source_permission(name))
-    for name, spec in SOURCES.items() if spec.service == "graph" and name != "sign_in_activity"
+    for name, spec in SOURCES.items()
+    if spec.service == "graph" and name != "sign_in_activity"
 }
 for _ca_route in ("conditional_access", "named_locations"):
     ROUTE_PERMISSIONS[_ca_route] = ROUTE_PERMISSIONS[_ca_route] | {
-        "Policy.Read.ConditionalAccess", "Policy.ReadWrite.ConditionalAccess"}
+        "Policy.Read.ConditionalAccess",
+        "Policy.ReadWrite.ConditionalAccess",
+    }
 #: GET /groups/{id} and /groups?$filter=...: the permissions that list transitive members also read groups
 ROUTE_PERMISSIONS["groups"] = ROUTE_PERMISSIONS["group_members"]
 ROUTE_PERMISSIONS["organization"] = _any_of(ORGANIZATION_PERMISSION)

@@ -41,20 +41,34 @@ class Route:
     permission: str | None = None
 
 
-def route(method: str, pattern: str, name: str, handler: Handler, family: Family = "identity",
-          versions: tuple[str, ...] = ("v1.0", "beta"), permission: str | None = None) -> Route:
+def route(
+    method: str,
+    pattern: str,
+    name: str,
+    handler: Handler,
+    family: Family = "identity",
+    versions: tuple[str, ...] = ("v1.0", "beta"),
+    permission: str | None = None,
+) -> Route:
     return Route(method, re.compile(pattern, re.IGNORECASE), name, handler, family, versions, permission)
 
 
 def licence_error(source: str, route_name: str) -> SimResponse:
     if source in ("role_eligibility", "pim_group_eligibility"):
-        return graph_error(403, "AadPremiumLicenseRequired",
-                           "The tenant needs an AAD Premium 2 license.", route_name)
+        return graph_error(403, "AadPremiumLicenseRequired", "The tenant needs an AAD Premium 2 license.", route_name)
     if source == "registration_details":
-        return graph_error(403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
-                           "Tenant is not a B2C tenant and doesn't have premium licenses", route_name)
-    return graph_error(403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
-                       "Neither tenant is B2C or tenant doesn't have premium license", route_name)
+        return graph_error(
+            403,
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+            "Tenant is not a B2C tenant and doesn't have premium licenses",
+            route_name,
+        )
+    return graph_error(
+        403,
+        "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+        "Neither tenant is B2C or tenant doesn't have premium license",
+        route_name,
+    )
 
 
 def unavailable_source(req: SimRequest, source: str, route_name: str) -> SimResponse | None:
@@ -66,5 +80,6 @@ def unavailable_source(req: SimRequest, source: str, route_name: str) -> SimResp
         return None
     if source == "mfa_service_policy":
         return graph_error(404, "NotFound", "The requested resource does not exist.", route_name)
-    return graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.",
-                       route_name)
+    return graph_error(
+        403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.", route_name
+    )

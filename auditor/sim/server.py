@@ -47,22 +47,32 @@ _TOKEN = re.compile(r"^/(?P<t>[^/]+)/oauth2/v2\.0/token/?$", re.IGNORECASE)
 _KEYS = re.compile(r"^/(?P<t>[^/]+)/discovery/v2\.0/keys/?$", re.IGNORECASE)
 _INSTANCE = re.compile(r"^/common/discovery/instance/?$", re.IGNORECASE)
 _GRAPH = re.compile(r"^/(?P<v>v1\.0|beta)(?P<rest>/.*)?$", re.IGNORECASE)
-_UPLOAD = re.compile(r"^/api/v2\.0/Users\('[^']*'\)/Messages\('[^']*'\)/AttachmentSessions\('(?P<sid>[^']+)'\)$",
-                     re.IGNORECASE)
+_UPLOAD = re.compile(
+    r"^/api/v2\.0/Users\('[^']*'\)/Messages\('[^']*'\)/AttachmentSessions\('(?P<sid>[^']+)'\)$", re.IGNORECASE
+)
 _EXO = re.compile(
     r"^(?P<prefix>/tenant-host)?/adminapi/(?P<v>beta|v1\.0)/(?P<t>[^/]+)/(?P<op>InvokeCommand|\$batch)/?$",
     re.IGNORECASE,
 )
-_WWW_AUTH = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
-             'client_id="00000003-0000-0000-c000-000000000000"')
+_WWW_AUTH = (
+    'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+    'client_id="00000003-0000-0000-c000-000000000000"'
+)
 _MAX_BODY = 200 * 1024 * 1024
 
 
 class Simulator:
     """Serves one or more tenants (each from a ``Snapshot``) over HTTPS with the real wire format."""
 
-    def __init__(self, tenants: Iterable[SimTenant], options: SimOptions | None = None, *,
-                 host: str = "127.0.0.1", port: int = 0, exchange_port: int = 0) -> None:
+    def __init__(
+        self,
+        tenants: Iterable[SimTenant],
+        options: SimOptions | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        exchange_port: int = 0,
+    ) -> None:
         self.options = options or SimOptions()
         self._specs = list(tenants)
         if not self._specs:
@@ -99,11 +109,19 @@ class Simulator:
         throttles = Throttles(self.options)
         self._graph = GraphDispatcher(self._ctx, throttles, self._stats)
         self._exchange = ExchangeDispatcher(self._ctx, throttles, self._stats)
-        self._login = Login(self.tenants, signer, self.options.token_lifetime_s, lambda: self.authority_host,
-                            lambda: self.graph_endpoint, lambda: self.exchange_endpoint)
+        self._login = Login(
+            self.tenants,
+            signer,
+            self.options.token_lifetime_s,
+            lambda: self.authority_host,
+            lambda: self.graph_endpoint,
+            lambda: self.exchange_endpoint,
+        )
         self._signer = signer
-        self._faults = {"malformed": _fault_table(self.options.malformed_json),
-                        "truncated": _fault_table(self.options.truncated_page)}
+        self._faults = {
+            "malformed": _fault_table(self.options.malformed_json),
+            "truncated": _fault_table(self.options.truncated_page),
+        }
         ready = threading.Event()
         failure: list[BaseException] = []
 
@@ -222,8 +240,13 @@ class Simulator:
                 return st
         raise KeyError(key)
 
-    def tenant_config(self, key: str | None = None, *, secret_env: str = "ENTRA_AUDITOR_SIM_SECRET",  # noqa: S107
-                      certificate_path: str | None = None) -> dict[str, Any]:
+    def tenant_config(
+        self,
+        key: str | None = None,
+        *,
+        secret_env: str = "ENTRA_AUDITOR_SIM_SECRET",  # noqa: S107
+        certificate_path: str | None = None,
+    ) -> dict[str, Any]:
         """The ``tenants:`` entry (cloud: custom) that points the auditor at this simulated tenant."""
         st = self.tenant(key)
         cfg: dict[str, Any] = {"name": st.name, "tenant_id": st.tenant_id, "client_id": st.client_id}
@@ -231,8 +254,15 @@ class Simulator:
             cfg["certificate_path"] = certificate_path
         else:
             cfg["client_secret_env"] = secret_env
-        cfg.update({"cloud": "custom", "authority_host": self.authority_host, "graph_endpoint": self.graph_endpoint,
-                    "exchange_endpoint": self.exchange_endpoint, "ca_bundle": self.ca_bundle_path})
+        cfg.update(
+            {
+                "cloud": "custom",
+                "authority_host": self.authority_host,
+                "graph_endpoint": self.graph_endpoint,
+                "exchange_endpoint": self.exchange_endpoint,
+                "ca_bundle": self.ca_bundle_path,
+            }
+        )
         return cfg
 
     # -- HTTP plumbing -----------------------------------------------------------------------------
@@ -278,8 +308,9 @@ class Simulator:
             if method != "PUT":
                 return graph_error(405, "BadRequest", "Upload URLs take PUT.", "upload")
             assert self._ctx is not None
-            return upload_chunk(self._ctx, m.group("sid"), query.get("authtoken", ""), request.headers,
-                                await request.read())
+            return upload_chunk(
+                self._ctx, m.group("sid"), query.get("authtoken", ""), request.headers, await request.read()
+            )
         if m := _GRAPH.match(path):
             version = "v1.0" if m.group("v").lower() == "v1.0" else "beta"
             auth = self._authenticate(request, GRAPH_RESOURCE)
@@ -289,10 +320,19 @@ class Simulator:
             body, size = await _read_json(request)
             if isinstance(body, SimResponse):
                 return body
-            req = SimRequest(method=method, path=m.group("rest") or "/", version=version,
-                             query=parse_query(request.query.items()), headers=request.headers, body=body,
-                             base_url=self.graph_endpoint, tenant=tenant, claims=claims,
-                             raw_query=request.query_string, body_size=size)
+            req = SimRequest(
+                method=method,
+                path=m.group("rest") or "/",
+                version=version,
+                query=parse_query(request.query.items()),
+                headers=request.headers,
+                body=body,
+                base_url=self.graph_endpoint,
+                tenant=tenant,
+                claims=claims,
+                raw_query=request.query_string,
+                body_size=size,
+            )
             if req.path.rstrip("/").lower() == "/$batch":
                 if method != "POST":
                     return graph_error(405, "BadRequest", "$batch needs POST.", "batch")
@@ -316,15 +356,28 @@ class Simulator:
             return auth
         claims, tenant = auth
         if self.tenants.get(m.group("t").lower()) is not tenant:
-            return exo_error(401, "Unauthorized", "The token was issued for another tenant.", "exo_command",
-                             {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            return exo_error(
+                401,
+                "Unauthorized",
+                "The token was issued for another tenant.",
+                "exo_command",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
         body, size = await _read_json(request)
         if isinstance(body, SimResponse):
             return body
-        req = SimRequest(method="POST", path="/" + m.group("op"), version=m.group("v").lower(),
-                         query=parse_query(request.query.items()), headers=request.headers, body=body,
-                         base_url=self.exchange_endpoint + (m.group("prefix") or ""), tenant=tenant, claims=claims,
-                         body_size=size)
+        req = SimRequest(
+            method="POST",
+            path="/" + m.group("op"),
+            version=m.group("v").lower(),
+            query=parse_query(request.query.items()),
+            headers=request.headers,
+            body=body,
+            base_url=self.exchange_endpoint + (m.group("prefix") or ""),
+            tenant=tenant,
+            claims=claims,
+            body_size=size,
+        )
         if m.group("op").lower() == "$batch":
             return self._exchange.batch(req)
         return self._exchange.invoke(req)
@@ -334,8 +387,9 @@ class Simulator:
 
         def fail(message: str) -> SimResponse:
             if exo:
-                return exo_error(401, "Unauthorized", message, "exo_command",
-                                 {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                return exo_error(
+                    401, "Unauthorized", message, "exo_command", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                )
             return graph_error(401, "InvalidAuthenticationToken", message, "unknown", {"WWW-Authenticate": _WWW_AUTH})
 
         header = request.headers.get("Authorization", "")
@@ -384,8 +438,9 @@ class Simulator:
         if resp.body is None:
             return web.Response(status=resp.status, headers=headers)
         data = resp.body if isinstance(resp.body, bytes) else json.dumps(resp.body, separators=(",", ":")).encode()
-        headers["Content-Type"] = JSON_TYPE if resp.route not in ("token", "discovery", "keys") \
-            else "application/json; charset=utf-8"
+        headers["Content-Type"] = (
+            JSON_TYPE if resp.route not in ("token", "discovery", "keys") else "application/json; charset=utf-8"
+        )
         if resp.status == 200 and self._fault("malformed", resp.route):
             self._stats.bump("faults_injected")
             return web.Response(status=200, headers=headers, body=data[: max(1, len(data) // 2)] + b"<!-- -->")
@@ -408,8 +463,12 @@ async def _read_json(request: web.Request) -> tuple[Any, int]:
     try:
         return json.loads(raw), len(raw)
     except (ValueError, UnicodeDecodeError):
-        return graph_error(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type "
-                           "header is set and payload is of valid JSON format."), len(raw)
+        return graph_error(
+            400,
+            "BadRequest",
+            "Unable to read JSON request payload. Please ensure Content-Type "
+            "header is set and payload is of valid JSON format.",
+        ), len(raw)
 
 
 def _fault_table(spec: Any) -> dict[str, int | None]:

@@ -143,6 +143,7 @@ class TenantState:
     ) -> list[int]:
         """Positions (newest first) of interactive (or non-interactive) sign-ins at/after ``since`` and, if
         given, using one of ``apps``."""
+
         def build() -> list[int]:
             # times are descending; negate to bisect ascending
             limit = len(self.sign_ins)

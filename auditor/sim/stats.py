@@ -25,10 +25,19 @@ class SimStats:
 
     def copy(self) -> SimStats:
         return SimStats(
-            self.requests_total, Counter(self.requests_by_route), Counter(self.status_counts),
-            self.throttled_429, self.unavailable_503, self.unauthorized_401, self.forbidden_403,
-            self.tokens_issued, self.batch_requests, self.batch_subrequests, self.in_flight,
-            self.max_in_flight, self.faults_injected,
+            self.requests_total,
+            Counter(self.requests_by_route),
+            Counter(self.status_counts),
+            self.throttled_429,
+            self.unavailable_503,
+            self.unauthorized_401,
+            self.forbidden_403,
+            self.tokens_issued,
+            self.batch_requests,
+            self.batch_subrequests,
+            self.in_flight,
+            self.max_in_flight,
+            self.faults_injected,
         )
 
 

@@ -152,15 +152,12 @@ def scale_profile(users: int, options: GenOptions | None = None) -> ScaleProfile
         - eligible
         + int(opts.scenarios)
         + sum(1 for p in fixed_people for _, how in p.roles if how != "eligible"),
-        "role_eligibility": eligible
-        + sum(1 for p in fixed_people for _, how in p.roles if how == "eligible"),
+        "role_eligibility": eligible + sum(1 for p in fixed_people for _, how in p.roles if how == "eligible"),
         "group_members": 3,
         "conditional_access": len(sc.CA_KEYS),
         "named_locations": len(sc.NAMED_LOCATIONS),
         "sign_ins": sign_ins,
-        "cas_mailboxes": licensed
-        + sum(1 for p in fixed_people if p.mailbox is not None)
-        + int(opts.scenarios),
+        "cas_mailboxes": licensed + sum(1 for p in fixed_people if p.mailbox is not None) + int(opts.scenarios),
         "authentication_policies": len(sc.AUTHENTICATION_POLICIES),
     }
     return ScaleProfile(
@@ -398,9 +395,7 @@ def _scenario_users(
         if p.tier0:
             out.tier0.append({"@odata.type": "#microsoft.graph.user", "id": uid, "userPrincipalName": upn})
         for role_name, how in p.roles:
-            out.role(
-                _ROLE_BY_NAME[role_name], how, _user_principal(uid, upn, p.name), _iso1(now, p.created / 3)
-            )
+            out.role(_ROLE_BY_NAME[role_name], how, _user_principal(uid, upn, p.name), _iso1(now, p.created / 3))
     group = {"@odata.type": "#microsoft.graph.group", **tier0}
     out.role(_ROLE_BY_NAME[sc.TIER0_ROLE], "active", group, _iso1(now, 400))
 
@@ -462,14 +457,10 @@ def _bulk_users(
     created_iso = _iso(now_s, created_s)
     reg_iso = _iso(now_s, (created_s * rnd.uniform(b)).astype(np.int64))
     p = rnd.uniform(b)
-    imap = (p < r.imap_only) | (
-        (p >= r.imap_only + r.pop_only) & (p < r.imap_only + r.pop_only + r.imap_and_pop)
-    )
+    imap = (p < r.imap_only) | ((p >= r.imap_only + r.pop_only) & (p < r.imap_only + r.pop_only + r.imap_and_pop))
     pop = (p >= r.imap_only) & (p < r.imap_only + r.pop_only + r.imap_and_pop)
     q = rnd.uniform(b)
-    smtp = np.where(
-        q < r.smtp_auth_enabled, 0, np.where(q < r.smtp_auth_enabled + r.smtp_auth_disabled, 1, 2)
-    )
+    smtp = np.where(q < r.smtp_auth_enabled, 0, np.where(q < r.smtp_auth_enabled + r.smtp_auth_disabled, 1, 2))
     ids = rnd.uuids(b)
     guids = rnd.uuids(b)
     smtp_value = (False, True, None)
@@ -610,8 +601,15 @@ def _sign_ins(
 def _pim_groups(group_id: str, members: list[dict[str, Any]], start: str) -> list[dict[str, Any]]:
     """One PIM-for-Groups eligible member of the role-holding group (the first staff member)."""
     return [
-        {"id": f"{group_id}_member_{m['id']}", "groupId": group_id, "principalId": m["id"], "accessId": "member",
-         "memberType": "Direct", "startDateTime": start, "endDateTime": None}
+        {
+            "id": f"{group_id}_member_{m['id']}",
+            "groupId": group_id,
+            "principalId": m["id"],
+            "accessId": "member",
+            "memberType": "Direct",
+            "startDateTime": start,
+            "endDateTime": None,
+        }
         for m in members[:1]
     ]
 
@@ -731,15 +729,11 @@ def _parse_now(text: str) -> datetime:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m auditor.sim.tenant_gen", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m auditor.sim.tenant_gen", description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, required=True, help="number of user objects")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--name", default="contoso", help="tenant name (domain NAME.com)")
-    parser.add_argument(
-        "--now", type=_parse_now, default=None, help="reference time, e.g. 2026-11-23T06:00:00Z"
-    )
+    parser.add_argument("--now", type=_parse_now, default=None, help="reference time, e.g. 2026-11-23T06:00:00Z")
     parser.add_argument("--licence", choices=("p2", "p1", "free"), default="p2")
     parser.add_argument("--no-scenarios", action="store_true", help="bulk users only")
     parser.add_argument("--out", required=True, help="snapshot file to write (.json.gz)")

@@ -368,9 +368,7 @@ def _policy(
             "platforms": None,
             "devices": None,
             "clientApplications": None,
-            "locations": (
-                {"includeLocations": [], "excludeLocations": [], **locations} if locations else None
-            ),
+            "locations": ({"includeLocations": [], "excludeLocations": [], **locations} if locations else None),
             "applications": {
                 "includeApplications": apps,
                 "excludeApplications": [],
@@ -647,8 +645,13 @@ BUILTIN_STRENGTHS = (
 
 def authentication_strengths() -> list[dict[str, Any]]:
     return [
-        {"id": sid, "displayName": name, "policyType": "builtIn", "requirementsSatisfied": req,
-         "allowedCombinations": ["windowsHelloForBusiness", "fido2", "x509CertificateMultiFactor"]}
+        {
+            "id": sid,
+            "displayName": name,
+            "policyType": "builtIn",
+            "requirementsSatisfied": req,
+            "allowedCombinations": ["windowsHelloForBusiness", "fido2", "x509CertificateMultiFactor"],
+        }
         for sid, name, req in BUILTIN_STRENGTHS
     ]
 

@@ -80,12 +80,16 @@ class Throttles:
             bucket = self._buckets[key] = TokenBucket(budget, budget / IDENTITY_WINDOW_S, now)
         wait = bucket.take(cost, now)
         if wait:
-            return Verdict(False, max(1, math.ceil(wait)), {
-                "x-ms-resource-unit": str(cost),
-                "x-ms-throttle-scope": f"Tenant_Application/Read/{app_id}/{tenant_id}",
-                "x-ms-throttle-information": "ResourceUnitLimitExceeded",
-                "x-ms-throttle-limit-percentage": "1.0",
-            })
+            return Verdict(
+                False,
+                max(1, math.ceil(wait)),
+                {
+                    "x-ms-resource-unit": str(cost),
+                    "x-ms-throttle-scope": f"Tenant_Application/Read/{app_id}/{tenant_id}",
+                    "x-ms-throttle-information": "ResourceUnitLimitExceeded",
+                    "x-ms-throttle-limit-percentage": "1.0",
+                },
+            )
         headers = {"x-ms-resource-unit": str(cost)}
         used = bucket.used_fraction()
         if used > 0.8:

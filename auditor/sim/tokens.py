@@ -82,8 +82,7 @@ class TokenSigner:
         def enc(n: int) -> str:
             return b64url(n.to_bytes((n.bit_length() + 7) // 8, "big"))
 
-        return {"kty": "RSA", "use": "sig", "kid": self.kid, "alg": "RS256", "n": enc(numbers.n),
-                "e": enc(numbers.e)}
+        return {"kty": "RSA", "use": "sig", "kid": self.kid, "alg": "RS256", "n": enc(numbers.n), "e": enc(numbers.e)}
 
 
 class AppCertificate:
@@ -95,8 +94,9 @@ class AppCertificate:
         self.x5t = b64url(self.cert.fingerprint(hashes.SHA1()))  # noqa: S303 - the protocol's SHA-1 thumbprint
         self.x5t_s256 = b64url(self.cert.fingerprint(hashes.SHA256()))
 
-    def verify_assertion(self, assertion: str, client_id: str, audiences: set[str],
-                         now: float | None = None) -> tuple[str, str] | None:
+    def verify_assertion(
+        self, assertion: str, client_id: str, audiences: set[str], now: float | None = None
+    ) -> tuple[str, str] | None:
         """None when valid, else ``(AADSTS code, message)`` like Entra's token endpoint."""
         now = time.time() if now is None else now
         try:
@@ -108,12 +108,16 @@ class AppCertificate:
         x5t = str(header.get("x5t") or "").rstrip("=")
         if x5t_s256:
             if x5t_s256 != self.x5t_s256:
-                return "AADSTS700027", ("The certificate with identifier used to sign the client assertion "
-                                        "is not registered on application.")
+                return "AADSTS700027", (
+                    "The certificate with identifier used to sign the client assertion "
+                    "is not registered on application."
+                )
         elif x5t:
             if x5t != self.x5t:
-                return "AADSTS700027", ("The certificate with identifier used to sign the client assertion "
-                                        "is not registered on application.")
+                return "AADSTS700027", (
+                    "The certificate with identifier used to sign the client assertion "
+                    "is not registered on application."
+                )
         else:
             return "AADSTS700027", "Client assertion is missing the x5t or x5t#S256 header."
         public_key = self.cert.public_key()
@@ -123,9 +127,12 @@ class AppCertificate:
             if alg == "RS256":
                 public_key.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
             elif alg == "PS256":
-                public_key.verify(signature, signing_input,
-                                  padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO),
-                                  hashes.SHA256())
+                public_key.verify(
+                    signature,
+                    signing_input,
+                    padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO),
+                    hashes.SHA256(),
+                )
             else:
                 return "AADSTS700027", f"Client assertion uses the unsupported algorithm {alg!r}."
         except InvalidSignature:

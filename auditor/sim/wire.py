@@ -50,43 +50,61 @@ def request_id() -> str:
     return str(uuid.uuid4())
 
 
-def graph_error(status: int, code: str, message: str, route: str = "unknown",
-                headers: dict[str, str] | None = None) -> SimResponse:
+def graph_error(
+    status: int, code: str, message: str, route: str = "unknown", headers: dict[str, str] | None = None
+) -> SimResponse:
     """An error in Graph's shape: ``{"error":{"code","message","innerError":{...}}}``."""
     rid = request_id()
-    body = {"error": {"code": code, "message": message,
-                      "innerError": {"date": now_iso(), "request-id": rid, "client-request-id": rid}}}
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {"date": now_iso(), "request-id": rid, "client-request-id": rid},
+        }
+    }
     hdrs = {"request-id": rid, "client-request-id": rid}
     hdrs.update(headers or {})
     return SimResponse(status, body, hdrs, route)
 
 
-def exo_error(status: int, code: str, message: str, route: str = "exo_command",
-              headers: dict[str, str] | None = None) -> SimResponse:
+def exo_error(
+    status: int, code: str, message: str, route: str = "exo_command", headers: dict[str, str] | None = None
+) -> SimResponse:
     """An error in the Exchange admin API's shape (details + innererror.internalException)."""
     rid = request_id()
-    body = {"error": {
-        "code": code, "message": message,
-        "details": [{"code": "Exception", "target": "", "message": message}],
-        "innererror": {"message": message, "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
-                       "internalException": {"message": message, "type": "System.Management.Automation."
-                                             "CmdletInvocationException"}},
-        "adminapi.correlationId": rid}}
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": [{"code": "Exception", "target": "", "message": message}],
+            "innererror": {
+                "message": message,
+                "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+                "internalException": {
+                    "message": message,
+                    "type": "System.Management.Automation.CmdletInvocationException",
+                },
+            },
+            "adminapi.correlationId": rid,
+        }
+    }
     hdrs = {"request-id": rid}
     hdrs.update(headers or {})
     return SimResponse(status, body, hdrs, route)
 
 
 def denied(route: str) -> SimResponse:
-    return graph_error(403, "Authorization_RequestDenied",
-                       "Insufficient privileges to complete the operation.", route)
+    return graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.", route)
 
 
 def resource_not_found(ident: str, route: str = "unknown") -> SimResponse:
     """Graph's 404 for a directory object id that does not exist."""
-    return graph_error(404, "Request_ResourceNotFound",
-                       f"Resource '{ident}' does not exist or one of its queried reference-property objects "
-                       "are not present.", route)
+    return graph_error(
+        404,
+        "Request_ResourceNotFound",
+        f"Resource '{ident}' does not exist or one of its queried reference-property objects are not present.",
+        route,
+    )
 
 
 def segment_not_found(segment: str, route: str = "unknown") -> SimResponse:
@@ -139,6 +157,9 @@ class PageTokens:
 
 
 def expired_page_token(route: str) -> SimResponse:
-    return graph_error(400, "Directory_ExpiredPageToken",
-                       "The specified page token value has expired and can no longer be included in your request.",
-                       route)
+    return graph_error(
+        400,
+        "Directory_ExpiredPageToken",
+        "The specified page token value has expired and can no longer be included in your request.",
+        route,
+    )

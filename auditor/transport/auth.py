@@ -174,9 +174,7 @@ def load_certificate(path: str, password: str | None, tenant_name: str) -> Certi
 
 
 def _pem_block(data: bytes, kind: bytes) -> bytes:
-    match = re.search(
-        rb"-----BEGIN ([A-Z ]*)" + kind + rb"-----.*?-----END \1" + kind + rb"-----", data, re.S
-    )
+    match = re.search(rb"-----BEGIN ([A-Z ]*)" + kind + rb"-----.*?-----END \1" + kind + rb"-----", data, re.S)
     if not match:
         raise ValueError("no private key block in the PEM file")
     return match.group(0)
@@ -286,9 +284,7 @@ class TokenProvider:
         if "access_token" not in result:
             code = redact(str(result.get("error", "error")))
             desc = redact(
-                str(result.get("error_description", "")).splitlines()[0]
-                if result.get("error_description")
-                else ""
+                str(result.get("error_description", "")).splitlines()[0] if result.get("error_description") else ""
             )
             raise AuthError(
                 f"Tenant {self.tenant.name}: token request for {scope} refused: {code} {desc}".strip() + "."

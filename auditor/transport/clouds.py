@@ -92,9 +92,7 @@ def _base(url: str) -> str:
 def endpoints_for(tenant: TenantConfig) -> CloudEndpoints:
     """The endpoints of the tenant's cloud (``custom`` reads them from the configuration)."""
     if tenant.cloud == "custom":
-        missing = [
-            k for k in ("authority_host", "graph_endpoint", "exchange_endpoint") if not getattr(tenant, k)
-        ]
+        missing = [k for k in ("authority_host", "graph_endpoint", "exchange_endpoint") if not getattr(tenant, k)]
         if missing:
             raise ConfigError(f"Tenant {tenant.name}: cloud custom needs {', '.join(missing)}.")
         return CloudEndpoints(

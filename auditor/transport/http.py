@@ -84,8 +84,11 @@ def next_link(current: str, link: Any) -> str | None:
         raise MalformedResponse(current, "'@odata.nextLink' is not a URL")
     here, there = httpx.URL(current), httpx.URL(link)
     if (there.scheme, there.host, there.port) != (here.scheme, here.host, here.port) or there.scheme != "https":
-        raise MalformedResponse(current, f"'@odata.nextLink' leaves {here.scheme}://{here.host} "
-                                         f"(points to {there.scheme}://{there.host}); not followed")
+        raise MalformedResponse(
+            current,
+            f"'@odata.nextLink' leaves {here.scheme}://{here.host} "
+            f"(points to {there.scheme}://{there.host}); not followed",
+        )
     return link
 
 
@@ -104,11 +107,14 @@ class PageGuard:
         if link is None:
             return None
         if link in self._seen:
-            raise MalformedResponse(url, "'@odata.nextLink' points to a page already read (a paging loop); "
-                                         f"stopped after {self.pages} pages")
+            raise MalformedResponse(
+                url,
+                f"'@odata.nextLink' points to a page already read (a paging loop); stopped after {self.pages} pages",
+            )
         if self.pages >= self.max_pages:
-            raise MalformedResponse(url, f"more than {self.max_pages} pages of '@odata.nextLink'; "
-                                         "stopped (a paging loop?)")
+            raise MalformedResponse(
+                url, f"more than {self.max_pages} pages of '@odata.nextLink'; stopped (a paging loop?)"
+            )
         return link
 
 
@@ -213,9 +219,7 @@ def cost_kind(url: str) -> str:
     """A key grouping requests that cost the same: the structural path plus $select/$expand flags."""
     path, _, query = url.partition("?")
     parts = [p for p in path.split("/") if p and len(p) < 30 and ":" not in p]
-    flags = "".join(
-        f for f, key in (("s", "select="), ("e", "expand="), ("t", "top=")) if key in query.lower()
-    )
+    flags = "".join(f for f, key in (("s", "select="), ("e", "expand="), ("t", "top=")) if key in query.lower())
     return "/".join(parts[-3:]) + "?" + flags
 
 
@@ -329,8 +333,10 @@ class ApiClient:
                 RateWindow.done(slot)
                 if glitches >= min(1, self.max_retries):
                     raise ApiError(
-                        0, "Timeout", f"no complete answer within {self.deadline:g} s (the server sends too "
-                        "slowly or not at all)", url
+                        0,
+                        "Timeout",
+                        f"no complete answer within {self.deadline:g} s (the server sends too slowly or not at all)",
+                        url,
                     ) from exc
                 glitches += 1
                 self.stats.retries += 1
@@ -383,8 +389,11 @@ class ApiClient:
                 if waited + wait > self.retry_budget:
                     code, message = error_details(_parse_lenient(content))
                     raise ApiError(
-                        status, code or "Throttled", f"gave up after waiting {waited:g} s over {attempt + 1} "
-                        f"attempts (the server asks for {wait:g} s more){': ' + message if message else ''}", url
+                        status,
+                        code or "Throttled",
+                        f"gave up after waiting {waited:g} s over {attempt + 1} "
+                        f"attempts (the server asks for {wait:g} s more){': ' + message if message else ''}",
+                        url,
                     )
                 waited += wait
                 if status == 429:

@@ -29,11 +29,19 @@ def test_collected_demo_tenant_evaluates_like_the_served_one(running_sim, sim_se
         # every transient fault at once: throttling, 503s, expiring and revoked tokens, per-user MFA
         # fallback in shuffled $batches, one malformed and one truncated page per affected route
         opts = SimOptions(
-            identity_budget_units=400, random_503_rate=0.1, retry_after_503_s=0, force_401_after_requests=25,
-            token_lifetime_s=2, per_user_mfa_bulk=False, shuffle_batch=True, default_page=40,
-            malformed_json={"conditional_access": 1, "users": 1}, truncated_page={"registration_details": 1,
-                                                                                  "cas_mailboxes": 1},
-            reports_per_10s=None, ca_per_second=None, seed=5,
+            identity_budget_units=400,
+            random_503_rate=0.1,
+            retry_after_503_s=0,
+            force_401_after_requests=25,
+            token_lifetime_s=2,
+            per_user_mfa_bulk=False,
+            shuffle_batch=True,
+            default_page=40,
+            malformed_json={"conditional_access": 1, "users": 1},
+            truncated_page={"registration_details": 1, "cas_mailboxes": 1},
+            reports_per_10s=None,
+            ca_per_second=None,
+            seed=5,
         )
     with running_sim(served, options=opts) as sim:
         config = sim_config(sim, served)

@@ -55,10 +55,20 @@ def test_simulator_permissions_derive_from_the_catalog() -> None:
 def test_probe_context_collects_shapes_only() -> None:
     from auditor.collect.sources import shape_of
 
-    shape = shape_of({"allowAppPasswords": True, "trustedIps": {"skipMfaForFederatedUsers": False,
-                                                                "ranges": ["10.0.0.0/8"]}, "n": 3, "x": None})
-    assert shape == {"allowAppPasswords": "boolean", "n": "number", "x": "null",
-                     "trustedIps": {"skipMfaForFederatedUsers": "boolean", "ranges": ["string"]}}
+    shape = shape_of(
+        {
+            "allowAppPasswords": True,
+            "trustedIps": {"skipMfaForFederatedUsers": False, "ranges": ["10.0.0.0/8"]},
+            "n": 3,
+            "x": None,
+        }
+    )
+    assert shape == {
+        "allowAppPasswords": "boolean",
+        "n": "number",
+        "x": "null",
+        "trustedIps": {"skipMfaForFederatedUsers": "boolean", "ranges": ["string"]},
+    }
     assert "10.0.0.0" not in repr(shape)
     assert ProbeContext.__dataclass_fields__["shapes"]
 
@@ -70,9 +80,14 @@ def _with_service_group(served, name: str):
     """A security group no role or CA policy names (only a service-account setting could)."""
     snap = copy.deepcopy(served)
     users = [u for u in snap.records("users") if u.get("userType") == "Member"][-3:]
-    group = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)), "displayName": name,
-             "members": [{"@odata.type": "#microsoft.graph.user", "id": u["id"],
-                          "userPrincipalName": u["userPrincipalName"]} for u in users]}
+    group = {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+        "displayName": name,
+        "members": [
+            {"@odata.type": "#microsoft.graph.user", "id": u["id"], "userPrincipalName": u["userPrincipalName"]}
+            for u in users
+        ],
+    }
     snap.sources["group_members"] = SourceData.collected([*snap.records("group_members"), group])
     return snap, group
 
@@ -103,8 +118,9 @@ def test_sign_in_activity_is_read_for_admins_only_in_the_reports_bucket(running_
     opts = SimOptions(reports_per_10s=5, ca_per_second=None, sign_in_activity_per_minute=10)
     with running_sim(served, options=opts) as sim:
         limits = Limits(backoff_base=0.05, ca_per_second=1000)
-        run = collect(sim_config(sim, served), now=served.collected_at,
-                      sources={"users", "sign_in_activity"}, limits=limits)
+        run = collect(
+            sim_config(sim, served), now=served.collected_at, sources={"users", "sign_in_activity"}, limits=limits
+        )
         stats = sim.stats
     src = run.snapshot.sources
     assert src["users"].status == "collected" and src["sign_in_activity"].status == "collected", src
@@ -176,9 +192,18 @@ def test_per_user_mfa_batch_404_skips_the_user(running_sim, sim_secret) -> None:
 def test_sentinel_dates_mean_none(value: str) -> None:
     from auditor.model.users import build_users
 
-    users = build_users([{"id": "u1", "userPrincipalName": "a@b.c"}], None, None,
-                        {"u1": {"lastSignInDateTime": value, "lastNonInteractiveSignInDateTime": value,
-                                "lastSuccessfulSignInDateTime": value}})
+    users = build_users(
+        [{"id": "u1", "userPrincipalName": "a@b.c"}],
+        None,
+        None,
+        {
+            "u1": {
+                "lastSignInDateTime": value,
+                "lastNonInteractiveSignInDateTime": value,
+                "lastSuccessfulSignInDateTime": value,
+            }
+        },
+    )
     assert users["last_sign_in"].isna().all() and users["last_sign_in_attempt"].isna().all()
 
 
@@ -230,8 +255,9 @@ def test_new_sources_missing_permission_or_licence_limit_only_themselves(running
     served = generate_tenant(60, seed=28)
     granted = set(ALL_PERMISSIONS) - {"PrivilegedEligibilitySchedule.Read.AzureADGroup"}
     with running_sim(served, options=OPEN, granted=granted) as sim:
-        snap = collect(sim_config(sim, served), now=served.collected_at,
-                       sources={"pim_group_eligibility", "role_eligibility"}).snapshot
+        snap = collect(
+            sim_config(sim, served), now=served.collected_at, sources={"pim_group_eligibility", "role_eligibility"}
+        ).snapshot
     assert snap.sources["role_eligibility"].status == "collected"
     assert "PrivilegedEligibilitySchedule.Read.AzureADGroup" in snap.sources["pim_group_eligibility"].reason
     with running_sim(served, options=SimOptions(unlicensed_p2=True, reports_per_10s=None)) as sim:
@@ -301,11 +327,11 @@ def test_dod_and_china_exchange_hosts_and_per_tenant_override() -> None:
 
 def test_exchange_redirect_within_the_cloud_is_followed(running_sim, sim_secret) -> None:
     served = generate_tenant(50, seed=30)
-    opts = SimOptions(reports_per_10s=None, ca_per_second=None, exchange_redirect_host="127.0.0.1",
-                      exo_default_page=7)
+    opts = SimOptions(reports_per_10s=None, ca_per_second=None, exchange_redirect_host="127.0.0.1", exo_default_page=7)
     with running_sim(served, options=opts) as sim:
-        snap = collect(sim_config(sim, served), now=served.collected_at,
-                       sources={"cas_mailboxes", "transport_config"}).snapshot
+        snap = collect(
+            sim_config(sim, served), now=served.collected_at, sources={"cas_mailboxes", "transport_config"}
+        ).snapshot
         stats = sim.stats
     assert snap.sources["cas_mailboxes"].status == "collected", snap.sources["cas_mailboxes"].reason
     assert len(snap.records("cas_mailboxes")) == len(served.records("cas_mailboxes")) > 7

@@ -26,8 +26,9 @@ def collect(config: AuditorConfig, sources: set[str], now=None):
     return asyncio.run(collect_tenant_async(config.tenants[0], config, sources=sources, limits=FAST, now=now))
 
 
-def with_extra_groups(served: Snapshot, count: int, *, referenced: bool = True,
-                      names: list[str] | None = None, security: bool = True) -> tuple[Snapshot, list[dict]]:
+def with_extra_groups(
+    served: Snapshot, count: int, *, referenced: bool = True, names: list[str] | None = None, security: bool = True
+) -> tuple[Snapshot, list[dict]]:
     """``served`` plus ``count`` groups of a few users each, excluded by one CA policy when ``referenced``.
 
     Groups that are not ``security`` (Microsoft 365 groups) are expanded only because a policy names them,
@@ -36,11 +37,19 @@ def with_extra_groups(served: Snapshot, count: int, *, referenced: bool = True,
     users = [u for u in snap.records("users") if u.get("userType") == "Member"]
     extra = []
     for i in range(count):
-        members = [{"@odata.type": "#microsoft.graph.user", "id": u["id"], "userPrincipalName": u["userPrincipalName"]}
-                   for u in users[i % 7: i % 7 + 3]]
+        members = [
+            {"@odata.type": "#microsoft.graph.user", "id": u["id"], "userPrincipalName": u["userPrincipalName"]}
+            for u in users[i % 7 : i % 7 + 3]
+        ]
         name = names[i] if names else f"Project <{i}> & Co"
-        extra.append({"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"group:{name}")), "displayName": name,
-                      "members": members, **({} if security else {"securityEnabled": False})})
+        extra.append(
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"group:{name}")),
+                "displayName": name,
+                "members": members,
+                **({} if security else {"securityEnabled": False}),
+            }
+        )
     snap.sources["group_members"] = SourceData.collected(snap.records("group_members") + extra)
     if referenced:
         policies = snap.records("conditional_access")
@@ -52,9 +61,12 @@ def with_extra_groups(served: Snapshot, count: int, *, referenced: bool = True,
 
 
 def names_from_role_principals(snap: Snapshot) -> set[str]:
-    return {str(r["principalId"]) for r in snap.records("role_assignments")
-            if "group" in str((r.get("principal") or {}).get("@odata.type", "")).lower()
-            and (r.get("principal") or {}).get("displayName")}
+    return {
+        str(r["principalId"])
+        for r in snap.records("role_assignments")
+        if "group" in str((r.get("principal") or {}).get("@odata.type", "")).lower()
+        and (r.get("principal") or {}).get("displayName")
+    }
 
 
 def without_flag(records: list[dict]) -> list[dict]:
@@ -84,14 +96,15 @@ def test_group_names_are_looked_up_in_batches_of_20(running_sim, sim_secret) -> 
 
 
 def test_service_account_group_named_in_config_carries_its_name(running_sim, sim_secret) -> None:
-    served, extra = with_extra_groups(generate_tenant(50, seed=8), 1, referenced=False,
-                                      names=["O'Neil's Service Crew"])
+    served, extra = with_extra_groups(generate_tenant(50, seed=8), 1, referenced=False, names=["O'Neil's Service Crew"])
     with running_sim(served, options=OPEN) as sim:
         base = sim_config(sim, served)
-        config = AuditorConfig.model_validate({
-            **base.model_dump(exclude_none=True),
-            "classification": {"service_accounts": {"groups": ["o'neil's SERVICE crew"]}},
-        })
+        config = AuditorConfig.model_validate(
+            {
+                **base.model_dump(exclude_none=True),
+                "classification": {"service_accounts": {"groups": ["o'neil's SERVICE crew"]}},
+            }
+        )
         snap = collect(config, {"group_members"}, now=served.collected_at).snapshot
     by_id = {r["id"]: r for r in snap.records("group_members")}
     assert by_id[extra[0]["id"]]["displayName"] == "O'Neil's Service Crew"
@@ -138,8 +151,11 @@ def test_without_organization_permission_the_upn_domain_and_config_name_are_used
     granted = set(ALL_PERMISSIONS) - {"Organization.Read.All"}
     with running_sim(served, options=OPEN, granted=granted) as sim:
         run = collect(sim_config(sim, served, name="contoso-eu"), {"users"})
-    upn_domains = Counter(u["userPrincipalName"].rsplit("@", 1)[1].lower() for u in served.records("users")
-                          if "#EXT#" not in u["userPrincipalName"])
+    upn_domains = Counter(
+        u["userPrincipalName"].rsplit("@", 1)[1].lower()
+        for u in served.records("users")
+        if "#EXT#" not in u["userPrincipalName"]
+    )
     meta = run.snapshot.tenant
     assert meta["default_domain"] == upn_domains.most_common(1)[0][0] != "contoso-pharma.example"
     assert meta["display_name"] == "contoso-eu"

@@ -96,8 +96,7 @@ def test_page_count_is_bounded_even_when_links_differ(running_sim, sim_secret) -
             async with api:
                 graph = GraphClient(api, tokens.endpoints.graph)
                 with pytest.raises(MalformedResponse, match="more than 3 pages"):
-                    await graph.get_all(graph.url("v1.0", "/roleManagement/directory/roleDefinitions"),
-                                        max_pages=3)
+                    await graph.get_all(graph.url("v1.0", "/roleManagement/directory/roleDefinitions"), max_pages=3)
                 exo = ExchangeClient(api, tokens.endpoints.exchange, served.tenant_id)
                 with pytest.raises(MalformedResponse, match="more than 1 pages"):
                     exo.headers["Prefer"] = "odata.maxpagesize=1"
@@ -186,16 +185,19 @@ def test_token_endpoint_echoing_the_secret_does_not_print_it(running_sim, sim_se
     assert SECRET_ENV not in text
 
 
-@pytest.mark.parametrize(("text", "leak"), [
-    ("token Bearer abc.def-ghi_jkl", "abc.def"),
-    ('{"access_token": "s3cr3t-token"}', "s3cr3t"),
-    ("client_secret=p%40ss%2Bword&scope=x", "p%40ss"),
-    ("password: hunter22", "hunter22"),
-    ("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpw"),
-    ("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", "eyJ"),
-    ("the secret is my$ecret+value!", "my$ecret"),
-    ("url-encoded my%24ecret%2Bvalue%21 too", "my%24ecret"),
-])
+@pytest.mark.parametrize(
+    ("text", "leak"),
+    [
+        ("token Bearer abc.def-ghi_jkl", "abc.def"),
+        ('{"access_token": "s3cr3t-token"}', "s3cr3t"),
+        ("client_secret=p%40ss%2Bword&scope=x", "p%40ss"),
+        ("password: hunter22", "hunter22"),
+        ("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpw"),
+        ("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", "eyJ"),
+        ("the secret is my$ecret+value!", "my$ecret"),
+        ("url-encoded my%24ecret%2Bvalue%21 too", "my%24ecret"),
+    ],
+)
 def test_redact_removes_tokens_pairs_and_the_configured_secret(text: str, leak: str) -> None:
     out = redact(text, ("my$ecret+value!",))
     assert leak not in out

@@ -25,8 +25,7 @@ FAST = Limits(backoff_base=0.05, reports_per_10s=1000, ca_per_second=1000)
 
 def collect(config, *, now=None, sources=None, limits=FAST, progress=None):
     tenant = config.tenants[0]
-    return asyncio.run(collect_tenant_async(tenant, config, now=now, sources=sources, limits=limits,
-                                            progress=progress))
+    return asyncio.run(collect_tenant_async(tenant, config, now=now, sources=sources, limits=limits, progress=progress))
 
 
 def assert_same_records(served: Snapshot, got: Snapshot, names=None) -> None:
@@ -43,12 +42,19 @@ def assert_same_records(served: Snapshot, got: Snapshot, names=None) -> None:
 
 def test_round_trip_many_pages_every_source(running_sim, sim_secret) -> None:
     served = generate_tenant(150, seed=3)
-    opts = SimOptions(default_page=3, sign_in_page=7, exo_default_page=4, reports_per_10s=None,
-                      ca_per_second=None, identity_budget_units=None)
+    opts = SimOptions(
+        default_page=3,
+        sign_in_page=7,
+        exo_default_page=4,
+        reports_per_10s=None,
+        ca_per_second=None,
+        identity_budget_units=None,
+    )
     events = []
     with running_sim(served, options=opts) as sim:
-        run = collect(sim_config(sim, served), now=served.collected_at,
-                      progress=lambda s, st, n: events.append((s, st, n)))
+        run = collect(
+            sim_config(sim, served), now=served.collected_at, progress=lambda s, st, n: events.append((s, st, n))
+        )
         stats = sim.stats
     assert_same_records(served, run.snapshot)
     assert run.snapshot.tenant["tenant_id"] == served.tenant_id
@@ -90,8 +96,15 @@ def test_per_user_mfa_fallback_uses_beta_batches_of_20(running_sim, sim_secret) 
 def test_429_storm_and_503s_are_retried_per_sub_request(running_sim, sim_secret) -> None:
     served = generate_tenant(120, seed=11)
     # The client believes in 8,000 units/10 s; the server allows 100: a storm of 429s in and out of $batch.
-    opts = SimOptions(per_user_mfa_bulk=False, identity_budget_units=100, random_503_rate=0.15,
-                      retry_after_503_s=0, reports_per_10s=None, ca_per_second=None, seed=4)
+    opts = SimOptions(
+        per_user_mfa_bulk=False,
+        identity_budget_units=100,
+        random_503_rate=0.15,
+        retry_after_503_s=0,
+        reports_per_10s=None,
+        ca_per_second=None,
+        seed=4,
+    )
     with running_sim(served, options=opts) as sim:
         run = collect(sim_config(sim, served), now=served.collected_at)
         stats = sim.stats
@@ -176,8 +189,13 @@ def test_doctor_lists_rules_left_not_assessed(running_sim, sim_secret) -> None:
 
 def test_malformed_json_and_truncated_page_fail_only_their_source(running_sim, sim_secret) -> None:
     served = generate_tenant(50, seed=6)
-    opts = SimOptions(malformed_json={"conditional_access"}, truncated_page={"registration_details"},
-                      default_page=20, reports_per_10s=None, ca_per_second=None)
+    opts = SimOptions(
+        malformed_json={"conditional_access"},
+        truncated_page={"registration_details"},
+        default_page=20,
+        reports_per_10s=None,
+        ca_per_second=None,
+    )
     with running_sim(served, options=opts) as sim:
         snap = collect(sim_config(sim, served), now=served.collected_at).snapshot
     src = snap.sources
@@ -201,15 +219,27 @@ def test_certificate_credential_pem_and_pfx(running_sim, sim_secret, tmp_path, m
     pem = tmp_path / "app.pem"
     pem.write_text(key_pem + cert_pem)
     pfx = tmp_path / "app.pfx"
-    pfx.write_bytes(pkcs12.serialize_key_and_certificates(
-        b"app", serialization.load_pem_private_key(key_pem.encode(), None),
-        x509.load_pem_x509_certificate(cert_pem.encode()), None, serialization.BestAvailableEncryption(b"pfx-pw")))
+    pfx.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"app",
+            serialization.load_pem_private_key(key_pem.encode(), None),
+            x509.load_pem_x509_certificate(cert_pem.encode()),
+            None,
+            serialization.BestAvailableEncryption(b"pfx-pw"),
+        )
+    )
     monkeypatch.setenv("APP_PFX_PW", "pfx-pw")
     with running_sim(served, certificate_pem=cert_pem, client_secret=None) as sim:
-        for extra in ({"certificate_path": str(pem)},
-                      {"certificate_path": str(pfx), "certificate_password_env": "APP_PFX_PW"}):
-            config = sim_config(sim, served, certificate_path=extra["certificate_path"],
-                                **{k: v for k, v in extra.items() if k != "certificate_path"})
+        for extra in (
+            {"certificate_path": str(pem)},
+            {"certificate_path": str(pfx), "certificate_password_env": "APP_PFX_PW"},
+        ):
+            config = sim_config(
+                sim,
+                served,
+                certificate_path=extra["certificate_path"],
+                **{k: v for k, v in extra.items() if k != "certificate_path"},
+            )
             snap = collect(config, now=served.collected_at, sources={"users", "cas_mailboxes"}).snapshot
             assert_same_records(served, snap, ["users", "cas_mailboxes"])
         # a secret is refused for a certificate-only app: one sentence naming the tenant
@@ -236,10 +266,17 @@ def test_collect_tenants_one_bad_tenant_does_not_stop_the_others(running_sim, si
     other = generate_tenant(40, seed=2, name="beta")
     monkeypatch.setenv("BAD_SECRET", "wrong")
     with running_sim(good, tenants=[SimTenant(good), SimTenant(other)]) as sim:
-        config = sim_config(sim, good, name="alpha", extra_tenants=[
-            {**sim_config(sim, other, name="beta").tenants[0].model_dump(exclude_none=True),
-             "client_secret_env": "BAD_SECRET"},
-        ])
+        config = sim_config(
+            sim,
+            good,
+            name="alpha",
+            extra_tenants=[
+                {
+                    **sim_config(sim, other, name="beta").tenants[0].model_dump(exclude_none=True),
+                    "client_secret_env": "BAD_SECRET",
+                },
+            ],
+        )
         results = collect_tenants(config)
     assert isinstance(results["alpha"], Snapshot)
     assert results["alpha"].sources["users"].status == "collected"

@@ -48,16 +48,24 @@ class Inbox:
         self.messages: list[dict] = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
-                              "data": envelope.original_content or envelope.content,
-                              "tls": server.transport.get_extra_info("ssl_object") is not None,
-                              "auth": session.authenticated})
+        self.messages.append(
+            {
+                "from": envelope.mail_from,
+                "to": list(envelope.rcpt_tos),
+                "data": envelope.original_content or envelope.content,
+                "tls": server.transport.get_extra_info("ssl_object") is not None,
+                "auth": session.authenticated,
+            }
+        )
         return "250 OK"
 
 
 def authenticator(server, session, envelope, mechanism, auth_data):
-    ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode() \
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == USER.encode()
         and auth_data.password == PASSWORD.encode()
+    )
     return AuthResult(success=ok, handled=False)
 
 
@@ -87,9 +95,16 @@ def smtp_server(server_context):
     """STARTTLS required before AUTH; AUTH required before mail."""
     inbox = Inbox()
     port = free_port()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=server_context,
-                     require_starttls=True, auth_require_tls=True, auth_required=True,
-                     authenticator=authenticator)
+    ctl = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_context,
+        require_starttls=True,
+        auth_require_tls=True,
+        auth_required=True,
+        authenticator=authenticator,
+    )
     ctl.start()
     yield inbox, port
     ctl.stop()
@@ -104,11 +119,27 @@ def _env(monkeypatch):
 
 
 def smtp_config(port: int, ca_file: str | None, **smtp) -> AuditorConfig:
-    section = {"host": "127.0.0.1", "port": port, "starttls": True, "username_env": "TEST_SMTP_USER",
-               "password_env": "TEST_SMTP_PASSWORD", "timeout_seconds": 10, "ca_bundle": ca_file, **smtp}
-    return AuditorConfig.model_validate({"email": {
-        "transport": "smtp", "sender": "audit@contoso.com", "to": ["secops@contoso.com"],
-        "cc": ["ciso@contoso.com"], "smtp": section}})
+    section = {
+        "host": "127.0.0.1",
+        "port": port,
+        "starttls": True,
+        "username_env": "TEST_SMTP_USER",
+        "password_env": "TEST_SMTP_PASSWORD",
+        "timeout_seconds": 10,
+        "ca_bundle": ca_file,
+        **smtp,
+    }
+    return AuditorConfig.model_validate(
+        {
+            "email": {
+                "transport": "smtp",
+                "sender": "audit@contoso.com",
+                "to": ["secops@contoso.com"],
+                "cc": ["ciso@contoso.com"],
+                "smtp": section,
+            }
+        }
+    )
 
 
 @pytest.fixture
@@ -120,8 +151,9 @@ def reports(tmp_path):
 
 
 def _message(result, files, **kw):
-    return compose_email(result, files, sender="audit@contoso.com", to=["secops@contoso.com"],
-                         cc=["ciso@contoso.com"], **kw)
+    return compose_email(
+        result, files, sender="audit@contoso.com", to=["secops@contoso.com"], cc=["ciso@contoso.com"], **kw
+    )
 
 
 def test_smtp_starttls_auth_mime_and_idempotency(smtp_server, ca_file, reports) -> None:
@@ -163,8 +195,9 @@ def test_smtp_starttls_auth_mime_and_idempotency(smtp_server, ca_file, reports) 
 def test_large_attachments_are_zipped(smtp_server, ca_file, reports) -> None:
     inbox, port = smtp_server
     result, _folder, files = reports
-    deliver_email(smtp_config(port, ca_file).email, None, _message(result, files, zip_over_mb=0.001),
-                  run_id=result.run.id)
+    deliver_email(
+        smtp_config(port, ca_file).email, None, _message(result, files, zip_over_mb=0.001), run_id=result.run.id
+    )
     msg = email.message_from_bytes(inbox.messages[0]["data"], policy=email.policy.default)
     (attachment,) = list(msg.iter_attachments())
     assert attachment.get_content_type() == "application/zip"
@@ -196,14 +229,25 @@ def test_untrusted_certificate_fails(smtp_server, reports) -> None:
 def test_implicit_tls(server_context, ca_file, reports) -> None:
     inbox = Inbox()
     port = free_port()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=server_context,
-                     authenticator=authenticator, auth_required=True, auth_require_tls=False,
-                     server_hostname="127.0.0.1")
+    ctl = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        ssl_context=server_context,
+        authenticator=authenticator,
+        auth_required=True,
+        auth_require_tls=False,
+        server_hostname="127.0.0.1",
+    )
     ctl.start()
     try:
         result, _folder, files = reports
-        deliver_email(smtp_config(port, ca_file, ssl=True, starttls=False).email, None, _message(result, files),
-                      run_id=result.run.id)
+        deliver_email(
+            smtp_config(port, ca_file, ssl=True, starttls=False).email,
+            None,
+            _message(result, files),
+            run_id=result.run.id,
+        )
     finally:
         ctl.stop()
     assert len(inbox.messages) == 1 and inbox.messages[0]["tls"]
@@ -241,15 +285,30 @@ def graph_sim(monkeypatch):
     def start(**tenant_kw):
         sim = Simulator([SimTenant(snapshot, **tenant_kw)], SimOptions(reports_per_10s=None, ca_per_second=None))
         sim.start()
-        config = AuditorConfig.model_validate({
-            "tenants": [{"name": "contoso", "tenant_id": snapshot.tenant_id,
-                         "client_id": "11111111-1111-1111-1111-111111111111", "client_secret_env": SIM_SECRET_ENV,
-                         "cloud": "custom", "authority_host": sim.authority_host,
-                         "graph_endpoint": sim.graph_endpoint, "exchange_endpoint": sim.exchange_endpoint,
-                         "ca_bundle": str(sim.ca_bundle_path)}],
-            "email": {"transport": "graph", "sender": SENDER, "to": ["secops@contoso.com"],
-                      "cc": ["ciso@contoso.com"], "zip_attachments_over_mb": 100},
-        })
+        config = AuditorConfig.model_validate(
+            {
+                "tenants": [
+                    {
+                        "name": "contoso",
+                        "tenant_id": snapshot.tenant_id,
+                        "client_id": "11111111-1111-1111-1111-111111111111",
+                        "client_secret_env": SIM_SECRET_ENV,
+                        "cloud": "custom",
+                        "authority_host": sim.authority_host,
+                        "graph_endpoint": sim.graph_endpoint,
+                        "exchange_endpoint": sim.exchange_endpoint,
+                        "ca_bundle": str(sim.ca_bundle_path),
+                    }
+                ],
+                "email": {
+                    "transport": "graph",
+                    "sender": SENDER,
+                    "to": ["secops@contoso.com"],
+                    "cc": ["ciso@contoso.com"],
+                    "zip_attachments_over_mb": 100,
+                },
+            }
+        )
         started.append(sim)
         return sim, config
 
@@ -335,10 +394,13 @@ def test_graph_just_under_3mb_still_fits_the_4mb_request_limit(graph_sim, report
 # ---------------------------------------------------------------- the channel registry
 
 
-@pytest.mark.parametrize(("section", "message"), [
-    ({"transport": "smtp", "sender": "a@b", "to": ["c@d"]}, "needs an smtp section"),
-    ({"transport": "pigeon", "sender": "a@b", "to": ["c@d"]}, "'email.transport'"),
-])
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"transport": "smtp", "sender": "a@b", "to": ["c@d"]}, "needs an smtp section"),
+        ({"transport": "pigeon", "sender": "a@b", "to": ["c@d"]}, "'email.transport'"),
+    ],
+)
 def test_invalid_email_config_names_the_key(section, message) -> None:
     config = parse_config({"email": section}, origin="cfg.yaml")
     with pytest.raises(ConfigError) as err:
@@ -374,11 +436,13 @@ def test_a_new_channel_is_one_registration(tmp_path) -> None:
     @channel("test-webhook")
     def webhook(email, tenant, message) -> DeliveryResult:
         outbox.append(message)
-        return DeliveryResult(sent=True, transport="test-webhook", recipients=list(email.to),
-                              message_id=message["Message-ID"])
+        return DeliveryResult(
+            sent=True, transport="test-webhook", recipients=list(email.to), message_id=message["Message-ID"]
+        )
 
-    config = parse_config({"email": {"transport": "test-webhook", "sender": "audit@contoso.com",
-                                      "to": ["secops@contoso.com"]}})
+    config = parse_config(
+        {"email": {"transport": "test-webhook", "sender": "audit@contoso.com", "to": ["secops@contoso.com"]}}
+    )
     try:
         validate_email_config(config)
         not_asked = run_audit(config, demo=True, out_dir=tmp_path / "cli", formats=["json"], email=False)

@@ -35,8 +35,10 @@ def test_auditor_containers_are_hardened_and_wait_for_healthy_dependencies():
         assert user not in ("0", "root") and int(user) == 10001, name
         assert svc["read_only"] is True and svc["cap_drop"] == ["ALL"], name
         assert "no-new-privileges:true" in svc["security_opt"], name
-        assert svc["depends_on"] == {"postgres": {"condition": "service_healthy"},
-                                     "rabbitmq": {"condition": "service_healthy"}}, name
+        assert svc["depends_on"] == {
+            "postgres": {"condition": "service_healthy"},
+            "rabbitmq": {"condition": "service_healthy"},
+        }, name
         assert svc["build"]["dockerfile"] == "deploy/Dockerfile"
         assert not svc["image"].endswith(":latest")
         assert any(v.endswith(":/etc/entra-auditor/auditor.yaml:ro") for v in svc["volumes"]), name

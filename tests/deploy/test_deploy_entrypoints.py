@@ -25,8 +25,18 @@ from auditor.config import load_config
 PACKAGE = REPO / "auditor"
 CONFIGS = [DEPLOY / "config" / "auditor.yaml", REPO / "config" / "auditor.example.yaml"]
 # libpq's environment (https://www.postgresql.org/docs/current/libpq-envars.html), read by psycopg.
-LIBPQ = {"PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGPASSFILE", "PGDATABASE", "PGSSLMODE", "PGSSLROOTCERT",
-         "PGAPPNAME", "PGCONNECT_TIMEOUT"}
+LIBPQ = {
+    "PGHOST",
+    "PGPORT",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGDATABASE",
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
+    "PGAPPNAME",
+    "PGCONNECT_TIMEOUT",
+}
 # What the Python interpreter and the shell read in the image.
 INTERPRETER = {"PATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"}
 AUDITOR_SERVICES = ("scheduler", "worker")
@@ -85,7 +95,7 @@ def _k8s_containers():
     for path in sorted((DEPLOY / "kubernetes").glob("*.yaml")):
         for doc in yaml_docs(path):
             spec = doc.get("spec", {})
-            pod = (spec.get("template") or spec.get("jobTemplate", {}).get("spec", {}).get("template") or {})
+            pod = spec.get("template") or spec.get("jobTemplate", {}).get("spec", {}).get("template") or {}
             for container in pod.get("spec", {}).get("containers", []):
                 yield path.name, container
 
@@ -110,8 +120,9 @@ def deployed_commands() -> list[tuple[str, list[str]]]:
 def deployed_probes() -> list[tuple[str, list[str]]]:
     """(where, argv) of the health probes, which run ``python -m MODULE``."""
     probes = [(f"compose {n}", _compose()[n]["healthcheck"]["test"][1:]) for n in AUDITOR_SERVICES]
-    probes += [(f"kubernetes {n}", c["livenessProbe"]["exec"]["command"]) for n, c in _k8s_containers()
-               if "livenessProbe" in c]
+    probes += [
+        (f"kubernetes {n}", c["livenessProbe"]["exec"]["command"]) for n, c in _k8s_containers() if "livenessProbe" in c
+    ]
     health = dict(_stages()[-1]["body"])["HEALTHCHECK"]
     probes.append(("Dockerfile HEALTHCHECK", json.loads(health.split("CMD", 1)[1].strip())))
     return probes
@@ -132,8 +143,10 @@ def deployed_variables() -> list[tuple[str, str]]:
     for name, unit in _services():
         for assignment in unit_values(unit, "Service", "Environment"):
             out += [(f"systemd {name}", word.split("=", 1)[0]) for word in exec_args(assignment)]
-    out += [("systemd entra-auditor.env.example", key)
-            for key in env_file_names(DEPLOY / "systemd" / "entra-auditor.env.example")]
+    out += [
+        ("systemd entra-auditor.env.example", key)
+        for key in env_file_names(DEPLOY / "systemd" / "entra-auditor.env.example")
+    ]
     for word, rest in _stages()[-1]["body"]:
         if word == "ENV":
             out += [("Dockerfile ENV", m) for m in re.findall(r"(?:^|\s)([A-Z][A-Z0-9_]*)=", rest)]

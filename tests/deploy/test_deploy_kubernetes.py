@@ -80,8 +80,11 @@ def test_containers_run_real_cli_commands():
         for c in spec["containers"]:
             cli_accepts(c["args"])
             commands[name] = c["args"][0]
-    assert commands == {"scheduler-deployment.yaml": "schedule", "worker-deployment.yaml": "worker",
-                        "audit-cronjob.yaml": "audit"}
+    assert commands == {
+        "scheduler-deployment.yaml": "schedule",
+        "worker-deployment.yaml": "worker",
+        "audit-cronjob.yaml": "audit",
+    }
     cron = yaml_docs(K8S / "audit-cronjob.yaml")[0]["spec"]
     assert cron["concurrencyPolicy"] == "Forbid" and cron["suspend"] is True
 

@@ -88,8 +88,9 @@ def test_a_plain_install_has_no_simulator_or_unused_dependency(built):
     py = str(built["venv"] / "bin" / "python")
     away = built["base"]  # not the checkout's cwd, where an editable install's egg-info lies
     for module in (*SIM_ONLY, "openpyxl"):
-        proc = subprocess.run([py, "-c", f"import {module}"], capture_output=True, text=True, env=_clean_env(),
-                              cwd=away)
+        proc = subprocess.run(
+            [py, "-c", f"import {module}"], capture_output=True, text=True, env=_clean_env(), cwd=away
+        )
         assert proc.returncode != 0, f"{module} is installed by a plain `pip install .`"
     script = "import json; from importlib.metadata import requires; print(json.dumps(requires('entra-auditor')))"
     requires = json.loads(_run([py, "-c", script], cwd=away, env=_clean_env()))
@@ -132,8 +133,14 @@ def test_the_installed_package_renders_the_demo_report_workbook_and_email(built,
         workdir = tmp_path / "elsewhere"  # not the checkout: nothing may come from reports/templates here
         workdir.mkdir()
         cli = str(built["venv"] / "bin" / "entra-auditor")
-        proc = subprocess.run([cli, "audit", "--demo", "--email", "-c", str(config), "--out", str(out)],
-                              capture_output=True, text=True, timeout=600, cwd=workdir, env=_clean_env())
+        proc = subprocess.run(
+            [cli, "audit", "--demo", "--email", "-c", str(config), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=workdir,
+            env=_clean_env(),
+        )
     finally:
         controller.stop()
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -165,8 +172,9 @@ def _run_image_script(tmp_path: Path, **env: str) -> subprocess.CompletedProcess
         if not target.exists():
             target.symlink_to(shutil.which(tool))
     clean = {"PATH": str(bin_dir), "HOME": str(tmp_path), **env}
-    return subprocess.run([str(bin_dir / "bash"), str(DEPLOY / "build-image.sh")], capture_output=True, text=True,
-                          timeout=60, env=clean)
+    return subprocess.run(
+        [str(bin_dir / "bash"), str(DEPLOY / "build-image.sh")], capture_output=True, text=True, timeout=60, env=clean
+    )
 
 
 def test_the_image_build_skips_visibly_without_podman_but_fails_in_ci(tmp_path):

@@ -41,8 +41,9 @@ def test_units_exist():
 def test_systemd_analyze_verify_is_clean(tmp_path):
     tool = _systemd_analyze()
     units = _copy_for_verify(tmp_path)
-    proc = subprocess.run([tool, "verify", "--man=no", *map(str, units)], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [tool, "verify", "--man=no", *map(str, units)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "" and proc.stderr.strip() == "", proc.stdout + proc.stderr
 
@@ -59,8 +60,12 @@ def test_verify_catches_a_broken_unit(tmp_path):
 def test_offline_security_exposure_is_low(tmp_path, service):
     tool = _systemd_analyze()
     _copy_for_verify(tmp_path)
-    proc = subprocess.run([tool, "security", "--offline=yes", "--no-pager", str(tmp_path / service)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [tool, "security", "--offline=yes", "--no-pager", str(tmp_path / service)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout)
     if match is None:
         pytest.skip(f"systemd-analyze security --offline is not supported here: {proc.stderr.strip()[:200]}")

@@ -16,8 +16,12 @@ T0 = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)  # a Monday 07:00
 
 def finding(rule: str, entity: str, severity: str = "high", **kw: Any) -> Finding:
     return Finding(
-        rule_id=rule, severity=severity, entity_type=kw.pop("entity_type", "user"), entity_id=entity,
-        entity_name=kw.pop("name", f"{entity}@contoso.com"), evidence=kw.pop("evidence", {"why": entity}),
+        rule_id=rule,
+        severity=severity,
+        entity_type=kw.pop("entity_type", "user"),
+        entity_id=entity,
+        entity_name=kw.pop("name", f"{entity}@contoso.com"),
+        evidence=kw.pop("evidence", {"why": entity}),
         **kw,
     )
 
@@ -39,9 +43,11 @@ def result(
     if run_id:
         run.id = run_id
     return AuditResult(
-        tenant={"name": tenant, "tenant_id": f"{tenant}-id"}, run=run,
+        tenant={"name": tenant, "tenant_id": f"{tenant}-id"},
+        run=run,
         coverage=[{"source": "users", "status": "collected", "items": 1, "reason": None}],
-        rules=outcomes, findings=findings,
+        rules=outcomes,
+        findings=findings,
     )
 
 

@@ -30,8 +30,14 @@ HOLDER = textwrap.dedent("""
 
 def _holder(url: str, ttl: float = 600) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, url, str(ttl)], env=env, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, url, str(ttl)],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "held", proc.stderr.read()
     return proc
 
@@ -86,11 +92,25 @@ def test_expired_lock_is_taken_over_with_injected_clock(sqlite_url):
     store.migrate()
     # a lock held by a live process on another host (so only the TTL can free it)
     with store.engine.connect() as conn, conn.begin():
-        conn.execute(tenant_locks.insert(), [{
-            "tenant": "contoso", "token": "t", "owner": "schedule on other-host", "host": "other-host",
-            "pid": 1, "thread": "1", "acquired_at": now[0], "expires_at": now[0] + timedelta(seconds=60)}])
-    with pytest.raises(TenantBusy, match="by schedule on other-host since 2026-01-05 07:00:00 UTC"), \
-            store.tenant_lock("contoso", owner="me"):
+        conn.execute(
+            tenant_locks.insert(),
+            [
+                {
+                    "tenant": "contoso",
+                    "token": "t",
+                    "owner": "schedule on other-host",
+                    "host": "other-host",
+                    "pid": 1,
+                    "thread": "1",
+                    "acquired_at": now[0],
+                    "expires_at": now[0] + timedelta(seconds=60),
+                }
+            ],
+        )
+    with (
+        pytest.raises(TenantBusy, match="by schedule on other-host since 2026-01-05 07:00:00 UTC"),
+        store.tenant_lock("contoso", owner="me"),
+    ):
         pass
     now[0] += timedelta(seconds=61)
     with store.tenant_lock("contoso", owner="me"):
@@ -144,10 +164,21 @@ def test_lock_of_an_earlier_process_with_the_same_pid_is_taken_over(sqlite_url) 
     store.migrate()
     now = datetime.now(UTC)
     with store.engine.begin() as conn:
-        conn.execute(tenant_locks.insert(), [{
-            "tenant": "contoso", "token": "dead", "owner": "entra-auditor schedule (pid 1)",
-            "host": socket.gethostname(), "pid": os.getpid(), "thread": "0123456789abcdef:1",
-            "acquired_at": now, "expires_at": now + timedelta(seconds=600)}])
+        conn.execute(
+            tenant_locks.insert(),
+            [
+                {
+                    "tenant": "contoso",
+                    "token": "dead",
+                    "owner": "entra-auditor schedule (pid 1)",
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "thread": "0123456789abcdef:1",
+                    "acquired_at": now,
+                    "expires_at": now + timedelta(seconds=600),
+                }
+            ],
+        )
     with store.tenant_lock("contoso", owner="new incarnation"):
         assert store.lock_holder("contoso")["owner"] == "new incarnation"
     store.close()

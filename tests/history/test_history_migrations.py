@@ -36,16 +36,23 @@ def test_upgrade_from_revision_1_keeps_rows(sqlite_url, make_result, make_findin
     # rows as the revision-1 code wrote them
     started = datetime(2025, 12, 29, 7, 0)
     with old.engine.connect() as conn, conn.begin():
-        conn.execute(text(
-            "INSERT INTO runs (id, tenant, tenant_id, started, finished, recorded_at, status, tool_version,"
-            " coverage, counts, previous_run_id, report_dir) VALUES ('oldrun', 'contoso', 'cid', :s, :s, :s,"
-            " 'complete', '0.0.9', '[]', :counts, NULL, NULL)"),
-            {"s": started, "counts": json.dumps({"open": {"high": 2}, "total": 2})})
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, tenant, tenant_id, started, finished, recorded_at, status, tool_version,"
+                " coverage, counts, previous_run_id, report_dir) VALUES ('oldrun', 'contoso', 'cid', :s, :s, :s,"
+                " 'complete', '0.0.9', '[]', :counts, NULL, NULL)"
+            ),
+            {"s": started, "counts": json.dumps({"open": {"high": 2}, "total": 2})},
+        )
         for ent in ("u1", "u2"):
-            conn.execute(text(
-                "INSERT INTO findings (run_id, fingerprint, rule_id, entity_type, entity_id, entity_name, severity,"
-                " status, change, evidence, first_seen) VALUES ('oldrun', :fp, 'r1', 'user', :e, :n, 'high',"
-                " 'open', 'new', '{}', :s)"), {"fp": f"r1|{ent}", "e": ent, "n": f"{ent}@contoso.com", "s": started})
+            conn.execute(
+                text(
+                    "INSERT INTO findings (run_id, fingerprint, rule_id, entity_type, entity_id, entity_name, severity,"
+                    " status, change, evidence, first_seen) VALUES ('oldrun', :fp, 'r1', 'user', :e, :n, 'high',"
+                    " 'open', 'new', '{}', :s)"
+                ),
+                {"fp": f"r1|{ent}", "e": ent, "n": f"{ent}@contoso.com", "s": started},
+            )
     old.close()
 
     store = HistoryStore(sqlite_url)
@@ -71,8 +78,10 @@ CHILD = "import sys; from auditor.history import HistoryStore; HistoryStore(sys.
 
 def _concurrent_migrations(url: str, n: int = 3) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD, url], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE) for _ in range(n)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CHILD, url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(n)
+    ]
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0 and out.strip() == b"ok", err.decode()

@@ -65,13 +65,19 @@ def test_second_run_new_persisting_resolved_and_first_seen(store, make_result, m
 def test_partial_run_is_not_a_baseline_and_not_assessed_is_never_resolved(store, make_result, make_finding):
     base = audit(store, make_result([make_finding("mfa", "u1"), make_finding("legacy", "u2")]))
     # legacy's source failed: its finding is gone but must NOT be reported resolved
-    partial = audit(store, make_result([make_finding("mfa", "u1"), make_finding("mfa", "u9")],
-                                       started=T0 + WEEK, status="partial", rules={"legacy": "not_assessed"}))
+    partial = audit(
+        store,
+        make_result(
+            [make_finding("mfa", "u1"), make_finding("mfa", "u9")],
+            started=T0 + WEEK,
+            status="partial",
+            rules={"legacy": "not_assessed"},
+        ),
+    )
     assert partial.resolved == []
     assert partial.previous_run_id == base.run.id
     # the next complete run compares with the last COMPLETE run (base), not the partial one
-    nxt = audit(store, make_result([make_finding("legacy", "u2"), make_finding("mfa", "u9")],
-                                   started=T0 + 2 * WEEK))
+    nxt = audit(store, make_result([make_finding("legacy", "u2"), make_finding("mfa", "u9")], started=T0 + 2 * WEEK))
     assert nxt.previous_run_id == base.run.id
     by = {f.fingerprint: f for f in nxt.findings}
     assert by["legacy|u2"].change == "persisting" and by["legacy|u2"].first_seen == T0
@@ -99,11 +105,27 @@ def test_tenants_are_separate(store, make_result, make_finding):
 
 
 def test_diff_between_runs_and_prefixes(store, make_result, make_finding):
-    a = audit(store, make_result([make_finding("r1", "u1"), make_finding("r1", "u2"), make_finding("r2", "u5")],
-                                 rules={"r3": "assessed", "r4": "not_assessed"}))
-    b = audit(store, make_result([make_finding("r1", "u1"), make_finding("r1", "u3", severity="critical"),
-                                  make_finding("r3", "u7"), make_finding("r4", "u8")],
-                                 started=T0 + WEEK, status="partial", rules={"r2": "not_assessed"}))
+    a = audit(
+        store,
+        make_result(
+            [make_finding("r1", "u1"), make_finding("r1", "u2"), make_finding("r2", "u5")],
+            rules={"r3": "assessed", "r4": "not_assessed"},
+        ),
+    )
+    b = audit(
+        store,
+        make_result(
+            [
+                make_finding("r1", "u1"),
+                make_finding("r1", "u3", severity="critical"),
+                make_finding("r3", "u7"),
+                make_finding("r4", "u8"),
+            ],
+            started=T0 + WEEK,
+            status="partial",
+            rules={"r2": "not_assessed"},
+        ),
+    )
     d = store.diff(a.run.id[:10], b.run.id)
     assert [i.entity_id for i in d.new] == ["u3", "u7"]
     assert [i.entity_id for i in d.resolved] == ["u2"]
@@ -218,8 +240,10 @@ def test_crash_mid_record_leaves_no_run(sqlite_url, tmp_path):
 
 
 def test_bulk_record_of_100k_findings(store, make_result, make_finding):
-    fs = [make_finding(f"rule-{i % 7}", f"user-{i}", evidence={"i": i, "roles": ["Global Administrator"]})
-          for i in range(100_000)]
+    fs = [
+        make_finding(f"rule-{i % 7}", f"user-{i}", evidence={"i": i, "roles": ["Global Administrator"]})
+        for i in range(100_000)
+    ]
     res = audit(store, make_result(fs))
     assert store.list_runs()[0].counts["total"] == 100_000
     fs2 = [make_finding(f"rule-{i % 7}", f"user-{i}") for i in range(1, 100_001)]

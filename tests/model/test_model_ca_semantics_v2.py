@@ -28,6 +28,7 @@ def excluded_apps(policy: dict[str, Any], apps: list[str]) -> dict[str, Any]:
 
 # --- per policy ------------------------------------------------------------------------------------------------
 
+
 def test_mfa_or_compliant_device_is_a_device_alternative_but_or_terms_of_use_is_not_mfa() -> None:
     device = policy_semantics(ca_policy("p", "MFA or device", grant=["mfa", "compliantDevice", "domainJoinedDevice"]))
     assert device["mfa"] == "device_alternative" and device["mfa_baseline"]
@@ -39,8 +40,14 @@ def test_mfa_or_compliant_device_is_a_device_alternative_but_or_terms_of_use_is_
 
 
 def test_authentication_strength_reads_requirements_satisfied_then_builtin_ids() -> None:
-    none = policy_semantics(ca_policy("p", "s", grant=[], strength={"id": "custom-1", "displayName": "Password only",
-                                                                     "requirementsSatisfied": "none"}))
+    none = policy_semantics(
+        ca_policy(
+            "p",
+            "s",
+            grant=[],
+            strength={"id": "custom-1", "displayName": "Password only", "requirementsSatisfied": "none"},
+        )
+    )
     assert none["mfa"] is None and not none["mfa_baseline"]
     builtin = policy_semantics(ca_policy("p", "s", grant=[], strength={"id": "00000000-0000-0000-0000-000000000004"}))
     assert builtin["mfa"] == "mfa" and "Phishing-resistant MFA" in builtin["mfa_via"]
@@ -50,11 +57,15 @@ def test_authentication_strength_reads_requirements_satisfied_then_builtin_ids()
 
 def test_user_action_auth_context_app_scope_and_narrowing_never_count() -> None:
     action = ca_policy("p", "Register security info", grant=["mfa"])
-    action["conditions"]["applications"] = {"includeApplications": [], "includeUserActions":
-                                            ["urn:user:registersecurityinfo"]}
+    action["conditions"]["applications"] = {
+        "includeApplications": [],
+        "includeUserActions": ["urn:user:registersecurityinfo"],
+    }
     context = ca_policy("p", "Sensitive", grant=["mfa"])
-    context["conditions"]["applications"] = {"includeApplications": [],
-                                             "includeAuthenticationContextClassReferences": ["c1"]}
+    context["conditions"]["applications"] = {
+        "includeApplications": [],
+        "includeAuthenticationContextClassReferences": ["c1"],
+    }
     azure = ca_policy("p", "Azure mgmt", grant=["mfa"], apps=[AZURE_MANAGEMENT])
     risky = ca_policy("p", "Risky", grant=["mfa"])
     risky["conditions"]["signInRiskLevels"] = ["high"]
@@ -67,20 +78,24 @@ def test_user_action_auth_context_app_scope_and_narrowing_never_count() -> None:
 
 
 def test_report_only_counts_for_nothing_and_microsoft_managed_is_named() -> None:
-    p = policy_semantics(ca_policy("p", "Microsoft-managed: MFA for admins", grant=["mfa"],
-                                   state="enabledForReportingButNotEnforced"))
+    p = policy_semantics(
+        ca_policy("p", "Microsoft-managed: MFA for admins", grant=["mfa"], state="enabledForReportingButNotEnforced")
+    )
     assert not p["mfa_baseline"] and p["microsoft_managed"]
     assert p["not_counted_because"] == ["report-only"]
 
 
 # --- tenant baselines ------------------------------------------------------------------------------------------
 
+
 def test_baseline_excluding_high_value_apps_is_partial_and_legacy_block_without_exchange_blocks_nothing() -> None:
     records = baseline()
     records["conditional_access"] = [
         excluded_apps(ca_policy("ca-mfa", "MFA", grant=["mfa"]), [SHAREPOINT_ONLINE, "some-app"]),
-        excluded_apps(ca_policy("ca-legacy", "Block legacy", grant=["block"],
-                                client_apps=["exchangeActiveSync", "other"]), [EXCHANGE_ONLINE]),
+        excluded_apps(
+            ca_policy("ca-legacy", "Block legacy", grant=["block"], client_apps=["exchangeActiveSync", "other"]),
+            [EXCHANGE_ONLINE],
+        ),
     ]
     b = model(records).baselines
     assert b.mfa_baselines == ["MFA"]
@@ -107,10 +122,16 @@ def test_legacy_block_is_the_union_of_policies_per_client_type() -> None:
 def test_location_exemptions_keep_the_baselines_and_are_listed() -> None:
     records = baseline()
     records["conditional_access"] = [
-        ca_policy("ca-mfa", "MFA", grant=["mfa"], locations={"includeLocations": ["All"],
-                                                             "excludeLocations": ["AllTrusted"]}),
-        ca_policy("ca-legacy", "Block legacy", grant=["block"], client_apps=["exchangeActiveSync", "other"],
-                  locations={"includeLocations": ["All"], "excludeLocations": ["loc-hq"]}),
+        ca_policy(
+            "ca-mfa", "MFA", grant=["mfa"], locations={"includeLocations": ["All"], "excludeLocations": ["AllTrusted"]}
+        ),
+        ca_policy(
+            "ca-legacy",
+            "Block legacy",
+            grant=["block"],
+            client_apps=["exchangeActiveSync", "other"],
+            locations={"includeLocations": ["All"], "excludeLocations": ["loc-hq"]},
+        ),
         ca_policy("ca-only", "MFA at HQ", grant=["mfa"], locations={"includeLocations": ["loc-hq"]}),
     ]
     b = model(records).baselines
@@ -118,8 +139,12 @@ def test_location_exemptions_keep_the_baselines_and_are_listed() -> None:
     assert b.mfa_exempt_locations == [{"policy": "MFA", "locations": ["all trusted locations"]}]
     assert b.legacy_blocks == ["Block legacy"]
     assert b.legacy_exempt_locations == [{"policy": "Block legacy", "locations": ["HQ"], "location_ids": ["loc-hq"]}]
-    assert {"policy": "MFA at HQ", "grant": "mfa", "reasons": ["only in locations loc-hq"],
-            "microsoft_managed": False} in b.not_counted
+    assert {
+        "policy": "MFA at HQ",
+        "grant": "mfa",
+        "reasons": ["only in locations loc-hq"],
+        "microsoft_managed": False,
+    } in b.not_counted
 
 
 def test_only_device_alternative_baseline() -> None:
@@ -130,6 +155,7 @@ def test_only_device_alternative_baseline() -> None:
 
 
 # --- per-user coverage -----------------------------------------------------------------------------------------
+
 
 def test_user_excluded_from_all_apps_mfa_is_not_covered_by_an_app_scoped_or_user_action_policy() -> None:
     records = baseline()
@@ -158,25 +184,29 @@ def test_user_excluded_from_one_baseline_but_covered_by_another_all_resources_po
 
 def test_eligible_holder_of_excluded_role_is_excluded_on_activation() -> None:
     records = baseline()
-    records["role_eligibility"] = [{"id": "re-1", "principalId": "u-bob", "roleDefinitionId": GA,
-                                    "directoryScopeId": "/"}]
+    records["role_eligibility"] = [
+        {"id": "re-1", "principalId": "u-bob", "roleDefinitionId": GA, "directoryScopeId": "/"}
+    ]
     records["conditional_access"][0] = ca_policy("ca-mfa", "MFA", grant=["mfa"], users={"excludeRoles": [GA]})
     m = model(records)
     bob, alice = cov(m, "u-bob"), cov(m, "u-alice")
     assert bob["mfa_covered"] and not bob["mfa_covered_on_activation"]
     assert bob["mfa_exclusion"] == "on activation"
-    assert bob["mfa_excluded_by"] == [{"policy": "MFA", "how": ["role Global Administrator (eligible)"],
-                                       "applies": "on activation"}]
+    assert bob["mfa_excluded_by"] == [
+        {"policy": "MFA", "how": ["role Global Administrator (eligible)"], "applies": "on activation"}
+    ]
     assert alice["mfa_exclusion"] == "always"  # the active GA
     assert alice["mfa_excluded_by"][0]["how"] == ["role Global Administrator"]
 
 
 def test_eligible_holder_is_not_covered_by_a_role_inclusion_until_activation() -> None:
     records = baseline()
-    records["role_eligibility"] = [{"id": "re-1", "principalId": "u-bob", "roleDefinitionId": HELPDESK,
-                                    "directoryScopeId": "/"}]
-    records["conditional_access"] = [ca_policy("ca-adm", "Admin MFA", grant=["mfa"],
-                                               users={"includeUsers": [], "includeRoles": [HELPDESK]})]
+    records["role_eligibility"] = [
+        {"id": "re-1", "principalId": "u-bob", "roleDefinitionId": HELPDESK, "directoryScopeId": "/"}
+    ]
+    records["conditional_access"] = [
+        ca_policy("ca-adm", "Admin MFA", grant=["mfa"], users={"includeUsers": [], "includeRoles": [HELPDESK]})
+    ]
     bob = cov(model(records), "u-bob")
     assert not bob["mfa_covered"] and not bob["mfa_included"] and bob["mfa_covered_on_activation"]
     assert bob["mfa_exclusion"] is None
@@ -186,14 +216,24 @@ def test_pinned_user_needs_a_block_for_the_client_types_of_the_mfa_policies_they
     records = baseline()
     records["conditional_access"] = [
         ca_policy("ca-mfa", "MFA", grant=["mfa"], users={"excludeUsers": ["u-svc"]}),
-        ca_policy("ca-pin", "Pin svc", grant=["block"], users={"includeUsers": ["u-svc"]},
-                  locations={"includeLocations": ["All"], "excludeLocations": ["loc-hq"]}),
+        ca_policy(
+            "ca-pin",
+            "Pin svc",
+            grant=["block"],
+            users={"includeUsers": ["u-svc"]},
+            locations={"includeLocations": ["All"], "excludeLocations": ["loc-hq"]},
+        ),
     ]
     svc = cov(model(records), "u-svc")
     assert svc["pinned"] and svc["pinned_by"] == ["Pin svc"] and svc["mfa_exclusion"] == "always"
     records["conditional_access"][1] = ca_policy(
-        "ca-pin", "Pin svc (browser)", grant=["block"], users={"includeUsers": ["u-svc"]}, client_apps=["browser"],
-        locations={"includeLocations": ["All"], "excludeLocations": ["loc-hq"]})
+        "ca-pin",
+        "Pin svc (browser)",
+        grant=["block"],
+        users={"includeUsers": ["u-svc"]},
+        client_apps=["browser"],
+        locations={"includeLocations": ["All"], "excludeLocations": ["loc-hq"]},
+    )
     assert not cov(model(records), "u-svc")["pinned"]
 
 
@@ -201,25 +241,57 @@ def test_legacy_exclusion_gap_only_for_types_no_other_block_covers() -> None:
     records = baseline()
     records["conditional_access"] = [
         ca_policy("ca-mfa", "MFA", grant=["mfa"]),
-        ca_policy("ca-legacy", "Block legacy", grant=["block"], client_apps=["exchangeActiveSync", "other"],
-                  users={"excludeUsers": ["u-bob"]}),
-        ca_policy("ca-eas", "Block EAS for Bob", grant=["block"], client_apps=["exchangeActiveSync"],
-                  users={"includeUsers": ["u-bob"]}),
+        ca_policy(
+            "ca-legacy",
+            "Block legacy",
+            grant=["block"],
+            client_apps=["exchangeActiveSync", "other"],
+            users={"excludeUsers": ["u-bob"]},
+        ),
+        ca_policy(
+            "ca-eas",
+            "Block EAS for Bob",
+            grant=["block"],
+            client_apps=["exchangeActiveSync"],
+            users={"includeUsers": ["u-bob"]},
+        ),
     ]
     bob = cov(model(records), "u-bob")
     assert bob["legacy_blocked_types"] == ["exchangeActiveSync"]
     assert bob["legacy_gap_types"] == ["other"] and bob["legacy_exclusion"] == "always"
-    assert bob["legacy_excluded_by"] == [{"policy": "Block legacy", "how": ["directly"],
-                                          "client_types": ["exchangeActiveSync", "other"], "applies": "always"}]
+    assert bob["legacy_excluded_by"] == [
+        {
+            "policy": "Block legacy",
+            "how": ["directly"],
+            "client_types": ["exchangeActiveSync", "other"],
+            "applies": "always",
+        }
+    ]
 
 
 def test_guest_kind_exclusion_is_explained() -> None:
     records = baseline()
-    records["users"].append({"id": "u-guest", "userPrincipalName": "g_fabrikam.com#EXT#@contoso.com",
-                             "displayName": "Guest", "userType": "Guest", "accountEnabled": True})
+    records["users"].append(
+        {
+            "id": "u-guest",
+            "userPrincipalName": "g_fabrikam.com#EXT#@contoso.com",
+            "displayName": "Guest",
+            "userType": "Guest",
+            "accountEnabled": True,
+        }
+    )
     records["conditional_access"][0] = ca_policy(
-        "ca-mfa", "MFA", grant=["mfa"], users={"excludeGuestsOrExternalUsers": {
-            "guestOrExternalUserTypes": "b2bCollaborationGuest", "externalTenants": {"membershipKind": "all"}}})
+        "ca-mfa",
+        "MFA",
+        grant=["mfa"],
+        users={
+            "excludeGuestsOrExternalUsers": {
+                "guestOrExternalUserTypes": "b2bCollaborationGuest",
+                "externalTenants": {"membershipKind": "all"},
+            }
+        },
+    )
     guest = cov(model(records), "u-guest")
-    assert guest["mfa_excluded_by"] == [{"policy": "MFA", "how": ["guest kind b2bCollaborationGuest"],
-                                         "applies": "always"}]
+    assert guest["mfa_excluded_by"] == [
+        {"policy": "MFA", "how": ["guest kind b2bCollaborationGuest"], "applies": "always"}
+    ]

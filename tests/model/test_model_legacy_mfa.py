@@ -8,11 +8,14 @@ from auditor.config import LegacyMfaConfig
 from auditor.model.legacy_mfa import parse_service_policy, resolve_legacy_mfa
 
 
-@pytest.mark.parametrize("trusted", [
-    {"ipRanges": ["203.0.113.0/24", "10.0.0.1/32"]},
-    {"trustedIpRanges": [{"cidrAddress": "203.0.113.0/24"}, {"cidrAddress": "10.0.0.1/32"}]},
-    {"skipMfaForFederatedUsers": True, "ranges": {"values": ["203.0.113.0/24", "10.0.0.1"]}},
-])
+@pytest.mark.parametrize(
+    "trusted",
+    [
+        {"ipRanges": ["203.0.113.0/24", "10.0.0.1/32"]},
+        {"trustedIpRanges": [{"cidrAddress": "203.0.113.0/24"}, {"cidrAddress": "10.0.0.1/32"}]},
+        {"skipMfaForFederatedUsers": True, "ranges": {"values": ["203.0.113.0/24", "10.0.0.1"]}},
+    ],
+)
 def test_trusted_ip_list_found_whatever_its_name(trusted: dict) -> None:
     settings = parse_service_policy({"allowAppPasswords": True, "trustedIps": trusted})
     assert settings.trusted_ips == ["203.0.113.0/24", "10.0.0.1/32"]
@@ -21,8 +24,9 @@ def test_trusted_ip_list_found_whatever_its_name(trusted: dict) -> None:
 
 
 def test_unparseable_items_are_kept_aside_and_missing_fields_are_unknown() -> None:
-    settings = parse_service_policy({"trustedIps": {"ipRanges": ["203.0.113.0/24", "bogus"]},
-                                     "rememberMfaOnTrustedDevice": {"isEnabled": True}})
+    settings = parse_service_policy(
+        {"trustedIps": {"ipRanges": ["203.0.113.0/24", "bogus"]}, "rememberMfaOnTrustedDevice": {"isEnabled": True}}
+    )
     assert settings.trusted_ips == ["203.0.113.0/24"]
     assert settings.unparsed == ["bogus"]
     assert settings.allow_app_passwords is None
@@ -42,8 +46,11 @@ def test_endpoint_wins_over_config_and_config_is_fallback() -> None:
 
 def test_trusted_ips_without_a_list_are_unknown_not_empty() -> None:
     # the only evidenced member of trustedIps (real-tenant shape): no list of ranges at all
-    raw = {"allowAppPasswords": False, "trustedIps": {"skipMfaForFederatedUsers": True},
-           "rememberMfaOnTrustedDevice": {"isEnabled": True, "allowedNumberOfDays": 14}}
+    raw = {
+        "allowAppPasswords": False,
+        "trustedIps": {"skipMfaForFederatedUsers": True},
+        "rememberMfaOnTrustedDevice": {"isEnabled": True, "allowedNumberOfDays": 14},
+    }
     settings = resolve_legacy_mfa(raw, None)
     assert not settings.trusted_ips_known and settings.trusted_ips == []
     assert settings.skip_mfa_for_federated_users is True

@@ -21,11 +21,16 @@ def row(m: TenantModel, uid: str) -> dict[str, Any]:
 
 def test_emergency_access_by_upn_object_id_and_group_name() -> None:
     records = baseline()
-    records["users"] += [user("u-bg1", "bg1@contoso.com"), user("u-bg2", "bg2@contoso.com"),
-                         user("u-bg3", "bg3@contoso.com")]
+    records["users"] += [
+        user("u-bg1", "bg1@contoso.com"),
+        user("u-bg2", "bg2@contoso.com"),
+        user("u-bg3", "bg3@contoso.com"),
+    ]
     records["group_members"] = [{"id": "g-bg", "displayName": "Break Glass", "members": [{"id": "u-bg3"}]}]
-    m = model(records, {"classification": {"emergency_access": ["BG1@contoso.com", "u-bg2", "break glass",
-                                                                "gone@contoso.com"]}})
+    m = model(
+        records,
+        {"classification": {"emergency_access": ["BG1@contoso.com", "u-bg2", "break glass", "gone@contoso.com"]}},
+    )
     assert row(m, "u-bg1")["emergency_signal"] == "UPN BG1@contoso.com"
     assert row(m, "u-bg2")["emergency_signal"] == "object id u-bg2"
     assert row(m, "u-bg3")["emergency_signal"] == "member of group 'Break Glass'"
@@ -36,12 +41,18 @@ def test_emergency_access_by_upn_object_id_and_group_name() -> None:
 
 def test_sync_account_is_no_admin_for_the_rules_unless_it_holds_another_role() -> None:
     records = baseline()
-    records["users"] += [user("u-sync", "Sync_SRV01_abc@contoso.onmicrosoft.com"),
-                         user("u-sync2", "Sync_SRV02_def@contoso.onmicrosoft.com")]
+    records["users"] += [
+        user("u-sync", "Sync_SRV01_abc@contoso.onmicrosoft.com"),
+        user("u-sync2", "Sync_SRV02_def@contoso.onmicrosoft.com"),
+    ]
     records["role_assignments"] += [
         {"id": "ra-s1", "principalId": "u-sync", "roleDefinitionId": DIRECTORY_SYNC_ACCOUNTS, "directoryScopeId": "/"},
-        {"id": "ra-s2", "principalId": "u-sync2", "roleDefinitionId": ON_PREMISES_DIRECTORY_SYNC_ACCOUNT,
-         "directoryScopeId": "/"},
+        {
+            "id": "ra-s2",
+            "principalId": "u-sync2",
+            "roleDefinitionId": ON_PREMISES_DIRECTORY_SYNC_ACCOUNT,
+            "directoryScopeId": "/",
+        },
         {"id": "ra-s3", "principalId": "u-sync2", "roleDefinitionId": GA, "directoryScopeId": "/"},
     ]
     m = model(records)
@@ -55,8 +66,14 @@ def test_sync_account_is_no_admin_for_the_rules_unless_it_holds_another_role() -
 def test_pim_for_groups_eligible_members_are_eligible_admins() -> None:
     records = baseline()
     records["role_assignments"].append(
-        {"id": "ra-g", "principalId": "g-tier0", "roleDefinitionId": GA, "directoryScopeId": "/",
-         "principal": {"@odata.type": "#microsoft.graph.group", "id": "g-tier0", "displayName": "Tier0"}})
+        {
+            "id": "ra-g",
+            "principalId": "g-tier0",
+            "roleDefinitionId": GA,
+            "directoryScopeId": "/",
+            "principal": {"@odata.type": "#microsoft.graph.group", "id": "g-tier0", "displayName": "Tier0"},
+        }
+    )
     records["group_members"] = [{"id": "g-tier0", "displayName": "Tier0", "members": []}]
     assert not row(model(records), "u-bob")["is_admin"]  # without the source nothing changes
     records["pim_group_eligibility"] = [
@@ -73,8 +90,14 @@ def test_pim_for_groups_eligible_members_are_eligible_admins() -> None:
 def test_pim_for_groups_eligible_member_of_an_excluded_role_is_excluded_on_activation() -> None:
     records = baseline()
     records["role_assignments"].append(
-        {"id": "ra-g", "principalId": "g-tier0", "roleDefinitionId": GA, "directoryScopeId": "/",
-         "principal": {"@odata.type": "#microsoft.graph.group", "id": "g-tier0", "displayName": "Tier0"}})
+        {
+            "id": "ra-g",
+            "principalId": "g-tier0",
+            "roleDefinitionId": GA,
+            "directoryScopeId": "/",
+            "principal": {"@odata.type": "#microsoft.graph.group", "id": "g-tier0", "displayName": "Tier0"},
+        }
+    )
     records["group_members"] = [{"id": "g-tier0", "displayName": "Tier0", "members": []}]
     records["pim_group_eligibility"] = [
         {"id": "e1", "groupId": "g-tier0", "principalId": "u-bob", "accessId": "member"}

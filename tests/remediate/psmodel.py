@@ -45,7 +45,7 @@ def skeleton(line: str) -> tuple[str, list[str]]:
             out.append("<S>")
         elif ch in DOUBLE_QUOTES:  # only our own fixed templates use double quotes: keep them verbatim
             end = next(j for j in range(i + 1, len(line)) if line[j] in DOUBLE_QUOTES)
-            out.append(line[i:end + 1])
+            out.append(line[i : end + 1])
             i = end + 1
         elif ch == "#":
             out.append("#")

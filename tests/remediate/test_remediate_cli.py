@@ -23,15 +23,16 @@ BOM = b"\xef\xbb\xbf"
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "ENTRA_AUDITOR_CONFIG"}
-    return subprocess.run([sys.executable, "-m", "auditor.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "auditor.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def _script(path: Path) -> str:
     data = path.read_bytes()
     assert data.startswith(BOM)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    return data[len(BOM):].decode("utf-8")
+    return data[len(BOM) :].decode("utf-8")
 
 
 def test_demo_writes_a_reviewable_script_in_the_working_directory(tmp_path: Path) -> None:
@@ -48,8 +49,9 @@ def test_rule_selection_and_a_past_runs_findings_json(tmp_path: Path) -> None:
     assert cli("audit", "--demo", "--out", str(out), "--format", "json", cwd=tmp_path).returncode == 0
     [findings] = list(out.glob("contoso/*/findings.json"))
     target = tmp_path / "fix" / "imap.ps1"
-    proc = cli("remediate", "--findings", str(findings), "--rule", "imap-pop-enabled", "--out", str(target),
-               cwd=tmp_path)
+    proc = cli(
+        "remediate", "--findings", str(findings), "--rule", "imap-pop-enabled", "--out", str(target), cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     script = _script(target)
     doc = json.loads(findings.read_text())
@@ -61,8 +63,7 @@ def test_rule_selection_and_a_past_runs_findings_json(tmp_path: Path) -> None:
 
 def test_snapshot_source(tmp_path: Path) -> None:
     snap = save(demo_snapshot(), tmp_path / "contoso.json.gz")
-    proc = cli("remediate", "--snapshot", str(snap), "--rule", "smtp-auth-org-enabled", "--out", "s.ps1",
-               cwd=tmp_path)
+    proc = cli("remediate", "--snapshot", str(snap), "--rule", "smtp-auth-org-enabled", "--out", "s.ps1", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     script = _script(tmp_path / "s.ps1")
     assert "    Set-TransportConfig -SmtpClientAuthenticationDisabled $true -Confirm:$false" in script
@@ -70,9 +71,16 @@ def test_snapshot_source(tmp_path: Path) -> None:
 
 def test_latest_recorded_run_of_a_configured_tenant(tmp_path: Path) -> None:
     config = {
-        "tenants": [{"name": "contoso", "tenant_id": "92fa6fae-1d6c-477b-a4ba-2666c0213e0f",
-                     "client_id": "11111111-1111-1111-1111-111111111111", "client_secret_env": "NOT_USED"}],
-        "storage": {"url": f"sqlite:///{tmp_path}/h.db"}, "reports": {"dir": str(tmp_path / "reports")},
+        "tenants": [
+            {
+                "name": "contoso",
+                "tenant_id": "92fa6fae-1d6c-477b-a4ba-2666c0213e0f",
+                "client_id": "11111111-1111-1111-1111-111111111111",
+                "client_secret_env": "NOT_USED",
+            }
+        ],
+        "storage": {"url": f"sqlite:///{tmp_path}/h.db"},
+        "reports": {"dir": str(tmp_path / "reports")},
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     missing = cli("remediate", "-c", "c.yaml", "--tenant", "contoso", cwd=tmp_path)
@@ -80,8 +88,7 @@ def test_latest_recorded_run_of_a_configured_tenant(tmp_path: Path) -> None:
 
     store = HistoryStore(config["storage"]["url"])
     store.migrate()
-    outcome = run_audit(parse_config(config), "contoso", snapshot=demo_snapshot(), history=store,
-                        formats=["json"])
+    outcome = run_audit(parse_config(config), "contoso", snapshot=demo_snapshot(), history=store, formats=["json"])
     store.close()
     proc = cli("remediate", "-c", "c.yaml", "--out", "latest.ps1", cwd=tmp_path)  # the only tenant
     assert proc.returncode == 0, proc.stderr

@@ -14,10 +14,25 @@ hypothesis = pytest.importorskip("hypothesis", reason="hypothesis is not install
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-NASTY = st.text(alphabet=st.sampled_from([
-    *"ab$()`'\"#<>;|&{}@=\n\r\t\x00 ",
-    "\u2018", "\u2019", "\u201a", "\u201b", "\u201c", "\u201d", "\u202e", "\u2066", "\u2028", "\u0085", "é",
-]), max_size=30)
+NASTY = st.text(
+    alphabet=st.sampled_from(
+        [
+            *"ab$()`'\"#<>;|&{}@=\n\r\t\x00 ",
+            "\u2018",
+            "\u2019",
+            "\u201a",
+            "\u201b",
+            "\u201c",
+            "\u201d",
+            "\u202e",
+            "\u2066",
+            "\u2028",
+            "\u0085",
+            "é",
+        ]
+    ),
+    max_size=30,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -32,8 +47,11 @@ def test_any_text_is_either_refused_or_quoted_exactly(value: str) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.one_of(NASTY, st.uuids().map(str)), st.one_of(NASTY, st.text(max_size=40))),
-                min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.tuples(st.one_of(NASTY, st.uuids().map(str)), st.one_of(NASTY, st.text(max_size=40))), min_size=1, max_size=4
+    )
+)
 def test_any_tenant_values_give_an_injection_free_script(pairs: list[tuple[str, str]]) -> None:
     ids, names = [p[0] for p in pairs], [p[1] for p in pairs]
     assert_injection_free(powershell_script(_input(_full(ids, names))))

@@ -56,15 +56,30 @@ HOSTILE_NAMES = [
 
 
 def _finding(rule: str, entity_type: str, entity_id: str, name: str, **evidence: Any) -> dict[str, Any]:
-    return {"rule_id": rule, "severity": "medium", "entity_type": entity_type, "entity_id": entity_id,
-            "entity_name": name, "evidence": evidence, "title": f"{rule} title", "remediation": f"fix {rule}",
-            "status": "open", "waiver": None, "change": "new", "first_seen": None}
+    return {
+        "rule_id": rule,
+        "severity": "medium",
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "entity_name": name,
+        "evidence": evidence,
+        "title": f"{rule} title",
+        "remediation": f"fix {rule}",
+        "status": "open",
+        "waiver": None,
+        "change": "new",
+        "first_seen": None,
+    }
 
 
 def _input(findings: list[dict[str, Any]], rules: dict[str, str] | None = None) -> FindingsInput:
     statuses = {"per-user-mfa-migration-gap": "assessed"} if rules is None else rules
-    return FindingsInput(tenant=TENANT, run={"id": "r1", "started": "2026-03-02T07:00:00+00:00"},
-                         findings=findings, rules=[{"id": k, "status": v} for k, v in statuses.items()])
+    return FindingsInput(
+        tenant=TENANT,
+        run={"id": "r1", "started": "2026-03-02T07:00:00+00:00"},
+        findings=findings,
+        rules=[{"id": k, "status": v} for k, v in statuses.items()],
+    )
 
 
 def _full(ids: list[str], names: list[str]) -> list[dict[str, Any]]:
@@ -100,12 +115,16 @@ def assert_injection_free(script: str) -> list[str]:
         assert shape in TEMPLATES or shape == "    #", shape
         literals += values
     requires = [line for line in script.split("\n") if line.lower().startswith("#requires")]
-    assert set(requires) <= {"#Requires -Version 5.1", "#Requires -Modules ExchangeOnlineManagement",
-                             "#Requires -Modules Microsoft.Graph.Authentication"}
+    assert set(requires) <= {
+        "#Requires -Version 5.1",
+        "#Requires -Modules ExchangeOnlineManagement",
+        "#Requires -Modules Microsoft.Graph.Authentication",
+    }
     return literals
 
 
 # -- quoting ------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("value", HOSTILE_IDS)
 def test_a_literal_reads_back_exactly_and_ends_where_it_should(value: str) -> None:
@@ -143,6 +162,7 @@ def test_hostile_identifiers_and_names_never_become_code() -> None:
 
 
 # -- content ------------------------------------------------------------------------------------------
+
 
 def test_script_header_requires_modules_stops_on_error_and_supports_whatif() -> None:
     lines = BENIGN.split("\n")
@@ -190,8 +210,10 @@ def test_per_user_mfa_is_gated_and_users_without_ca_coverage_are_left_out() -> N
     assert "coverage of these users was NOT checked" not in script  # the gap rule was assessed
     assert "per-user-mfa-migration-gap: " not in script  # not selected: no section of its own
 
-    unchecked = powershell_script(_input([*findings[:1], _finding("mfa-no-baseline", "tenant", "t", "T")],
-                                         rules={}), ["daily-account-per-user-mfa"])
+    unchecked = powershell_script(
+        _input([*findings[:1], _finding("mfa-no-baseline", "tenant", "t", "T")], rules={}),
+        ["daily-account-per-user-mfa"],
+    )
     assert "coverage of these users was NOT checked" in unchecked
     assert "the tenant has NO MFA baseline" in unchecked
 
@@ -206,14 +228,18 @@ def test_mailboxes_that_only_inherit_the_org_setting_are_fixed_once_at_the_org()
     assert GUIDS[0] in both and GUIDS[1] not in both
     alone = assert_injection_free(powershell_script(_input(findings), ["smtp-auth-mailbox-enabled"]))
     assert GUIDS[0] in alone and GUIDS[1] in alone  # without the org fix, each mailbox is set itself
-    assert "Set-TransportConfig" not in "".join(s for s, _ in _code_lines(powershell_script(
-        _input(findings), ["smtp-auth-mailbox-enabled"])))
+    assert "Set-TransportConfig" not in "".join(
+        s for s, _ in _code_lines(powershell_script(_input(findings), ["smtp-auth-mailbox-enabled"]))
+    )
 
 
 def test_only_open_findings_of_the_selected_rules() -> None:
     waived = _finding("imap-pop-enabled", "mailbox", GUIDS[2], "waived@contoso.com") | {"status": "waived"}
-    findings = [waived, _finding("imap-pop-enabled", "mailbox", GUIDS[3], "open@contoso.com"),
-                _finding("smtp-auth-org-enabled", "tenant", "t", "T")]
+    findings = [
+        waived,
+        _finding("imap-pop-enabled", "mailbox", GUIDS[3], "open@contoso.com"),
+        _finding("smtp-auth-org-enabled", "tenant", "t", "T"),
+    ]
     literals = assert_injection_free(powershell_script(_input(findings), ["imap-pop-enabled"]))
     assert GUIDS[3] in literals and GUIDS[2] not in literals
     script = powershell_script(_input(findings), ["imap-pop-enabled"])
@@ -236,14 +262,19 @@ def test_demo_result_and_its_findings_json_give_the_same_script() -> None:
 def test_powershell_itself_parses_the_scripts(tmp_path: Path) -> None:
     pwsh = shutil.which("pwsh")
     if pwsh is None:
-        pytest.skip("pwsh is not installed: PowerShell is not in this machine's Debian repositories "
-                    "(apt-cache policy powershell finds nothing); the psmodel line checks above cover quoting")
+        pytest.skip(
+            "pwsh is not installed: PowerShell is not in this machine's Debian repositories "
+            "(apt-cache policy powershell finds nothing); the psmodel line checks above cover quoting"
+        )
     hostile = powershell_script(_input(_full(HOSTILE_IDS + REJECTED_IDS, HOSTILE_NAMES * 3)))
     for name, text in {"benign.ps1": BENIGN, "hostile.ps1": hostile}.items():
         path = tmp_path / name
         path.write_bytes(encode_script(text))
-        check = ("$t = $null; $e = $null; [void][System.Management.Automation.Language.Parser]::ParseFile("
-                 f"'{path}', [ref]$t, [ref]$e); if ($e.Count) {{ $e | ForEach-Object {{ $_.Message }}; exit 1 }}")
-        proc = subprocess.run([pwsh, "-NoProfile", "-NonInteractive", "-Command", check], capture_output=True,
-                              text=True, timeout=120)
+        check = (
+            "$t = $null; $e = $null; [void][System.Management.Automation.Language.Parser]::ParseFile("
+            f"'{path}', [ref]$t, [ref]$e); if ($e.Count) {{ $e | ForEach-Object {{ $_.Message }}; exit 1 }}"
+        )
+        proc = subprocess.run(
+            [pwsh, "-NoProfile", "-NonInteractive", "-Command", check], capture_output=True, text=True, timeout=120
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -26,7 +26,11 @@ from auditor.render.context import ReportContext
 def test_builtin_formats_and_attachments() -> None:
     assert registry.formats() == ("html", "xlsx", "json", "csv")
     assert {r.format: r.filename for r in registry.renderers()} == {
-        "html": "report.html", "xlsx": "report.xlsx", "json": "findings.json", "csv": "findings.csv"}
+        "html": "report.html",
+        "xlsx": "report.xlsx",
+        "json": "findings.json",
+        "csv": "findings.csv",
+    }
     assert sorted(r.format for r in registry.attachments()) == ["html", "xlsx"]
     assert AuditorConfig().reports.formats is None  # every default format (csv only when asked for)
     assert _formats(None, AuditorConfig()) == ["html", "xlsx", "json"]
@@ -113,7 +117,9 @@ def test_context_holds_plain_rows_and_no_pandas_table() -> None:
 
 def test_renderers_do_not_import_pandas() -> None:
     """The report layer runs on the context alone: importing every renderer pulls in no pandas or numpy."""
-    code = ("import sys; from auditor.render import registry; registry.renderers(); "
-            "import auditor.render.email; print(sorted(m for m in ('pandas', 'numpy') if m in sys.modules))")
+    code = (
+        "import sys; from auditor.render import registry; registry.renderers(); "
+        "import auditor.render.email; print(sorted(m for m in ('pandas', 'numpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"

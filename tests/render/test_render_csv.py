@@ -28,15 +28,30 @@ HOSTILE = [DDE, "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1
 def _result():
     result = make_result()
     for i, value in enumerate(HOSTILE):
-        result.findings.append(Finding(
-            rule_id="stale-admin", severity="medium", entity_type="user", entity_id=f"id-{i}", entity_name=value,
-            evidence={"job": value, "roles": ["Global Administrator", value], "nested": {"k": "v"}, "flag": True},
-            title="Stale admin", remediation="Remove the role.",
-        ))
-    result.findings.append(Finding(
-        rule_id="stale-admin", severity="low", entity_type="user", entity_id="id-u", entity_name="Zoë Ångström 山田",
-        evidence={}, title="Stale admin", remediation="",
-    ))
+        result.findings.append(
+            Finding(
+                rule_id="stale-admin",
+                severity="medium",
+                entity_type="user",
+                entity_id=f"id-{i}",
+                entity_name=value,
+                evidence={"job": value, "roles": ["Global Administrator", value], "nested": {"k": "v"}, "flag": True},
+                title="Stale admin",
+                remediation="Remove the role.",
+            )
+        )
+    result.findings.append(
+        Finding(
+            rule_id="stale-admin",
+            severity="low",
+            entity_type="user",
+            entity_id="id-u",
+            entity_name="Zoë Ångström 山田",
+            evidence={},
+            title="Stale admin",
+            remediation="",
+        )
+    )
     return result
 
 
@@ -92,8 +107,23 @@ def test_libreoffice_opens_the_csv_as_text_not_formulas(tmp_path: Path) -> None:
     path = render_csv(build_report_context(_result()), tmp_path / "findings.csv")
     env = {**os.environ, "HOME": str(tmp_path)}  # a private LibreOffice profile
     # Opened as a user would pick it in the import dialog: comma, double quote, UTF-8 (76), from line 1.
-    proc = subprocess.run([soffice, "--headless", "--norestore", "--infilter=CSV:44,34,76,1", "--convert-to", "xlsx",
-                           "--outdir", str(tmp_path), str(path)], capture_output=True, text=True, timeout=180, env=env)
+    proc = subprocess.run(
+        [
+            soffice,
+            "--headless",
+            "--norestore",
+            "--infilter=CSV:44,34,76,1",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(tmp_path),
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     sheet = openpyxl.load_workbook(tmp_path / "findings.xlsx").active
     header = [c.value for c in sheet[1]]

@@ -72,9 +72,7 @@ def test_findings_sheet_layout(workbook) -> None:
 
 
 def test_formulas_neutralised(workbook) -> None:
-    texts = [
-        c for ws in workbook for row in ws.iter_rows(values_only=True) for c in row if isinstance(c, str)
-    ]
+    texts = [c for ws in workbook for row in ws.iter_rows(values_only=True) for c in row if isinstance(c, str)]
     assert all(not t.startswith(("=", "+", "-", "@", "\t", "\r")) for t in texts)
     assert "'" + FORMULA in texts
     assert "'+SUM(1,2)" in texts  # evidence value
@@ -121,8 +119,9 @@ def test_demo_tenant_workbook(tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(render_xlsx(build_report_context(result, model), tmp_path / "report.xlsx"))
     assert wb["Findings"].max_row == len(result.findings) + 1
     assert wb["Users"].max_row == len(snapshot.records("users")) + 1
-    assert wb["Admin app passwords"].max_row == 1 + sum(1 for f in result.findings
-                                                         if f.rule_id == "admin-app-passwords")
+    assert wb["Admin app passwords"].max_row == 1 + sum(
+        1 for f in result.findings if f.rule_id == "admin-app-passwords"
+    )
     ca = _rows(wb["Conditional Access"])
     assert len(ca) == len(snapshot.records("conditional_access"))
     trusted = _rows(wb["Trusted IPs vs locations"])
@@ -151,6 +150,12 @@ def test_stream_writer_parts_are_well_formed(tmp_path: Path) -> None:
             if name.endswith((".xml", ".rels")):
                 ET.fromstring(zf.read(name))  # raises on malformed XML
     ws = openpyxl.load_workbook(path)["O'Brien & <Co>"]
-    assert [c.value for c in ws[2]] == ["  padded ", 'x<y>&"z"', True, 2.5, datetime(2026, 1, 2, 3, 4),
-                                        datetime(2026, 5, 6)]
+    assert [c.value for c in ws[2]] == [
+        "  padded ",
+        'x<y>&"z"',
+        True,
+        2.5,
+        datetime(2026, 1, 2, 3, 4),
+        datetime(2026, 5, 6),
+    ]
     assert ws["F2"].number_format == "yyyy-mm-dd" and ws.auto_filter.ref == "A1:F2"

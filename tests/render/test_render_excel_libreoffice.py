@@ -36,9 +36,22 @@ def test_libreoffice_reads_every_sheet_of_the_demo_workbook(tmp_path: Path, soff
     work = tmp_path / "lo"
     work.mkdir()
     env = {**os.environ, "HOME": str(tmp_path)}  # a private LibreOffice profile
-    proc = subprocess.run([soffice, "--headless", "--norestore", "--convert-to", ALL_SHEETS_CSV, "--outdir",
-                           str(work), str(outcome.files["xlsx"])], capture_output=True, text=True, timeout=180,
-                          env=env)
+    proc = subprocess.run(
+        [
+            soffice,
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            ALL_SHEETS_CSV,
+            "--outdir",
+            str(work),
+            str(outcome.files["xlsx"]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
 
     def sheet(name: str) -> list[list[str]]:

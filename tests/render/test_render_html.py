@@ -63,6 +63,7 @@ def test_coverage_warning_history_waivers(render_result) -> None:
 
 # ---------------------------------------------------------------- real browser
 
+
 def _open(page, path: Path):
     """Load the file with every request routed: anything but the file itself is recorded and aborted."""
     external: list[str] = []
@@ -179,7 +180,7 @@ def demo_result():
 
 def test_trusted_ips_side_by_side(render_result) -> None:
     html = render_html_text(render_result)
-    section = html[html.index('id="headline-trusted-ips"'):html.index('id="explorer-section"')]
+    section = html[html.index('id="headline-trusted-ips"') : html.index('id="explorer-section"')]
     assert "<td><b>contains</b></td>" in section and "203.0.113.0/25" in section
     assert "HQ &lt;/script&gt;&lt;b&gt;x&lt;/b&gt;" in section
     assert "Legacy MFA trusted IPs (1)" in section and "2001:db8::/48" in section
@@ -197,8 +198,10 @@ def test_demo_tenant_report_in_chromium(browser, tmp_path: Path) -> None:
     for headline in ("app-passwords", "per-user-mfa", "legacy-protocols", "trusted-ips"):
         assert page.locator(f"#headline-{headline}").is_visible()
     assert page.locator("#headline-trusted-ips td", has_text="identical").count() >= 1
-    page.select_option("#f-rule", label=next(o for o in page.locator("#f-rule option").all_inner_texts()
-                                             if o.startswith("admin-app-passwords")))
+    page.select_option(
+        "#f-rule",
+        label=next(o for o in page.locator("#f-rule option").all_inner_texts() if o.startswith("admin-app-passwords")),
+    )
     expected = sum(1 for f in result.open_findings if f.rule_id == "admin-app-passwords")
     expect(page.locator("#f-info")).to_contain_text(f"of {expected} findings")
     page.screenshot(path=str(tmp_path / "demo-report.png"), full_page=False)
@@ -225,10 +228,10 @@ def test_failed_sources_make_rules_not_assessed_impossible_to_miss() -> None:
     skipped = {r.id for r in result.not_assessed()}
     assert {"imap-pop-enabled", "smtp-auth-mailbox-enabled"} <= skipped
     html = render_html_text(build_report_context(result, model))
-    alert = html[html.index('id="coverage-warning"'):html.index('id="summary"')]
+    alert = html[html.index('id="coverage-warning"') : html.index('id="summary"')]
     assert "cas_mailboxes" in alert and "Exchange.ManageAsApp" in alert
     assert "mfa_service_policy" in alert
     for rule in skipped:
         assert f'href="#rule-{rule}"' in alert
-    section = html[html.index('id="headline-legacy-protocols"'):html.index('id="headline-trusted-ips"')]
+    section = html[html.index('id="headline-legacy-protocols"') : html.index('id="headline-trusted-ips"')]
     assert section.count("not assessed") >= 2

@@ -35,17 +35,25 @@ def test_evidence_of_headline_admin_rule() -> None:
 def test_overlap_kinds_in_evidence() -> None:
     records = baseline()
     LEGACY_TRUSTED_IPS.mutate(records)
-    kinds = {f.entity_name: [m["overlap"] for m in f.evidence["matches"]]
-             for f in run(records).findings if f.rule_id == "trusted-ips-duplicate-named-locations"}
-    assert kinds == {"52.1.2.0/24": ["identical"], "52.1.2.128/25": ["contained"], "52.1.0.0/22": ["contains"],
-                     "52.9.1.0/24": ["overlaps"]}
+    kinds = {
+        f.entity_name: [m["overlap"] for m in f.evidence["matches"]]
+        for f in run(records).findings
+        if f.rule_id == "trusted-ips-duplicate-named-locations"
+    }
+    assert kinds == {
+        "52.1.2.0/24": ["identical"],
+        "52.1.2.128/25": ["contained"],
+        "52.1.0.0/22": ["contains"],
+        "52.9.1.0/24": ["overlaps"],
+    }
 
 
 def test_smtp_evidence_says_where_setting_comes_from() -> None:
     records = baseline()
     SMTP_ORG_ON_NULL_INHERITS.mutate(records)
-    settings = {f.entity_name: f.evidence["setting"] for f in run(records).findings
-                if f.rule_id == "smtp-auth-mailbox-enabled"}
+    settings = {
+        f.entity_name: f.evidence["setting"] for f in run(records).findings if f.rule_id == "smtp-auth-mailbox-enabled"
+    }
     assert settings == {"alice@contoso.com": "inherited from org", "svc-backup@contoso.com": "mailbox"}
 
 
@@ -54,11 +62,14 @@ def test_exclusion_evidence_names_only_policies_that_include_the_user() -> None:
     EXCLUDED_USERS.mutate(records)
     by = {(f.rule_id, f.entity_name): f.evidence for f in run(records).findings}
     assert by[("ca-mfa-excluded", "bob@contoso.com")]["excluded_from"] == [
-        {"policy": "MFA for everyone", "excluded": "group MFA exempt"}]
+        {"policy": "MFA for everyone", "excluded": "group MFA exempt"}
+    ]
     assert by[("ca-mfa-excluded", "alice@contoso.com")]["excluded_from"] == [
-        {"policy": "MFA for everyone", "excluded": "role Global Administrator"}]
+        {"policy": "MFA for everyone", "excluded": "role Global Administrator"}
+    ]
     assert by[("legacy-auth-block-excluded", "bob@contoso.com")]["excluded_from"] == [
-        {"policy": "Block legacy auth", "excluded": "directly"}]
+        {"policy": "Block legacy auth", "excluded": "directly"}
+    ]
 
 
 def test_service_signal_in_evidence_via_group_config() -> None:
@@ -76,8 +87,9 @@ def test_service_signal_in_evidence_via_group_config() -> None:
 
 def test_ca_role_exclusion_resolves_roles_outside_configured_admin_roles() -> None:
     records = baseline()
-    records["role_assignments"].append({"id": "ra-bob", "principalId": "u-bob", "roleDefinitionId": HELPDESK,
-                                        "directoryScopeId": "/"})
+    records["role_assignments"].append(
+        {"id": "ra-bob", "principalId": "u-bob", "roleDefinitionId": HELPDESK, "directoryScopeId": "/"}
+    )
     records["conditional_access"][0]["conditions"]["users"]["excludeRoles"] = [HELPDESK]
     result = run(records, {"classification": {"admin_roles": ["Global Administrator"]}})
     found = {(f.rule_id, f.entity_name): f for f in result.findings}
@@ -85,7 +97,8 @@ def test_ca_role_exclusion_resolves_roles_outside_configured_admin_roles() -> No
     finding = found[("ca-mfa-excluded", "bob@contoso.com")]
     assert finding.severity == "medium"  # not an admin under this configuration
     assert finding.evidence["excluded_from"] == [
-        {"policy": "MFA for everyone", "excluded": "role Helpdesk Administrator"}]
+        {"policy": "MFA for everyone", "excluded": "role Helpdesk Administrator"}
+    ]
 
 
 def _status(result: Any, rule_id: str) -> tuple[str, str | None]:
@@ -148,7 +161,8 @@ def test_conditional_mfa_policies_are_named_in_baseline_evidence() -> None:
     finding = next(f for f in run(records).findings if f.rule_id == "mfa-no-baseline")
     assert finding.evidence["enabled_mfa_policies"] == []
     assert finding.evidence["conditional_mfa_policies"] == [
-        {"policy": "MFA for everyone", "only_when": ["signInRiskLevels"]}]
+        {"policy": "MFA for everyone", "only_when": ["signInRiskLevels"]}
+    ]
 
 
 def test_legacy_sign_in_with_unreadable_time_still_counts() -> None:

@@ -55,9 +55,9 @@ def test_eligible_role_exclusion_applies_on_activation_and_says_what_to_do() -> 
     by = found(ELIGIBLE_GA_BEHIND_ROLE_EXCLUSION)
     pim = by[("ca-mfa-excluded", "pim@contoso.com")]
     assert pim.evidence["applies"] == "on activation"
-    assert pim.evidence["excluded_from"] == [{"policy": "MFA for everyone",
-                                              "excluded": "role Global Administrator (eligible)",
-                                              "applies": "on activation"}]
+    assert pim.evidence["excluded_from"] == [
+        {"policy": "MFA for everyone", "excluded": "role Global Administrator (eligible)", "applies": "on activation"}
+    ]
     assert "role exclusion" in pim.remediation and "PIM-eligible" not in pim.remediation
     assert by[("legacy-auth-block-excluded", "pim@contoso.com")].evidence["applies"] == "on activation"
     active = by[("ca-mfa-excluded", "alice@contoso.com")]
@@ -104,16 +104,19 @@ def test_per_user_only_tenant_is_high_with_a_remediation_for_it() -> None:
 def test_legacy_block_evidence_names_open_types_and_excluded_exchange() -> None:
     ev = found(LEGACY_BLOCK_EXCLUDES_EXCHANGE)[("legacy-auth-not-blocked", "Contoso")].evidence
     assert ev["open_client_types"] == ["exchangeActiveSync", "other"]
-    assert ev["blocks_excluding_exchange"] == [{"policy": "Block legacy auth",
-                                                "excluded_resources": ["Office 365 Exchange Online"]}]
+    assert ev["blocks_excluding_exchange"] == [
+        {"policy": "Block legacy auth", "excluded_resources": ["Office 365 Exchange Online"]}
+    ]
     ev = found(LEGACY_BLOCK_OTHER_ONLY)[("legacy-auth-not-blocked", "Contoso")].evidence
     assert ev["open_client_types"] == ["exchangeActiveSync"] and ev["blocked_client_types"] == ["other"]
 
 
 def test_app_password_mitigations_and_disallowed_setting() -> None:
     ev = found(ADMIN_ENABLED_UNKNOWN_SETTING)[("admin-app-passwords", "alice@contoso.com")].evidence
-    assert ev["mitigated_by"] == ["Conditional Access legacy block (exchangeActiveSync, other)",
-                                  "SMTP AUTH off for the admin's mailbox"]
+    assert ev["mitigated_by"] == [
+        "Conditional Access legacy block (exchangeActiveSync, other)",
+        "SMTP AUTH off for the admin's mailbox",
+    ]
     assert found(APP_PASSWORDS_UNMITIGATED)[("admin-app-passwords", "alice@contoso.com")].evidence["mitigated_by"] == []
     ev = found(APP_PASSWORDS_DISALLOWED)[("admin-app-passwords", "alice@contoso.com")].evidence
     assert ev["tenant_setting"] == "disallowed" and ev["confidence"] == "possible"
@@ -139,8 +142,10 @@ def test_disabled_guest_admin_remediation() -> None:
 
 def test_stale_admin_remediation_fits_the_assignment() -> None:
     eligible = found(STALE_ELIGIBLE_AND_EMERGENCY)[("stale-admin", "eligible@contoso.com")]
-    assert eligible.remediation.startswith("Remove the eligible role") and "eligible through PIM" not in \
-        eligible.remediation
+    assert (
+        eligible.remediation.startswith("Remove the eligible role")
+        and "eligible through PIM" not in eligible.remediation
+    )
     active = found(STALE_ADMIN_WITH_FAILED_ATTEMPTS)[("stale-admin", "alice@contoso.com")]
     assert "eligible through PIM" in active.remediation
 

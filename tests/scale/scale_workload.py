@@ -59,8 +59,12 @@ def sim_config(names: list[str], storage_url: str, reports_dir: str) -> dict[str
     """A configuration (as YAML data) with one tenant per name."""
     return {
         "tenants": [
-            {"name": n, "tenant_id": f"00000000-0000-0000-0000-{i:012d}", "client_id": "app",
-             "client_secret_env": "SIM_SECRET"}
+            {
+                "name": n,
+                "tenant_id": f"00000000-0000-0000-0000-{i:012d}",
+                "client_id": "app",
+                "client_secret_env": "SIM_SECRET",
+            }
             for i, n in enumerate(names)
         ],
         "storage": {"url": storage_url},

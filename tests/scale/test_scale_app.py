@@ -40,8 +40,9 @@ def test_factory_configures_redelivery_and_connects_to_nothing():
 def test_settings_from_env_and_bad_values(tmp_path):
     secret = tmp_path / "broker"
     secret.write_text("amqp://auditor:s3cret@rabbitmq:5672//\n")
-    s = ScaleSettings.from_env({"ENTRA_AUDITOR_BROKER_URL_FILE": str(secret),
-                                "ENTRA_AUDITOR_LEASE_SECONDS": "90", "ENTRA_AUDITOR_QUEUE": "q1"})
+    s = ScaleSettings.from_env(
+        {"ENTRA_AUDITOR_BROKER_URL_FILE": str(secret), "ENTRA_AUDITOR_LEASE_SECONDS": "90", "ENTRA_AUDITOR_QUEUE": "q1"}
+    )
     assert s.broker_url == "amqp://auditor:s3cret@rabbitmq:5672//"
     assert (s.lease_seconds, s.heartbeat_seconds, s.queue) == (90.0, 30.0, "q1")
     with pytest.raises(ConfigError, match="ENTRA_AUDITOR_LEASE_SECONDS must be a number"):
@@ -136,8 +137,7 @@ def test_status_command_lists_the_claims_of_a_period(tmp_path, capsys):
     from auditor.scale.__main__ import main
 
     path = tmp_path / "auditor.yaml"
-    path.write_text(yaml.safe_dump(sim_config(["sim-001", "sim-002"], f"sqlite:///{tmp_path / 'h.db'}",
-                                              str(tmp_path))))
+    path.write_text(yaml.safe_dump(sim_config(["sim-001", "sim-002"], f"sqlite:///{tmp_path / 'h.db'}", str(tmp_path))))
     engine = create_engine(f"sqlite:///{tmp_path / 'h.db'}")
     store = ClaimStore(engine)
     store.ensure_schema()
@@ -160,10 +160,14 @@ def test_worker_refuses_to_start_with_a_bad_configuration(tmp_path):
     import sys
     from pathlib import Path
 
-    env = {**os.environ, "ENTRA_AUDITOR_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{_closed_port()}//",
-           "ENTRA_AUDITOR_CONFIG": str(tmp_path / "absent.yaml"),
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.run([sys.executable, "-m", "auditor.scale", "worker"], env=env, capture_output=True,
-                          text=True, timeout=60)
+    env = {
+        **os.environ,
+        "ENTRA_AUDITOR_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{_closed_port()}//",
+        "ENTRA_AUDITOR_CONFIG": str(tmp_path / "absent.yaml"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditor.scale", "worker"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: Configuration file {tmp_path / 'absent.yaml'} does not exist."

@@ -54,8 +54,7 @@ def test_schedule_dispatch_catches_up_and_stops_on_sigterm(amqp_url, tmp_path):
     config_path.write_text(yaml.safe_dump(_config_data(tmp_path, grace=8 * 86400)))
     config = parse_config(yaml.safe_load(config_path.read_text()))
     period = current_period(config.schedule)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "ENTRA_AUDITOR_BROKER_URL": amqp_url,
-           "ENTRA_AUDITOR_QUEUE": queue}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "ENTRA_AUDITOR_BROKER_URL": amqp_url, "ENTRA_AUDITOR_QUEUE": queue}
     env.pop("ENTRA_AUDITOR_CONFIG", None)
     app = create_app(ScaleSettings(broker_url=amqp_url, queue=queue))
     engine = create_engine(config.storage.url)
@@ -63,8 +62,9 @@ def test_schedule_dispatch_catches_up_and_stops_on_sigterm(amqp_url, tmp_path):
     cmd = [sys.executable, "-m", "auditor.cli", "schedule", "--dispatch", "-c", str(config_path)]
     try:
         for expected in (3, 6):  # a restart re-enqueues the still-queued tenants (duplicates are no-ops)
-            proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True)
+            proc = subprocess.Popen(
+                cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
             try:
                 _wait(lambda e=expected: _depth(app, queue) == e, 30, f"{expected} messages")
                 assert store.summary(period) == {"queued": 3}

@@ -18,8 +18,9 @@ def _health(env_extra, *args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENTRA_AUDITOR_")}
     env.update(env_extra)
     env["PYTHONPATH"] = str(REPO)
-    proc = subprocess.run([sys.executable, "-m", "auditor.scale.health", *args], env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditor.scale.health", *args], env=env, capture_output=True, text=True, timeout=60
+    )
     return proc.returncode, proc.stdout.strip()
 
 
@@ -49,10 +50,12 @@ def test_missing_configuration_is_named(tmp_path):
 def test_unreachable_broker_and_database_without_leaking_passwords(tmp_path, postgres_url):
     port = _closed_port()
     db = postgres_url.replace("postgres@", "postgres:s3cret@").rsplit("/", 1)[0] + "/no_such_db_scale"
-    code, out = _health({
-        "ENTRA_AUDITOR_CONFIG": _config(tmp_path, db),
-        "ENTRA_AUDITOR_BROKER_URL": f"amqp://guest:hunter2@127.0.0.1:{port}//",
-    })
+    code, out = _health(
+        {
+            "ENTRA_AUDITOR_CONFIG": _config(tmp_path, db),
+            "ENTRA_AUDITOR_BROKER_URL": f"amqp://guest:hunter2@127.0.0.1:{port}//",
+        }
+    )
     assert code == 1
     assert out.startswith("unhealthy: history database: ")
     assert "no_such_db_scale" in out and "message broker: " in out
@@ -60,6 +63,5 @@ def test_unreachable_broker_and_database_without_leaking_passwords(tmp_path, pos
 
 
 def test_healthy_with_postgres_and_rabbitmq(tmp_path, postgres_url, amqp_url):
-    code, out = _health({"ENTRA_AUDITOR_CONFIG": _config(tmp_path, postgres_url),
-                         "ENTRA_AUDITOR_BROKER_URL": amqp_url})
+    code, out = _health({"ENTRA_AUDITOR_CONFIG": _config(tmp_path, postgres_url), "ENTRA_AUDITOR_BROKER_URL": amqp_url})
     assert (code, out) == (0, "healthy")

@@ -26,8 +26,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.delenv("ENTRA_SCALE_TEST_FAIL", raising=False)
     url = f"sqlite:///{tmp_path / 'history.db'}"
     config = parse_config(sim_config(["sim-001", "sim-002"], url, str(tmp_path / "reports")))
-    settings = ScaleSettings(lease_seconds=30, max_attempts=3, retry_seconds=5,
-                             run_fn="scale_workload:run_sim_tenant")
+    settings = ScaleSettings(lease_seconds=30, max_attempts=3, retry_seconds=5, run_fn="scale_workload:run_sim_tenant")
     runtime = WorkerRuntime(settings, config_loader=lambda: config)
     return runtime, config, tmp_path
 
@@ -41,8 +40,13 @@ def test_runs_once_and_a_redelivery_is_a_no_op(env):
     first = run_claimed_audit(runtime, "sim-001", PERIOD, "w1:1")
     assert first["outcome"] == "completed" and first["run_status"] == "complete"
     second = run_claimed_audit(runtime, "sim-001", PERIOD, "w2:2")
-    assert second == {"tenant": "sim-001", "period": PERIOD, "worker": "w2:2", "outcome": "duplicate",
-                      "run_id": first["run_id"]}
+    assert second == {
+        "tenant": "sim-001",
+        "period": PERIOD,
+        "worker": "w2:2",
+        "outcome": "duplicate",
+        "run_id": first["run_id"],
+    }
     runs = runs_of(config, "sim-001")
     assert [r.id for r in runs] == [first["run_id"]]
     assert (Path(runs[0].report_dir) / "findings.json").exists()
@@ -106,6 +110,7 @@ def test_a_worker_that_lost_its_claim_does_not_record(env, monkeypatch):
             from sqlalchemy import update
 
             from auditor.scale.claims import claims_table
+
             conn.execute(update(claims_table).values(token="someone-else", worker="w9:9"))
         return real(config, tenant_name, **kwargs)
 
@@ -123,6 +128,7 @@ def test_a_run_recorded_by_a_worker_that_died_is_kept(env):
     from sqlalchemy import update
 
     from auditor.scale.claims import claims_table
+
     with store.engine.begin() as conn:  # as if the process died right after history.record
         conn.execute(update(claims_table).values(state="running", lease_expires=None, finished_at=None))
     with store.engine.begin() as conn:
@@ -163,8 +169,9 @@ def test_history_database_down_is_a_failed_attempt_then_retried(env):
     runtime, config, tmp = env
     import dataclasses
 
-    runtime = WorkerRuntime(dataclasses.replace(runtime.settings, history_fn="scale_workload:flaky_history"),
-                            config_loader=lambda: config)
+    runtime = WorkerRuntime(
+        dataclasses.replace(runtime.settings, history_fn="scale_workload:flaky_history"), config_loader=lambda: config
+    )
     (tmp / "markers" / "history-down").write_text("")
     with pytest.raises(RetryLater) as info:
         run_claimed_audit(runtime, "sim-001", PERIOD, "w1:1")

@@ -94,29 +94,40 @@ def test_fifty_tenants_three_workers_with_kills(postgres_url, amqp_url, tmp_path
         workers: dict[str, subprocess.Popen] = {}
         try:
             run = uuid.uuid4().hex[:6]  # unique node names: RabbitMQ may still hold a previous run's
-            for i in (1, 2, 3):         # exclusive pidbox queue for a moment
+            for i in (1, 2, 3):  # exclusive pidbox queue for a moment
                 name = f"w{i}-{run}@scale-test"
                 log = open(tmp_path / f"worker{i}.log", "wb")  # noqa: SIM115 - closed with the process
                 workers[name] = subprocess.Popen(
-                    [sys.executable, "-m", "auditor.scale", "worker", "--hostname", name,
-                     "--concurrency", "1"],
-                    cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    [sys.executable, "-m", "auditor.scale", "worker", "--hostname", name, "--concurrency", "1"],
+                    cwd=tmp_path,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
             procs = list(workers.items())
             report = dispatch(app, store, config, PERIOD)
             assert sorted(report.enqueued) == TENANTS
 
             # Kill the worker that runs the slow tenant, mid-run (process group: main + pool child).
-            row = _wait(lambda: (markers / f"{SLOW}.sleeping").exists() and store.get(SLOW, PERIOD),
-                        45, f"{SLOW} to start", procs)
+            row = _wait(
+                lambda: (markers / f"{SLOW}.sleeping").exists() and store.get(SLOW, PERIOD),
+                45,
+                f"{SLOW} to start",
+                procs,
+            )
             assert row["state"] == "running"
             victim = row["worker"].rsplit(":", 1)[0]
             os.killpg(workers[victim].pid, signal.SIGKILL)
             workers[victim].wait(10)
             procs = [(n, p) for n, p in procs if n != victim]
 
-            row = _wait(lambda: (markers / f"{SLOW2}.sleeping").exists() and store.get(SLOW2, PERIOD),
-                        45, f"{SLOW2} to start", procs)
+            row = _wait(
+                lambda: (markers / f"{SLOW2}.sleeping").exists() and store.get(SLOW2, PERIOD),
+                45,
+                f"{SLOW2} to start",
+                procs,
+            )
             assert row["state"] == "running"
             node, child = row["worker"].rsplit(":", 1)
             assert int(child) != workers[node].pid  # the task runs in a pool process
@@ -131,12 +142,8 @@ def test_fifty_tenants_three_workers_with_kills(postgres_url, amqp_url, tmp_path
 
             claims = {r["tenant"]: r for r in store.list(PERIOD)}
             with engine.connect() as conn:
-                recorded = conn.execute(
-                    select(runs.c.tenant, runs.c.id, runs.c.status)
-                ).all()
-                per_run = dict(conn.execute(
-                    select(findings.c.run_id, func.count()).group_by(findings.c.run_id)
-                ).all())
+                recorded = conn.execute(select(runs.c.tenant, runs.c.id, runs.c.status)).all()
+                per_run = dict(conn.execute(select(findings.c.run_id, func.count()).group_by(findings.c.run_id)).all())
             assert len(per_run) == len(TENANTS) and min(per_run.values()) > 20  # real evaluations
             per_tenant: dict[str, list] = {}
             for tenant, run_id, status in recorded:

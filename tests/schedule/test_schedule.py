@@ -83,14 +83,18 @@ CHILD = textwrap.dedent("""
 class Child:
     """A scheduler subprocess whose JSON-line stderr is parsed as it arrives."""
 
-    def __init__(self, tmp_path: Path, url: str, kind: str, fire: str, grace: int = 3600, work: float = 0.2,
-                 *extra: str):
+    def __init__(
+        self, tmp_path: Path, url: str, kind: str, fire: str, grace: int = 3600, work: float = 0.2, *extra: str
+    ):
         script = tmp_path / "sched_child.py"
         script.write_text(CHILD)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
             [sys.executable, str(script), url, kind, fire, str(grace), str(work), *extra],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self.events: list[dict] = []
         self.raw: list[str] = []
@@ -385,17 +389,20 @@ def test_second_signal_abandons_without_a_half_written_run(tmp_path, url):
 
 # -- in-process -----------------------------------------------------------------------------------
 def _config(url: str, *tenants: str) -> AuditorConfig:
-    return AuditorConfig.model_validate({
-        "tenants": [{"name": t, "tenant_id": "t", "client_id": "c", "client_secret_env": "NOPE"} for t in tenants],
-        "storage": {"url": url},
-    })
+    return AuditorConfig.model_validate(
+        {
+            "tenants": [{"name": t, "tenant_id": "t", "client_id": "c", "client_secret_env": "NOPE"} for t in tenants],
+            "storage": {"url": url},
+        }
+    )
 
 
 def test_lock_contention_skips_the_scheduled_run(url, caplog):
     calls: list[str] = []
     store = HistoryStore(url)
-    sched = AuditScheduler(_config(url, "contoso"), run_fn=lambda cfg, t: calls.append(t), store=store,
-                           install_signal_handlers=False)
+    sched = AuditScheduler(
+        _config(url, "contoso"), run_fn=lambda cfg, t: calls.append(t), store=store, install_signal_handlers=False
+    )
     held, release = threading.Event(), threading.Event()
 
     def cli_audit() -> None:
@@ -480,14 +487,17 @@ def test_previous_fire_time_of_a_finite_interval():
     assert previous_fire_time(trigger, start + timedelta(days=2)) == start + timedelta(seconds=30)
 
 
-@pytest.mark.parametrize(("cron", "expected"), [
-    ("0 7 * * mon", "2026-01-12 07:00"),   # default: weekly Monday 07:00
-    ("0 7 * * 1", "2026-01-12 07:00"),     # cron numbering: 1 = Monday (APScheduler's own: Tuesday)
-    ("0 7 * * 0", "2026-01-11 07:00"),     # 0 = Sunday
-    ("0 7 * * 7", "2026-01-11 07:00"),     # 7 = Sunday
-    ("30 6 * * 1-5", "2026-01-08 06:30"),  # weekdays, from Wednesday 7 Jan 08:00 -> Thursday
-    ("0 7 1 * *", "2026-02-01 07:00"),
-])
+@pytest.mark.parametrize(
+    ("cron", "expected"),
+    [
+        ("0 7 * * mon", "2026-01-12 07:00"),  # default: weekly Monday 07:00
+        ("0 7 * * 1", "2026-01-12 07:00"),  # cron numbering: 1 = Monday (APScheduler's own: Tuesday)
+        ("0 7 * * 0", "2026-01-11 07:00"),  # 0 = Sunday
+        ("0 7 * * 7", "2026-01-11 07:00"),  # 7 = Sunday
+        ("30 6 * * 1-5", "2026-01-08 06:30"),  # weekdays, from Wednesday 7 Jan 08:00 -> Thursday
+        ("0 7 1 * *", "2026-02-01 07:00"),
+    ],
+)
 def test_cron_expressions_in_the_configured_timezone(cron, expected):
     tz = ZoneInfo("Europe/Amsterdam")
     trigger = build_trigger(ScheduleConfig(cron=cron, timezone="Europe/Amsterdam"))
@@ -505,8 +515,16 @@ def test_invalid_cron_is_one_sentence():
 
 
 def test_json_line_formatter_carries_extras():
-    record = logging.makeLogRecord({"name": "auditor.schedule", "levelname": "INFO", "msg": "tenant %s",
-                                    "args": ("contoso",), "event": "job_scheduled", "tenant": "contoso"})
+    record = logging.makeLogRecord(
+        {
+            "name": "auditor.schedule",
+            "levelname": "INFO",
+            "msg": "tenant %s",
+            "args": ("contoso",),
+            "event": "job_scheduled",
+            "tenant": "contoso",
+        }
+    )
     doc = json.loads(JsonLineFormatter().format(record))
     assert doc["event"] == "job_scheduled" and doc["tenant"] == "contoso" and doc["message"] == "tenant contoso"
     assert doc["level"] == "info" and doc["ts"].endswith("+00:00")

@@ -50,21 +50,32 @@ def test_schedule_collects_renders_records_and_emails_once(tmp_path: Path) -> No
     served = generate_tenant(120, seed=21, now=datetime.now(UTC))
     db = f"sqlite:///{tmp_path}/history.db"
     try:
-        with Simulator(tenants=[SimTenant(served, client_id="11111111-1111-1111-1111-111111111111",
-                                          client_secret=SECRET)]) as sim:
+        with Simulator(
+            tenants=[SimTenant(served, client_id="11111111-1111-1111-1111-111111111111", client_secret=SECRET)]
+        ) as sim:
             config = {
                 "tenants": [sim.tenant_config(secret_env="SIM_SECRET") | {"name": "contoso"}],
                 "schedule": {"cron": "* * * * *", "timezone": "UTC"},
                 "storage": {"url": db},
                 "reports": {"dir": str(tmp_path / "reports")},
-                "email": {"transport": "smtp", "sender": "audit@contoso.test", "to": ["secops@contoso.test"],
-                          "smtp": {"host": "127.0.0.1", "port": smtp_port, "starttls": False}},
+                "email": {
+                    "transport": "smtp",
+                    "sender": "audit@contoso.test",
+                    "to": ["secops@contoso.test"],
+                    "smtp": {"host": "127.0.0.1", "port": smtp_port, "starttls": False},
+                },
             }
             (tmp_path / "auditor.yaml").write_text(yaml.safe_dump(config))
             env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")}
             env["SIM_SECRET"] = SECRET
-            proc = subprocess.Popen([sys.executable, "-m", "auditor.cli", "schedule", "-c", "auditor.yaml"],
-                                    cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "auditor.cli", "schedule", "-c", "auditor.yaml"],
+                cwd=tmp_path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             try:
                 deadline = time.monotonic() + 150
                 while not inbox.messages and time.monotonic() < deadline and proc.poll() is None:

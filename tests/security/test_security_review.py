@@ -40,6 +40,7 @@ def _evil_snapshot():
 
 # ------------------------------------------------------------------ report folders and attachments
 
+
 def test_snapshot_tenant_name_cannot_leave_the_report_folder(tmp_path: Path) -> None:
     base = tmp_path / "reports"
     outcome = run_audit(AuditorConfig(), snapshot=_evil_snapshot(), out_dir=base, formats=["json"])
@@ -57,15 +58,21 @@ def test_snapshot_tenant_name_cannot_leave_the_report_folder(tmp_path: Path) -> 
 def test_zipped_attachment_name_has_no_path(tmp_path: Path) -> None:
     outcome = run_audit(AuditorConfig(), snapshot=_evil_snapshot(), out_dir=tmp_path, formats=["json"])
     assert outcome.result is not None
-    message = compose_email(build_report_context(outcome.result), [outcome.files["json"]], sender="audit@contoso.com",
-                            to=["secops@contoso.com"], zip_over_mb=0)
+    message = compose_email(
+        build_report_context(outcome.result),
+        [outcome.files["json"]],
+        sender="audit@contoso.com",
+        to=["secops@contoso.com"],
+        zip_over_mb=0,
+    )
     names = [part.get_filename() for part in message.iter_attachments()]
     assert len(names) == 1 and names[0].endswith(".zip")
     assert "/" not in names[0] and ".." not in names[0] and "\x1b" not in names[0]
 
 
-def test_cli_output_sanitises_a_snapshot_tenant_name(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_output_sanitises_a_snapshot_tenant_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # no config/auditor.yaml here: offline run without history
     monkeypatch.delenv("ENTRA_AUDITOR_CONFIG", raising=False)
     path = save(_evil_snapshot(), tmp_path / "evil.json.gz")
@@ -77,9 +84,9 @@ def test_cli_output_sanitises_a_snapshot_tenant_name(tmp_path: Path, capsys: pyt
 
 # ------------------------------------------------------------------ secrets in messages and logs
 
+
 def test_unparseable_database_url_never_repeats_its_password() -> None:
-    for url in ("postgresql+psycopg://auditor:Sup3rS3cretPw@db:notaport/auditor",
-                "not a url auditor:Sup3rS3cretPw@db"):
+    for url in ("postgresql+psycopg://auditor:Sup3rS3cretPw@db:notaport/auditor", "not a url auditor:Sup3rS3cretPw@db"):
         with pytest.raises(StorageError) as info:
             parse_url(url)
         assert "Sup3rS3cretPw" not in str(info.value)
@@ -106,6 +113,7 @@ def test_tracebacks_in_logs_are_redacted() -> None:
 
 
 # ------------------------------------------------------------------ bearer token stays on the API host
+
 
 class _Tokens:
     """The token side of ApiClient; the test is about where the HTTP client sends the token."""
@@ -147,8 +155,10 @@ def test_next_link_to_another_host_is_not_followed_with_the_token(tmp_path: Path
     graph_seen: list[dict[str, str]] = []
     other_seen: list[dict[str, str]] = []
     other = _serve(tls.server_context(), {"page": {"value": [{"id": "x"}]}}, other_seen)
-    page = {"value": [{"id": "1"}],
-            "@odata.nextLink": f"https://localhost:{other.server_address[1]}/v1.0/users?$skiptoken=2"}
+    page = {
+        "value": [{"id": "1"}],
+        "@odata.nextLink": f"https://localhost:{other.server_address[1]}/v1.0/users?$skiptoken=2",
+    }
     graph = _serve(tls.server_context(), {"page": page}, graph_seen)
     base = f"https://127.0.0.1:{graph.server_address[1]}"
 
@@ -170,6 +180,7 @@ def test_next_link_to_another_host_is_not_followed_with_the_token(tmp_path: Path
 
 
 # ------------------------------------------------------------------ SMTP credentials need TLS
+
 
 def test_smtp_password_is_never_sent_in_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
@@ -194,19 +205,32 @@ def test_smtp_password_is_never_sent_in_clear(tmp_path: Path, monkeypatch: pytes
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # A server that offers AUTH without TLS (misconfigured relay, or a machine in the middle).
-    ctl = Controller(Inbox(), hostname="127.0.0.1", port=port, auth_require_tls=False,
-                     authenticator=authenticator)
+    ctl = Controller(Inbox(), hostname="127.0.0.1", port=port, auth_require_tls=False, authenticator=authenticator)
     ctl.start()
     monkeypatch.setenv("SECREV_SMTP_USER", "mailer")
     monkeypatch.setenv("SECREV_SMTP_PASSWORD", "pl4intext-Password")
-    config = AuditorConfig.model_validate({"email": {
-        "transport": "smtp", "sender": "audit@contoso.com", "to": ["secops@contoso.com"],
-        "smtp": {"host": "127.0.0.1", "port": port, "starttls": False, "timeout_seconds": 5,
-                 "username_env": "SECREV_SMTP_USER", "password_env": "SECREV_SMTP_PASSWORD"}}})
+    config = AuditorConfig.model_validate(
+        {
+            "email": {
+                "transport": "smtp",
+                "sender": "audit@contoso.com",
+                "to": ["secops@contoso.com"],
+                "smtp": {
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "starttls": False,
+                    "timeout_seconds": 5,
+                    "username_env": "SECREV_SMTP_USER",
+                    "password_env": "SECREV_SMTP_PASSWORD",
+                },
+            }
+        }
+    )
     outcome = run_audit(AuditorConfig(), snapshot=demo_snapshot(), out_dir=tmp_path, formats=["json"])
     assert outcome.result is not None and config.email is not None
-    message = compose_email(build_report_context(outcome.result), [], sender="audit@contoso.com",
-                            to=["secops@contoso.com"])
+    message = compose_email(
+        build_report_context(outcome.result), [], sender="audit@contoso.com", to=["secops@contoso.com"]
+    )
     try:
         with pytest.raises(DeliveryError, match="unencrypted"):
             send_smtp(config.email, message)
@@ -217,8 +241,10 @@ def test_smtp_password_is_never_sent_in_clear(tmp_path: Path, monkeypatch: pytes
 
 # ------------------------------------------------------------------ debug logs of every HTTP library
 
-def test_debug_logs_of_a_real_collection_hold_no_secret_or_token(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_debug_logs_of_a_real_collection_hold_no_secret_or_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A whole collection against the simulator with msal/httpx/httpcore/urllib3 at DEBUG."""
     from auditor.collect.collector import collect_tenant
     from auditor.sim import SimOptions, SimTenant, Simulator
@@ -238,13 +264,27 @@ def test_debug_logs_of_a_real_collection_hold_no_secret_or_token(tmp_path: Path,
     for n in names:
         logging.getLogger(n).setLevel(logging.DEBUG)
     try:
-        with Simulator(tenants=[SimTenant(snapshot, client_secret=secret)],
-                       options=SimOptions(reports_per_10s=None, ca_per_second=None)) as sim:
-            config = AuditorConfig.model_validate({"tenants": [{
-                "name": "contoso", "tenant_id": snapshot.tenant_id,
-                "client_id": "11111111-1111-1111-1111-111111111111", "client_secret_env": "SECREV_SIM_SECRET",
-                "cloud": "custom", "authority_host": sim.authority_host, "graph_endpoint": sim.graph_endpoint,
-                "exchange_endpoint": sim.exchange_endpoint, "ca_bundle": str(sim.ca_bundle_path)}]})
+        with Simulator(
+            tenants=[SimTenant(snapshot, client_secret=secret)],
+            options=SimOptions(reports_per_10s=None, ca_per_second=None),
+        ) as sim:
+            config = AuditorConfig.model_validate(
+                {
+                    "tenants": [
+                        {
+                            "name": "contoso",
+                            "tenant_id": snapshot.tenant_id,
+                            "client_id": "11111111-1111-1111-1111-111111111111",
+                            "client_secret_env": "SECREV_SIM_SECRET",
+                            "cloud": "custom",
+                            "authority_host": sim.authority_host,
+                            "graph_endpoint": sim.graph_endpoint,
+                            "exchange_endpoint": sim.exchange_endpoint,
+                            "ca_bundle": str(sim.ca_bundle_path),
+                        }
+                    ]
+                }
+            )
             collected = collect_tenant(config.tenants[0], config)
     finally:
         logging.getLogger().removeHandler(handler)

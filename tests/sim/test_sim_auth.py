@@ -50,8 +50,12 @@ def claims_of(token: str) -> dict:
 
 def msal_app(sim: Simulator, tenant_id: str, credential) -> msal.ConfidentialClientApplication:
     return msal.ConfidentialClientApplication(
-        CLIENT_ID, client_credential=credential, authority=f"{sim.authority_host}/{tenant_id}",
-        instance_discovery=False, validate_authority=False, verify=sim.ca_bundle_path,
+        CLIENT_ID,
+        client_credential=credential,
+        authority=f"{sim.authority_host}/{tenant_id}",
+        instance_discovery=False,
+        validate_authority=False,
+        verify=sim.ca_bundle_path,
     )
 
 
@@ -69,12 +73,14 @@ def test_msal_secret_login_gives_graph_and_exchange_tokens(snapshot) -> None:
         assert g["wids"] == [global_reader]
         assert sim.stats.tokens_issued == 2
         with client_for(sim) as client:
-            ok = client.get(f"{sim.graph_endpoint}/v1.0/users?$top=5",
-                            headers={"Authorization": f"Bearer {graph['access_token']}"})
+            ok = client.get(
+                f"{sim.graph_endpoint}/v1.0/users?$top=5", headers={"Authorization": f"Bearer {graph['access_token']}"}
+            )
             assert ok.status_code == 200 and len(ok.json()["value"]) == 5
             # an Exchange token is not accepted by Graph
-            wrong = client.get(f"{sim.graph_endpoint}/v1.0/users",
-                               headers={"Authorization": f"Bearer {exo['access_token']}"})
+            wrong = client.get(
+                f"{sim.graph_endpoint}/v1.0/users", headers={"Authorization": f"Bearer {exo['access_token']}"}
+            )
             assert wrong.status_code == 401
             assert wrong.json()["error"]["code"] == "InvalidAuthenticationToken"
 
@@ -97,8 +103,12 @@ def test_msal_certificate_login_sha256_and_sha1(snapshot, app_cert) -> None:
         bad = forged.acquire_token_for_client(scopes=[f"{sim.graph_endpoint}/.default"])
         assert bad["error"] == "invalid_client" and "invalid signature" in bad["error_description"]
         # a secret is refused when the app has only a certificate
-        assert msal_app(sim, snapshot.tenant_id, "sim-secret").acquire_token_for_client(
-            scopes=[f"{sim.graph_endpoint}/.default"])["error"] == "invalid_client"
+        assert (
+            msal_app(sim, snapshot.tenant_id, "sim-secret").acquire_token_for_client(
+                scopes=[f"{sim.graph_endpoint}/.default"]
+            )["error"]
+            == "invalid_client"
+        )
 
 
 def test_token_endpoint_errors(snapshot) -> None:
@@ -107,36 +117,47 @@ def test_token_endpoint_errors(snapshot) -> None:
         bad = app.acquire_token_for_client(scopes=[f"{sim.graph_endpoint}/.default"])
         assert bad["error"] == "invalid_client" and 7000215 in bad["error_codes"]
         scope = msal_app(sim, snapshot.tenant_id, "sim-secret").acquire_token_for_client(
-            scopes=["https://vault.azure.net/.default"])
+            scopes=["https://vault.azure.net/.default"]
+        )
         assert scope["error"] == "invalid_resource" and 500011 in scope["error_codes"]
         with pytest.raises(ValueError, match="authority"):
             msal_app(sim, "00000000-dead-beef-0000-000000000000", "sim-secret")
         with client_for(sim) as client:
-            r = client.post(f"{sim.authority_host}/{snapshot.tenant_id}/oauth2/v2.0/token",
-                            data={"grant_type": "client_credentials", "client_id": "nope",
-                                  "client_secret": "sim-secret", "scope": f"{sim.graph_endpoint}/.default"})
+            r = client.post(
+                f"{sim.authority_host}/{snapshot.tenant_id}/oauth2/v2.0/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": "nope",
+                    "client_secret": "sim-secret",
+                    "scope": f"{sim.graph_endpoint}/.default",
+                },
+            )
             assert r.status_code == 400 and r.json()["error"] == "unauthorized_client"
             assert r.json()["error_description"].startswith("AADSTS700016:")
 
 
 def _token(client: httpx.Client, sim: Simulator, tenant_id: str, resource: str | None = None) -> str:
-    r = client.post(f"{sim.authority_host}/{tenant_id}/oauth2/v2.0/token", data={
-        "grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": "sim-secret",
-        "scope": f"{resource or sim.graph_endpoint}/.default"})
+    r = client.post(
+        f"{sim.authority_host}/{tenant_id}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": "sim-secret",
+            "scope": f"{resource or sim.graph_endpoint}/.default",
+        },
+    )
     r.raise_for_status()
     return r.json()["access_token"]
 
 
 def test_expired_and_revoked_tokens_get_401(snapshot) -> None:
-    with Simulator([SimTenant(snapshot)], SimOptions(token_lifetime_s=-60)) as sim, \
-            client_for(sim) as client:
+    with Simulator([SimTenant(snapshot)], SimOptions(token_lifetime_s=-60)) as sim, client_for(sim) as client:
         token = _token(client, sim, snapshot.tenant_id)
         r = client.get(f"{sim.graph_endpoint}/v1.0/users", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 401 and "expired" in r.json()["error"]["message"]
         assert "WWW-Authenticate" in r.headers
         assert sim.stats.unauthorized_401 == 1
-    with Simulator([SimTenant(snapshot)], SimOptions(force_401_after_requests=2)) as sim, \
-            client_for(sim) as client:
+    with Simulator([SimTenant(snapshot)], SimOptions(force_401_after_requests=2)) as sim, client_for(sim) as client:
         token = _token(client, sim, snapshot.tenant_id)
         auth = {"Authorization": f"Bearer {token}"}
         codes = [client.get(f"{sim.graph_endpoint}/v1.0/users?$top=1", headers=auth).status_code for _ in range(3)]
@@ -152,16 +173,24 @@ def test_expired_and_revoked_tokens_get_401(snapshot) -> None:
 
 def test_two_tenants_are_isolated(snapshot) -> None:
     other = generate_tenant(60, seed=4, name="fabrikam", now=NOW)
-    tenants = [SimTenant(snapshot), SimTenant(other, client_id="22222222-2222-2222-2222-222222222222",
-                                              client_secret="other-secret")]
+    tenants = [
+        SimTenant(snapshot),
+        SimTenant(other, client_id="22222222-2222-2222-2222-222222222222", client_secret="other-secret"),
+    ]
     with Simulator(tenants) as sim, client_for(sim) as client:
         token = _token(client, sim, snapshot.tenant_id, sim.exchange_endpoint)
         body = {"CmdletInput": {"CmdletName": "Get-TransportConfig", "Parameters": {}}}
-        own = client.post(f"{sim.exchange_endpoint}/adminapi/beta/{snapshot.tenant_id}/InvokeCommand", json=body,
-                          headers={"Authorization": f"Bearer {token}"})
+        own = client.post(
+            f"{sim.exchange_endpoint}/adminapi/beta/{snapshot.tenant_id}/InvokeCommand",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert own.status_code == 200
-        cross = client.post(f"{sim.exchange_endpoint}/adminapi/beta/{other.tenant_id}/InvokeCommand", json=body,
-                            headers={"Authorization": f"Bearer {token}"})
+        cross = client.post(
+            f"{sim.exchange_endpoint}/adminapi/beta/{other.tenant_id}/InvokeCommand",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert cross.status_code == 401
         app = msal_app(sim, other.tenant_id, "sim-secret")  # the first tenant's app is unknown here
         assert app.acquire_token_for_client(scopes=[f"{sim.graph_endpoint}/.default"])["error"] == "unauthorized_client"

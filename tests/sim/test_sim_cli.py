@@ -18,9 +18,14 @@ from auditor.config import parse_config
 
 def test_cli_serves_and_prints_config(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "ENTRA_AUDITOR_SIM_SECRET"}
-    proc = subprocess.Popen([sys.executable, "-m", "auditor.sim", "--users", "80", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=Path(__file__).resolve().parents[2])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "auditor.sim", "--users", "80", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     try:
         lines = []
         assert proc.stdout is not None
@@ -36,11 +41,19 @@ def test_cli_serves_and_prints_config(tmp_path: Path) -> None:
         tenant = config.tenants[0]
         assert tenant.cloud == "custom" and tenant.graph_endpoint != tenant.exchange_endpoint
         verify = ssl.create_default_context(cafile=tenant.ca_bundle)
-        token = httpx.post(f"{tenant.authority_host}/{tenant.tenant_id}/oauth2/v2.0/token", verify=verify, data={
-            "grant_type": "client_credentials", "client_id": tenant.client_id, "client_secret": secret,
-            "scope": f"{tenant.graph_endpoint}/.default"}).json()["access_token"]
-        users = httpx.get(f"{tenant.graph_endpoint}/v1.0/users?$top=999", verify=verify,
-                          headers={"Authorization": f"Bearer {token}"}).json()["value"]
+        token = httpx.post(
+            f"{tenant.authority_host}/{tenant.tenant_id}/oauth2/v2.0/token",
+            verify=verify,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": tenant.client_id,
+                "client_secret": secret,
+                "scope": f"{tenant.graph_endpoint}/.default",
+            },
+        ).json()["access_token"]
+        users = httpx.get(
+            f"{tenant.graph_endpoint}/v1.0/users?$top=999", verify=verify, headers={"Authorization": f"Bearer {token}"}
+        ).json()["value"]
         assert len(users) == 80
         ca_bundle = Path(tenant.ca_bundle)
         assert ca_bundle.exists()

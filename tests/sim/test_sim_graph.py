@@ -74,8 +74,10 @@ def test_sign_in_activity_caps_pages_and_per_user_mfa_modes(snapshot) -> None:
         never = next(u for u in snapshot.records("users") if u.get("signInActivity") is None)
         served = next(u for u in users if u["id"] == never["id"])["signInActivity"]
         assert served["lastSignInDateTime"] == "0001-01-01T00:00:00Z" and served["lastSuccessfulSignInDateTime"] == ""
-    with Simulator([SimTenant(snapshot)], SimOptions(per_user_mfa_bulk=False)) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
+    with (
+        Simulator([SimTenant(snapshot)], SimOptions(per_user_mfa_bulk=False)) as sim,
+        graph_client(sim, snapshot.tenant_id) as c,
+    ):
         page = c.get("/v1.0/users?$select=id,perUserMfaState&$top=5").json()["value"]
         assert all("perUserMfaState" not in u for u in page)
         uid = page[0]["id"]
@@ -95,10 +97,10 @@ def test_sign_in_filters(snapshot) -> None:
         return datetime.fromisoformat(r["createdDateTime"].replace("Z", "+00:00"))
 
     # v1.0 (and beta by default) list interactive sign-ins only; beta's signInEventTypes filter the others
-    expected = sorted(r["id"] for r in records if ts(r) >= since and r["clientAppUsed"] in apps
-                      and r["isInteractive"])
-    hidden = sorted(r["id"] for r in records if ts(r) >= since and r["clientAppUsed"] in apps
-                    and not r["isInteractive"])
+    expected = sorted(r["id"] for r in records if ts(r) >= since and r["clientAppUsed"] in apps and r["isInteractive"])
+    hidden = sorted(
+        r["id"] for r in records if ts(r) >= since and r["clientAppUsed"] in apps and not r["isInteractive"]
+    )
     with Simulator([SimTenant(snapshot)], OPEN) as sim, graph_client(sim, snapshot.tenant_id) as c:
         stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
         flt = f"createdDateTime ge {stamp} and (clientAppUsed eq 'IMAP4' or clientAppUsed eq 'Authenticated SMTP')"
@@ -123,8 +125,12 @@ def test_batch_partial_failures_dependencies_and_paging(snapshot) -> None:
         requests = [
             {"id": "1", "method": "GET", "url": "/users?$select=id&$top=10"},
             {"id": "2", "method": "GET", "url": "/identity/conditionalAccess/policies"},  # not granted
-            {"id": "3", "method": "GET", "url": "/policies/identitySecurityDefaultsEnforcementPolicy",
-             "dependsOn": ["2"]},
+            {
+                "id": "3",
+                "method": "GET",
+                "url": "/policies/identitySecurityDefaultsEnforcementPolicy",
+                "dependsOn": ["2"],
+            },
             {"id": "4", "method": "GET", "url": "roleManagement/directory/roleDefinitions"},
             {"id": "5", "method": "GET", "url": "/noSuchThing"},
         ]
@@ -144,8 +150,9 @@ def test_batch_partial_failures_dependencies_and_paging(snapshot) -> None:
         assert link.startswith(prefix)
         seen = [u["id"] for u in by_id["1"]["body"]["value"]]
         while link:
-            sub = c.post("/v1.0/$batch", json={"requests": [{"id": "p", "method": "GET",
-                                                              "url": link[len(prefix):]}]}).json()["responses"][0]
+            sub = c.post(
+                "/v1.0/$batch", json={"requests": [{"id": "p", "method": "GET", "url": link[len(prefix) :]}]}
+            ).json()["responses"][0]
             assert sub["status"] == 200
             seen += [u["id"] for u in sub["body"]["value"]]
             link = sub["body"].get("@odata.nextLink")
@@ -154,16 +161,20 @@ def test_batch_partial_failures_dependencies_and_paging(snapshot) -> None:
         assert c.post("/v1.0/$batch", json={"requests": too_many}).status_code == 400
         # beta-only routes fail inside a v1.0 batch and work in a beta batch
         uid = seen[0]
-        v1 = c.post("/v1.0/$batch", json={"requests": [
-            {"id": "a", "method": "GET", "url": f"/users/{uid}/authentication/requirements"}]}).json()
+        v1 = c.post(
+            "/v1.0/$batch",
+            json={"requests": [{"id": "a", "method": "GET", "url": f"/users/{uid}/authentication/requirements"}]},
+        ).json()
         assert v1["responses"][0]["status"] == 400
         stats = sim.stats
         assert stats.batch_subrequests >= 7 and stats.forbidden_403 >= 1
 
 
 def test_batch_answers_out_of_order(snapshot) -> None:
-    with Simulator([SimTenant(snapshot)], SimOptions(ca_per_second=None, seed=1)) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
+    with (
+        Simulator([SimTenant(snapshot)], SimOptions(ca_per_second=None, seed=1)) as sim,
+        graph_client(sim, snapshot.tenant_id) as c,
+    ):
         requests = [{"id": str(i), "method": "GET", "url": f"/users?$select=id&$top={i + 1}"} for i in range(20)]
         orders = set()
         for _ in range(3):
@@ -175,16 +186,20 @@ def test_batch_answers_out_of_order(snapshot) -> None:
 
 def test_withheld_permission_unlicensed_tenant_and_missing_sources(snapshot) -> None:
     granted = {"User.Read.All", "RoleManagement.Read.Directory", "AuditLog.Read.All", "Policy.Read.All"}
-    with Simulator([SimTenant(snapshot, granted=granted - {"Policy.Read.All"})], OPEN) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
+    with (
+        Simulator([SimTenant(snapshot, granted=granted - {"Policy.Read.All"})], OPEN) as sim,
+        graph_client(sim, snapshot.tenant_id) as c,
+    ):
         r = c.get("/v1.0/identity/conditionalAccess/policies")
         assert r.status_code == 403 and r.json()["error"]["code"] == "Authorization_RequestDenied"
         assert set(r.json()["error"]["innerError"]) >= {"request-id", "date"}
         assert c.get("/v1.0/groups/abc/transitiveMembers").status_code == 403  # GroupMember.Read.All withheld
         assert c.get("/v1.0/users?$top=2").status_code == 200
     unlicensed = SimOptions(unlicensed_p1=True, reports_per_10s=None)
-    with Simulator([SimTenant(snapshot, granted=granted)], unlicensed) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
+    with (
+        Simulator([SimTenant(snapshot, granted=granted)], unlicensed) as sim,
+        graph_client(sim, snapshot.tenant_id) as c,
+    ):
         reg = c.get("/v1.0/reports/authenticationMethods/userRegistrationDetails")
         assert reg.status_code == 403
         assert reg.json()["error"]["code"] == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
@@ -201,7 +216,8 @@ def test_withheld_permission_unlicensed_tenant_and_missing_sources(snapshot) -> 
         assert c.get("/beta/policies/mfaServicePolicy").status_code == 404
         assert c.get("/v1.0/identity/conditionalAccess/namedLocations").status_code == 403
         assert c.get("/v1.0/users?$select=id,signInActivity").json()["error"]["code"] == (
-            "Authentication_RequestFromNonPremiumTenantOrB2CTenant")
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+        )
         assert c.get("/v1.0/identity/conditionalAccess/policies").status_code == 200
 
 
@@ -217,6 +233,8 @@ def test_group_members_role_expand_and_singletons(snapshot) -> None:
         assert plain and all("principal" not in a for a in plain) and all("principal" in a for a in expanded)
         sd = c.get("/v1.0/policies/identitySecurityDefaultsEnforcementPolicy").json()
         assert sd["isEnabled"] == snapshot.records("security_defaults")["isEnabled"]
-        assert c.get("/beta/policies/mfaServicePolicy").json()["trustedIps"] == (
-            snapshot.records("mfa_service_policy")["trustedIps"])
+        assert (
+            c.get("/beta/policies/mfaServicePolicy").json()["trustedIps"]
+            == (snapshot.records("mfa_service_policy")["trustedIps"])
+        )
         assert urlsplit(sd["@odata.context"]).netloc == urlsplit(sim.graph_endpoint).netloc

@@ -24,8 +24,10 @@ def snapshot():
 
 def test_identity_budget_gives_429_with_retry_after(snapshot) -> None:
     # users with $select and $top>=20 cost 1 unit; 4 units per 10 s lets ~4 through, then 429
-    with Simulator([SimTenant(snapshot)], SimOptions(identity_budget_units=4)) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
+    with (
+        Simulator([SimTenant(snapshot)], SimOptions(identity_budget_units=4)) as sim,
+        graph_client(sim, snapshot.tenant_id) as c,
+    ):
         responses = [c.get("/v1.0/users?$select=id&$top=50") for _ in range(8)]
         codes = [r.status_code for r in responses]
         assert codes[0] == 200 and 429 in codes
@@ -37,15 +39,20 @@ def test_identity_budget_gives_429_with_retry_after(snapshot) -> None:
         assert throttled.json()["error"]["code"] == "TooManyRequests"
         assert sim.stats.throttled_429 == codes.count(429)
         # the budget is per sub-request inside $batch too
-        batch = c.post("/v1.0/$batch", json={"requests": [
-            {"id": str(i), "method": "GET", "url": "/users?$select=id&$top=50"} for i in range(5)]}).json()
+        batch = c.post(
+            "/v1.0/$batch",
+            json={"requests": [{"id": str(i), "method": "GET", "url": "/users?$select=id&$top=50"} for i in range(5)]},
+        ).json()
         limited = [x for x in batch["responses"] if x["status"] == 429]
         assert limited and all(int(x["headers"]["Retry-After"]) >= 1 for x in limited)
 
 
 def test_users_cost_follows_the_documented_formula(snapshot) -> None:
-    with Simulator([SimTenant(snapshot)], SimOptions(identity_budget_units=10_000)) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
+    with (
+        Simulator([SimTenant(snapshot)], SimOptions(identity_budget_units=10_000)) as sim,
+        graph_client(sim, snapshot.tenant_id) as c,
+    ):
+
         def cost(url: str) -> str:
             return c.get(url).headers["x-ms-resource-unit"]
 
@@ -56,8 +63,10 @@ def test_users_cost_follows_the_documented_formula(snapshot) -> None:
 
 
 def test_conditional_access_429_has_no_retry_after(snapshot) -> None:
-    with Simulator([SimTenant(snapshot)], SimOptions(ca_per_second=0.5)) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
+    with (
+        Simulator([SimTenant(snapshot)], SimOptions(ca_per_second=0.5)) as sim,
+        graph_client(sim, snapshot.tenant_id) as c,
+    ):
         first = c.get("/v1.0/identity/conditionalAccess/policies")
         second = c.get("/v1.0/identity/conditionalAccess/namedLocations")
         assert first.status_code == 200
@@ -65,8 +74,10 @@ def test_conditional_access_429_has_no_retry_after(snapshot) -> None:
 
 
 def test_reports_limit_gives_429_with_retry_after(snapshot) -> None:
-    with Simulator([SimTenant(snapshot)], SimOptions(reports_per_10s=2)) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
+    with (
+        Simulator([SimTenant(snapshot)], SimOptions(reports_per_10s=2)) as sim,
+        graph_client(sim, snapshot.tenant_id) as c,
+    ):
         codes = [c.get("/v1.0/reports/authenticationMethods/userRegistrationDetails?$top=10") for _ in range(2)]
         third = c.get("/v1.0/auditLogs/signIns")
         assert [r.status_code for r in codes] == [200, 200]
@@ -74,20 +85,26 @@ def test_reports_limit_gives_429_with_retry_after(snapshot) -> None:
 
 
 def test_random_503_with_retry_after(snapshot) -> None:
-    with Simulator([SimTenant(snapshot)], SimOptions(random_503_rate=1.0, retry_after_503_s=2)) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
+    with (
+        Simulator([SimTenant(snapshot)], SimOptions(random_503_rate=1.0, retry_after_503_s=2)) as sim,
+        graph_client(sim, snapshot.tenant_id) as c,
+    ):
         r = c.get("/v1.0/users")
         assert r.status_code == 503 and r.headers["Retry-After"] == "2"
         assert sim.stats.unavailable_503 == 1
-    with Simulator([SimTenant(snapshot)], SimOptions(random_503_rate=0.3, seed=11)) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
+    with (
+        Simulator([SimTenant(snapshot)], SimOptions(random_503_rate=0.3, seed=11)) as sim,
+        graph_client(sim, snapshot.tenant_id) as c,
+    ):
         codes = {c.get("/v1.0/users?$top=1").status_code for _ in range(30)}
         assert codes == {200, 503}
 
 
 def test_malformed_json_route_then_recovers(snapshot) -> None:
-    with Simulator([SimTenant(snapshot)], SimOptions(malformed_json={"security_defaults": 1})) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
+    with (
+        Simulator([SimTenant(snapshot)], SimOptions(malformed_json={"security_defaults": 1})) as sim,
+        graph_client(sim, snapshot.tenant_id) as c,
+    ):
         bad = c.get("/v1.0/policies/identitySecurityDefaultsEnforcementPolicy")
         assert bad.status_code == 200 and bad.headers["content-type"].startswith("application/json")
         with pytest.raises(json.JSONDecodeError):
@@ -98,8 +115,10 @@ def test_malformed_json_route_then_recovers(snapshot) -> None:
 
 
 def test_truncated_page_cuts_the_body(snapshot) -> None:
-    with Simulator([SimTenant(snapshot)], SimOptions(truncated_page=["users"])) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
+    with (
+        Simulator([SimTenant(snapshot)], SimOptions(truncated_page=["users"])) as sim,
+        graph_client(sim, snapshot.tenant_id) as c,
+    ):
         with pytest.raises(httpx.RemoteProtocolError):
             c.get("/v1.0/users?$top=200")
         # other routes are untouched and the server keeps serving
@@ -146,8 +165,10 @@ def test_sign_in_activity_is_metered_in_the_reports_bucket_and_per_minute(snapsh
 
 
 def test_sign_in_activity_page_size_limits_and_the_2023_body(snapshot) -> None:
-    with Simulator([SimTenant(snapshot)], SimOptions(reports_per_10s=None, sign_in_activity_per_minute=None)) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
+    with (
+        Simulator([SimTenant(snapshot)], SimOptions(reports_per_10s=None, sign_in_activity_per_minute=None)) as sim,
+        graph_client(sim, snapshot.tenant_id) as c,
+    ):
         assert c.get("/v1.0/users?$select=id,signInActivity&$top=500").status_code == 200
         assert c.get("/v1.0/users?$select=id,signInActivity&$top=501").status_code == 400
     old = SimOptions(reports_per_10s=None, sign_in_activity_per_minute=None, sign_in_activity_2023=True)
@@ -163,9 +184,14 @@ def test_batch_sub_response_404_for_a_vanished_user(snapshot) -> None:
     kept = snapshot.records("users")[1]["id"]
     opts = SimOptions(reports_per_10s=None, per_user_mfa_bulk=False, vanished_users=[gone], shuffle_batch=False)
     with Simulator([SimTenant(snapshot)], opts) as sim, graph_client(sim, snapshot.tenant_id) as c:
-        body = c.post("/beta/$batch", json={"requests": [
-            {"id": "1", "method": "GET", "url": f"/users/{gone}/authentication/requirements"},
-            {"id": "2", "method": "GET", "url": f"/users/{kept}/authentication/requirements"},
-        ]}).json()
+        body = c.post(
+            "/beta/$batch",
+            json={
+                "requests": [
+                    {"id": "1", "method": "GET", "url": f"/users/{gone}/authentication/requirements"},
+                    {"id": "2", "method": "GET", "url": f"/users/{kept}/authentication/requirements"},
+                ]
+            },
+        ).json()
         status = {r["id"]: r["status"] for r in body["responses"]}
         assert status == {"1": 404, "2": 200}

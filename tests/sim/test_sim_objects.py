@@ -35,8 +35,11 @@ def test_get_group_by_id_select_default_and_404(snapshot) -> None:
             r = c.get(f"/v1.0/groups/{group['id']}?$select=id,displayName")
             assert r.status_code == 200, r.text
             body = r.json()
-            assert body == {"@odata.context": f"{sim.graph_endpoint}/v1.0/$metadata#groups(id,displayName)/$entity",
-                            "id": group["id"], "displayName": group["displayName"]}
+            assert body == {
+                "@odata.context": f"{sim.graph_endpoint}/v1.0/$metadata#groups(id,displayName)/$entity",
+                "id": group["id"],
+                "displayName": group["displayName"],
+            }
         # ids are case-insensitive; without $select every default group property, never the member list
         full = c.get(f"/v1.0/groups/{groups[0]['id'].upper()}").json()
         assert set(full) == {"@odata.context", *GROUP_PROPS}
@@ -58,8 +61,9 @@ def test_get_group_by_id_select_default_and_404(snapshot) -> None:
 def test_group_lookup_is_batchable_with_per_request_404(snapshot) -> None:
     groups = snapshot.records("group_members")
     ids = [g["id"] for g in groups] + [UNKNOWN]
-    requests = [{"id": str(i), "method": "GET", "url": f"/groups/{gid}?$select=id,displayName"}
-                for i, gid in enumerate(ids)]
+    requests = [
+        {"id": str(i), "method": "GET", "url": f"/groups/{gid}?$select=id,displayName"} for i, gid in enumerate(ids)
+    ]
     requests.append({"id": "m", "method": "GET", "url": f"/groups/{ids[0]}/transitiveMembers?$select=id"})
     with Simulator([SimTenant(snapshot)], OPEN) as sim, graph_client(sim, snapshot.tenant_id) as c:
         r = c.post("/v1.0/$batch", json={"requests": requests})
@@ -75,18 +79,22 @@ def test_group_lookup_is_batchable_with_per_request_404(snapshot) -> None:
         assert sim.stats.batch_subrequests == len(requests)
 
 
-@pytest.mark.parametrize(("granted", "allowed"), [
-    ({"GroupMember.Read.All"}, True),
-    ({"Group.Read.All"}, True),
-    ({"Directory.Read.All"}, True),
-    ({"User.Read.All", "Organization.Read.All"}, False),
-])
+@pytest.mark.parametrize(
+    ("granted", "allowed"),
+    [
+        ({"GroupMember.Read.All"}, True),
+        ({"Group.Read.All"}, True),
+        ({"Directory.Read.All"}, True),
+        ({"User.Read.All", "Organization.Read.All"}, False),
+    ],
+)
 def test_group_routes_need_a_group_permission(snapshot, granted, allowed) -> None:
     gid = snapshot.records("group_members")[0]["id"]
-    with Simulator([SimTenant(snapshot, granted=granted)], OPEN) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
-        for url in (f"/v1.0/groups/{gid}?$select=id,displayName",
-                    "/v1.0/groups?$filter=displayName eq 'x'&$select=id,displayName"):
+    with Simulator([SimTenant(snapshot, granted=granted)], OPEN) as sim, graph_client(sim, snapshot.tenant_id) as c:
+        for url in (
+            f"/v1.0/groups/{gid}?$select=id,displayName",
+            "/v1.0/groups?$filter=displayName eq 'x'&$select=id,displayName",
+        ):
             r = c.get(url)
             if allowed:
                 assert r.status_code == 200, r.text
@@ -96,8 +104,14 @@ def test_group_routes_need_a_group_permission(snapshot, granted, allowed) -> Non
 
 
 def test_group_routes_fail_when_the_snapshot_has_no_groups() -> None:
-    snap = generate_tenant(40, seed=2, now=NOW, options=GenOptions(
-        failed_sources={"group_members": "access denied (HTTP 403); the app needs GroupMember.Read.All"}))
+    snap = generate_tenant(
+        40,
+        seed=2,
+        now=NOW,
+        options=GenOptions(
+            failed_sources={"group_members": "access denied (HTTP 403); the app needs GroupMember.Read.All"}
+        ),
+    )
     with Simulator([SimTenant(snap)], OPEN) as sim, graph_client(sim, snap.tenant_id) as c:
         r = c.get(f"/v1.0/groups/{UNKNOWN}?$select=id,displayName")
         assert r.status_code == 403
@@ -108,9 +122,10 @@ def test_groups_filter_by_display_name(snapshot) -> None:
     groups = snapshot.records("group_members")
     target = groups[-1]
     quoted = target["displayName"].upper().replace("'", "''")
-    with Simulator([SimTenant(snapshot)], SimOptions(default_page=1, reports_per_10s=None,
-                                                     ca_per_second=None)) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
+    with (
+        Simulator([SimTenant(snapshot)], SimOptions(default_page=1, reports_per_10s=None, ca_per_second=None)) as sim,
+        graph_client(sim, snapshot.tenant_id) as c,
+    ):
         body = c.get(f"/v1.0/groups?$filter=displayName eq '{quoted}'&$select=id,displayName").json()
         assert body["@odata.context"].endswith("$metadata#groups(id,displayName)")
         assert body["value"] == [{"id": target["id"], "displayName": target["displayName"]}]
@@ -133,8 +148,9 @@ def test_organization_serves_tenant_meta_with_verified_domains(snapshot) -> None
         r = c.get("/v1.0/organization?$select=id,displayName,verifiedDomains")
         assert r.status_code == 200, r.text
         body = r.json()
-        assert body["@odata.context"] == (f"{sim.graph_endpoint}/v1.0/$metadata"
-                                          "#organization(id,displayName,verifiedDomains)")
+        assert body["@odata.context"] == (
+            f"{sim.graph_endpoint}/v1.0/$metadata#organization(id,displayName,verifiedDomains)"
+        )
         assert "@odata.nextLink" not in body and len(body["value"]) == 1
         org = body["value"][0]
         assert set(org) == {"id", "displayName", "verifiedDomains"}
@@ -146,12 +162,20 @@ def test_organization_serves_tenant_meta_with_verified_domains(snapshot) -> None
         assert [n for n, d in domains.items() if d["isInitial"]] == ["fabrikam.onmicrosoft.com"]
         assert all({"name", "isDefault", "isInitial", "type", "capabilities"} <= set(d) for d in domains.values())
         one = c.get(f"/v1.0/organization/{snapshot.tenant_id}?$select=displayName").json()
-        assert one == {"@odata.context": f"{sim.graph_endpoint}/v1.0/$metadata#organization(displayName)/$entity",
-                       "displayName": "Fabrikam Ltd"}
+        assert one == {
+            "@odata.context": f"{sim.graph_endpoint}/v1.0/$metadata#organization(displayName)/$entity",
+            "displayName": "Fabrikam Ltd",
+        }
         assert c.get(f"/v1.0/organization/{UNKNOWN}").status_code == 404
         assert c.get("/v1.0/organization?$select=id,nope").status_code == 400
-        batched = c.post("/v1.0/$batch", json={"requests": [
-            {"id": "o", "method": "GET", "url": "/organization?$select=id,displayName,verifiedDomains"}]}).json()
+        batched = c.post(
+            "/v1.0/$batch",
+            json={
+                "requests": [
+                    {"id": "o", "method": "GET", "url": "/organization?$select=id,displayName,verifiedDomains"}
+                ]
+            },
+        ).json()
         assert batched["responses"][0]["status"] == 200
         assert batched["responses"][0]["body"]["value"] == body["value"]
 
@@ -163,20 +187,25 @@ def test_organization_extra_verified_domains_from_tenant_meta() -> None:
     with Simulator([SimTenant(snap)], OPEN) as sim, graph_client(sim, snap.tenant_id) as c:
         org = c.get("/v1.0/organization?$select=verifiedDomains").json()["value"][0]
     flags = {d["name"]: (d["isDefault"], d["isInitial"]) for d in org["verifiedDomains"]}
-    assert flags == {"tailspin.onmicrosoft.com": (True, True), "tailspin.example": (False, False),
-                     "mail.tailspin.example": (False, False)}
+    assert flags == {
+        "tailspin.onmicrosoft.com": (True, True),
+        "tailspin.example": (False, False),
+        "mail.tailspin.example": (False, False),
+    }
 
 
-@pytest.mark.parametrize(("granted", "allowed"), [
-    ({"Organization.Read.All"}, True),
-    ({"Directory.Read.All"}, True),
-    ({"Organization.ReadWrite.All"}, True),
-    # documented: User.Read.All is not an application permission for GET /organization
-    ({"User.Read.All", "GroupMember.Read.All", "Policy.Read.All"}, False),
-])
+@pytest.mark.parametrize(
+    ("granted", "allowed"),
+    [
+        ({"Organization.Read.All"}, True),
+        ({"Directory.Read.All"}, True),
+        ({"Organization.ReadWrite.All"}, True),
+        # documented: User.Read.All is not an application permission for GET /organization
+        ({"User.Read.All", "GroupMember.Read.All", "Policy.Read.All"}, False),
+    ],
+)
 def test_organization_permissions(snapshot, granted, allowed) -> None:
-    with Simulator([SimTenant(snapshot, granted=granted)], OPEN) as sim, \
-            graph_client(sim, snapshot.tenant_id) as c:
+    with Simulator([SimTenant(snapshot, granted=granted)], OPEN) as sim, graph_client(sim, snapshot.tenant_id) as c:
         r = c.get("/v1.0/organization?$select=id,displayName,verifiedDomains")
     if allowed:
         assert r.status_code == 200 and r.json()["value"][0]["id"] == snapshot.tenant_id

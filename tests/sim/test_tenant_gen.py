@@ -26,42 +26,87 @@ FIXED = len(sc.SCENARIOS)
 # Required keys and their allowed types, per list source (the wire shape the collector receives).
 SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "users": {
-        "id": (str,), "userPrincipalName": (str,), "displayName": (str,), "userType": (str,),
-        "accountEnabled": (bool,), "createdDateTime": (str,), "assignedLicenses": (list,),
-        "onPremisesSyncEnabled": (bool, *N), "mail": (str, *N), "jobTitle": (str, *N),
-        "department": (str, *N), "passwordPolicies": (str,), "signInActivity": (dict, *N),
+        "id": (str,),
+        "userPrincipalName": (str,),
+        "displayName": (str,),
+        "userType": (str,),
+        "accountEnabled": (bool,),
+        "createdDateTime": (str,),
+        "assignedLicenses": (list,),
+        "onPremisesSyncEnabled": (bool, *N),
+        "mail": (str, *N),
+        "jobTitle": (str, *N),
+        "department": (str, *N),
+        "passwordPolicies": (str,),
+        "signInActivity": (dict, *N),
     },
     "per_user_mfa": {"id": (str,), "userPrincipalName": (str,), "perUserMfaState": (str,)},
     "registration_details": {
-        "id": (str,), "userPrincipalName": (str,), "userDisplayName": (str,), "userType": (str,),
-        "isAdmin": (bool,), "isMfaCapable": (bool,), "isMfaRegistered": (bool,),
-        "isPasswordlessCapable": (bool,), "isSsprCapable": (bool,), "isSsprEnabled": (bool,),
-        "isSsprRegistered": (bool,), "isSystemPreferredAuthenticationMethodEnabled": (bool,),
-        "lastUpdatedDateTime": (str,), "methodsRegistered": (list,),
-        "systemPreferredAuthenticationMethods": (list,), "userPreferredMethodForSecondaryAuthentication": (str,),
+        "id": (str,),
+        "userPrincipalName": (str,),
+        "userDisplayName": (str,),
+        "userType": (str,),
+        "isAdmin": (bool,),
+        "isMfaCapable": (bool,),
+        "isMfaRegistered": (bool,),
+        "isPasswordlessCapable": (bool,),
+        "isSsprCapable": (bool,),
+        "isSsprEnabled": (bool,),
+        "isSsprRegistered": (bool,),
+        "isSystemPreferredAuthenticationMethodEnabled": (bool,),
+        "lastUpdatedDateTime": (str,),
+        "methodsRegistered": (list,),
+        "systemPreferredAuthenticationMethods": (list,),
+        "userPreferredMethodForSecondaryAuthentication": (str,),
     },
     "role_definitions": {"id": (str,), "templateId": (str,), "displayName": (str,), "isBuiltIn": (bool,)},
     "role_assignments": {
-        "id": (str,), "principalId": (str,), "roleDefinitionId": (str,), "directoryScopeId": (str,),
+        "id": (str,),
+        "principalId": (str,),
+        "roleDefinitionId": (str,),
+        "directoryScopeId": (str,),
         "principal": (dict,),
     },
     "role_eligibility": {
-        "id": (str,), "principalId": (str,), "roleDefinitionId": (str,), "directoryScopeId": (str,),
-        "memberType": (str,), "startDateTime": (str,), "endDateTime": (str, *N),
+        "id": (str,),
+        "principalId": (str,),
+        "roleDefinitionId": (str,),
+        "directoryScopeId": (str,),
+        "memberType": (str,),
+        "startDateTime": (str,),
+        "endDateTime": (str, *N),
     },
     "group_members": {"id": (str,), "displayName": (str,), "members": (list,)},
     "conditional_access": {
-        "id": (str,), "displayName": (str,), "state": (str,), "conditions": (dict,), "grantControls": (dict,),
+        "id": (str,),
+        "displayName": (str,),
+        "state": (str,),
+        "conditions": (dict,),
+        "grantControls": (dict,),
     },
     "named_locations": {"@odata.type": (str,), "id": (str,), "displayName": (str,)},
     "sign_ins": {
-        "id": (str,), "createdDateTime": (str,), "userId": (str,), "userPrincipalName": (str,),
-        "appDisplayName": (str,), "clientAppUsed": (str,), "ipAddress": (str,), "status": (dict,),
+        "id": (str,),
+        "createdDateTime": (str,),
+        "userId": (str,),
+        "userPrincipalName": (str,),
+        "appDisplayName": (str,),
+        "clientAppUsed": (str,),
+        "ipAddress": (str,),
+        "status": (dict,),
     },
     "cas_mailboxes": {
-        "Guid": (str,), "ExternalDirectoryObjectId": (str,), "DisplayName": (str,), "PrimarySmtpAddress": (str,),
-        "ImapEnabled": (bool,), "PopEnabled": (bool,), "SmtpClientAuthenticationDisabled": (bool, *N),
-        "ActiveSyncEnabled": (bool,), "OWAEnabled": (bool,), "MAPIEnabled": (bool,), "EwsEnabled": (bool,),
+        "Guid": (str,),
+        "ExternalDirectoryObjectId": (str,),
+        "DisplayName": (str,),
+        "PrimarySmtpAddress": (str,),
+        "ImapEnabled": (bool,),
+        "PopEnabled": (bool,),
+        "SmtpClientAuthenticationDisabled": (bool, *N),
+        "ActiveSyncEnabled": (bool,),
+        "OWAEnabled": (bool,),
+        "MAPIEnabled": (bool,),
+        "EwsEnabled": (bool,),
     },
     "authentication_policies": {"Name": (str,), "AllowBasicAuthSmtp": (bool,), "AllowBasicAuthImap": (bool,)},
 }
@@ -88,6 +133,7 @@ def comparable(snap: Snapshot) -> dict:
 
 # --- determinism -------------------------------------------------------------------------------------
 
+
 def test_same_arguments_give_identical_records(tenant: Snapshot) -> None:
     again = generate_tenant(400, seed=7, now=NOW)
     assert comparable(again) == comparable(tenant)
@@ -99,8 +145,9 @@ def test_other_seed_or_name_changes_the_tenant(tenant: Snapshot) -> None:
     assert {u["id"] for u in recs(other, "users")}.isdisjoint({u["id"] for u in recs(tenant, "users")})
     fabrikam = generate_tenant(FIXED, seed=7, name="fabrikam", now=NOW)
     assert fabrikam.tenant["default_domain"] == "fabrikam.com"
-    assert all(u["userPrincipalName"].endswith(("@fabrikam.com", "@fabrikam.onmicrosoft.com"))
-               for u in recs(fabrikam, "users"))
+    assert all(
+        u["userPrincipalName"].endswith(("@fabrikam.com", "@fabrikam.onmicrosoft.com")) for u in recs(fabrikam, "users")
+    )
 
 
 def test_scenario_cast_is_the_same_whatever_the_size(tenant: Snapshot) -> None:
@@ -121,6 +168,7 @@ def test_records_are_plain_json(tenant: Snapshot, tmp_path) -> None:
 
 
 # --- wire shape --------------------------------------------------------------------------------------
+
 
 def test_every_catalog_source_is_present_and_collected(tenant: Snapshot) -> None:
     assert set(tenant.sources) == set(SOURCES)
@@ -163,7 +211,8 @@ def test_ids_dates_and_uniqueness(tenant: Snapshot) -> None:
             last = datetime.fromisoformat(activity["lastSuccessfulSignInDateTime"])
             assert created <= last <= NOW
             assert activity["lastSuccessfulSignInDateTime"] == max(
-                filter(None, (activity["lastSignInDateTime"], activity["lastNonInteractiveSignInDateTime"])))
+                filter(None, (activity["lastSignInDateTime"], activity["lastNonInteractiveSignInDateTime"]))
+            )
     window_start = NOW - timedelta(days=tenant.window_days)
     for s in recs(tenant, "sign_ins"):
         assert window_start <= datetime.fromisoformat(s["createdDateTime"]) <= NOW
@@ -184,8 +233,7 @@ def test_upns_on_the_tenant_domain_and_guests_ext(tenant: Snapshot) -> None:
 def test_role_assignments_reference_known_roles_and_principals(tenant: Snapshot) -> None:
     definitions = {d["id"]: d for d in recs(tenant, "role_definitions")}
     assert set(definitions) == set(BUILTIN_ROLES)
-    assert all(d["templateId"] == d["id"] and d["displayName"] == BUILTIN_ROLES[d["id"]]
-               for d in definitions.values())
+    assert all(d["templateId"] == d["id"] and d["displayName"] == BUILTIN_ROLES[d["id"]] for d in definitions.values())
     user_ids = {u["id"] for u in recs(tenant, "users")}
     group_ids = {g["id"] for g in recs(tenant, "group_members")}
     for a in recs(tenant, "role_assignments"):
@@ -208,6 +256,7 @@ def test_group_members_are_users_of_the_tenant(tenant: Snapshot) -> None:
 
 
 # --- the scenario cast -------------------------------------------------------------------------------
+
 
 def _ids(tenant: Snapshot) -> dict[str, str]:
     return {u["userPrincipalName"].split("@")[0]: u["id"] for u in recs(tenant, "users")}
@@ -233,8 +282,11 @@ def test_admin_scenarios(tenant: Snapshot) -> None:
     assert (tier0["id"], "Exchange Administrator") in active
     assert reg[ids["megan.bowen"]]["isAdmin"] is True
     # The guest admin and the stale / never-signed-in admins.
-    guest = next(u for u in recs(tenant, "users") if u["userType"] == "Guest" and u["id"] in
-                 {pid for pid, role in active if role == "Reports Reader"})
+    guest = next(
+        u
+        for u in recs(tenant, "users")
+        if u["userType"] == "Guest" and u["id"] in {pid for pid, role in active if role == "Reports Reader"}
+    )
     assert guest["userPrincipalName"] == "patti.fernandez_fabrikam.com#EXT#@contoso.onmicrosoft.com"
     users = by_upn(tenant)
     stale = users["diego.siciliani@contoso.com"]["signInActivity"]["lastSuccessfulSignInDateTime"]
@@ -246,8 +298,11 @@ def test_admin_scenarios(tenant: Snapshot) -> None:
 def test_service_account_scenarios(tenant: Snapshot) -> None:
     ids = _ids(tenant)
     pattern = re.compile(r"^(svc|sa|service|srv|noreply|no-reply|scan|scanner|printer|smtp|relay|app)[-_.]")
-    matching = {u["userPrincipalName"].split("@")[0] for u in recs(tenant, "users")
-                if pattern.match(u["userPrincipalName"].split("@")[0])}
+    matching = {
+        u["userPrincipalName"].split("@")[0]
+        for u in recs(tenant, "users")
+        if pattern.match(u["userPrincipalName"].split("@")[0])
+    }
     assert matching == {"svc-scanner", "svc-relay", "printer-3f"}  # noreply@ has no separator after it
     groups = {g["displayName"]: g for g in recs(tenant, "group_members")}
     members = {m["id"] for m in groups[sc.SERVICE_GROUP]["members"]}
@@ -268,7 +323,8 @@ def test_per_user_mfa_scenarios(tenant: Snapshot) -> None:
     scenario_ids = {u["id"] for u in recs(tenant, "users")[:FIXED]}
     states = Counter(
         (r["perUserMfaState"], users[r["id"]]["accountEnabled"])
-        for r in recs(tenant, "per_user_mfa") if r["id"] in scenario_ids
+        for r in recs(tenant, "per_user_mfa")
+        if r["id"] in scenario_ids
     )
     assert states[("enforced", True)] == 5  # adele, svc-scanner, three daily accounts
     assert states[("enabled", True)] == 4  # alex, three daily accounts
@@ -298,14 +354,20 @@ def test_conditional_access_scenarios(tenant: Snapshot) -> None:
     policies = {p["displayName"]: p for p in recs(tenant, "conditional_access")}
     assert recs(tenant, "security_defaults")["isEnabled"] is False
     assert Counter(p["state"] for p in policies.values()) == {
-        "enabled": 4, "enabledForReportingButNotEnforced": 2, "disabled": 1}
+        "enabled": 4,
+        "enabledForReportingButNotEnforced": 2,
+        "disabled": 1,
+    }
     admins = policies["Require MFA for admins"]["conditions"]["users"]
     assert set(admins["includeRoles"]) == set(PRIVILEGED_ROLES) and admins["excludeUsers"] == [ids["breakglass"]]
     phish = policies["Phishing-resistant MFA for Office 365"]
     assert phish["conditions"]["applications"]["includeApplications"] == ["Office365"]
     assert phish["grantControls"]["builtInControls"] == []
     assert phish["grantControls"]["authenticationStrength"]["allowedCombinations"] == [
-        "windowsHelloForBusiness", "fido2", "x509CertificateMultiFactor"]
+        "windowsHelloForBusiness",
+        "fido2",
+        "x509CertificateMultiFactor",
+    ]
     assert phish["conditions"]["users"]["excludeGroups"] == [groups[sc.SERVICE_GROUP]]
     staff = policies["Block legacy authentication (staff)"]
     assert staff["conditions"]["clientAppTypes"] == ["exchangeActiveSync", "other"]
@@ -313,8 +375,7 @@ def test_conditional_access_scenarios(tenant: Snapshot) -> None:
     assert staff["conditions"]["users"]["excludeUsers"] == [ids["svc-scanner"]]
     pin = policies["Pin svc-relay to HQ egress"]
     assert pin["conditions"]["users"]["includeUsers"] == [ids["svc-relay"]]
-    assert pin["conditions"]["locations"] == {"includeLocations": ["All"],
-                                              "excludeLocations": [locations["HQ"]["id"]]}
+    assert pin["conditions"]["locations"] == {"includeLocations": ["All"], "excludeLocations": [locations["HQ"]["id"]]}
     # No enabled policy is an MFA baseline for All users on All apps, nor blocks legacy auth for All users.
     for p in policies.values():
         if p["state"] == "enabled" and "All" in p["conditions"]["users"]["includeUsers"]:
@@ -330,12 +391,16 @@ def test_named_locations_and_legacy_trusted_ips(tenant: Snapshot) -> None:
     assert locations["HQ"]["isTrusted"] is True and locations["Branch Amsterdam"]["isTrusted"] is False
     assert [r["cidrAddress"] for r in locations["HQ"]["ipRanges"]] == ["203.0.113.0/24", "2001:db8:1::/48"]
     assert [r["@odata.type"] for r in locations["HQ"]["ipRanges"]] == [
-        "#microsoft.graph.iPv4CidrRange", "#microsoft.graph.iPv6CidrRange"]
-    assert locations["Partner range"]["ipRanges"] == [{"@odata.type": "#microsoft.graph.iPv4Range",
-                                                       "lowerAddress": "198.51.101.200",
-                                                       "upperAddress": "198.51.102.20"}]
+        "#microsoft.graph.iPv4CidrRange",
+        "#microsoft.graph.iPv6CidrRange",
+    ]
+    assert locations["Partner range"]["ipRanges"] == [
+        {"@odata.type": "#microsoft.graph.iPv4Range", "lowerAddress": "198.51.101.200", "upperAddress": "198.51.102.20"}
+    ]
     assert Counter(loc["@odata.type"] for loc in locations.values()) == {
-        "#microsoft.graph.ipNamedLocation": 4, "#microsoft.graph.countryNamedLocation": 1}
+        "#microsoft.graph.ipNamedLocation": 4,
+        "#microsoft.graph.countryNamedLocation": 1,
+    }
     legacy = recs(tenant, "mfa_service_policy")
     assert legacy["allowAppPasswords"] is True
     assert legacy["rememberMfaOnTrustedDevice"] == {"isEnabled": True, "allowedNumberOfDays": 14}
@@ -362,13 +427,17 @@ def test_sign_in_scenarios(tenant: Snapshot) -> None:
 
 # --- bulk, profile, scale ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("users,options", [
-    (FIXED, GenOptions()),
-    (400, GenOptions()),
-    (3000, GenOptions()),
-    (0, GenOptions(scenarios=False)),
-    (1500, GenOptions(scenarios=False, rates=Rates(guest=0.1, active_admins=0.01, legacy_users=0.05))),
-])
+
+@pytest.mark.parametrize(
+    "users,options",
+    [
+        (FIXED, GenOptions()),
+        (400, GenOptions()),
+        (3000, GenOptions()),
+        (0, GenOptions(scenarios=False)),
+        (1500, GenOptions(scenarios=False, rates=Rates(guest=0.1, active_admins=0.01, legacy_users=0.05))),
+    ],
+)
 def test_scale_profile_matches_what_is_generated(users: int, options: GenOptions) -> None:
     prof = scale_profile(users, options)
     snap = generate_tenant(users, seed=3, now=NOW, options=options)
@@ -396,8 +465,9 @@ def test_bulk_rates_at_20k_users() -> None:
     assert 0.27 < imap_pop < 0.33
     smtp_on = sum(m["SmtpClientAuthenticationDisabled"] is False for m in mailboxes) / len(mailboxes)
     assert 0.005 < smtp_on < 0.015
-    legacy_users = {s["userId"] for s in recs(snap, "sign_ins")
-                    if s["status"]["errorCode"] == 0 and s["userId"] in bulk_ids}
+    legacy_users = {
+        s["userId"] for s in recs(snap, "sign_ins") if s["status"]["errorCode"] == 0 and s["userId"] in bulk_ids
+    }
     assert len(legacy_users) == prof.bulk_legacy_users
     never = sum(u["signInActivity"] is None for u in bulk) / len(bulk)
     assert 0.02 < never < 0.04
@@ -417,6 +487,7 @@ def test_too_few_users_is_one_clear_error() -> None:
 
 
 # --- licence and failure knobs -----------------------------------------------------------------------
+
 
 def test_p1_licence_has_no_pim() -> None:
     snap = generate_tenant(FIXED, now=NOW, options=GenOptions(licence="p1"))
@@ -444,6 +515,7 @@ def test_failed_sources_option() -> None:
 
 # --- command line ------------------------------------------------------------------------------------
 
+
 def test_cli_writes_a_loadable_owner_only_snapshot(tmp_path, capsys) -> None:
     out = tmp_path / "t.json.gz"
     assert main(["--users", "120", "--seed", "5", "--now", "2026-11-23T06:00:00Z", "--out", str(out)]) == 0
@@ -460,4 +532,3 @@ def test_cli_rejects_bad_input(tmp_path, capsys) -> None:
         main(["--users", "100", "--now", "yesterday", "--out", str(tmp_path / "y.json.gz")])
     assert exc.value.code == 2
     assert "--now 'yesterday' is not an ISO-8601 date-time" in capsys.readouterr().err
-

@@ -30,13 +30,22 @@ def test_national_cloud_table_and_custom() -> None:
     assert endpoints_for(_tenant()).graph == "https://graph.microsoft.com"
     gov = endpoints_for(_tenant(cloud="usgov"))
     assert (gov.authority_host, gov.graph, gov.exchange) == (
-        "https://login.microsoftonline.us", "https://graph.microsoft.us", "https://outlook.office365.us")
+        "https://login.microsoftonline.us",
+        "https://graph.microsoft.us",
+        "https://outlook.office365.us",
+    )
     assert endpoints_for(_tenant(cloud="usgovdod")).graph == "https://dod-graph.microsoft.us"
     china = endpoints_for(_tenant(cloud="china"))
     assert china.authority("abc") == "https://login.chinacloudapi.cn/abc"
     assert china.graph_scope == "https://microsoftgraph.chinacloudapi.cn/.default"
-    custom = endpoints_for(_tenant(cloud="custom", authority_host="https://login.example/",
-                                   graph_endpoint="https://graph.example", exchange_endpoint="https://exo.example"))
+    custom = endpoints_for(
+        _tenant(
+            cloud="custom",
+            authority_host="https://login.example/",
+            graph_endpoint="https://graph.example",
+            exchange_endpoint="https://exo.example",
+        )
+    )
     assert custom.instance_discovery is False
     assert custom.authority("tid") == "https://login.example/tid"
     assert custom.exchange_scope == "https://exo.example/.default"
@@ -56,8 +65,9 @@ def test_certificate_pem_and_pfx_thumbprints(tmp_path) -> None:
 
     key = serialization.load_pem_private_key(key_pem.encode(), None)
     pfx = tmp_path / "app.pfx"
-    pfx.write_bytes(pkcs12.serialize_key_and_certificates(
-        b"app", key, cert, None, serialization.BestAvailableEncryption(b"pw")))
+    pfx.write_bytes(
+        pkcs12.serialize_key_and_certificates(b"app", key, cert, None, serialization.BestAvailableEncryption(b"pw"))
+    )
     cred2 = load_certificate(str(pfx), "pw", "t1")
     assert cred2.sha1_thumbprint == sha1 and cred2.certificate_pem.strip() == cert_pem.strip()
 
@@ -70,8 +80,9 @@ def test_certificate_pem_and_pfx_thumbprints(tmp_path) -> None:
 def test_encrypted_pem_needs_its_password(tmp_path) -> None:
     cert_pem, key_pem = make_app_certificate()
     key = serialization.load_pem_private_key(key_pem.encode(), None)
-    enc = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.BestAvailableEncryption(b"s3cret")).decode()
+    enc = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"s3cret")
+    ).decode()
     path = tmp_path / "enc.pem"
     path.write_text(enc + cert_pem)
     assert load_certificate(str(path), "s3cret", "t1").sha256_thumbprint

@@ -58,8 +58,12 @@ def _columns(keys: list[str], *, reviewer: bool, with_rule: bool) -> list[Col]:
         Col("First seen", 17),
     ]
     cols += [Col(key, 22) for key in keys]
-    cols += [Col("Other evidence", 30), Col("Waiver reason", 28), Col("Waiver approved by", 22),
-             Col("Waiver expires", 14)]
+    cols += [
+        Col("Other evidence", 30),
+        Col("Waiver reason", 28),
+        Col("Waiver approved by", 22),
+        Col("Waiver expires", 14),
+    ]
     if reviewer:
         cols += [Col("Owner", 18), Col("Decision", 16), Col("Due date", 12), Col("Notes", 40)]
     return cols
@@ -81,8 +85,12 @@ def findings_sheet(wb: xs.Workbook, title: str, findings: list[Finding], *, revi
         last = sheet.rows + 1
         decision, due = sheet.column("Decision"), sheet.column("Due date")
         validations = [
-            xs.Validation(f"{decision}2:{decision}{last}", "list", '"' + ",".join(DECISIONS) + '"',
-                          error="Choose Accept risk, Remediate or False positive."),
+            xs.Validation(
+                f"{decision}2:{decision}{last}",
+                "list",
+                '"' + ",".join(DECISIONS) + '"',
+                error="Choose Accept risk, Remediate or False positive.",
+            ),
             xs.Validation(f"{due}2:{due}{last}", "date", "1", operator="greaterThan", error="Enter a date."),
         ]
     sheet.finish(validations)
@@ -98,5 +106,6 @@ def rule_sheets(wb: xs.Workbook, ctx: ReportContext) -> None:
     for headline in ctx.headlines:
         for section in headline.rules:
             if section.outcome.sheet:
-                findings_sheet(wb, section.outcome.sheet, section.open + section.waived, reviewer=False,
-                               with_rule=False)
+                findings_sheet(
+                    wb, section.outcome.sheet, section.open + section.waived, reviewer=False, with_rule=False
+                )

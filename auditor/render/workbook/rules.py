@@ -33,8 +33,20 @@ def rules_sheet(wb: xs.Workbook, ctx: ReportContext) -> None:
     for s in ctx.rule_sections:
         o = s.outcome
         reason = o.reason or ("disabled in the configuration" if o.status == "disabled" else None)
-        sheet.append([o.id, o.title, o.severity, o.status, reason, len(s.open), len(s.waived), list(o.needs),
-                      o.rationale, o.remediation])
+        sheet.append(
+            [
+                o.id,
+                o.title,
+                o.severity,
+                o.status,
+                reason,
+                len(s.open),
+                len(s.waived),
+                list(o.needs),
+                o.rationale,
+                o.remediation,
+            ]
+        )
     sheet.finish()
 
 
@@ -43,9 +55,9 @@ def waivers_sheet(wb: xs.Workbook, ctx: ReportContext) -> None:
     for s in ctx.rule_sections:
         for f in s.waived:
             w = f.waiver or {}
-            sheet.append(["active", f.rule_id, f.entity_name, w.get("reason"), w.get("approved_by"),
-                          w.get("expires")])
+            sheet.append(["active", f.rule_id, f.entity_name, w.get("reason"), w.get("approved_by"), w.get("expires")])
     for w in ctx.expired_waivers:
-        sheet.append(["expired", w.get("rule"), w.get("entity"), w.get("reason"), w.get("approved_by"),
-                      w.get("expires")])
+        sheet.append(
+            ["expired", w.get("rule"), w.get("entity"), w.get("reason"), w.get("approved_by"), w.get("expires")]
+        )
     sheet.finish()

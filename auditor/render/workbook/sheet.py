@@ -35,8 +35,9 @@ class TableSheet:
         self._styles = wrap if any(wrap) else None
 
     def append(self, values: Sequence[Any]) -> None:
-        self.sheet.row([v if v is None else neutralise(v) if type(v) is str else cell_value(v) for v in values],
-                       self._styles)
+        self.sheet.row(
+            [v if v is None else neutralise(v) if type(v) is str else cell_value(v) for v in values], self._styles
+        )
         self.rows += 1
 
     def column(self, header: str) -> str:

@@ -19,29 +19,47 @@ def summary_sheet(wb: xs.Workbook, ctx: ReportContext) -> None:
             sheet.row([key, cell_value(value)], [xs.BOLD, xs.NORMAL])
 
     sheet.row([cell_value(f"Entra Auditor security review: {ctx.tenant_label}")], xs.TITLE)
-    pairs([
-        ("Tenant", ctx.tenant_name), ("Tenant ID", ctx.tenant.get("tenant_id")),
-        ("Default domain", ctx.tenant.get("default_domain")),
-        ("Run ID", ctx.run.id), ("Started (UTC)", ctx.run.started),
-        ("Finished (UTC)", ctx.run.finished), ("Run status", ctx.run.status),
-        ("Tool version", ctx.run.tool_version),
-        ("Previous run", ctx.previous_run_id or "none (first run)"),
-    ])
+    pairs(
+        [
+            ("Tenant", ctx.tenant_name),
+            ("Tenant ID", ctx.tenant.get("tenant_id")),
+            ("Default domain", ctx.tenant.get("default_domain")),
+            ("Run ID", ctx.run.id),
+            ("Started (UTC)", ctx.run.started),
+            ("Finished (UTC)", ctx.run.finished),
+            ("Run status", ctx.run.status),
+            ("Tool version", ctx.run.tool_version),
+            ("Previous run", ctx.previous_run_id or "none (first run)"),
+        ]
+    )
     sheet.row([])
     pairs([(f"Open {sev}", ctx.counts[sev]) for sev in SEVERITIES])
-    pairs([("Open in total", ctx.open_total), ("Waived", ctx.waived),
-           ("New since previous run", len(ctx.new) if ctx.has_history else None),
-           ("Resolved since previous run", len(ctx.resolved) if ctx.has_history else None),
-           ("Rules not assessed", len(ctx.not_assessed)),
-           ("Expired waivers", len(ctx.expired_waivers))])
+    pairs(
+        [
+            ("Open in total", ctx.open_total),
+            ("Waived", ctx.waived),
+            ("New since previous run", len(ctx.new) if ctx.has_history else None),
+            ("Resolved since previous run", len(ctx.resolved) if ctx.has_history else None),
+            ("Rules not assessed", len(ctx.not_assessed)),
+            ("Expired waivers", len(ctx.expired_waivers)),
+        ]
+    )
     sheet.row([])
     if ctx.coverage_warnings or ctx.not_assessed:
-        sheet.row(["WARNING: incomplete data. Rules not assessed are NOT a pass; "
-                   "see the Rules sheet for reasons."], xs.WARNING)
+        sheet.row(
+            ["WARNING: incomplete data. Rules not assessed are NOT a pass; see the Rules sheet for reasons."],
+            xs.WARNING,
+        )
     sheet.row(["Data source", "Status", "Items", "Reason"], xs.HEADER)
     for c in ctx.coverage:
-        sheet.row([cell_value(c.get("source")), cell_value(c.get("status")), cell_value(c.get("items")),
-                   cell_value(c.get("reason"))])
+        sheet.row(
+            [
+                cell_value(c.get("source")),
+                cell_value(c.get("status")),
+                cell_value(c.get("items")),
+                cell_value(c.get("reason")),
+            ]
+        )
     for text in ctx.run.errors:
         sheet.row(["Run error", cell_value(text)], [xs.BOLD, xs.NORMAL])
     sheet.close()
