@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("engine",),
     ("history",),
     ("render",),
+    ("remediate",),  # PowerShell from a run's findings (never executed)
     ("deliver",),
     ("doctor",),
     ("sim",),
