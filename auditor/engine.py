@@ -115,19 +115,21 @@ def _run_rule(spec: RuleSpec, model: TenantModel, rule_config: RuleConfig | None
         return outcome, []
     params = {**spec.params, **(rule_config.params if rule_config else {})}
     outcome.params = params
+    ctx = RuleContext(spec=spec, params=params)
     try:
-        findings = list(spec.func(model, RuleContext(spec=spec, params=params)))
+        findings = list(spec.func(model, ctx))
     except NotAssessed as exc:
         outcome.status, outcome.reason = "not_assessed", exc.reason
         return outcome, []
     if rule_config is not None and rule_config.severity:
         for finding in findings:
             finding.severity = rule_config.severity
-    partial = [name for name in spec.optional_needs if name not in model.available]
+    partial = [
+        f"{n} ({model.source_reasons.get(n, 'not collected')})" for n in spec.optional_needs if n not in model.available
+    ]
+    partial += ctx.limits
     if partial:
-        outcome.reason = "assessed without " + "; ".join(
-            f"{n} ({model.source_reasons.get(n, 'not collected')})" for n in partial
-        )
+        outcome.reason = "assessed without " + "; ".join(partial)
     outcome.findings = len(findings)
     return outcome, findings
 

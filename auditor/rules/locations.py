@@ -293,7 +293,12 @@ def trusted_location_too_broad(model: TenantModel, ctx: RuleContext) -> Iterator
             },
             "high" if exempting else None,
         )
-    if model.legacy_mfa.trusted_ips_known:
+    if not model.legacy_mfa.trusted_ips_known:
+        ctx.assessed_without(
+            "the legacy MFA trusted IPs (the list is unknown: the legacy MFA service settings have no recognisable "
+            "list of ranges and config legacy_mfa.trusted_ips is not set)"
+        )
+    else:
         for row in rows(broad[broad["origin"] == "legacy_trusted_ips"]):
             exempting = exemption(None)
             yield _range_finding(

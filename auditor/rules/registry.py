@@ -35,6 +35,11 @@ class RuleContext:
 
     spec: RuleSpec
     params: dict[str, Any]
+    limits: list[str] = field(default_factory=list)
+
+    def assessed_without(self, what: str) -> None:
+        """Say that part of the rule could not be assessed (it stays assessed on the rest; the reason says so)."""
+        self.limits.append(what)
 
     def finding(
         self,

@@ -74,3 +74,7 @@ def test_unknown_trusted_ips_leave_the_trusted_ip_rules_not_assessed() -> None:
     for rule_id in ("trusted-ips-duplicate-named-locations", "trusted-ips-private-range", "trusted-ips-ipv4-only"):
         assert outcomes[rule_id].status == "not_assessed", rule_id
         assert "legacy_mfa.trusted_ips" in outcomes[rule_id].reason
+    # the fourth trusted-IP rule still assesses the named locations, and says the legacy list was not assessed
+    too_broad = outcomes["trusted-location-too-broad"]
+    assert too_broad.status == "assessed"
+    assert too_broad.reason is not None and "legacy MFA trusted IPs" in too_broad.reason
