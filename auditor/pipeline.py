@@ -162,7 +162,14 @@ def deliver_report(
     if context is None:  # a re-delivery outside a run: the context without the model's entity rows
         context = build_report_context(result)
     message = compose_email(
-        context, attachments, sender=email.sender, to=email.to, cc=email.cc, zip_over_mb=email.zip_attachments_over_mb
+        context,
+        attachments,
+        sender=email.sender,
+        to=email.to,
+        cc=email.cc,
+        zip_over_mb=email.zip_attachments_over_mb,
+        max_attachment_mb=email.max_attachment_mb,
+        report_location=str(report_dir),
     )
     return deliver_email(email, tenant, message, run_id=result.run.id, report_dir=report_dir)
 
