@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO
 
+from auditor.terminal import clean
+
 Progress = Callable[[str, str, int | None], None]
 PHASES = ("evaluate", "record", "render", "deliver")
 _lock = threading.Lock()
@@ -47,7 +49,11 @@ def plain_printer(tenant: str, stream: IO[str] | None = None) -> Progress:
         if status in ("running", "started") and step not in PHASES:
             return
         with _lock:
-            print(f"{_stamp()} [{tenant}] {describe(step, status, items)}", file=stream or sys.stderr, flush=True)
+            print(
+                f"{_stamp()} [{clean(tenant)}] {clean(describe(step, status, items), 200)}",
+                file=stream or sys.stderr,
+                flush=True,
+            )
 
     return report
 
@@ -106,12 +112,12 @@ class Board:
                 total = f"{len(row.finished)}/{len(row.sources)}" if row.sources else "-"
                 failed = f" ({len(row.failed)} failed)" if row.failed else ""
                 table.add_row(
-                    tenant,
+                    clean(tenant),
                     row.phase,
                     total + failed,
                     f"{row.items:,}",
                     f"{int(elapsed // 60)}:{elapsed % 60:04.1f}",
-                    row.last[:60],
+                    clean(row.last, 60),
                 )
         return table
 

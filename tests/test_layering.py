@@ -19,7 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("auditor", "cli_examples", "errors", "gcpause", "progress", "terminal"),  # the package root and utilities
+    ("auditor", "cli_examples", "errors", "gcpause", "terminal"),  # the package root (version) and utilities
+    ("progress",),  # progress lines and the live table (prints tenant names through terminal.clean)
     ("config",),
     ("sources",),  # the catalog of data sources (names, endpoints, permissions)
     ("snapshot",),
