@@ -2,13 +2,15 @@
 
 Exit codes: 0 ran (no open finding at or above ``--fail-on``); 1 findings at or above ``--fail-on``;
 2 bad usage or invalid config; 3 a run failed or was partial (takes precedence over 1).
-Errors are one sentence; ``--debug`` shows tracebacks.
+Errors are one sentence, printed once; ``--debug`` shows tracebacks. ``entra-auditor`` without arguments prints
+the help and exits 0. Output cut short by a closed pipe (``| head``) ends quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor import __version__
+from auditor.cli_examples import EXAMPLES, OVERVIEW
 from auditor.config import AuditorConfig, load_config, resolve_config_path
 from auditor.errors import AuditorError, UsageError
 from auditor.findings import SEVERITIES, at_least
@@ -31,7 +34,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="entra-auditor", description="Audit Microsoft Entra ID and Exchange Online tenants.")
+    parser = _Parser(
+        prog="entra-auditor",
+        description="Audit Microsoft Entra ID and Exchange Online tenants.",
+        epilog=OVERVIEW,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"entra-auditor {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -57,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     collect = sub.add_parser("collect", parents=[common], help="collect only and write a snapshot file")
     collect.add_argument("--tenant", help="tenant name (default: the only configured tenant)")
-    collect.add_argument("--out", required=True, help="snapshot file to write (.json.gz)")
+    collect.add_argument("--out", required=True, help="snapshot file to write (gzip; '.json.gz' is added if missing)")
 
     schedule = sub.add_parser("schedule", parents=[common], help="run the scheduler in the foreground")
     schedule.add_argument(
@@ -76,10 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--tenant", help="tenant name (default: all)")
 
     history = sub.add_parser("history", parents=[common], help="list past runs; 'history diff A B'")
-    history.add_argument("action", nargs="?", choices=["list", "diff"], default="list")
+    history.add_argument(
+        "action", nargs="?", choices=["list", "diff"], default="list", help="list runs (default) or diff two runs"
+    )
     history.add_argument("runs", nargs="*", help="with diff: two run ids")
     history.add_argument("--tenant", help="only this tenant")
-    history.add_argument("--limit", type=int, default=50)
+    history.add_argument("--limit", type=int, default=50, help="show at most this many runs (default: 50)")
 
     remediate = sub.add_parser(
         "remediate", parents=[common], help="write (never run) the commands that would fix the open findings"
@@ -100,7 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     remediate.add_argument("--out", metavar="FILE", help="script to write (default: ./remediate-<tenant>.ps1)")
 
     worker = sub.add_parser("worker", parents=[common], help="run a scale-out worker (Celery)")
-    worker.add_argument("--concurrency", type=int, default=1)
+    worker.add_argument("--concurrency", type=int, default=1, help="audits this worker runs at once (default: 1)")
+    for name, command in sub.choices.items():
+        command.epilog = command.epilog or EXAMPLES.get(name)
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
@@ -171,7 +184,7 @@ def _exit_code(outcomes: list[Any], fail_on: str | None) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from auditor.pipeline import run_audit, run_audits
-    from auditor.progress import progress_printer
+    from auditor.progress import progress_display
     from auditor.snapshot import load
 
     offline = args.demo or args.snapshot
@@ -182,16 +195,19 @@ def cmd_audit(args: argparse.Namespace) -> int:
         snapshot = load(args.snapshot) if args.snapshot else None
         # Without a configuration file an offline run keeps no history (no database appears in the cwd).
         history = _history(config, args) if resolve_config_path(args.config) is not None else None
-        outcome = run_audit(
-            config,
-            args.tenant[0] if args.tenant else None,
-            snapshot=snapshot,
-            demo=args.demo,
-            out_dir=out,
-            formats=formats,
-            email=args.email,
-            history=history,
-        )
+        label = args.tenant[0] if args.tenant else (snapshot.tenant_name if snapshot else "demo")
+        with progress_display([label]) as progress_for:
+            outcome = run_audit(
+                config,
+                args.tenant[0] if args.tenant else None,
+                snapshot=snapshot,
+                demo=args.demo,
+                out_dir=out,
+                formats=formats,
+                email=args.email,
+                history=history,
+                progress=progress_for(label),
+            )
         outcomes = [outcome]
     else:
         names = args.tenant or [t.name for t in config.tenants]
@@ -199,23 +215,28 @@ def cmd_audit(args: argparse.Namespace) -> int:
             raise UsageError("The configuration lists no tenants; add one under 'tenants' or use --demo.")
         for name in names:
             config.tenant(name)
-        outcomes = run_audits(
-            config,
-            names,
-            history=_history(config, args),
-            out_dir=out,
-            formats=formats,
-            email=args.email,
-            progress_for=progress_printer,
-        )
+        with progress_display(names) as progress_for:
+            outcomes = run_audits(
+                config,
+                names,
+                history=_history(config, args),
+                out_dir=out,
+                formats=formats,
+                email=args.email,
+                progress_for=progress_for,
+            )
     for outcome in outcomes:
         _print_outcome(outcome)
+    from auditor.waiver_report import waiver_warnings
+
+    for line in waiver_warnings(config.waivers, [o.result for o in outcomes if o.result is not None]):
+        print(f"warning: {clean(line, 400)}", file=sys.stderr)
     return _exit_code(outcomes, args.fail_on)
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
     from auditor.collect.collector import collect_tenant
-    from auditor.progress import progress_printer
+    from auditor.progress import progress_display
     from auditor.snapshot import save
 
     config = _config(args)
@@ -225,13 +246,22 @@ def cmd_collect(args: argparse.Namespace) -> int:
         tenant = config.tenants[0]
     else:
         raise UsageError("Name the tenant to collect with --tenant (the configuration lists several or none).")
-    snapshot = collect_tenant(tenant, config, progress=progress_printer(tenant.name))
-    path = save(snapshot, args.out)
+    with progress_display([tenant.name]) as progress_for:
+        snapshot = collect_tenant(tenant, config, progress=progress_for(tenant.name))
+    path = save(snapshot, snapshot_name(args.out))
     failed = [c for c in snapshot.coverage() if c["status"] == "failed"]
     print(f"{tenant.name}: snapshot written to {path}")
     for c in failed:
         print(f"  failed: {c['source']} — {clean(c['reason'], 300)}", file=sys.stderr)
     return 3 if failed else 0
+
+
+def snapshot_name(out: str) -> Path:
+    """Snapshots are gzip: ``x`` and ``x.json`` become ``x.json.gz``; a name ending in ``.gz`` is kept."""
+    path = Path(out)
+    if path.name.endswith(".gz"):
+        return path
+    return path.with_name(path.name + (".gz" if path.name.endswith(".json") else ".json.gz"))
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -276,7 +306,12 @@ def cmd_history(args: argparse.Namespace) -> int:
             raise UsageError("history diff needs two run ids: entra-auditor history diff A B")
         print(format_diff(store.diff(args.runs[0], args.runs[1])))
     else:
-        print(format_runs(store.list_runs(tenant=args.tenant, limit=args.limit)))
+        runs = store.list_runs(tenant=args.tenant, limit=args.limit)
+        if args.tenant and not runs and args.tenant not in {t.name for t in config.tenants}:
+            raise UsageError(
+                f"There is no tenant {args.tenant!r}: it is not in the configuration and has no recorded runs."
+            )
+        print(format_runs(runs))
     return 0
 
 
@@ -351,13 +386,40 @@ COMMANDS = {
 }
 
 
+def _quiet_pipe() -> int:
+    """stdout's reader went away (``| head``): drop what is left, exit like a process killed by SIGPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + 13
+
+
+class _NotReportedElsewhere(logging.Filter):
+    """Tenant and delivery failures are on each run's outcome and printed from there: not logged twice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name != "auditor.pipeline"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        parser.print_help()
+        return 0
+    args = parser.parse_args(argv)
+    root = logging.getLogger()
+    if not root.handlers:  # what logging.basicConfig does, with the filter on the one handler
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        if not args.debug:
+            handler.addFilter(_NotReportedElsewhere())
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG if args.debug else logging.WARNING)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _quiet_pipe()
     except AuditorError as exc:
         if args.debug:
             traceback.print_exc()

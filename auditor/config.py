@@ -162,6 +162,8 @@ class EmailConfig(_Strict):
     cc: list[str] = Field(default_factory=list)
     smtp: SmtpConfig | None = None
     zip_attachments_over_mb: float = 3.0
+    # Above this (encoded) size only the workbook is attached, or nothing; the body names the report folder.
+    max_attachment_mb: float = Field(default=20.0, gt=0)
 
 
 class ServiceAccountConfig(_Strict):

@@ -20,6 +20,7 @@ A failure of one tenant never raises out of ``run_audits``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -161,7 +162,14 @@ def deliver_report(
     if context is None:  # a re-delivery outside a run: the context without the model's entity rows
         context = build_report_context(result)
     message = compose_email(
-        context, attachments, sender=email.sender, to=email.to, cc=email.cc, zip_over_mb=email.zip_attachments_over_mb
+        context,
+        attachments,
+        sender=email.sender,
+        to=email.to,
+        cc=email.cc,
+        zip_over_mb=email.zip_attachments_over_mb,
+        max_attachment_mb=email.max_attachment_mb,
+        report_location=str(report_dir),
     )
     return deliver_email(email, tenant, message, run_id=result.run.id, report_dir=report_dir)
 
@@ -226,8 +234,10 @@ def run_audit(
     snapshot = obtain_snapshot(config, tenant_name, snapshot=snapshot, demo=demo, progress=progress)
     name = tenant_name or snapshot.tenant_name
     outcome = RunOutcome(tenant=name)
+    phase(progress, "evaluate", "started")
     model = build_model(snapshot, config.classification, config.legacy_mfa)
     result = evaluate(model, REGISTRY, config.rules, config.waivers, coverage=snapshot.coverage(), now=now, run=run)
+    phase(progress, "evaluate", "done", len(result.findings))
     outcome.result = result
     annotate_history(result, history)
     context = build_report_context(result, model)  # built once: every renderer and the e-mail read it
@@ -235,11 +245,26 @@ def run_audit(
 
     base = Path(out_dir) if out_dir is not None else Path(config.reports.dir)
     outcome.report_dir = report_folder(base, name, started)
+    phase(progress, "render", "started")
     outcome.files = render_all(context, snapshot, outcome.report_dir, formats or config.reports.formats)
+    phase(progress, "render", "done", len(outcome.files))
     if send:
+        phase(progress, "deliver", "started")
         outcome.email_sent = _deliver(config, name, result, outcome, context)
+        phase(progress, "deliver", "done")
+    if history is not None:
+        phase(progress, "record", "started")
     record_history(history, result, outcome.report_dir, name, config.reports.keep_runs)
+    if history is not None:
+        phase(progress, "record", "done")
     return outcome
+
+
+def phase(progress: Progress | None, step: str, status: str, items: int | None = None) -> None:
+    """Report a phase after collection (``auditor.progress.PHASES``); a broken display never stops a run."""
+    if progress is not None:
+        with contextlib.suppress(Exception):
+            progress(step, status, items)
 
 
 def run_audits(

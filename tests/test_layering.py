@@ -19,7 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("auditor", "errors", "gcpause", "progress", "terminal"),  # the package root (version) and utilities
+    ("auditor", "cli_examples", "errors", "gcpause", "terminal"),  # the package root (version) and utilities
+    ("progress",),  # progress lines and the live table (prints tenant names through terminal.clean)
     ("config",),
     ("sources",),  # the catalog of data sources (names, endpoints, permissions)
     ("snapshot",),
@@ -29,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("collect",),
     ("model",),
     ("rules",),
-    ("engine",),
+    ("engine", "waiver_report"),  # waiver_report: end-of-run notes on unused and expired waivers
     ("history",),
     ("render",),
     ("remediate",),  # PowerShell from a run's findings (never executed)

@@ -74,6 +74,31 @@ def _attachment_parts(
     return out
 
 
+def _encoded_size(parts: Sequence[tuple[str, bytes, str]]) -> int:
+    """Bytes the attachments take in the MIME message (base64: 4 per 3, plus line breaks)."""
+    return sum((len(data) + 2) // 3 * 4 * 77 // 76 for _n, data, _t in parts)
+
+
+def fit_attachments(
+    attachments: Sequence[Path], zip_over_mb: float | None, zip_name: str, max_mb: float | None
+) -> tuple[list[tuple[str, bytes, str]], list[str]]:
+    """The attachment parts within ``max_mb`` megabytes (encoded) and the names of the files left out.
+
+    Everything when it fits; else the workbook alone (``.xlsx``) when that fits; else nothing. A message
+    above the limit is never composed, however large the tenant.
+    """
+    parts = _attachment_parts(attachments, zip_over_mb, zip_name)
+    if max_mb is None or _encoded_size(parts) <= max_mb * 1024 * 1024:
+        return parts, []
+    names = [Path(p).name for p in attachments]
+    workbook = [p for p in attachments if Path(p).suffix.lower() == ".xlsx"]
+    if workbook:
+        parts = _attachment_parts(workbook, zip_over_mb, zip_name)
+        if _encoded_size(parts) <= max_mb * 1024 * 1024:
+            return parts, [n for n in names if n != Path(workbook[0]).name]
+    return [], names
+
+
 def compose_email(
     context: ReportContext,
     attachments: Sequence[Path],
@@ -82,17 +107,22 @@ def compose_email(
     to: Sequence[str],
     cc: Sequence[str] = (),
     zip_over_mb: float | None = 3.0,
+    max_attachment_mb: float | None = None,
+    report_location: str | None = None,
 ) -> EmailMessage:
     """Build the MIME message: multipart/mixed[ multipart/alternative[text, html], attachments... ].
 
     ``attachments`` (the files of the renderers registered with ``attach=True``) are attached as they
     are, or as one ``.zip`` when their total size exceeds ``zip_over_mb`` megabytes (config
-    ``email.zip_attachments_over_mb``; None never zips). The Message-ID is derived from the run id (see ``message_id``).
+    ``email.zip_attachments_over_mb``; None never zips). Above ``max_attachment_mb`` (config
+    ``email.max_attachment_mb``) only the workbook is attached, or nothing (``fit_attachments``), and the body
+    says that the reports are in ``report_location``. The Message-ID is derived from the run id (see ``message_id``).
     """
     if not to:
         raise RenderError("The e-mail has no recipients (email.to is empty).")
     day = context.run.started.strftime("%Y%m%d-%H%M")
-    parts = _attachment_parts(attachments, zip_over_mb, f"entra-audit-{file_component(context.tenant_name)}-{day}.zip")
+    zip_name = f"entra-audit-{file_component(context.tenant_name)}-{day}.zip"
+    parts, omitted = fit_attachments(attachments, zip_over_mb, zip_name, max_attachment_mb)
     subject = subject_for(context)
     env = make_environment({"when": _when})
     template_vars = {
@@ -102,6 +132,10 @@ def compose_email(
         "limit": LIST_LIMIT,
         "subject": subject,
         "attachment_names": [name for name, _d, _t in parts],
+        "omitted": omitted,
+        "max_attachment_mb": max_attachment_mb,
+        "report_location": report_location,
+        "rule_titles": {s.outcome.id: s.outcome.title for s in context.rule_sections},
     }
     msg = EmailMessage()
     msg["Subject"] = subject

@@ -1,4 +1,9 @@
-"""JSON-line logging for the long-running processes (``schedule``, ``schedule --dispatch``)."""
+"""Logging for the long-running processes (``schedule``, ``schedule --dispatch``).
+
+One sink: JSON lines when the stream is not a terminal (journald, containers, log shipping), one readable
+line per event with its fields (``tenant=… next_run_time=…``) when it is. The ``auditor`` and ``apscheduler``
+loggers do not propagate meanwhile, so the CLI's root handler never prints the same event a second time.
+"""
 
 from __future__ import annotations
 
@@ -33,19 +38,46 @@ class JsonLineFormatter(logging.Formatter):
         return json.dumps(doc, default=str, ensure_ascii=False)
 
 
+class HumanLineFormatter(logging.Formatter):
+    """``<local time> <LEVEL> <message>  key=value ...`` with the record's ``extra`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        fields = " ".join(
+            f"{key}={value}"
+            for key, value in vars(record).items()
+            if key not in _STANDARD_ATTRS and key != "event" and not key.startswith("_") and value is not None
+        )
+        line = f"{ts} {record.levelname:7} {record.getMessage()}" + (f"  {fields}" if fields else "")
+        if record.exc_info and record.exc_info[0] is not None:
+            line += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        return line
+
+
+def _is_tty(stream: IO[str]) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 @contextmanager
 def json_logging(stream: IO[str] | None = None, level: int = logging.INFO) -> Iterator[None]:
-    """Send ``auditor.*`` and ``apscheduler.*`` logs as JSON lines to ``stream`` (stderr) meanwhile."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonLineFormatter())
+    """Send ``auditor.*`` and ``apscheduler.*`` logs to ``stream`` (stderr) only, meanwhile: JSON lines,
+    or readable lines when ``stream`` is a terminal."""
+    target = stream or sys.stderr
+    handler = logging.StreamHandler(target)
+    handler.setFormatter(HumanLineFormatter() if _is_tty(target) else JsonLineFormatter())
     loggers = [logging.getLogger("auditor"), logging.getLogger("apscheduler")]
-    saved = [(lg, lg.level) for lg in loggers]
+    saved = [(lg, lg.level, lg.propagate) for lg in loggers]
     for lg in loggers:
         lg.addHandler(handler)
         lg.setLevel(level)
+        lg.propagate = False
     try:
         yield
     finally:
-        for lg, old in saved:
+        for lg, old, propagate in saved:
             lg.removeHandler(handler)
             lg.setLevel(old)
+            lg.propagate = propagate

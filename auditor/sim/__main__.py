@@ -15,6 +15,7 @@ import yaml
 from auditor.errors import AuditorError
 from auditor.sim.options import SimOptions, SimTenant
 from auditor.sim.server import Simulator
+from auditor.sim.state_dir import SimState, load_state, open_state_dir, save_state
 
 SECRET_ENV = "ENTRA_AUDITOR_SIM_SECRET"  # noqa: S105 - the name of an env var
 
@@ -35,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
     p.add_argument("--identity-budget", type=int, default=None, help="identity resource units per 10 s")
     p.add_argument("--no-throttle", action="store_true", help="switch off the reports and CA rate limits")
+    p.add_argument(
+        "--state",
+        metavar="DIR",
+        help="keep the ports, the CA and the client secret in DIR (0700) so a restart serves the same endpoints",
+    )
     return p
 
 
@@ -57,7 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     secret = os.environ.get(SECRET_ENV)
     generated = secret is None
-    secret = secret or secrets.token_urlsafe(24)
+    state_dir = open_state_dir(args.state) if args.state else None
+    state = load_state(state_dir) if state_dir is not None else SimState(secret=secrets.token_urlsafe(24))
+    secret = secret or state.secret
     options = SimOptions(latency_ms=args.latency_ms, identity_budget_units=args.identity_budget)
     if args.no_throttle:
         options.reports_per_10s = None
@@ -65,16 +73,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim = Simulator(
         [SimTenant(snapshot, client_id=args.client_id, client_secret=secret)],
         options,
-        port=args.port,
-        exchange_port=args.exchange_port,
+        port=args.port or state.port,
+        exchange_port=args.exchange_port or state.exchange_port,
+        state_dir=state_dir,
     )
     try:
         sim.start()
     except OSError as exc:
         print(f"Cannot listen on the requested port ({exc.strerror}).", file=sys.stderr)
         return 2
+    if state_dir is not None:
+        save_state(state_dir, SimState(*sim.ports, secret=secret))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())  # also while the endpoints are being printed
     try:
         print(
             f"Simulated tenant {snapshot.tenant_name} ({snapshot.tenant_id}), "
@@ -85,7 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  Exchange endpoint {sim.exchange_endpoint}")
         print(f"  CA bundle         {sim.ca_bundle_path}")
         print()
-        if generated:
+        if generated and state_dir is not None:
+            print(f"# the simulator's client secret (kept in {state_dir}; not a real credential):")
+            print(f"export {SECRET_ENV}={secret}")
+        elif generated:
             print("# a throwaway client secret for this simulator run (not a real credential):")
             print(f"export {SECRET_ENV}={secret}")
         else:

@@ -72,8 +72,12 @@ class Simulator:
         host: str = "127.0.0.1",
         port: int = 0,
         exchange_port: int = 0,
+        state_dir: Path | None = None,
     ) -> None:
+        """``state_dir``: keep the CA there across restarts (see ``auditor.sim.state_dir``) instead of a
+        temporary directory removed on stop."""
         self.options = options or SimOptions()
+        self._state_dir = state_dir
         self._specs = list(tenants)
         if not self._specs:
             raise ValueError("Simulator needs at least one SimTenant.")
@@ -102,8 +106,11 @@ class Simulator:
                 if key in self.tenants:
                     raise ValueError(f"Two simulated tenants share the identifier {key!r}.")
                 self.tenants[key] = st
-        self._tmpdir = Path(tempfile.mkdtemp(prefix="entra-auditor-sim-"))
-        self._tls = TlsMaterial(self._tmpdir)
+        if self._state_dir is not None:
+            self._tls = TlsMaterial(self._state_dir, persistent=True)
+        else:
+            self._tmpdir = Path(tempfile.mkdtemp(prefix="entra-auditor-sim-"))
+            self._tls = TlsMaterial(self._tmpdir)
         signer = TokenSigner()
         self._ctx = SimContext(self.options, PageTokens(secrets.token_bytes(16)), random.Random(self.options.seed))
         throttles = Throttles(self.options)
@@ -196,6 +203,11 @@ class Simulator:
         self.stop()
 
     # -- public surface ----------------------------------------------------------------------------
+    @property
+    def ports(self) -> tuple[int, int]:
+        """The bound (login + Graph, Exchange) ports."""
+        return self._require_ports()
+
     def _require_ports(self) -> tuple[int, int]:
         if self._ports is None:
             raise RuntimeError("The simulator is not running; call start() or use it as a context manager.")

@@ -14,19 +14,34 @@ from cryptography.x509.oid import NameOID
 
 
 class TlsMaterial:
-    """A CA (its PEM written to ``directory``) and a server context for 127.0.0.1/localhost/::1."""
+    """A CA (its PEM written to ``directory``) and a server context for 127.0.0.1/localhost/::1.
 
-    def __init__(self, directory: Path) -> None:
-        self._ca = trustme.CA(organization_name="Entra Auditor simulator")
-        self._leaf = self._ca.issue_cert("127.0.0.1", "localhost", "::1")
+    ``persistent``: the CA's key is kept next to it (``sim-ca-key.pem``, 0600) and reused by the next start,
+    so a CA bundle given to the auditor once stays valid across simulator restarts.
+    """
+
+    def __init__(self, directory: Path, *, persistent: bool = False) -> None:
         self.ca_bundle_path = directory / "sim-ca.pem"
-        self.ca_bundle_path.write_bytes(self._ca.cert_pem.bytes())
-        self.ca_bundle_path.chmod(0o600)
+        key_path = directory / "sim-ca-key.pem"
+        if persistent and self.ca_bundle_path.is_file() and key_path.is_file():
+            self._ca = trustme.CA.from_pem(self.ca_bundle_path.read_bytes(), key_path.read_bytes())
+        else:
+            self._ca = trustme.CA(organization_name="Entra Auditor simulator")
+            if persistent:
+                _write_private(key_path, self._ca.private_key_pem.bytes())
+            _write_private(self.ca_bundle_path, self._ca.cert_pem.bytes())
+        self._leaf = self._ca.issue_cert("127.0.0.1", "localhost", "::1")
 
     def server_context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._leaf.configure_cert(ctx)
         return ctx
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_bytes(data)
 
 
 def make_app_certificate(common_name: str = "entra-auditor-sim-app", days: int = 365) -> tuple[str, str]:
