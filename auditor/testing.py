@@ -122,7 +122,17 @@ def baseline() -> Records:
         "cas_mailboxes": [mailbox(u["id"], u["userPrincipalName"]) for u in users],
         "transport_config": {"SmtpClientAuthenticationDisabled": True},
         "authentication_policies": [],
-        "organization_config": {"OAuth2ClientProfileEnabled": True},
+        "organization_config": {"OAuth2ClientProfileEnabled": True, "DefaultAuthenticationPolicy": None},
+        "mailboxes": [
+            {
+                "ExternalDirectoryObjectId": u["id"],
+                "UserPrincipalName": u["userPrincipalName"],
+                "PrimarySmtpAddress": u["userPrincipalName"],
+                "RecipientTypeDetails": "UserMailbox",
+            }
+            for u in users
+        ],
+        "exchange_users": [],
     }
 
 
