@@ -15,7 +15,7 @@ from auditor.findings import Finding
 from auditor.model.tenant import TenantModel
 from auditor.rules.common import admin_evidence, rows, special_account, tenant_finding, user_finding, with_coverage
 from auditor.rules.registry import Case, RuleContext, rule
-from auditor.testing import GA, HELPDESK, Records, add_admin, ca_policy, set_mfa, user
+from auditor.testing import GA, HELPDESK, Records, add_admin, ago, ca_policy, set_mfa, user
 
 CA_USER_SOURCES = ("users", "conditional_access", "group_members", "role_definitions", "role_assignments")
 AZURE_MANAGEMENT = "797f4846-ba00-4fd7-ba43-dac1f8f63013"
@@ -300,6 +300,11 @@ def _sync_account(uid: str = "u-sync", also: str | None = None) -> Any:
         )
         upn = "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"
         add_admin(r, uid, upn, role=DIRECTORY_SYNC)
+        # the sync service signs in non-interactively only
+        r["users"][-1]["signInActivity"] = {
+            "lastNonInteractiveSignInDateTime": ago(0.1),
+            "lastSuccessfulSignInDateTime": ago(0.1),
+        }
         r["registration_details"][-1].update(isMfaRegistered=False, isMfaCapable=False, methodsRegistered=[])
         if also:
             r["role_assignments"].append(
@@ -350,7 +355,9 @@ STRENGTH_WITHOUT_MFA = Case(
     },
 )
 MFA_OR_COMPLIANT_DEVICE = Case(
-    "the MFA-or-compliant-device template is a baseline, not 'no MFA baseline'", _mfa_or_compliant_device, {}
+    "the MFA-or-compliant-device template is a baseline, not 'no MFA baseline'",
+    _mfa_or_compliant_device,
+    {("mfa-baseline-device-alternative", "Contoso"): "medium"},
 )
 MFA_OR_TERMS_OF_USE = Case(
     "MFA OR'ed with terms of use requires no MFA",
@@ -367,6 +374,9 @@ EVERY_MEMBER_ENFORCED = Case(
         ("daily-account-per-user-mfa", "alice@contoso.com"): "medium",
         ("daily-account-per-user-mfa", "bob@contoso.com"): "medium",
         ("admin-app-passwords", "alice@contoso.com"): "low",
+        ("per-user-mfa-migration-gap", "alice@contoso.com"): "high",
+        ("per-user-mfa-migration-gap", "bob@contoso.com"): "medium",
+        ("per-user-mfa-migration-gap", "svc-backup@contoso.com"): "medium",
     },
 )
 SOME_MEMBERS_ENFORCED = Case(
@@ -374,6 +384,7 @@ SOME_MEMBERS_ENFORCED = Case(
     _some_members_enforced_no_ca_mfa,
     {
         ("mfa-no-baseline", "Contoso"): "critical",
+        ("per-user-mfa-migration-gap", "svc-backup@contoso.com"): "medium",
     },
 )
 BLOCK_POLICY_GROUP_SCOPED = Case(
@@ -386,7 +397,7 @@ BLOCK_POLICY_GROUP_SCOPED = Case(
 LEGACY_BLOCK_EXEMPTS_ONE_24 = Case(
     "a legacy block exempting one /24 still blocks everywhere else: no tenant-wide high",
     _legacy_block_exempts_one_24,
-    {},
+    {("legacy-auth-block-location-exempt", "Block legacy auth"): "medium"},
 )
 LEGACY_BLOCK_ONLY_IN_SOME_LOCATIONS = Case(
     "a legacy block applying only inside a named location blocks nothing elsewhere",
@@ -404,10 +415,13 @@ LEGACY_BLOCK_EXCLUDES_EXCHANGE = Case(
     _legacy_block_excludes_exchange,
     {
         ("legacy-auth-not-blocked", "Contoso"): "high",
+        ("ca-baseline-excludes-apps", "Block legacy auth"): "high",
     },
 )
 MFA_BASELINE_EXCLUDES_EXCHANGE = Case(
-    "an MFA baseline excluding Exchange Online is still a (partial) baseline", _mfa_baseline_excludes_exchange, {}
+    "an MFA baseline excluding Exchange Online is still a (partial) baseline",
+    _mfa_baseline_excludes_exchange,
+    {("ca-baseline-excludes-apps", "MFA for everyone"): "high"},
 )
 EXCLUDED_USERS = Case(
     "exclusions: by group, by role, directly; pinned account exempt",
@@ -496,6 +510,7 @@ SYNC_ACCOUNT_WITH_ANOTHER_ROLE = Case(
         ("ca-mfa-excluded", "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"): "high",
         ("legacy-auth-block-excluded", "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"): "high",
         ("admin-no-mfa-method", "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"): "critical",
+        ("sync-account-risk", "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"): "high",
     },
 )
 ELIGIBLE_GA_BEHIND_ROLE_EXCLUSION = Case(

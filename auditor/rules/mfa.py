@@ -129,6 +129,7 @@ DAILY_ENFORCED_NOT_COVERED = Case(
     _daily_enforced_not_covered,
     {
         ("daily-account-per-user-mfa", "bob@contoso.com"): "medium",
+        ("per-user-mfa-migration-gap", "bob@contoso.com"): "medium",
         ("ca-mfa-excluded", "bob@contoso.com"): "medium",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
     },
@@ -146,6 +147,7 @@ PER_USER_MFA_WITHOUT_MODERN_MFA = Case(
     {
         ("mfa-no-baseline", "Contoso"): "critical",
         ("legacy-auth-not-blocked", "Contoso"): "high",
+        ("per-user-mfa-migration-gap", "svc-backup@contoso.com"): "medium",
     },
 )
 REMEMBER_LONG = Case("remember MFA 14 days", _remember(14), {("remember-mfa-long", "Contoso"): "low"})
