@@ -210,6 +210,22 @@ ADMIN_ENABLED_UNKNOWN_SETTING = Case(
         ("per-user-mfa-legacy-config", "Contoso"): "low",
     },
 )
+APP_PASSWORDS_BASIC_SMTP_BLOCKED_BY_ORG_POLICY = Case(
+    "admin app passwords allowed, no legacy block, but the org default authentication policy blocks Basic SMTP: medium",
+    lambda r: (
+        _app_passwords_unmitigated(r),
+        r["authentication_policies"].append({"Name": "Block Basic", "AllowBasicAuthSmtp": False}),
+        r["organization_config"].update(DefaultAuthenticationPolicy="Block Basic"),
+    ),
+    {
+        ("admin-app-passwords", "alice@contoso.com"): "medium",
+        ("daily-account-per-user-mfa", "alice@contoso.com"): "medium",
+        ("per-user-mfa-legacy-config", "Contoso"): "low",
+        ("tenant-app-passwords-allowed", "Contoso"): "medium",
+        ("legacy-auth-not-blocked", "Contoso"): "high",
+        ("smtp-auth-mailbox-enabled", "alice@contoso.com"): "low",
+    },
+)
 APP_PASSWORDS_UNMITIGATED = Case(
     "admin app passwords allowed, no legacy block, SMTP AUTH on for the mailbox: high",
     _app_passwords_unmitigated,
@@ -338,7 +354,8 @@ APP_PW_ADVICE = (
 def _app_password_mitigations(model: TenantModel, row: Any, cov: Any, boxes: dict[str, Any]) -> list[str]:
     """What stops an app password from being used: Exchange Online accepts Basic auth only on SMTP AUTH since the
     other protocols' Basic auth was retired in 2022, so a legacy block covering the admin, security defaults, or the
-    admin's effective SMTP AUTH off (or no mailbox at all) leaves it nothing to sign in to."""
+    admin's effective SMTP AUTH off (or no mailbox at all), or an Exchange authentication policy applying to the admin
+    (theirs, else the org default) that sets ``AllowBasicAuthSmtp`` false leaves it nothing to sign in to."""
     out = legacy_mitigations(model, cov)
     if "cas_mailboxes" in model.available:
         box = boxes.get(row.id)
@@ -346,6 +363,9 @@ def _app_password_mitigations(model: TenantModel, row: Any, cov: Any, boxes: dic
             out.append("no Exchange Online mailbox (SMTP AUTH needs one)")
         elif box.smtp_auth_enabled is False:
             out.append("SMTP AUTH off for the admin's mailbox")
+    auth = model.exchange_auth
+    if auth.smtp_basic_blocked(row.id):
+        out.append(f"Exchange authentication policy {auth.policy_for(row.id)} (AllowBasicAuthSmtp false)")
     return out
 
 
@@ -357,7 +377,16 @@ def _app_password_mitigations(model: TenantModel, row: Any, cov: Any, boxes: dic
     escalation="critical when legacy sign-ins by that admin succeeded in the window; medium when something already "
     "blocks the app password (mitigated_by); low when the tenant now disallows app passwords",
     needs=(*ROLE_SOURCES, "per_user_mfa"),
-    optional_needs=(*ROLE_OPTIONAL, "legacy_mfa_settings", "sign_ins", "conditional_access", "cas_mailboxes"),
+    optional_needs=(
+        *ROLE_OPTIONAL,
+        "legacy_mfa_settings",
+        "sign_ins",
+        "conditional_access",
+        "cas_mailboxes",
+        "authentication_policies",
+        "organization_config",
+        "exchange_users",
+    ),
     headline="app-passwords",
     sheet="Admin app passwords",
     rationale=(
@@ -371,6 +400,7 @@ def _app_password_mitigations(model: TenantModel, row: Any, cov: Any, boxes: dic
     cases=(
         ADMIN_ENFORCED_WITH_LEGACY,
         APP_PASSWORDS_UNMITIGATED,
+        APP_PASSWORDS_BASIC_SMTP_BLOCKED_BY_ORG_POLICY,
         ADMIN_ENABLED_UNKNOWN_SETTING,
         PIM_ELIGIBLE_ADMIN,
         APP_PASSWORDS_DISALLOWED,
@@ -383,7 +413,8 @@ def admin_app_passwords(model: TenantModel, ctx: RuleContext) -> Iterator[Findin
     ``enabled``/``enforced`` — the only states in which app passwords can be created (Microsoft Learn "app
     passwords"). Critical with ``confidence: observed`` when the admin had successful legacy-protocol sign-ins in the
     window; otherwise ``possible`` and high, medium when ``mitigated_by`` names what blocks the app password (a CA
-    legacy block covering the admin, security defaults, the admin's effective SMTP AUTH off), low when the tenant now
+    legacy block covering the admin, security defaults, the admin's effective SMTP AUTH off, an Exchange authentication
+    policy blocking Basic SMTP), low when the tenant now
     disallows app passwords (existing ones keep working, so the rule still fires). It cannot see app passwords."""
     setting = model.legacy_mfa.allow_app_passwords if "legacy_mfa_settings" in model.available else None
     users = model.users
