@@ -20,6 +20,7 @@ NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 GA = "62e90394-69f5-4237-9190-012177145e10"
 HELPDESK = "729827e3-9c14-49f7-bb1b-9608f156bbb8"
 REPORTS_READER = "4a5d8f65-41da-4de4-8968-e035b65339cf"
+PHISHING_RESISTANT = "00000000-0000-0000-0000-000000000004"
 TENANT_ID = "7e1c0000-0000-4000-8000-000000000001"
 
 
@@ -94,7 +95,7 @@ def baseline() -> Records:
                 "id": u["id"],
                 "userPrincipalName": u["userPrincipalName"],
                 "isMfaRegistered": True,
-                "methodsRegistered": ["microsoftAuthenticatorPush"],
+                "methodsRegistered": ["fido2SecurityKey"] if u["id"] == "u-alice" else ["microsoftAuthenticatorPush"],
             }
             for u in users
         ],
@@ -102,6 +103,14 @@ def baseline() -> Records:
         "conditional_access": [
             ca_policy("ca-mfa", "MFA for everyone", grant=["mfa"]),
             ca_policy("ca-legacy", "Block legacy auth", grant=["block"], client_apps=["exchangeActiveSync", "other"]),
+            ca_policy(
+                "ca-admin-prmfa",
+                "Phishing-resistant MFA for admins",
+                grant=[],
+                users={"includeUsers": [], "includeRoles": [GA, HELPDESK]},
+                apps=["MicrosoftAdminPortals"],
+                strength={"id": PHISHING_RESISTANT, "displayName": "Phishing-resistant MFA"},
+            ),
         ],
         "named_locations": [
             {

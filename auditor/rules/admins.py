@@ -120,7 +120,7 @@ def _stale_admin_with_failed_attempts(r: Records) -> None:
 def _app_passwords_unmitigated(r: Records) -> None:
     set_mfa(r, "u-alice", "enforced")
     r["mfa_service_policy"]["allowAppPasswords"] = True
-    r["conditional_access"] = r["conditional_access"][:1]
+    del r["conditional_access"][1]  # the legacy block
     r["cas_mailboxes"][0]["SmtpClientAuthenticationDisabled"] = False
 
 
@@ -177,7 +177,9 @@ def _guest_admins(r: Records) -> None:
 def _stale_eligible_and_emergency(r: Records) -> None:
     r["users"].append(user("u-elig", "eligible@contoso.com", last_days=200))
     r["per_user_mfa"].append({"id": "u-elig", "perUserMfaState": "disabled"})
-    r["registration_details"].append({"id": "u-elig", "isMfaRegistered": True, "methodsRegistered": ["fido2"]})
+    r["registration_details"].append(
+        {"id": "u-elig", "isMfaRegistered": True, "methodsRegistered": ["fido2SecurityKey"]}
+    )
     r["role_eligibility"] = [
         {
             "id": "e1",
@@ -261,6 +263,7 @@ GROUP_HELD_ADMIN = Case(
     "group-held role makes an admin",
     _group_held_admin,
     {
+        ("admin-no-phishing-resistant-mfa", "grp@contoso.com"): "medium",
         ("admin-app-passwords", "grp@contoso.com"): "low",
         ("daily-account-per-user-mfa", "grp@contoso.com"): "medium",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
@@ -293,6 +296,7 @@ PIM_FOR_GROUPS_ELIGIBLE_MEMBER = Case(
     "a PIM-for-Groups eligible member of a role-assignable group is an admin",
     _pim_for_groups("member"),
     {
+        ("admin-no-phishing-resistant-mfa", "pg@contoso.com"): "medium",
         ("admin-no-mfa-method", "pg@contoso.com"): "critical",
     },
 )

@@ -162,7 +162,7 @@ def _mfa_baseline_excludes_exchange(r: Records) -> None:
 def _excluded_users(r: Records) -> None:
     r["users"].append(user("u-pinned", "svc-relay@contoso.com"))
     r["group_members"] = [{"id": "g-exempt", "displayName": "MFA exempt", "members": [{"id": "u-bob"}]}]
-    mfa, block = r["conditional_access"]
+    mfa, block = r["conditional_access"][:2]
     mfa["conditions"]["users"].update(excludeGroups=["g-exempt"], excludeUsers=["u-pinned"], excludeRoles=[GA])
     block["conditions"]["users"].update(excludeUsers=["u-bob"])
     r["conditional_access"].append(
@@ -337,12 +337,17 @@ REPORT_ONLY_MFA_AND_BLOCK = Case(
     "report-only policies neither require MFA nor block",
     _report_only_mfa_and_block,
     {
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
         ("mfa-no-baseline", "Contoso"): "critical",
         ("legacy-auth-not-blocked", "Contoso"): "high",
     },
 )
 SECURITY_DEFAULTS_INSTEAD_OF_CA = Case(
-    "security defaults stand in for the MFA and legacy-auth policies", _security_defaults_instead_of_ca, {}
+    "security defaults stand in for the MFA and legacy-auth policies",
+    _security_defaults_instead_of_ca,
+    {
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
+    },
 )
 STRENGTH_POLICY_COUNTS_AS_MFA = Case(
     "an authentication-strength policy counts as MFA", _strength_policy_counts_as_mfa, {}
@@ -435,7 +440,13 @@ EXCLUDED_USERS = Case(
 EXCLUDED_FROM_ONE_BLOCK_COVERED_BY_ANOTHER = Case(
     "a user excluded from one block policy but covered by another", _excluded_from_one_block_covered_by_another, {}
 )
-AU_SCOPED_ROLE_EXCLUSION = Case("an AU-scoped role is not a CA role exclusion", _au_scoped_role_exclusion, {})
+AU_SCOPED_ROLE_EXCLUSION = Case(
+    "an AU-scoped role is not a CA role exclusion",
+    _au_scoped_role_exclusion,
+    {
+        ("admin-no-phishing-resistant-mfa", "bob@contoso.com"): "medium",
+    },
+)
 RISK_ONLY_MFA = Case(
     "a risk-conditioned MFA policy is not a baseline",
     _risk_only_mfa,
@@ -494,6 +505,8 @@ BREAK_GLASS_NOT_CONFIGURED = Case(
     "the same excluded Global Administrators, not configured as emergency access",
     _break_glass_excluded,
     {
+        ("admin-no-phishing-resistant-mfa", "bg-01@contoso.com"): "medium",
+        ("admin-no-phishing-resistant-mfa", "bg-02@contoso.com"): "medium",
         ("ca-mfa-excluded", "bg-01@contoso.com"): "high",
         ("ca-mfa-excluded", "bg-02@contoso.com"): "high",
         ("legacy-auth-block-excluded", "bg-01@contoso.com"): "high",
@@ -507,6 +520,7 @@ SYNC_ACCOUNT_WITH_ANOTHER_ROLE = Case(
     "a sync account that also holds Global Administrator is an admin like any other",
     _sync_account(also=GA),
     {
+        ("admin-no-phishing-resistant-mfa", "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"): "medium",
         ("ca-mfa-excluded", "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"): "high",
         ("legacy-auth-block-excluded", "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"): "high",
         ("admin-no-mfa-method", "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"): "critical",

@@ -45,11 +45,11 @@ def _smtp_org_on_null_inherits(r: Records) -> None:
 
 def _smtp_org_on_password_exposure(r: Records) -> None:
     _smtp_org_on_null_inherits(r)
-    r["conditional_access"] = r["conditional_access"][:1]
+    del r["conditional_access"][1]  # the legacy block
 
 
 def _smtp_mailbox_of_disabled_account(r: Records) -> None:
-    r["conditional_access"] = r["conditional_access"][:1]
+    del r["conditional_access"][1]  # the legacy block
     r["users"][1]["accountEnabled"] = False
     r["cas_mailboxes"][1]["SmtpClientAuthenticationDisabled"] = False
 
@@ -80,7 +80,7 @@ def _imap_pop(r: Records) -> None:
 
 
 def _non_privileged_admin_not_escalated(r: Records) -> None:
-    r["conditional_access"] = r["conditional_access"][:1]
+    del r["conditional_access"][1]  # the legacy block
     add_admin(r, "u-reader", "reader@contoso.com", role=REPORTS_READER)
     r["cas_mailboxes"].append(mailbox("u-reader", "reader@contoso.com", imap=True, smtp_disabled=False))
 

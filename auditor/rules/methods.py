@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from auditor.findings import Finding
-from auditor.model.auth_methods import phone_only
+from auditor.model.auth_methods import phishing_resistant, phone_only
 from auditor.model.tenant import TenantModel
 from auditor.rules.common import (
     ROLE_OPTIONAL,
@@ -26,7 +26,7 @@ from auditor.rules.common import (
     user_finding,
 )
 from auditor.rules.registry import Case, RuleContext, rule
-from auditor.testing import GA, Records, add_admin, ago, sign_in, user
+from auditor.testing import GA, HELPDESK, Records, add_admin, ago, sign_in, user
 
 SAMPLE = 20
 DIRECTORY_SYNC = "d29b2b05-8046-44ba-8758-1e26182fcf32"
@@ -94,17 +94,51 @@ def _sync_account(also: str | None = None, interactive_days: float | None = None
     return mutate
 
 
+def _admin_without_phishing_resistant(r: Records) -> None:
+    _methods(r, "u-alice", ["microsoftAuthenticatorPush"])
+    add_admin(r, "u-help", "helpdesk@contoso.com", role=HELPDESK)
+    r["conditional_access"][2]["conditions"]["users"]["excludeUsers"] = ["u-help"]
+
+
+def _phishing_resistant_policy_report_only(r: Records) -> None:
+    r["conditional_access"][2]["state"] = "enabledForReportingButNotEnforced"
+
+
+ADMIN_WITHOUT_PHISHING_RESISTANT = Case(
+    "a Global Administrator with only the Authenticator app, and a Helpdesk Administrator outside the "
+    "phishing-resistant policy",
+    _admin_without_phishing_resistant,
+    {
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
+        ("admin-no-phishing-resistant-mfa", "helpdesk@contoso.com"): "medium",
+    },
+)
+PHISHING_RESISTANT_POLICY_REPORT_ONLY = Case(
+    "the phishing-resistant policy for admins is report-only: nothing requires it",
+    _phishing_resistant_policy_report_only,
+    {("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium"},
+)
+ADMIN_WITH_WINDOWS_HELLO = Case(
+    "a Global Administrator with Windows Hello for Business (and a phone), required by the admin-portals policy",
+    lambda r: _methods(r, "u-alice", ["windowsHelloForBusiness", "mobilePhone"]),
+    {},
+)
 ADMINS_ON_PHONE = Case(
     "admins whose only MFA methods are SMS/voice: privileged high, other roles medium",
     _admins_on_phone,
     {
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
         ("admin-phone-only-mfa", "alice@contoso.com"): "high",
         ("admin-phone-only-mfa", "reader@contoso.com"): "medium",
         ("users-phone-only-mfa", "Contoso"): "low",
     },
 )
 ADMIN_PHONE_AND_APP = Case(
-    "an admin with a phone and the Authenticator app is not phone-only", _admin_phone_and_app, {}
+    "an admin with a phone and the Authenticator app is not phone-only",
+    _admin_phone_and_app,
+    {
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
+    },
 )
 MEMBERS_ON_PHONE = Case(
     "enabled members on SMS/voice only are counted once for the tenant (disabled accounts ignored)",
@@ -134,6 +168,7 @@ SYNC_ACCOUNT_EXTRA_ROLE_AND_INTERACTIVE = Case(
     "a sync account that also holds Global Administrator and signed in interactively",
     _sync_account(also=GA, interactive_days=3),
     {
+        ("admin-no-phishing-resistant-mfa", "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"): "medium",
         ("sync-account-risk", SYNC_UPN): "high",
         ("ca-mfa-excluded", SYNC_UPN): "high",
         ("legacy-auth-block-excluded", SYNC_UPN): "high",
@@ -213,6 +248,57 @@ def users_phone_only_mfa(model: TenantModel, ctx: RuleContext) -> Iterator[Findi
         model,
         {"users": len(upns), "sample": upns[: ctx.params["sample"]], "sms_voice_retirement": "2027-02-01"},
     )
+
+
+@rule(
+    id="admin-no-phishing-resistant-mfa",
+    order=275,
+    title="Privileged admin without phishing-resistant MFA",
+    severity="medium",
+    needs=(*ROLE_SOURCES, "registration_details", "conditional_access"),
+    optional_needs=(*ROLE_OPTIONAL, "authentication_strengths"),
+    rationale=(
+        "Push, OTP, SMS and voice can all be relayed by an adversary-in-the-middle phishing kit; only passkeys / "
+        "FIDO2, Windows Hello for Business and certificates bind the sign-in to the real site. Privileged roles "
+        "need them registered and required by policy."
+    ),
+    remediation=(
+        "Register a passkey / FIDO2 key or Windows Hello for Business for the administrator, then require the "
+        "built-in 'Phishing-resistant MFA' authentication strength for the privileged roles with an in-force "
+        "Conditional Access policy (Microsoft's template 'Require phishing-resistant MFA for administrators')."
+    ),
+    cases=(ADMIN_WITHOUT_PHISHING_RESISTANT, PHISHING_RESISTANT_POLICY_REPORT_ONLY, ADMIN_WITH_WINDOWS_HELLO),
+)
+def admin_no_phishing_resistant_mfa(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
+    """Enabled holders of a privileged role (active or eligible; emergency access accounts are
+    ``emergency-access-weak``'s, sync-only accounts are not admins) with no phishing-resistant method registered
+    (passkey/FIDO2, Windows Hello for Business, macOS platform credential, certificate), or that no in-force policy for
+    All resources or the admin portals requires the phishing-resistant authentication strength of — for an eligible
+    holder, on activation (SCuBA MS.AAD.3.6v1; CIS 5.2.2.5; Learn "Require phishing-resistant MFA for
+    administrators" and "Authentication strengths"). Evidence says which is missing; an admin absent from the
+    registration report is judged on the policy alone."""
+    users = model.users
+    mask = users["enabled"] & users["privileged_admin"] & mfa_admin(users) & ~users["is_emergency_access"]
+    for row in rows(users[mask]):
+        methods = phishing_resistant(list(row.methods))
+        policies = list(row.phishing_resistant_required_by)
+        missing = []
+        registration_known = row.mfa_registered is not None and not pd.isna(row.mfa_registered)
+        if registration_known and not methods:
+            missing.append("no phishing-resistant method registered")
+        if not policies:
+            missing.append("no in-force policy requires a phishing-resistant authentication strength")
+        if not missing:
+            continue
+        evidence = {
+            **admin_evidence(row),
+            "missing": missing,
+            "methods": list(row.methods) if registration_known else "unknown (not in the registration report)",
+            "phishing_resistant_methods": methods,
+            "required_by": policies,
+            "phishing_resistant_policies_in_tenant": list(model.phishing_resistant_policies),
+        }
+        yield user_finding(ctx, row, evidence)
 
 
 @rule(

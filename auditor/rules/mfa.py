@@ -138,6 +138,7 @@ SECURITY_DEFAULTS_WITH_PER_USER = Case(
     "security defaults count as modern MFA",
     _security_defaults_with_per_user,
     {
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
     },
 )
@@ -145,6 +146,7 @@ PER_USER_MFA_WITHOUT_MODERN_MFA = Case(
     "per-user MFA is not a leftover when nothing else requires MFA",
     _per_user_mfa_without_modern_mfa,
     {
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
         ("mfa-no-baseline", "Contoso"): "critical",
         ("legacy-auth-not-blocked", "Contoso"): "high",
         ("per-user-mfa-migration-gap", "svc-backup@contoso.com"): "medium",

@@ -89,7 +89,7 @@ def test_policies_that_do_not_cover_an_excluded_user_are_named_with_why() -> Non
 def test_report_only_policies_are_listed_as_not_counted() -> None:
     by = found(REPORT_ONLY_MFA_AND_BLOCK)
     mfa = by[("mfa-no-baseline", "Contoso")].evidence
-    assert mfa["report_only_mfa_policies"] == ["MFA for everyone"]
+    assert mfa["report_only_mfa_policies"] == ["MFA for everyone", "Phishing-resistant MFA for admins"]
     assert mfa["policies_not_counted"][0]["reasons"] == ["report-only"]
     assert by[("legacy-auth-not-blocked", "Contoso")].evidence["report_only_blocking_policies"] == ["Block legacy auth"]
 
