@@ -114,12 +114,12 @@ def phishing_resistant_required_by(
     return out
 
 
-def account_facts(raw_users: list[Any], activity: list[Any] | None = None) -> dict[str, dict[str, Any]]:
+def account_facts(raw_users: list[Any], activity: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """User id → {synced: onPremisesSyncEnabled is true, licensed: assignedLicenses not empty (None when the
     property was not returned), interactive: signInActivity.lastSignInDateTime (the last *interactive* attempt,
     failed ones included)} (https://learn.microsoft.com/graph/api/resources/user,
-    https://learn.microsoft.com/graph/api/resources/signinactivity). ``activity`` are ``{id, signInActivity}``
-    records of the sign_in_activity source, which win over the users' own."""
+    https://learn.microsoft.com/graph/api/resources/signinactivity). ``activity`` is the sign_in_activity source
+    (user id → signInActivity, as ``build_users`` reads it); when collected it replaces the users' own."""
     out: dict[str, dict[str, Any]] = {}
     for r in raw_users:
         if not isinstance(r, dict):
@@ -130,14 +130,15 @@ def account_facts(raw_users: list[Any], activity: list[Any] | None = None) -> di
             "licensed": bool(lic) if isinstance(lic, list) else None,
             "interactive": (r.get("signInActivity") or {}).get("lastSignInDateTime"),
         }
-    for r in activity or []:
-        if isinstance(r, dict) and str(r.get("id")) in out and isinstance(r.get("signInActivity"), dict):
-            out[str(r.get("id"))]["interactive"] = r["signInActivity"].get("lastSignInDateTime")
+    if isinstance(activity, dict):  # the collector's shape: user id → signInActivity (role holders only)
+        for uid, facts in out.items():
+            found = activity.get(uid)
+            facts["interactive"] = found.get("lastSignInDateTime") if isinstance(found, dict) else None
     return out
 
 
 def add_method_columns(
-    users: pd.DataFrame, raw_users: list[Any], activity: list[Any] | None, pr_required_by: list[list[str]]
+    users: pd.DataFrame, raw_users: list[Any], activity: dict[str, Any] | None, pr_required_by: list[list[str]]
 ) -> pd.DataFrame:
     """Add ``on_prem_synced``, ``licensed``, ``last_interactive`` (datetime64[UTC]|NaT) and
     ``phishing_resistant_required_by`` to the users table."""

@@ -55,7 +55,8 @@ users (v2)       on_prem_synced, licensed (bool|None), last_interactive, phishin
 shared_mailboxes mailbox_id, user_id, display_name, address, enabled (auditor.model.shared_mailboxes)
 
 Scalars: exchange_auth (auditor.model.exchange_auth.ExchangeAuth), auth_methods_migration_state,
-phishing_resistant_policies (names), baselines (auditor.model.baselines.Baselines), emergency_unresolved and
+phishing_resistant_policies (names), emergency_entries (classification.emergency_access as configured),
+baselines (auditor.model.baselines.Baselines), emergency_unresolved and
 service_groups_unresolved (list[str]: configured entries that match nothing),
 security_defaults_enabled (bool|None), smtp_auth_org_enabled (bool|None),
 legacy_mfa (LegacyMfaSettings: allow_app_passwords, trusted_ips, remember_mfa_enabled,
@@ -119,6 +120,7 @@ class TenantModel:
     shared_mailboxes: pd.DataFrame = field(default_factory=pd.DataFrame)
     auth_methods_migration_state: str | None = None
     phishing_resistant_policies: list[str] = field(default_factory=list)
+    emergency_entries: list[str] = field(default_factory=list)
 
     @property
     def tenant_name(self) -> str:
@@ -270,4 +272,5 @@ def _build(
         shared_mailboxes=build_shared_mailboxes(collected("mailboxes") or [], users),
         auth_methods_migration_state=migration if isinstance(migration, str) else None,
         phishing_resistant_policies=[str(p["name"]) for p in pr_policies],
+        emergency_entries=list(classification.emergency_access),
     )

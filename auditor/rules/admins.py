@@ -336,7 +336,7 @@ STALE_ADMIN_WITH_FAILED_ATTEMPTS = Case(
 STALE_ELIGIBLE_AND_EMERGENCY = Case(
     "a stale eligible admin fires; a configured emergency account that rarely signs in does not",
     _stale_eligible_and_emergency,
-    {("stale-admin", "eligible@contoso.com"): "medium"},
+    {("emergency-access-weak", "Contoso"): "high", ("stale-admin", "eligible@contoso.com"): "medium"},
     config={"classification": {"emergency_access": ["bg-01@contoso.com"]}},
 )
 DISABLED_ADMIN_WITH_PER_USER_MFA = Case(

@@ -113,8 +113,8 @@ def _mfa_or_terms_of_use(r: Records) -> None:
 
 def _every_member_enforced_no_ca_mfa(r: Records) -> None:
     r["conditional_access"] = r["conditional_access"][1:]
-    for uid in ("u-alice", "u-bob", "u-svc"):
-        set_mfa(r, uid, "enforced")
+    for state in r["per_user_mfa"]:
+        state["perUserMfaState"] = "enforced"
 
 
 def _some_members_enforced_no_ca_mfa(r: Records) -> None:
@@ -375,6 +375,8 @@ EVERY_MEMBER_ENFORCED = Case(
     "no CA MFA but every enabled member has per-user MFA enforced: high, not critical",
     _every_member_enforced_no_ca_mfa,
     {
+        ("admin-app-passwords", "breakglass1@contoso.onmicrosoft.com"): "low",
+        ("admin-app-passwords", "breakglass2@contoso.onmicrosoft.com"): "low",
         ("mfa-no-baseline", "Contoso"): "high",
         ("daily-account-per-user-mfa", "alice@contoso.com"): "medium",
         ("daily-account-per-user-mfa", "bob@contoso.com"): "medium",
