@@ -41,4 +41,7 @@ def build_shared_mailboxes(records: list[Any], users: pd.DataFrame) -> pd.DataFr
                 "enabled": bool(by_id[uid]) if uid in by_id else None,
             }
         )
-    return pd.DataFrame(out, columns=COLUMNS)
+    frame = pd.DataFrame(out, columns=COLUMNS)
+    for column in ("user_id", "enabled"):  # None, not NaN, where the account is unknown
+        frame[column] = pd.Series([r[column] for r in out], dtype=object)
+    return frame
