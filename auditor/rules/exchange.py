@@ -173,7 +173,7 @@ def exchange_basic_auth_allowed(model: TenantModel, ctx: RuleContext) -> Iterato
             "smtp_auth_org_enabled": model.smtp_auth_org_enabled,
         }
         high = "Smtp" in protocols and model.smtp_auth_org_enabled is True
-        yield ctx.finding("tenant", f"authpolicy:{policy}", policy, evidence, "high" if high else None)
+        yield ctx.finding("policy", policy, policy, evidence, "high" if high else None)
 
 
 @rule(
