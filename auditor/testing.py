@@ -20,6 +20,7 @@ NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 GA = "62e90394-69f5-4237-9190-012177145e10"
 HELPDESK = "729827e3-9c14-49f7-bb1b-9608f156bbb8"
 REPORTS_READER = "4a5d8f65-41da-4de4-8968-e035b65339cf"
+PHISHING_RESISTANT = "00000000-0000-0000-0000-000000000004"
 TENANT_ID = "7e1c0000-0000-4000-8000-000000000001"
 
 
@@ -63,8 +64,13 @@ def baseline() -> Records:
         user("u-bob", "bob@contoso.com"),
         user("u-svc", "svc-backup@contoso.com"),
     ]
+    # Two break-glass accounts as Microsoft describes them: cloud-only, no licence, no mailbox, permanent active
+    # Global Administrators with a FIDO2 key (listed in BASELINE_CONFIG's classification.emergency_access).
+    glass = [user(f"u-glass{i}", f"breakglass{i}@contoso.onmicrosoft.com", last_days=20) for i in (1, 2)]
+    for g in glass:
+        g.update(onPremisesSyncEnabled=None, assignedLicenses=[], mail=None)
     return {
-        "users": users,
+        "users": users + glass,
         "sign_in_activity": None,
         "role_definitions": [
             {"id": GA, "templateId": GA, "displayName": "Global Administrator", "isBuiltIn": True},
@@ -72,6 +78,10 @@ def baseline() -> Records:
             {"id": REPORTS_READER, "templateId": REPORTS_READER, "displayName": "Reports Reader", "isBuiltIn": True},
         ],
         "role_assignments": [
+            *(
+                {"id": f"ra-{g['id']}", "principalId": g["id"], "roleDefinitionId": GA, "directoryScopeId": "/"}
+                for g in glass
+            ),
             {
                 "id": "ra-1",
                 "principalId": "u-alice",
@@ -87,21 +97,32 @@ def baseline() -> Records:
         "role_eligibility": [],
         "group_members": [],
         "per_user_mfa": [
-            {"id": u["id"], "userPrincipalName": u["userPrincipalName"], "perUserMfaState": "disabled"} for u in users
+            {"id": u["id"], "userPrincipalName": u["userPrincipalName"], "perUserMfaState": "disabled"}
+            for u in users + glass
         ],
         "registration_details": [
             {
                 "id": u["id"],
                 "userPrincipalName": u["userPrincipalName"],
                 "isMfaRegistered": True,
-                "methodsRegistered": ["microsoftAuthenticatorPush"],
+                "methodsRegistered": ["fido2SecurityKey"]
+                if u["id"] != "u-bob" and u["id"] != "u-svc"
+                else ["microsoftAuthenticatorPush"],
             }
-            for u in users
+            for u in users + glass
         ],
         "security_defaults": {"id": "00000000-0000-0000-0000-000000000005", "isEnabled": False},
         "conditional_access": [
             ca_policy("ca-mfa", "MFA for everyone", grant=["mfa"]),
             ca_policy("ca-legacy", "Block legacy auth", grant=["block"], client_apps=["exchangeActiveSync", "other"]),
+            ca_policy(
+                "ca-admin-prmfa",
+                "Phishing-resistant MFA for admins",
+                grant=[],
+                users={"includeUsers": [], "includeRoles": [GA, HELPDESK]},
+                apps=["MicrosoftAdminPortals"],
+                strength={"id": PHISHING_RESISTANT, "displayName": "Phishing-resistant MFA"},
+            ),
         ],
         "named_locations": [
             {
@@ -122,8 +143,37 @@ def baseline() -> Records:
         "cas_mailboxes": [mailbox(u["id"], u["userPrincipalName"]) for u in users],
         "transport_config": {"SmtpClientAuthenticationDisabled": True},
         "authentication_policies": [],
-        "organization_config": {"OAuth2ClientProfileEnabled": True},
+        "organization_config": {"OAuth2ClientProfileEnabled": True, "DefaultAuthenticationPolicy": None},
+        "mailboxes": [
+            {
+                "ExternalDirectoryObjectId": u["id"],
+                "UserPrincipalName": u["userPrincipalName"],
+                "PrimarySmtpAddress": u["userPrincipalName"],
+                "RecipientTypeDetails": "UserMailbox",
+            }
+            for u in users
+        ],
+        "exchange_users": [],
     }
+
+
+#: Configuration data (as in the YAML file) that belongs with ``baseline()``: its emergency access accounts.
+BASELINE_CONFIG: dict[str, Any] = {
+    "classification": {
+        "emergency_access": ["breakglass1@contoso.onmicrosoft.com", "breakglass2@contoso.onmicrosoft.com"]
+    }
+}
+
+
+def baseline_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``BASELINE_CONFIG`` with ``overrides`` (a case's config) merged in: sections merge, keys inside replace."""
+    out = copy.deepcopy(BASELINE_CONFIG)
+    for section, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(section), dict):
+            out[section] = {**out[section], **copy.deepcopy(value)}
+        else:
+            out[section] = copy.deepcopy(value)
+    return out
 
 
 def ca_policy(

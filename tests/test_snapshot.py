@@ -24,7 +24,7 @@ def test_round_trip_keeps_raw_records_and_coverage(tmp_path: Path) -> None:
     coverage = {c["source"]: c for c in back.coverage()}
     assert coverage["sign_ins"]["status"] == "failed"
     assert "AuditLog.Read.All" in coverage["sign_ins"]["reason"]
-    assert coverage["users"] == {"source": "users", "status": "collected", "items": 3, "reason": None}
+    assert coverage["users"] == {"source": "users", "status": "collected", "items": 5, "reason": None}
     assert list(tmp_path.iterdir()) == [path]  # no temp file left behind
 
 

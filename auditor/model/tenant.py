@@ -50,8 +50,14 @@ users (v2)       is_emergency_access, emergency_signal, is_sync_account, sync_ro
                  (auditor.model.special_accounts); role_holdings include PIM-for-Groups eligible members
                  (source group_eligibility, auditor.model.group_eligibility)
 
-Scalars: baselines (auditor.model.baselines.Baselines), emergency_unresolved and service_groups_unresolved
-(list[str]: configured entries that match nothing),
+users (v2)       on_prem_synced, licensed (bool|None), last_interactive, phishing_resistant_required_by (list[str])
+                 (auditor.model.auth_methods)
+shared_mailboxes mailbox_id, user_id, display_name, address, enabled (auditor.model.shared_mailboxes)
+
+Scalars: exchange_auth (auditor.model.exchange_auth.ExchangeAuth), auth_methods_migration_state,
+phishing_resistant_policies (names), emergency_entries (classification.emergency_access as configured),
+baselines (auditor.model.baselines.Baselines), emergency_unresolved and
+service_groups_unresolved (list[str]: configured entries that match nothing),
 security_defaults_enabled (bool|None), smtp_auth_org_enabled (bool|None),
 legacy_mfa (LegacyMfaSettings: allow_app_passwords, trusted_ips, remember_mfa_enabled,
 remember_mfa_days, origin), available (set of source names usable by rules), window_days, tenant meta.
@@ -66,11 +72,13 @@ from typing import Any
 import pandas as pd
 
 from auditor.gcpause import gc_paused
+from auditor.model.auth_methods import add_method_columns, phishing_resistant_policies, phishing_resistant_required_by
 from auditor.model.baselines import Baselines, build_baselines
 from auditor.model.ca_semantics import build_ca_semantics
 from auditor.model.classify import classify_users, unresolved_service_groups
 from auditor.model.conditional_access import build_ca_policies
 from auditor.model.coverage import build_coverage
+from auditor.model.exchange_auth import ExchangeAuth, build_exchange_auth
 from auditor.model.group_eligibility import SOURCE as GROUP_ELIGIBILITY
 from auditor.model.group_eligibility import group_eligible_holdings
 from auditor.model.ip_table import build_ip_ranges
@@ -78,6 +86,7 @@ from auditor.model.legacy_mfa import LegacyMfaSettings, resolve_legacy_mfa
 from auditor.model.mailboxes import build_mailboxes
 from auditor.model.role_holdings import build_role_holdings
 from auditor.model.settings import ClassificationSettings, LegacyMfaFallback
+from auditor.model.shared_mailboxes import build_shared_mailboxes
 from auditor.model.sign_ins import legacy_events, summarise
 from auditor.model.special_accounts import classify_special_accounts, unresolved_emergency_entries
 from auditor.model.users import build_users
@@ -107,6 +116,11 @@ class TenantModel:
     baselines: Baselines = field(default_factory=Baselines)
     emergency_unresolved: list[str] = field(default_factory=list)
     service_groups_unresolved: list[str] = field(default_factory=list)
+    exchange_auth: ExchangeAuth = field(default_factory=ExchangeAuth)
+    shared_mailboxes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    auth_methods_migration_state: str | None = None
+    phishing_resistant_policies: list[str] = field(default_factory=list)
+    emergency_entries: list[str] = field(default_factory=list)
 
     @property
     def tenant_name(self) -> str:
@@ -208,6 +222,19 @@ def _build(
         if isinstance(s, dict) and s.get("requirementsSatisfied") is not None
     }
     ca_semantics = build_ca_semantics(ca_records, known_strengths)
+    pr_policies = phishing_resistant_policies(ca_records, strengths, ca_semantics)
+    users = add_method_columns(
+        users,
+        snapshot.records("users", []) or [],
+        snapshot.records("sign_in_activity") if snapshot.collected("sign_in_activity") else None,
+        phishing_resistant_required_by(pr_policies, users, groups, role_holdings),
+    )
+    methods_policy = snapshot.records("auth_methods_policy")
+    migration = methods_policy.get("policyMigrationState") if isinstance(methods_policy, dict) else None
+
+    def collected(name: str) -> Any:
+        return snapshot.records(name) if snapshot.collected(name) else None
+
     location_names = {
         str(r.get("id")): str(r.get("displayName") or r.get("id"))
         for r in snapshot.records("named_locations", []) or []
@@ -236,4 +263,14 @@ def _build(
         baselines=build_baselines(ca_semantics, location_names, sd_enabled),
         emergency_unresolved=unresolved_emergency_entries(users, groups, classification.emergency_access),
         service_groups_unresolved=unresolved_service_groups(groups, classification),
+        exchange_auth=build_exchange_auth(
+            collected("authentication_policies"),
+            collected("organization_config"),
+            collected("exchange_users"),
+            set(users["id"].tolist()),
+        ),
+        shared_mailboxes=build_shared_mailboxes(collected("mailboxes") or [], users),
+        auth_methods_migration_state=migration if isinstance(migration, str) else None,
+        phishing_resistant_policies=[str(p["name"]) for p in pr_policies],
+        emergency_entries=list(classification.emergency_access),
     )

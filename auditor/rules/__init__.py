@@ -8,7 +8,17 @@ and its named example cases.
 from __future__ import annotations
 
 # Importing the rule modules registers their rules.
-from auditor.rules import admins, conditional_access, locations, mailboxes, mfa  # noqa: F401
+from auditor.rules import (  # noqa: F401
+    admins,
+    conditional_access,
+    coverage_gaps,
+    emergency,
+    exchange,
+    locations,
+    mailboxes,
+    methods,
+    mfa,
+)
 from auditor.rules.registry import REGISTRY, Case, RuleContext, RuleSpec, rule
 
 __all__ = ["REGISTRY", "Case", "RuleContext", "RuleSpec", "rule"]

@@ -120,7 +120,7 @@ def _stale_admin_with_failed_attempts(r: Records) -> None:
 def _app_passwords_unmitigated(r: Records) -> None:
     set_mfa(r, "u-alice", "enforced")
     r["mfa_service_policy"]["allowAppPasswords"] = True
-    r["conditional_access"] = r["conditional_access"][:1]
+    del r["conditional_access"][1]  # the legacy block
     r["cas_mailboxes"][0]["SmtpClientAuthenticationDisabled"] = False
 
 
@@ -177,7 +177,9 @@ def _guest_admins(r: Records) -> None:
 def _stale_eligible_and_emergency(r: Records) -> None:
     r["users"].append(user("u-elig", "eligible@contoso.com", last_days=200))
     r["per_user_mfa"].append({"id": "u-elig", "perUserMfaState": "disabled"})
-    r["registration_details"].append({"id": "u-elig", "isMfaRegistered": True, "methodsRegistered": ["fido2"]})
+    r["registration_details"].append(
+        {"id": "u-elig", "isMfaRegistered": True, "methodsRegistered": ["fido2SecurityKey"]}
+    )
     r["role_eligibility"] = [
         {
             "id": "e1",
@@ -208,6 +210,22 @@ ADMIN_ENABLED_UNKNOWN_SETTING = Case(
         ("admin-app-passwords", "alice@contoso.com"): "medium",
         ("daily-account-per-user-mfa", "alice@contoso.com"): "low",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
+    },
+)
+APP_PASSWORDS_BASIC_SMTP_BLOCKED_BY_ORG_POLICY = Case(
+    "admin app passwords allowed, no legacy block, but the org default authentication policy blocks Basic SMTP: medium",
+    lambda r: (
+        _app_passwords_unmitigated(r),
+        r["authentication_policies"].append({"Name": "Block Basic", "AllowBasicAuthSmtp": False}),
+        r["organization_config"].update(DefaultAuthenticationPolicy="Block Basic"),
+    ),
+    {
+        ("admin-app-passwords", "alice@contoso.com"): "medium",
+        ("daily-account-per-user-mfa", "alice@contoso.com"): "medium",
+        ("per-user-mfa-legacy-config", "Contoso"): "low",
+        ("tenant-app-passwords-allowed", "Contoso"): "medium",
+        ("legacy-auth-not-blocked", "Contoso"): "high",
+        ("smtp-auth-mailbox-enabled", "alice@contoso.com"): "low",
     },
 )
 APP_PASSWORDS_UNMITIGATED = Case(
@@ -245,6 +263,7 @@ GROUP_HELD_ADMIN = Case(
     "group-held role makes an admin",
     _group_held_admin,
     {
+        ("admin-no-phishing-resistant-mfa", "grp@contoso.com"): "medium",
         ("admin-app-passwords", "grp@contoso.com"): "low",
         ("daily-account-per-user-mfa", "grp@contoso.com"): "medium",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
@@ -277,6 +296,7 @@ PIM_FOR_GROUPS_ELIGIBLE_MEMBER = Case(
     "a PIM-for-Groups eligible member of a role-assignable group is an admin",
     _pim_for_groups("member"),
     {
+        ("admin-no-phishing-resistant-mfa", "pg@contoso.com"): "medium",
         ("admin-no-mfa-method", "pg@contoso.com"): "critical",
     },
 )
@@ -316,7 +336,7 @@ STALE_ADMIN_WITH_FAILED_ATTEMPTS = Case(
 STALE_ELIGIBLE_AND_EMERGENCY = Case(
     "a stale eligible admin fires; a configured emergency account that rarely signs in does not",
     _stale_eligible_and_emergency,
-    {("stale-admin", "eligible@contoso.com"): "medium"},
+    {("emergency-access-weak", "Contoso"): "high", ("stale-admin", "eligible@contoso.com"): "medium"},
     config={"classification": {"emergency_access": ["bg-01@contoso.com"]}},
 )
 DISABLED_ADMIN_WITH_PER_USER_MFA = Case(
@@ -338,7 +358,8 @@ APP_PW_ADVICE = (
 def _app_password_mitigations(model: TenantModel, row: Any, cov: Any, boxes: dict[str, Any]) -> list[str]:
     """What stops an app password from being used: Exchange Online accepts Basic auth only on SMTP AUTH since the
     other protocols' Basic auth was retired in 2022, so a legacy block covering the admin, security defaults, or the
-    admin's effective SMTP AUTH off (or no mailbox at all) leaves it nothing to sign in to."""
+    admin's effective SMTP AUTH off (or no mailbox at all), or an Exchange authentication policy applying to the admin
+    (theirs, else the org default) that sets ``AllowBasicAuthSmtp`` false leaves it nothing to sign in to."""
     out = legacy_mitigations(model, cov)
     if "cas_mailboxes" in model.available:
         box = boxes.get(row.id)
@@ -346,6 +367,9 @@ def _app_password_mitigations(model: TenantModel, row: Any, cov: Any, boxes: dic
             out.append("no Exchange Online mailbox (SMTP AUTH needs one)")
         elif box.smtp_auth_enabled is False:
             out.append("SMTP AUTH off for the admin's mailbox")
+    auth = model.exchange_auth
+    if auth.smtp_basic_blocked(row.id):
+        out.append(f"Exchange authentication policy {auth.policy_for(row.id)} (AllowBasicAuthSmtp false)")
     return out
 
 
@@ -357,7 +381,16 @@ def _app_password_mitigations(model: TenantModel, row: Any, cov: Any, boxes: dic
     escalation="critical when legacy sign-ins by that admin succeeded in the window; medium when something already "
     "blocks the app password (mitigated_by); low when the tenant now disallows app passwords",
     needs=(*ROLE_SOURCES, "per_user_mfa"),
-    optional_needs=(*ROLE_OPTIONAL, "legacy_mfa_settings", "sign_ins", "conditional_access", "cas_mailboxes"),
+    optional_needs=(
+        *ROLE_OPTIONAL,
+        "legacy_mfa_settings",
+        "sign_ins",
+        "conditional_access",
+        "cas_mailboxes",
+        "authentication_policies",
+        "organization_config",
+        "exchange_users",
+    ),
     headline="app-passwords",
     sheet="Admin app passwords",
     rationale=(
@@ -371,6 +404,7 @@ def _app_password_mitigations(model: TenantModel, row: Any, cov: Any, boxes: dic
     cases=(
         ADMIN_ENFORCED_WITH_LEGACY,
         APP_PASSWORDS_UNMITIGATED,
+        APP_PASSWORDS_BASIC_SMTP_BLOCKED_BY_ORG_POLICY,
         ADMIN_ENABLED_UNKNOWN_SETTING,
         PIM_ELIGIBLE_ADMIN,
         APP_PASSWORDS_DISALLOWED,
@@ -383,7 +417,8 @@ def admin_app_passwords(model: TenantModel, ctx: RuleContext) -> Iterator[Findin
     ``enabled``/``enforced`` — the only states in which app passwords can be created (Microsoft Learn "app
     passwords"). Critical with ``confidence: observed`` when the admin had successful legacy-protocol sign-ins in the
     window; otherwise ``possible`` and high, medium when ``mitigated_by`` names what blocks the app password (a CA
-    legacy block covering the admin, security defaults, the admin's effective SMTP AUTH off), low when the tenant now
+    legacy block covering the admin, security defaults, the admin's effective SMTP AUTH off, an Exchange authentication
+    policy blocking Basic SMTP), low when the tenant now
     disallows app passwords (existing ones keep working, so the rule still fires). It cannot see app passwords."""
     setting = model.legacy_mfa.allow_app_passwords if "legacy_mfa_settings" in model.available else None
     users = model.users

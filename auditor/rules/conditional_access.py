@@ -15,7 +15,7 @@ from auditor.findings import Finding
 from auditor.model.tenant import TenantModel
 from auditor.rules.common import admin_evidence, rows, special_account, tenant_finding, user_finding, with_coverage
 from auditor.rules.registry import Case, RuleContext, rule
-from auditor.testing import GA, HELPDESK, Records, add_admin, ca_policy, set_mfa, user
+from auditor.testing import GA, HELPDESK, Records, add_admin, ago, ca_policy, set_mfa, user
 
 CA_USER_SOURCES = ("users", "conditional_access", "group_members", "role_definitions", "role_assignments")
 AZURE_MANAGEMENT = "797f4846-ba00-4fd7-ba43-dac1f8f63013"
@@ -113,8 +113,8 @@ def _mfa_or_terms_of_use(r: Records) -> None:
 
 def _every_member_enforced_no_ca_mfa(r: Records) -> None:
     r["conditional_access"] = r["conditional_access"][1:]
-    for uid in ("u-alice", "u-bob", "u-svc"):
-        set_mfa(r, uid, "enforced")
+    for state in r["per_user_mfa"]:
+        state["perUserMfaState"] = "enforced"
 
 
 def _some_members_enforced_no_ca_mfa(r: Records) -> None:
@@ -162,7 +162,7 @@ def _mfa_baseline_excludes_exchange(r: Records) -> None:
 def _excluded_users(r: Records) -> None:
     r["users"].append(user("u-pinned", "svc-relay@contoso.com"))
     r["group_members"] = [{"id": "g-exempt", "displayName": "MFA exempt", "members": [{"id": "u-bob"}]}]
-    mfa, block = r["conditional_access"]
+    mfa, block = r["conditional_access"][:2]
     mfa["conditions"]["users"].update(excludeGroups=["g-exempt"], excludeUsers=["u-pinned"], excludeRoles=[GA])
     block["conditions"]["users"].update(excludeUsers=["u-bob"])
     r["conditional_access"].append(
@@ -300,6 +300,11 @@ def _sync_account(uid: str = "u-sync", also: str | None = None) -> Any:
         )
         upn = "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"
         add_admin(r, uid, upn, role=DIRECTORY_SYNC)
+        # the sync service signs in non-interactively only
+        r["users"][-1]["signInActivity"] = {
+            "lastNonInteractiveSignInDateTime": ago(0.1),
+            "lastSuccessfulSignInDateTime": ago(0.1),
+        }
         r["registration_details"][-1].update(isMfaRegistered=False, isMfaCapable=False, methodsRegistered=[])
         if also:
             r["role_assignments"].append(
@@ -332,12 +337,17 @@ REPORT_ONLY_MFA_AND_BLOCK = Case(
     "report-only policies neither require MFA nor block",
     _report_only_mfa_and_block,
     {
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
         ("mfa-no-baseline", "Contoso"): "critical",
         ("legacy-auth-not-blocked", "Contoso"): "high",
     },
 )
 SECURITY_DEFAULTS_INSTEAD_OF_CA = Case(
-    "security defaults stand in for the MFA and legacy-auth policies", _security_defaults_instead_of_ca, {}
+    "security defaults stand in for the MFA and legacy-auth policies",
+    _security_defaults_instead_of_ca,
+    {
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
+    },
 )
 STRENGTH_POLICY_COUNTS_AS_MFA = Case(
     "an authentication-strength policy counts as MFA", _strength_policy_counts_as_mfa, {}
@@ -350,7 +360,9 @@ STRENGTH_WITHOUT_MFA = Case(
     },
 )
 MFA_OR_COMPLIANT_DEVICE = Case(
-    "the MFA-or-compliant-device template is a baseline, not 'no MFA baseline'", _mfa_or_compliant_device, {}
+    "the MFA-or-compliant-device template is a baseline, not 'no MFA baseline'",
+    _mfa_or_compliant_device,
+    {("mfa-baseline-device-alternative", "Contoso"): "medium"},
 )
 MFA_OR_TERMS_OF_USE = Case(
     "MFA OR'ed with terms of use requires no MFA",
@@ -363,10 +375,15 @@ EVERY_MEMBER_ENFORCED = Case(
     "no CA MFA but every enabled member has per-user MFA enforced: high, not critical",
     _every_member_enforced_no_ca_mfa,
     {
+        ("admin-app-passwords", "breakglass1@contoso.onmicrosoft.com"): "low",
+        ("admin-app-passwords", "breakglass2@contoso.onmicrosoft.com"): "low",
         ("mfa-no-baseline", "Contoso"): "high",
         ("daily-account-per-user-mfa", "alice@contoso.com"): "medium",
         ("daily-account-per-user-mfa", "bob@contoso.com"): "medium",
         ("admin-app-passwords", "alice@contoso.com"): "low",
+        ("per-user-mfa-migration-gap", "alice@contoso.com"): "high",
+        ("per-user-mfa-migration-gap", "bob@contoso.com"): "medium",
+        ("per-user-mfa-migration-gap", "svc-backup@contoso.com"): "medium",
     },
 )
 SOME_MEMBERS_ENFORCED = Case(
@@ -374,6 +391,7 @@ SOME_MEMBERS_ENFORCED = Case(
     _some_members_enforced_no_ca_mfa,
     {
         ("mfa-no-baseline", "Contoso"): "critical",
+        ("per-user-mfa-migration-gap", "svc-backup@contoso.com"): "medium",
     },
 )
 BLOCK_POLICY_GROUP_SCOPED = Case(
@@ -386,7 +404,7 @@ BLOCK_POLICY_GROUP_SCOPED = Case(
 LEGACY_BLOCK_EXEMPTS_ONE_24 = Case(
     "a legacy block exempting one /24 still blocks everywhere else: no tenant-wide high",
     _legacy_block_exempts_one_24,
-    {},
+    {("legacy-auth-block-location-exempt", "Block legacy auth"): "medium"},
 )
 LEGACY_BLOCK_ONLY_IN_SOME_LOCATIONS = Case(
     "a legacy block applying only inside a named location blocks nothing elsewhere",
@@ -404,10 +422,13 @@ LEGACY_BLOCK_EXCLUDES_EXCHANGE = Case(
     _legacy_block_excludes_exchange,
     {
         ("legacy-auth-not-blocked", "Contoso"): "high",
+        ("ca-baseline-excludes-apps", "Block legacy auth"): "high",
     },
 )
 MFA_BASELINE_EXCLUDES_EXCHANGE = Case(
-    "an MFA baseline excluding Exchange Online is still a (partial) baseline", _mfa_baseline_excludes_exchange, {}
+    "an MFA baseline excluding Exchange Online is still a (partial) baseline",
+    _mfa_baseline_excludes_exchange,
+    {("ca-baseline-excludes-apps", "MFA for everyone"): "high"},
 )
 EXCLUDED_USERS = Case(
     "exclusions: by group, by role, directly; pinned account exempt",
@@ -421,7 +442,13 @@ EXCLUDED_USERS = Case(
 EXCLUDED_FROM_ONE_BLOCK_COVERED_BY_ANOTHER = Case(
     "a user excluded from one block policy but covered by another", _excluded_from_one_block_covered_by_another, {}
 )
-AU_SCOPED_ROLE_EXCLUSION = Case("an AU-scoped role is not a CA role exclusion", _au_scoped_role_exclusion, {})
+AU_SCOPED_ROLE_EXCLUSION = Case(
+    "an AU-scoped role is not a CA role exclusion",
+    _au_scoped_role_exclusion,
+    {
+        ("admin-no-phishing-resistant-mfa", "bob@contoso.com"): "medium",
+    },
+)
 RISK_ONLY_MFA = Case(
     "a risk-conditioned MFA policy is not a baseline",
     _risk_only_mfa,
@@ -480,6 +507,8 @@ BREAK_GLASS_NOT_CONFIGURED = Case(
     "the same excluded Global Administrators, not configured as emergency access",
     _break_glass_excluded,
     {
+        ("admin-no-phishing-resistant-mfa", "bg-01@contoso.com"): "medium",
+        ("admin-no-phishing-resistant-mfa", "bg-02@contoso.com"): "medium",
         ("ca-mfa-excluded", "bg-01@contoso.com"): "high",
         ("ca-mfa-excluded", "bg-02@contoso.com"): "high",
         ("legacy-auth-block-excluded", "bg-01@contoso.com"): "high",
@@ -493,9 +522,11 @@ SYNC_ACCOUNT_WITH_ANOTHER_ROLE = Case(
     "a sync account that also holds Global Administrator is an admin like any other",
     _sync_account(also=GA),
     {
+        ("admin-no-phishing-resistant-mfa", "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"): "medium",
         ("ca-mfa-excluded", "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"): "high",
         ("legacy-auth-block-excluded", "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"): "high",
         ("admin-no-mfa-method", "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"): "critical",
+        ("sync-account-risk", "Sync_CONTOSO-DC1_1a2b3c@contoso.onmicrosoft.com"): "high",
     },
 )
 ELIGIBLE_GA_BEHIND_ROLE_EXCLUSION = Case(

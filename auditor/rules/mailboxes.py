@@ -45,11 +45,11 @@ def _smtp_org_on_null_inherits(r: Records) -> None:
 
 def _smtp_org_on_password_exposure(r: Records) -> None:
     _smtp_org_on_null_inherits(r)
-    r["conditional_access"] = r["conditional_access"][:1]
+    del r["conditional_access"][1]  # the legacy block
 
 
 def _smtp_mailbox_of_disabled_account(r: Records) -> None:
-    r["conditional_access"] = r["conditional_access"][:1]
+    del r["conditional_access"][1]  # the legacy block
     r["users"][1]["accountEnabled"] = False
     r["cas_mailboxes"][1]["SmtpClientAuthenticationDisabled"] = False
 
@@ -80,7 +80,7 @@ def _imap_pop(r: Records) -> None:
 
 
 def _non_privileged_admin_not_escalated(r: Records) -> None:
-    r["conditional_access"] = r["conditional_access"][:1]
+    del r["conditional_access"][1]  # the legacy block
     add_admin(r, "u-reader", "reader@contoso.com", role=REPORTS_READER)
     r["cas_mailboxes"].append(mailbox("u-reader", "reader@contoso.com", imap=True, smtp_disabled=False))
 
@@ -188,11 +188,15 @@ def _admins_known(model: TenantModel) -> bool:
 
 
 def _smtp_exposure(model: TenantModel, owner: Any, cov: Any) -> list[str]:
-    """What leaves a mailbox's SMTP AUTH usable with OAuth only: a disabled account, security defaults, a CA legacy
-    block covering the owner. (Exchange authentication policies are not read here yet.)"""
+    """What leaves a mailbox's SMTP AUTH usable with OAuth only: a disabled account, the Exchange authentication
+    policy that applies to the owner (theirs, else the org default) setting ``AllowBasicAuthSmtp`` false, security
+    defaults, a CA legacy block covering the owner (rules.md v2 ``smtp-auth-mailbox-enabled``)."""
     out = []
     if owner is not None and not owner.enabled:
         out.append("account disabled")
+    auth = model.exchange_auth
+    if owner is not None and auth.smtp_basic_blocked(owner.id):
+        out.append(f"Exchange authentication policy {auth.policy_for(owner.id)} (AllowBasicAuthSmtp false)")
     return out + legacy_mitigations(model, cov)
 
 
@@ -255,7 +259,14 @@ def smtp_auth_org_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Find
     severity="medium",
     escalation="high for privileged admins; low when the exposure is OAuth-only",
     needs=("cas_mailboxes", "transport_config"),
-    optional_needs=(*MAILBOX_OWNER_SOURCES, "conditional_access", "security_defaults"),
+    optional_needs=(
+        *MAILBOX_OWNER_SOURCES,
+        "conditional_access",
+        "security_defaults",
+        "authentication_policies",
+        "organization_config",
+        "exchange_users",
+    ),
     headline="legacy-protocols",
     sheet="SMTP AUTH mailboxes",
     rationale="A mailbox with SMTP AUTH accepts basic-auth submissions that no MFA or Conditional Access "
@@ -275,8 +286,9 @@ def smtp_auth_mailbox_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[
     """A mailbox's effective SMTP AUTH is on, reported one by one only where the mailbox itself enables it (its own
     ``SmtpClientAuthenticationDisabled`` is false) or, when inherited from the org, for admins' mailboxes; every other
     inheriting mailbox is counted on ``smtp-auth-org-enabled``. Evidence says which (``mailbox`` or ``inherited from
-    org``). A password works only when the account is enabled and neither security defaults nor a CA legacy block
-    covers the owner; otherwise the finding is low with ``exposure: oauth-only`` and ``mitigated_by``."""
+    org``). A password works only when the account is enabled, the Exchange authentication policy that applies (the
+    owner's, else the org default) does not set ``AllowBasicAuthSmtp`` false, and neither security defaults nor a CA
+    legacy block covers the owner; otherwise the finding is low with ``exposure: oauth-only`` and ``mitigated_by``."""
     boxes = model.mailboxes
     if boxes.empty:
         return

@@ -129,6 +129,7 @@ DAILY_ENFORCED_NOT_COVERED = Case(
     _daily_enforced_not_covered,
     {
         ("daily-account-per-user-mfa", "bob@contoso.com"): "medium",
+        ("per-user-mfa-migration-gap", "bob@contoso.com"): "medium",
         ("ca-mfa-excluded", "bob@contoso.com"): "medium",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
     },
@@ -137,6 +138,7 @@ SECURITY_DEFAULTS_WITH_PER_USER = Case(
     "security defaults count as modern MFA",
     _security_defaults_with_per_user,
     {
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
         ("per-user-mfa-legacy-config", "Contoso"): "low",
     },
 )
@@ -144,8 +146,10 @@ PER_USER_MFA_WITHOUT_MODERN_MFA = Case(
     "per-user MFA is not a leftover when nothing else requires MFA",
     _per_user_mfa_without_modern_mfa,
     {
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
         ("mfa-no-baseline", "Contoso"): "critical",
         ("legacy-auth-not-blocked", "Contoso"): "high",
+        ("per-user-mfa-migration-gap", "svc-backup@contoso.com"): "medium",
     },
 )
 REMEMBER_LONG = Case("remember MFA 14 days", _remember(14), {("remember-mfa-long", "Contoso"): "low"})

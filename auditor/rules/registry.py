@@ -114,7 +114,15 @@ REGISTRY: dict[str, RuleSpec] = {}
 
 # Rules that can never both fire on one tenant: mfa-no-baseline needs no MFA baseline (and security defaults off),
 # per-user-mfa-legacy-config needs one (or security defaults). A single demo tenant fires one of each such pair.
-EXCLUSIVE_IN_ONE_TENANT: tuple[frozenset[str], ...] = (frozenset({"mfa-no-baseline", "per-user-mfa-legacy-config"}),)
+# admin-not-covered-by-mfa needs an admin outside every all-resources MFA policy, so no All-users MFA baseline (which
+# per-user-mfa-legacy-config — without security defaults — and mfa-baseline-device-alternative need); and
+# mfa-baseline-device-alternative needs the very baseline whose absence mfa-no-baseline reports.
+EXCLUSIVE_IN_ONE_TENANT: tuple[frozenset[str], ...] = (
+    frozenset({"mfa-no-baseline", "per-user-mfa-legacy-config"}),
+    frozenset({"admin-not-covered-by-mfa", "per-user-mfa-legacy-config"}),
+    frozenset({"admin-not-covered-by-mfa", "mfa-baseline-device-alternative"}),
+    frozenset({"mfa-baseline-device-alternative", "mfa-no-baseline"}),
+)
 
 
 def silent_on_one_tenant(fired: set[str], registry: Mapping[str, RuleSpec] | None = None) -> list[str]:

@@ -89,9 +89,9 @@ def test_registration_capability_columns() -> None:
 
 
 def test_stale_admin_without_dates_says_none_recorded_since_2023_12_01() -> None:
-    from auditor.config import AuditorConfig
+    from auditor.config import parse_config
     from auditor.engine import evaluate_snapshot
-    from auditor.testing import NOW, baseline, snapshot_of
+    from auditor.testing import NOW, baseline, baseline_config, snapshot_of
 
     records = baseline()
     admin = records["users"][0]  # alice holds Global Administrator in the baseline
@@ -103,6 +103,6 @@ def test_stale_admin_without_dates_says_none_recorded_since_2023_12_01() -> None
             "lastSuccessfulSignInDateTime": "",
         }
     }
-    result = evaluate_snapshot(snapshot_of(records), AuditorConfig(), now=NOW)
+    result = evaluate_snapshot(snapshot_of(records), parse_config(baseline_config()), now=NOW)
     findings = [f for f in result.findings if f.rule_id == "stale-admin"]
     assert [f.evidence["last_sign_in"] for f in findings] == ["none recorded since 2023-12-01"]

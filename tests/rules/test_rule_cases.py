@@ -15,13 +15,15 @@ from auditor.findings import AuditResult
 from auditor.rules import REGISTRY, Case
 from auditor.rules.registry import DERIVED_SOURCES, KNOWN_NEEDS
 from auditor.sources import SOURCES
-from auditor.testing import NOW, baseline, snapshot_of
+from auditor.testing import NOW, baseline, baseline_config, snapshot_of
 
 
 def _audit(case: Case, failed: dict[str, str] | None = None) -> AuditResult:
     records = baseline()
     case.mutate(records)
-    return evaluate_snapshot(snapshot_of(records, failed), parse_config(dict(case.config or {})), now=NOW)
+    return evaluate_snapshot(
+        snapshot_of(records, failed), parse_config(baseline_config(dict(case.config or {}))), now=NOW
+    )
 
 
 def _cases() -> list[Case]:

@@ -36,7 +36,7 @@ from auditor.rules.conditional_access import (
 from auditor.rules.locations import TOO_BROAD_AND_EXEMPT, UNTRUSTED_DUPLICATE_SKIPS_MFA
 from auditor.rules.mailboxes import IMAP_POP, SMTP_ORG_ON_NULL_INHERITS, SMTP_ORG_ON_PASSWORD_EXPOSURE
 from auditor.rules.mfa import DAILY_ENABLED_REGISTRATION_UNKNOWN, DAILY_ENFORCED_NOT_COVERED
-from auditor.testing import NOW, baseline, snapshot_of
+from auditor.testing import NOW, baseline, baseline_config, snapshot_of
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "auditor/render/findings.schema.json").read_text())
 
@@ -44,7 +44,7 @@ SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "auditor/render/findi
 def audit(case: Case) -> AuditResult:
     records = baseline()
     case.mutate(records)
-    return evaluate_snapshot(snapshot_of(records), parse_config(dict(case.config or {})), now=NOW)
+    return evaluate_snapshot(snapshot_of(records), parse_config(baseline_config(dict(case.config or {}))), now=NOW)
 
 
 def found(case: Case) -> dict[tuple[str, str], Finding]:
@@ -89,7 +89,7 @@ def test_policies_that_do_not_cover_an_excluded_user_are_named_with_why() -> Non
 def test_report_only_policies_are_listed_as_not_counted() -> None:
     by = found(REPORT_ONLY_MFA_AND_BLOCK)
     mfa = by[("mfa-no-baseline", "Contoso")].evidence
-    assert mfa["report_only_mfa_policies"] == ["MFA for everyone"]
+    assert mfa["report_only_mfa_policies"] == ["MFA for everyone", "Phishing-resistant MFA for admins"]
     assert mfa["policies_not_counted"][0]["reasons"] == ["report-only"]
     assert by[("legacy-auth-not-blocked", "Contoso")].evidence["report_only_blocking_policies"] == ["Block legacy auth"]
 
@@ -97,7 +97,7 @@ def test_report_only_policies_are_listed_as_not_counted() -> None:
 def test_per_user_only_tenant_is_high_with_a_remediation_for_it() -> None:
     finding = found(EVERY_MEMBER_ENFORCED)[("mfa-no-baseline", "Contoso")]
     assert finding.severity == "high"
-    assert finding.evidence["per_user_mfa"]["enforced"] == finding.evidence["per_user_mfa"]["enabled_members"] == 3
+    assert finding.evidence["per_user_mfa"]["enforced"] == finding.evidence["per_user_mfa"]["enabled_members"] == 5
     assert "security defaults" in finding.remediation
 
 
