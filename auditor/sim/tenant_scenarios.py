@@ -98,14 +98,11 @@ class Person:
 # fmt: off
 _MATRIX_NAMES = (
     ("allan.deyoung", "Allan Deyoung"), ("debra.berger", "Debra Berger"), ("emily.braun", "Emily Braun"),
-    ("enrico.cattaneo", "Enrico Cattaneo"), ("gerhart.moller", "Gerhart Møller"),
-    ("isabella.simonsen", "Isabella Simonsen"), ("jonas.thorsen", "Jonas Thorsen"),
-    ("kirsten.madsen", "Kirsten Madsen"), ("lara.castell", "Lara Castell"), ("malik.bauer", "Malik Bauer"),
-    ("nora.lindqvist", "Nora Lindqvist"), ("omar.haddad", "Omar Haddad"),
+    ("enrico.cattaneo", "Enrico Cattaneo"),
 )
-# Every combination of ImapEnabled x PopEnabled x SmtpClientAuthenticationDisabled (true/false/null).
-_MATRIX = tuple((imap, pop, smtp) for imap in (False, True) for pop in (False, True)
-                for smtp in (True, False, None))
+# The combinations of ImapEnabled x PopEnabled x SmtpClientAuthenticationDisabled (true/false/null) that no other
+# scenario mailbox has: with them the cast holds all twelve (a tenant as small as 40 users included).
+_MATRIX = ((False, True, True), (False, True, False), (True, False, True), (True, True, False))
 _GA, _ACTIVE = "Global Administrator", "active"
 
 SCENARIOS: tuple[Person, ...] = (
@@ -184,7 +181,7 @@ SCENARIOS: tuple[Person, ...] = (
            last=150),
     Person("irvin.sayers", "Irvin Sayers", "Engineer", "Engineering", mfa="enforced", enabled=False,
            last=300, mailbox=None),
-    # --- Mailbox matrix: every IMAP x POP x SMTP AUTH combination ---
+    # --- Mailbox matrix: the IMAP x POP x SMTP AUTH combinations the rest of the cast lacks ---
     *(Person(key, name, "Specialist", "Operations", mailbox=combo)
       for (key, name), combo in zip(_MATRIX_NAMES, _MATRIX, strict=True)),
     # --- Legacy sign-ins by daily users; uma.patel has failed attempts only (must NOT fire) ---
