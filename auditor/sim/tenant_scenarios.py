@@ -1,7 +1,8 @@
 """The fixed cast and tenant-wide objects of a generated tenant (data for ``tenant_gen``).
 
 Every scenario user exists to make one rule fire (or, as a clean counterpart, not fire); the comment on
-each group of people says which. Tenant-wide objects (Conditional Access, named locations, legacy MFA
+each group of people says which. The tenant's configuration lists ``EMERGENCY_ACCESS`` as its emergency access
+accounts (``auditor.demo.demo_config``). Tenant-wide objects (Conditional Access, named locations, legacy MFA
 service settings, Exchange org settings) are built here in their wire shape.
 """
 
@@ -132,10 +133,12 @@ SCENARIOS: tuple[Person, ...] = (
     # Clean admin: no per-user MFA, registered, recent sign-in, mailbox locked down.
     Person("nestor.wilke", "Nestor Wilke", "Collaboration Lead", "IT",
            roles=(("SharePoint Administrator", _ACTIVE),)),
-    # Break-glass Global Admin excluded from the MFA CA policies (ca-mfa-excluded, high).
+    # --- Emergency access accounts (classification.emergency_access) and PIM ---
+    # Break-glass account as Microsoft and CIS 1.1.2 want it: excluded from Conditional Access, permanent active
+    # Global Administrator, FIDO2, no mailbox or licence, cloud-only. Configured as emergency access, it fires
+    # nothing; unconfigured, it is ca-mfa-excluded (high) and emergency-access-weak lists it as a candidate.
     Person(BREAKGLASS, "Break Glass (emergency access)", None, None, methods=FIDO2, last=25, mailbox=None,
            staff=False, roles=((_GA, _ACTIVE),)),
-    # --- Service accounts (default UPN regex; all in the "Service Accounts" group) ---
     # Second emergency access account, weak (emergency-access-weak): no phishing-resistant method and only
     # PIM-eligible for Global Administrator. Both break-glass accounts are in EMERGENCY_ACCESS (demo config).
     Person(BREAKGLASS2, "Break Glass 2 (emergency access)", None, None, methods=AUTHENTICATOR, last=60,
@@ -156,6 +159,7 @@ SCENARIOS: tuple[Person, ...] = (
     # as a Global Administrator it is an admin like any other (ca-mfa-excluded through the role exclusion).
     Person(SYNC_ACCOUNT_RISKY, "Directory Sync (old server)", None, None, last=3, mailbox=None, staff=False,
            roles=((SYNC_ROLE, _ACTIVE), (_GA, _ACTIVE))),
+    # --- Service accounts (default UPN regex; all in the "Service Accounts" group) ---
     # svc-scanner: per-user MFA enforced must NOT fire daily-account-per-user-mfa; IMAP + SMTP AUTH on;
     # successful legacy SMTP; in All Staff but excluded from its legacy-auth block (legacy-auth-block-excluded);
     # assigned the Exchange authentication policy that allows Basic SMTP (exchange-basic-auth-allowed).
