@@ -337,12 +337,13 @@ def cmd_remediate(args: argparse.Namespace) -> int:
     if args.findings:
         data = remediate.from_file(args.findings)
     elif args.demo or args.snapshot:
-        from auditor.demo import demo_snapshot
+        from auditor.demo import demo_config, demo_snapshot
         from auditor.engine import evaluate_snapshot
         from auditor.snapshot import load
 
         snapshot = load(args.snapshot) if args.snapshot else demo_snapshot()
-        data = remediate.from_result(evaluate_snapshot(snapshot, _config(args, required=False)))
+        config = _config(args, required=False)
+        data = remediate.from_result(evaluate_snapshot(snapshot, config if args.snapshot else demo_config(config)))
     else:
         config = _config(args)
         if not args.tenant and len(config.tenants) != 1:

@@ -224,6 +224,10 @@ def run_audit(
 
     ``email``: see ``wants_email`` (None: e-mail when the configuration has an ``email`` section).
     """
+    if demo and snapshot is None:
+        from auditor.demo import demo_config
+
+        config = demo_config(config)  # the demo tenant's emergency access accounts, unless the config lists its own
     send = wants_email(config, email)
     if send:
         from auditor.deliver import validate_email_config

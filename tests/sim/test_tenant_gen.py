@@ -22,6 +22,7 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 N = (type(None),)
 FIXED = len(sc.SCENARIOS)
+ROLES = {**BUILTIN_ROLES, **sc.EXTRA_ROLES}  # the generated tenant also defines the directory sync role
 
 # Required keys and their allowed types, per list source (the wire shape the collector receives).
 SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
@@ -206,7 +207,11 @@ def test_ids_dates_and_uniqueness(tenant: Snapshot) -> None:
         assert ISO.match(u["createdDateTime"])
         activity = u["signInActivity"]
         if activity:
-            assert ISO.match(activity["lastSignInDateTime"])
+            # A non-interactive-only account (the directory sync account) has no interactive date, as in Graph.
+            assert activity["lastSignInDateTime"] or activity["lastNonInteractiveSignInDateTime"]
+            assert all(
+                ISO.match(d) for d in (activity["lastSignInDateTime"], activity["lastSuccessfulSignInDateTime"]) if d
+            )
             created = datetime.fromisoformat(u["createdDateTime"])
             last = datetime.fromisoformat(activity["lastSuccessfulSignInDateTime"])
             assert created <= last <= NOW
@@ -232,8 +237,8 @@ def test_upns_on_the_tenant_domain_and_guests_ext(tenant: Snapshot) -> None:
 
 def test_role_assignments_reference_known_roles_and_principals(tenant: Snapshot) -> None:
     definitions = {d["id"]: d for d in recs(tenant, "role_definitions")}
-    assert set(definitions) == set(BUILTIN_ROLES)
-    assert all(d["templateId"] == d["id"] and d["displayName"] == BUILTIN_ROLES[d["id"]] for d in definitions.values())
+    assert set(definitions) == set(ROLES)
+    assert all(d["templateId"] == d["id"] and d["displayName"] == ROLES[d["id"]] for d in definitions.values())
     user_ids = {u["id"] for u in recs(tenant, "users")}
     group_ids = {g["id"] for g in recs(tenant, "group_members")}
     for a in recs(tenant, "role_assignments"):
@@ -266,8 +271,8 @@ def test_admin_scenarios(tenant: Snapshot) -> None:
     ids = _ids(tenant)
     mfa = {r["id"]: r["perUserMfaState"] for r in recs(tenant, "per_user_mfa")}
     reg = {r["id"]: r for r in recs(tenant, "registration_details")}
-    active = {(a["principalId"], BUILTIN_ROLES[a["roleDefinitionId"]]) for a in recs(tenant, "role_assignments")}
-    eligible = {(e["principalId"], BUILTIN_ROLES[e["roleDefinitionId"]]) for e in recs(tenant, "role_eligibility")}
+    active = {(a["principalId"], ROLES[a["roleDefinitionId"]]) for a in recs(tenant, "role_assignments")}
+    eligible = {(e["principalId"], ROLES[e["roleDefinitionId"]]) for e in recs(tenant, "role_eligibility")}
     assert (ids["adele.vance"], "Global Administrator") in active and mfa[ids["adele.vance"]] == "enforced"
     assert (ids["alex.wilber"], "User Administrator") in active and mfa[ids["alex.wilber"]] == "enabled"
     assert (ids["isaiah.langer"], "Security Administrator") in eligible
@@ -293,6 +298,59 @@ def test_admin_scenarios(tenant: Snapshot) -> None:
     assert NOW - datetime.fromisoformat(stale) > timedelta(days=120)
     assert users["grady.archie@contoso.com"]["signInActivity"] is None
     assert users["grady.archie@contoso.com"]["accountEnabled"] is True
+
+
+def test_v2_special_account_scenarios(tenant: Snapshot) -> None:
+    """Emergency access, directory sync and PIM-for-Groups accounts (rules.md v2 "Classifications")."""
+    ids = _ids(tenant)
+    users = by_upn(tenant)
+    methods = {r["id"]: r["methodsRegistered"] for r in recs(tenant, "registration_details")}
+    active = {(a["principalId"], ROLES[a["roleDefinitionId"]]) for a in recs(tenant, "role_assignments")}
+    eligible = {(e["principalId"], ROLES[e["roleDefinitionId"]]) for e in recs(tenant, "role_eligibility")}
+    # Break-glass: one as Microsoft recommends (permanent active GA, FIDO2, no licence), one weak.
+    bg, bg2 = ids[sc.BREAKGLASS], ids[sc.BREAKGLASS2]
+    assert (bg, "Global Administrator") in active and "fido2SecurityKey" in methods[bg]
+    assert users["breakglass@contoso.com"]["assignedLicenses"] == []
+    assert (bg2, "Global Administrator") in eligible and (bg2, "Global Administrator") not in active
+    assert not set(methods[bg2]) & {"fido2SecurityKey", "windowsHelloForBusiness", "passKeyDeviceBound"}
+    assert [f"{k}@contoso.com" for k in sc.EMERGENCY_ACCESS] == ["breakglass@contoso.com", "breakglass2@contoso.com"]
+    # Directory sync accounts: one sync-only and non-interactive, one also Global Administrator.
+    sync, risky = ids[sc.SYNC_ACCOUNT], ids[sc.SYNC_ACCOUNT_RISKY]
+    assert {r for p, r in active if p == sync} == {"Directory Synchronization Accounts"}
+    assert {r for p, r in active if p == risky} == {"Directory Synchronization Accounts", "Global Administrator"}
+    activity = users[f"{sc.SYNC_ACCOUNT}@contoso.com"]["signInActivity"]
+    assert activity["lastSignInDateTime"] is None and activity["lastNonInteractiveSignInDateTime"]
+    risky_sign_ins = [s for s in recs(tenant, "sign_ins") if s["userId"] == risky]
+    assert risky_sign_ins and all(s["isInteractive"] for s in risky_sign_ins)
+    assert not any(s["userId"] == sync for s in recs(tenant, "sign_ins"))
+    # PIM for Groups: an eligible member of the role-assignable group, with phone-only methods; and an eligible
+    # Global Administrator outside All Staff.
+    tier0 = next(g for g in recs(tenant, "group_members") if g["displayName"] == sc.TIER0_GROUP)
+    [pim] = recs(tenant, "pim_group_eligibility")
+    assert (pim["groupId"], pim["principalId"], pim["accessId"]) == (tier0["id"], ids["johanna.lorenz"], "member")
+    assert ids["johanna.lorenz"] not in {m["id"] for m in tier0["members"]}
+    assert methods[ids["johanna.lorenz"]] == ["mobilePhone"]
+    assert (ids["amir.rahman"], "Global Administrator") in eligible
+    staff = next(g for g in recs(tenant, "group_members") if g["displayName"] == sc.STAFF_GROUP)
+    assert ids["amir.rahman"] not in {m["id"] for m in staff["members"]}
+
+
+def test_exchange_scenarios_of_the_v2_rules(tenant: Snapshot) -> None:
+    ids = _ids(tenant)
+    users = by_upn(tenant)
+    kinds = {m["ExternalDirectoryObjectId"]: m["RecipientTypeDetails"] for m in recs(tenant, "mailboxes")}
+    assert kinds[ids["sales"]] == kinds[ids["billing"]] == kinds[""] == "SharedMailbox"
+    assert kinds[ids["adele.vance"]] == "UserMailbox"
+    assert users["sales@contoso.com"]["accountEnabled"] is True  # a shared mailbox that can sign in
+    assert users["billing@contoso.com"]["accountEnabled"] is False
+    assert users["sales@contoso.com"]["assignedLicenses"] == []
+    policies = {p["Name"]: p for p in recs(tenant, "authentication_policies")}
+    org = recs(tenant, "organization_config")
+    assert org["OAuth2ClientProfileEnabled"] is False
+    assert not any(v for k, v in policies[org["DefaultAuthenticationPolicy"]].items() if k.startswith("AllowBasic"))
+    assigned = {u["ExternalDirectoryObjectId"]: u["AuthenticationPolicy"] for u in recs(tenant, "exchange_users")}
+    assert assigned[ids["svc-scanner"]] == sc.SMTP_AUTH_POLICY and policies[sc.SMTP_AUTH_POLICY]["AllowBasicAuthSmtp"]
+    assert {v for k, v in assigned.items() if k != ids["svc-scanner"]} == {None}
 
 
 def test_service_account_scenarios(tenant: Snapshot) -> None:
@@ -353,13 +411,18 @@ def test_conditional_access_scenarios(tenant: Snapshot) -> None:
     locations = {loc["displayName"]: loc for loc in recs(tenant, "named_locations")}
     policies = {p["displayName"]: p for p in recs(tenant, "conditional_access")}
     assert recs(tenant, "security_defaults")["isEnabled"] is False
-    assert Counter(p["state"] for p in policies.values()) == {
-        "enabled": 4,
-        "enabledForReportingButNotEnforced": 2,
-        "disabled": 1,
-    }
+    assert Counter(p["state"] for p in policies.values()) == {"enabled": 7, "enabledForReportingButNotEnforced": 3}
     admins = policies["Require MFA for admins"]["conditions"]["users"]
-    assert set(admins["includeRoles"]) == set(PRIVILEGED_ROLES) and admins["excludeUsers"] == [ids["breakglass"]]
+    assert set(admins["includeRoles"]) == set(PRIVILEGED_ROLES)
+    assert admins["excludeUsers"] == [ids["breakglass"], ids["breakglass2"], ids[sc.SYNC_ACCOUNT]]
+    assert admins["excludeRoles"] == [sc.GLOBAL_ADMIN_ID]  # exempts eligible Global Administrators on activation
+    all_staff = policies["Require MFA for All Staff"]["conditions"]["users"]
+    assert all_staff["includeGroups"] == [groups[sc.STAFF_GROUP]] and all_staff["excludeUsers"] == [
+        ids["miriam.graham"]
+    ]
+    device = policies["Require MFA or compliant device (pilot)"]
+    assert device["grantControls"]["builtInControls"] == ["mfa", "compliantDevice"]
+    assert device["grantControls"]["operator"] == "OR" and device["state"] == "enabledForReportingButNotEnforced"
     phish = policies["Phishing-resistant MFA for Office 365"]
     assert phish["conditions"]["applications"]["includeApplications"] == ["Office365"]
     assert phish["grantControls"]["builtInControls"] == []
@@ -376,10 +439,18 @@ def test_conditional_access_scenarios(tenant: Snapshot) -> None:
     pin = policies["Pin svc-relay to HQ egress"]
     assert pin["conditions"]["users"]["includeUsers"] == [ids["svc-relay"]]
     assert pin["conditions"]["locations"] == {"includeLocations": ["All"], "excludeLocations": [locations["HQ"]["id"]]}
-    # No enabled policy is an MFA baseline for All users on All apps, nor blocks legacy auth for All users.
+    # No enabled policy is an MFA baseline for All users on All apps; the legacy block for All users is split in
+    # two, one per client type, each excluding a high-value resource (the other-clients one Exchange Online).
     for p in policies.values():
         if p["state"] == "enabled" and "All" in p["conditions"]["users"]["includeUsers"]:
-            assert p["conditions"]["applications"]["includeApplications"] != ["All"]
+            apps = p["conditions"]["applications"]
+            assert apps["includeApplications"] != ["All"] or p["grantControls"]["builtInControls"] == ["block"]
+    eas = policies["Block Exchange ActiveSync basic auth (all users)"]["conditions"]
+    other = policies["Block other legacy clients (all users)"]["conditions"]
+    assert eas["clientAppTypes"] == ["exchangeActiveSync"] and other["clientAppTypes"] == ["other"]
+    assert eas["applications"]["excludeApplications"] == [sc.SHAREPOINT_APP_ID]
+    assert other["applications"]["excludeApplications"] == [sc.EXCHANGE_APP_ID]
+    assert eas["locations"]["excludeLocations"] == [locations["Branch Amsterdam"]["id"]]
     # Most but not all members are in All Staff.
     members = [u for u in recs(tenant, "users") if u["userType"] == "Member"]
     staff_members = next(g for g in recs(tenant, "group_members") if g["displayName"] == sc.STAFF_GROUP)["members"]
@@ -403,6 +474,7 @@ def test_named_locations_and_legacy_trusted_ips(tenant: Snapshot) -> None:
     }
     legacy = recs(tenant, "mfa_service_policy")
     assert legacy["allowAppPasswords"] is True
+    assert legacy["trustedIps"]["skipMfaForFederatedUsers"] is True
     assert legacy["rememberMfaOnTrustedDevice"] == {"isEnabled": True, "allowedNumberOfDays": 14}
     ranges = [ipaddress.ip_network(r) for r in legacy["trustedIps"]["ipRanges"]]
     assert all(r.version == 4 for r in ranges) and len(ranges) == 8
@@ -415,7 +487,7 @@ def test_named_locations_and_legacy_trusted_ips(tenant: Snapshot) -> None:
 def test_sign_in_scenarios(tenant: Snapshot) -> None:
     ids = _ids(tenant)
     sign_ins = recs(tenant, "sign_ins")
-    assert {s["clientAppUsed"] for s in sign_ins} == set(LEGACY_CLIENTS)
+    assert {s["clientAppUsed"] for s in sign_ins} == {*LEGACY_CLIENTS, "Exchange Online PowerShell"}
     ok = Counter(s["userId"] for s in sign_ins if s["status"]["errorCode"] == 0)
     failed = Counter(s["userId"] for s in sign_ins if s["status"]["errorCode"] == 50126)
     assert ok[ids["adele.vance"]] == 6 and failed[ids["adele.vance"]] == 2
