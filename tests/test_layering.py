@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("collect",),
     ("model",),
     ("rules",),
+    ("plan",),  # the per-user MFA → Conditional Access migration plan, over the model (next to the rules)
     ("engine",),
     ("history",),
     ("render",),
