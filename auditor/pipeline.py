@@ -35,6 +35,7 @@ from auditor.engine import evaluate
 from auditor.errors import AuditorError
 from auditor.findings import AuditResult, RunInfo
 from auditor.model import build_model
+from auditor.plan import build_plan
 from auditor.render.context import ReportContext, build_report_context
 from auditor.rules import REGISTRY
 from auditor.snapshot import Snapshot
@@ -228,6 +229,7 @@ def run_audit(
     outcome = RunOutcome(tenant=name)
     model = build_model(snapshot, config.classification, config.legacy_mfa)
     result = evaluate(model, REGISTRY, config.rules, config.waivers, coverage=snapshot.coverage(), now=now, run=run)
+    result.migration_plan = build_plan(model)  # not a rule: the engine never sees it
     outcome.result = result
     annotate_history(result, history)
     context = build_report_context(result, model)  # built once: every renderer and the e-mail read it
