@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from auditor.gcpause import gc_paused
 from auditor.model.tenant import TenantModel
 from auditor.plan.model import (
     ADMINS,
@@ -55,6 +56,35 @@ def _flag(row: dict[str, Any], key: str) -> bool:
     """A boolean column's value (numpy or Python bool; None / NaN is False)."""
     value = row.get(key)
     return value is not None and not (isinstance(value, float) and value != value) and bool(value)
+
+
+USER_COLUMNS = (
+    "id",
+    "upn",
+    "display_name",
+    "per_user_mfa",
+    "enabled",
+    "is_guest",
+    "is_service_account",
+    "is_emergency_access",
+    "is_sync_account",
+    "is_admin",
+    "counts_as_admin",
+    "privileged_admin",
+    "admin_roles",
+    "methods",
+    "mfa_registered",
+)
+COVERAGE_COLUMNS = ("mfa_covered", "mfa_covered_by", "mfa_exclusion", "mfa_excluded_by")
+
+
+def _records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as dicts of the given (present) columns: ``tolist`` per column, far faster than
+    ``to_dict('records')`` on wide frames with date columns."""
+    present = [c for c in columns if c in frame.columns]
+    return [
+        dict(zip(present, values, strict=True)) for values in zip(*(frame[c].tolist() for c in present), strict=True)
+    ]
 
 
 def _classification(row: dict[str, Any], admin: bool) -> str:
@@ -111,23 +141,25 @@ def _coverage(model: TenantModel, cov: dict[str, Any] | None) -> tuple[bool | No
     return False, covered_by, why
 
 
-def _legacy_by_user(model: TenantModel) -> dict[str, dict[str, int]]:
+def _legacy_by_user(model: TenantModel, ids: set[str]) -> dict[str, dict[str, int]]:
+    """User id → {protocol: successful legacy sign-ins} for the users in ``ids``."""
     events = model.legacy_sign_in_events
     out: dict[str, dict[str, int]] = defaultdict(dict)
     if events is None or events.empty:
         return out
-    good = events[events["ok"]]
+    good = events[events["ok"] & events["user_id"].isin(ids)]
     for (uid, app), n in Counter(zip(good["user_id"].tolist(), good["app"].tolist(), strict=True)).items():
         out[str(uid)][str(app)] = int(n)
     return out
 
 
-def _mailbox_protocols(model: TenantModel) -> dict[str, list[str]]:
+def _mailbox_protocols(model: TenantModel, ids: set[str]) -> dict[str, list[str]]:
+    """User id → the legacy protocols (IMAP, POP, effective SMTP AUTH) on for their mailbox, for ``ids``."""
     boxes = model.mailboxes
     out: dict[str, list[str]] = {}
     if boxes is None or boxes.empty:
         return out
-    for r in boxes.to_dict("records"):
+    for r in _records(boxes[boxes["user_id"].isin(ids)], ("user_id", "imap", "pop", "smtp_auth_enabled")):
         if not r.get("user_id"):
             continue
         on = [name for name, key in (("IMAP", "imap"), ("POP", "pop")) if r.get(key) is True]
@@ -271,25 +303,36 @@ def not_assessed(model: TenantModel, missing: list[str]) -> MigrationPlan:
 
 def build_plan(model: TenantModel) -> MigrationPlan:
     """The migration plan of ``model``'s tenant (``not_assessed`` without users or per-user MFA states)."""
+    with gc_paused():  # many small objects next to the model's large heap; none of them forms a cycle
+        return _build(model)
+
+
+def _build(model: TenantModel) -> MigrationPlan:
     missing = [s for s in NEEDS if s not in model.available]
     if missing:
         return not_assessed(model, missing)
-    users = model.users
-    mask = users["per_user_mfa"].isin(["enabled", "enforced"]).to_numpy()
-    coverage = model.coverage.to_dict("records") if not model.coverage.empty else [None] * len(users)
+    # Only the per-user-MFA users are read row by row (a large tenant has few of them among many users).
+    positions = model.users["per_user_mfa"].isin(["enabled", "enforced"]).to_numpy().nonzero()[0]
+    users = _records(model.users.iloc[positions], USER_COLUMNS)
+    coverage = (
+        _records(model.coverage.iloc[positions], COVERAGE_COLUMNS) if not model.coverage.empty else [None] * len(users)
+    )
+    ids = {str(u["id"]) for u in users}
     legacy_known = "sign_ins" in model.available
-    legacy = _legacy_by_user(model)
+    legacy = _legacy_by_user(model, ids)
+    sign_ins = model.legacy_sign_ins
     summary = (
-        {str(r["user_id"]): r for r in model.legacy_sign_ins.to_dict("records")}
-        if not model.legacy_sign_ins.empty
+        {
+            str(r["user_id"]): r
+            for r in _records(sign_ins[sign_ins["user_id"].isin(ids)], ("user_id", "last", "ip_addresses"))
+        }
+        if not sign_ins.empty
         else {}
     )
-    boxes = _mailbox_protocols(model)
-    admin_column = "counts_as_admin" if "counts_as_admin" in users.columns else "is_admin"
+    boxes = _mailbox_protocols(model, ids)
+    admin_column = "counts_as_admin" if "counts_as_admin" in model.users.columns else "is_admin"
     chosen: list[PlanUser] = []
-    for position in mask.nonzero()[0].tolist():
-        row = users.iloc[position].to_dict()
-        cov = coverage[position]
+    for row, cov in zip(users, coverage, strict=True):
         uid = str(row["id"])
         protocols = legacy.get(uid, {})
         chosen.append(
