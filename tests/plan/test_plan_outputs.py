@@ -17,11 +17,13 @@ from typing import Any
 import jsonschema
 import openpyxl
 import pytest
+import yaml
 from plan_tenants import FORMULA_NAME, all_safe, none_safe
 from services import unavailable
 
 from auditor.config import AuditorConfig
 from auditor.pipeline import RunOutcome, run_audit
+from auditor.sim import SimTenant, Simulator
 from auditor.snapshot import save
 from auditor.testing import snapshot_of
 
@@ -162,3 +164,31 @@ def test_plan_command_demo_and_usage(tmp_path: Path) -> None:
     assert "Wave 3 - Legacy sign-ins:" in proc.stdout
     proc = _cli("plan", cwd=tmp_path)  # no configuration, no --demo / --snapshot
     assert proc.returncode == 2 and "No configuration" in proc.stderr
+
+
+def test_plan_command_collects_a_configured_tenant_like_audit(tmp_path: Path) -> None:
+    """``plan -c CONFIG --tenant NAME`` collects from the (simulated) tenant over HTTPS and prints the same waves
+    as ``plan --snapshot`` of what the simulator served."""
+    secret = "plan-live-secret"  # the simulator's throwaway credential
+    served = snapshot_of(none_safe())
+    offline = _cli("plan", "--snapshot", str(save(served, tmp_path / "served.json.gz")), cwd=tmp_path)
+    assert offline.returncode == 0, offline.stderr
+    with Simulator(
+        tenants=[SimTenant(served, client_id="11111111-1111-1111-1111-111111111111", client_secret=secret)]
+    ) as sim:
+        tenant = sim.tenant_config(secret_env="PLAN_SIM_SECRET") | {"name": "contoso"}
+        config = {"tenants": [tenant], "reports": {"dir": str(tmp_path / "reports")}}
+        (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+        env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")}
+        live = subprocess.run(
+            [sys.executable, "-m", "auditor.cli", "plan", "-c", "c.yaml", "--tenant", "contoso"],
+            cwd=tmp_path,
+            env={**env, "PLAN_SIM_SECRET": secret},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    assert live.returncode == 0, live.stderr
+    assert "Wave 3 - Legacy sign-ins: 1 user(s), 0 admin(s), 1 with legacy sign-ins" in live.stdout
+    assert live.stdout == offline.stdout
+    assert not (tmp_path / "reports").exists(), "plan writes no report"
