@@ -44,7 +44,7 @@ from auditor.plan.model import (
 NEEDS = ("users", "per_user_mfa")
 OPTIONAL = ("conditional_access", "security_defaults", "sign_ins", "registration_details", "cas_mailboxes")
 #: registration-detail methods that are a phone (SMS / voice); e-mail and security questions are not MFA methods
-PHONE_METHODS = frozenset({"mobilePhone", "alternateMobilePhone", "officePhone", "sms", "voiceMobile", "voiceOffice"})
+PHONE_METHODS = frozenset({"mobilePhone", "alternateMobilePhone", "officePhone"})
 NOT_MFA = frozenset({"email", "securityQuestion"})
 
 
