@@ -109,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     remediate.add_argument("--tenant", help="with -c: the tenant whose latest recorded run to use")
     remediate.add_argument("--out", metavar="FILE", help="script to write (default: ./remediate-<tenant>.ps1)")
 
+    plan = sub.add_parser("plan", parents=[common], help="print the per-user MFA -> Conditional Access waves")
+    plan_source = plan.add_mutually_exclusive_group()
+    plan_source.add_argument("--demo", action="store_true", help="the bundled demo tenant (no config or network)")
+    plan_source.add_argument("--snapshot", metavar="FILE", help="a saved snapshot, offline")
+    plan.add_argument("--tenant", help="with -c: the tenant to collect (default: the only configured tenant)")
+    plan.add_argument("--limit", type=int, default=50, help="users listed per wave (default 50)")
+
     worker = sub.add_parser("worker", parents=[common], help="run a scale-out worker (Celery)")
     worker.add_argument("--concurrency", type=int, default=1, help="audits this worker runs at once (default: 1)")
     for name, command in sub.choices.items():
@@ -368,6 +375,29 @@ def cmd_remediate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Print the migration waves of the demo tenant, a snapshot, or a configured tenant (collected now)."""
+    from auditor.model import build_model
+    from auditor.pipeline import obtain_snapshot
+    from auditor.plan import build_plan
+    from auditor.plan.text import plan_lines
+    from auditor.snapshot import load
+
+    offline = args.demo or args.snapshot
+    config = _config(args, required=not offline)
+    tenant = args.tenant
+    if not offline and not tenant:
+        if len(config.tenants) != 1:
+            raise UsageError("Name the tenant with --tenant, or pass --demo or --snapshot FILE.")
+        tenant = config.tenants[0].name
+    snapshot = obtain_snapshot(
+        config, tenant, snapshot=load(args.snapshot) if args.snapshot else None, demo=args.demo, progress=None
+    )
+    plan = build_plan(build_model(snapshot, config.classification, config.legacy_mfa))
+    print("\n".join(plan_lines(plan, tenant or snapshot.tenant_name, limit=max(0, args.limit))))
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from auditor.scale.worker import run_worker
 
@@ -384,6 +414,7 @@ COMMANDS = {
     "schedule": cmd_schedule,
     "worker": cmd_worker,
     "remediate": cmd_remediate,
+    "plan": cmd_plan,
 }
 
 

@@ -125,6 +125,9 @@ class AuditResult:
     expired_waivers: list[dict[str, Any]] = field(default_factory=list)
     previous_run_id: str | None = None
     headlines: tuple[Headline, ...] = ()
+    migration_plan: Any = None
+    """The per-user MFA → Conditional Access migration plan (an ``auditor.plan.MigrationPlan``; typed loosely
+    because the plan stage sits above this module). Set by ``run_audit``; None when not computed."""
 
     @property
     def open_findings(self) -> list[Finding]:

@@ -36,6 +36,7 @@ from auditor.engine import evaluate
 from auditor.errors import AuditorError
 from auditor.findings import AuditResult, RunInfo
 from auditor.model import build_model
+from auditor.plan import build_plan
 from auditor.render.context import ReportContext, build_report_context
 from auditor.rules import REGISTRY
 from auditor.snapshot import Snapshot
@@ -241,6 +242,7 @@ def run_audit(
     phase(progress, "evaluate", "started")
     model = build_model(snapshot, config.classification, config.legacy_mfa)
     result = evaluate(model, REGISTRY, config.rules, config.waivers, coverage=snapshot.coverage(), now=now, run=run)
+    result.migration_plan = build_plan(model)  # not a rule: the engine never sees it
     phase(progress, "evaluate", "done", len(result.findings))
     outcome.result = result
     annotate_history(result, history)

@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("collect",),
     ("model",),
     ("rules",),
+    ("plan",),  # the per-user MFA → Conditional Access migration plan, over the model (next to the rules)
     ("engine", "waiver_report"),  # waiver_report: end-of-run notes on unused and expired waivers
     ("history",),
     ("render",),

@@ -20,6 +20,7 @@ from auditor.render.entities import CaPolicyRow, IpRangeRow, UserRow, ca_rows, i
 
 if TYPE_CHECKING:
     from auditor.model.tenant import TenantModel
+    from auditor.plan import MigrationPlan
 
 DEFAULT_FALLBACK_CAP = 200  # findings per rule listed in the no-JavaScript part of report.html
 
@@ -109,6 +110,7 @@ class ReportContext:
     users: list[UserRow] = field(default_factory=list)
     ca_policies: list[CaPolicyRow] = field(default_factory=list)
     ip_ranges: list[IpRangeRow] = field(default_factory=list)
+    migration_plan: MigrationPlan | None = None  # per-user MFA → Conditional Access waves (auditor.plan)
 
     @property
     def rule_index(self) -> list[str]:
@@ -236,4 +238,5 @@ def _build(result: AuditResult, model: TenantModel | None) -> ReportContext:
         users=user_rows(model, open_by_entity) if model is not None else [],
         ca_policies=ca_rows(model) if model is not None else [],
         ip_ranges=ip_rows(model) if model is not None else [],
+        migration_plan=result.migration_plan,
     )

@@ -37,6 +37,7 @@ def findings_document(ctx: ReportContext) -> dict[str, Any]:
         "resolved": list(ctx.resolved),
         "expired_waivers": list(ctx.expired_waivers),
         "summary": ctx.summary(),
+        **({"migration_plan": ctx.migration_plan.to_dict()} if ctx.migration_plan is not None else {}),
     }
 
 

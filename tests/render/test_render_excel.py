@@ -39,6 +39,7 @@ def test_sheets(workbook) -> None:
         "Users",
         "Conditional Access",
         "Named locations & trusted IPs",
+        "Migration plan",
         "Rules",
         "Waivers",
     ]
