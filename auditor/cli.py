@@ -13,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from auditor import __version__
 from auditor.config import AuditorConfig, load_config, resolve_config_path
@@ -24,7 +24,7 @@ from auditor.terminal import clean
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep its one-line style
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep its one-line style
         self.print_usage(sys.stderr)
         print(f"entra-auditor: error: {message}", file=sys.stderr)
         raise SystemExit(2)
@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="entra-auditor", description="Audit Microsoft Entra ID and Exchange Online tenants.")
     parser.add_argument("--version", action="version", version=f"entra-auditor {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "-c", "--config", help="configuration file (else $ENTRA_AUDITOR_CONFIG, else config/auditor.yaml)"
     )

@@ -72,7 +72,7 @@ def _narrowed_by(cond: dict[str, Any]) -> list[str]:
     include_platforms = _list(platforms, "includePlatforms")
     if (include_platforms and "all" not in include_platforms) or _list(platforms, "excludePlatforms"):
         out.append("platforms")
-    devices = cond.get("devices") if isinstance(cond.get("devices"), dict) else {}
+    devices = cond["devices"] if isinstance(cond.get("devices"), dict) else {}
     if (
         devices.get("deviceFilter")
         or _list(devices, "includeDevices")

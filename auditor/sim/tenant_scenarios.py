@@ -341,7 +341,7 @@ def _policy(
     locations: dict[str, list[str]] | None = None,
     strength: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    scope = {
+    scope: dict[str, list[Any]] = {
         k: []
         for k in (
             "includeUsers",
