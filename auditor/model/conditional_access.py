@@ -266,16 +266,3 @@ def policy_scope(
         holdings,
     )
     return included, excluded
-
-
-def pins_to_location(policy: pd.Series) -> bool:
-    """A block policy for all apps that applies everywhere except named locations pins users to them."""
-    return (
-        policy["state"] == "enabled"
-        and "block" in policy["grant_controls"]
-        and policy["all_apps"]
-        and policy["all_client_apps"]
-        and not [c for c in policy["narrowed_by"] if c != "clientAppTypes"]
-        and "All" in policy["include_locations"]
-        and any(loc not in ("All", "AllTrusted") for loc in policy["exclude_locations"])
-    )
