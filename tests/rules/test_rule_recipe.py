@@ -55,7 +55,9 @@ def recipe_rule() -> Iterator[str]:
         needs=("users",),
         rationale="A disabled account is one to clean up.",
         remediation="Delete the account when it is no longer needed.",
-        references=(Reference("learn", "users-delete", "Delete a user", "https://learn.microsoft.com/entra/"),),
+        references=(
+            Reference("Microsoft Learn", "users-delete", "Delete a user", "https://learn.microsoft.com/entra/"),
+        ),
         cases=CASES,
     )(_disabled_members)
     try:
@@ -103,6 +105,6 @@ def test_inconsistent_metadata_is_refused_at_import() -> None:
             needs=("no_such_source",),
             rationale="r",
             remediation="m",
-            references=(Reference("learn", "x", "x", "https://learn.microsoft.com/"),),
+            references=(Reference("Microsoft Learn", "x", "x", "https://learn.microsoft.com/"),),
         )(_disabled_members)
     assert "recipe-bad-source" not in REGISTRY
