@@ -15,7 +15,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from auditor import __version__
 from auditor.cli_examples import EXAMPLES, OVERVIEW
@@ -27,7 +27,7 @@ from auditor.terminal import clean
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep its one-line style
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep its one-line style
         self.print_usage(sys.stderr)
         print(f"entra-auditor: error: {message}", file=sys.stderr)
         raise SystemExit(2)
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"entra-auditor {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "-c", "--config", help="configuration file (else $ENTRA_AUDITOR_CONFIG, else config/auditor.yaml)"
     )

@@ -335,7 +335,7 @@ class _ConfigLoader(yaml.SafeLoader):
         self._open_anchors: list[str] = []
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_YAML_ALIASES:

@@ -26,11 +26,9 @@ from auditor.collect.sources import ProbeContext, describe
 from auditor.config import AuditorConfig, TenantConfig
 from auditor.errors import AuditorError
 from auditor.model.roles import BUILTIN_ROLES
-from auditor.sources import BROADER_PERMISSIONS, grants
+from auditor.sources import grants
 from auditor.transport.auth import decode_claims
 
-#: kept for callers of the earlier module
-BROADER = BROADER_PERMISSIONS
 _ROLE_BY_NAME = {name.lower(): tid for tid, name in BUILTIN_ROLES.items()}
 
 

@@ -229,7 +229,7 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
-def _write_streamed(snapshot: Snapshot, out: io.BufferedWriter, chunk: int = 2000) -> None:
+def _write_streamed(snapshot: Snapshot, out: io.BufferedIOBase, chunk: int = 2000) -> None:
     """Write the document record by record, so a 300k-user tenant never exists as one giant string."""
     head = snapshot.to_dict()
     sources = head.pop("sources")

@@ -320,7 +320,3 @@ LEGACY_CLIENT_APPS: tuple[str, ...] = (
     "SMTP",
     "Universal Outlook",
 )
-
-
-def source_names() -> list[str]:
-    return list(SOURCES)

@@ -182,11 +182,11 @@ def ca_policy(
     *,
     grant: list[str],
     state: str = "enabled",
-    users: dict | None = None,
+    users: dict[str, Any] | None = None,
     apps: list[str] | None = None,
     client_apps: list[str] | None = None,
-    strength: dict | None = None,
-    locations: dict | None = None,
+    strength: dict[str, Any] | None = None,
+    locations: dict[str, Any] | None = None,
     operator: str = "OR",
 ) -> dict[str, Any]:
     scope = {
@@ -233,7 +233,7 @@ def mailbox(
     }
 
 
-def sign_in(uid: str, upn: str, app: str, days: float = 2, error: int = 0, ip: str = "198.51.100.7") -> dict:
+def sign_in(uid: str, upn: str, app: str, days: float = 2, error: int = 0, ip: str = "198.51.100.7") -> dict[str, Any]:
     return {
         "id": f"si-{uid}-{app}-{days}-{error}",
         "createdDateTime": ago(days),

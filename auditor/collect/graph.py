@@ -161,7 +161,7 @@ def _learn(api: ApiClient, url: str, headers: dict[str, str]) -> None:
 
 def sub_error(sub: SubResponse, url: str) -> ApiError:
     body = sub.body if isinstance(sub.body, dict) else {}
-    err = body.get("error") if isinstance(body.get("error"), dict) else {}
+    err = body["error"] if isinstance(body.get("error"), dict) else {}
     return ApiError(sub.status, str(err.get("code") or ""), str(err.get("message") or ""), url)
 
 

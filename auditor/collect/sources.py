@@ -712,7 +712,3 @@ async def fetch_authentication_policies(ctx: CollectContext) -> Any:
 @source("organization_config", exchange_probe("Get-OrganizationConfig"))
 async def fetch_organization_config(ctx: CollectContext) -> Any:
     return await _exo_object(ctx, "organization_config")
-
-
-#: fetch coroutines by source name (kept for callers of the earlier API)
-FETCHERS: dict[str, Fetcher] = {name: src.fetch for name, src in REGISTRY.items()}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 
@@ -84,13 +83,3 @@ _SEV = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
 def _sort_key(item: DiffItem) -> tuple[int, str, str]:
     return (_SEV.get(item.severity, 9), item.rule_id, item.entity_name)
-
-
-@dataclass
-class Baseline:
-    """What annotation needs from the previous complete run (and later partial runs)."""
-
-    run_id: str | None
-    first_seen: dict[str, datetime]  # fingerprint -> first_seen in the baseline
-    items: list[DiffItem]
-    seen_since: dict[str, datetime]  # fingerprint -> earliest first_seen in partial runs after it

@@ -176,9 +176,9 @@ def _location_scope(include: list[str], exclude: list[str]) -> str:
 def policy_semantics(raw: dict[str, Any], known_strengths: dict[str, str] | None = None) -> dict[str, Any]:
     """One row of the ``ca_semantics`` table (see ``auditor.model.tenant``) for a raw Graph policy."""
     base = parse_policy(raw)
-    cond = raw.get("conditions") if isinstance(raw.get("conditions"), dict) else {}
-    apps = cond.get("applications") if isinstance(cond.get("applications"), dict) else {}
-    grant = raw.get("grantControls") if isinstance(raw.get("grantControls"), dict) else {}
+    cond = raw["conditions"] if isinstance(raw.get("conditions"), dict) else {}
+    apps = cond["applications"] if isinstance(cond.get("applications"), dict) else {}
+    grant = raw["grantControls"] if isinstance(raw.get("grantControls"), dict) else {}
     state = base["state"]
     in_force = state == "enabled"
     name = str(base["name"])

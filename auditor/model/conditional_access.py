@@ -72,7 +72,7 @@ def _narrowed_by(cond: dict[str, Any]) -> list[str]:
     include_platforms = _list(platforms, "includePlatforms")
     if (include_platforms and "all" not in include_platforms) or _list(platforms, "excludePlatforms"):
         out.append("platforms")
-    devices = cond.get("devices") if isinstance(cond.get("devices"), dict) else {}
+    devices = cond["devices"] if isinstance(cond.get("devices"), dict) else {}
     if (
         devices.get("deviceFilter")
         or _list(devices, "includeDevices")
@@ -266,16 +266,3 @@ def policy_scope(
         holdings,
     )
     return included, excluded
-
-
-def pins_to_location(policy: pd.Series) -> bool:
-    """A block policy for all apps that applies everywhere except named locations pins users to them."""
-    return (
-        policy["state"] == "enabled"
-        and "block" in policy["grant_controls"]
-        and policy["all_apps"]
-        and policy["all_client_apps"]
-        and not [c for c in policy["narrowed_by"] if c != "clientAppTypes"]
-        and "All" in policy["include_locations"]
-        and any(loc not in ("All", "AllTrusted") for loc in policy["exclude_locations"])
-    )

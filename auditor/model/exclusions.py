@@ -42,11 +42,11 @@ class Scope:
 
     @property
     def applies(self) -> np.ndarray:
-        return self.included & ~self.excluded
+        return np.asarray(self.included & ~self.excluded)
 
     @property
     def applies_on_activation(self) -> np.ndarray:
-        return self.included_on_activation & ~self.excluded_on_activation
+        return np.asarray(self.included_on_activation & ~self.excluded_on_activation)
 
 
 def policy_masks(policy: Any, users: pd.DataFrame, groups: dict[str, dict[str, Any]], holdings: pd.DataFrame) -> Scope:

@@ -12,7 +12,8 @@ ScubaGear counts these members as privileged users (rules.md v2, "admin"). A pri
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import pandas as pd
 
@@ -43,7 +44,7 @@ def group_eligible_holdings(
     records: list[Any],
     groups: dict[str, dict[str, Any]],
     users: pd.DataFrame,
-    admin_roles: str | list[str],
+    admin_roles: str | Sequence[str],
 ) -> pd.DataFrame:
     """Role holdings (``role_holdings`` columns) of PIM-for-Groups eligible members: ``assignment`` is
     ``eligible`` whatever the group's own assignment (they must activate the membership first), and
@@ -70,5 +71,5 @@ def group_eligible_holdings(
 def _principal_name(assignments: list[dict[str, Any]], group_id: str) -> str | None:
     for a in assignments:
         if str(a.get("principalId")) == group_id and isinstance(a.get("principal"), dict):
-            return a["principal"].get("displayName")
+            return cast("str | None", a["principal"].get("displayName"))
     return None

@@ -17,6 +17,7 @@ Columns added to ``users``: ``is_emergency_access``, ``emergency_signal``, ``is_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -35,7 +36,7 @@ def _group_id(ref: str, groups: dict[str, dict[str, Any]]) -> str | None:
     return next((g for g, v in groups.items() if str(v.get("name")).casefold() == ref.casefold()), None)
 
 
-def emergency_signals(users: pd.DataFrame, groups: dict[str, dict[str, Any]], entries: list[str]) -> pd.Series:
+def emergency_signals(users: pd.DataFrame, groups: dict[str, dict[str, Any]], entries: Sequence[str]) -> pd.Series:
     """Which configured entry marks each user an emergency access account (None when none does)."""
     signal = pd.Series([None] * len(users), index=users.index, dtype="object")
     if not entries:
@@ -56,7 +57,7 @@ def emergency_signals(users: pd.DataFrame, groups: dict[str, dict[str, Any]], en
 
 
 def unresolved_emergency_entries(
-    users: pd.DataFrame, groups: dict[str, dict[str, Any]], entries: list[str]
+    users: pd.DataFrame, groups: dict[str, dict[str, Any]], entries: Sequence[str]
 ) -> list[str]:
     """Configured entries that match no user and no collected group (to name in evidence)."""
     if not entries:
@@ -82,7 +83,7 @@ def _sync_roles(users: pd.DataFrame, holdings: pd.DataFrame) -> tuple[list[list[
 
 
 def classify_special_accounts(
-    users: pd.DataFrame, holdings: pd.DataFrame, groups: dict[str, dict[str, Any]], emergency_access: list[str]
+    users: pd.DataFrame, holdings: pd.DataFrame, groups: dict[str, dict[str, Any]], emergency_access: Sequence[str]
 ) -> pd.DataFrame:
     """Add the v2 classification columns to a classified ``users`` table (after ``classify_users``)."""
     users = users.copy(deep=False)  # new columns only; a deep copy of 300k rows costs more than the work

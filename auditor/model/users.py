@@ -9,8 +9,6 @@ import pandas as pd
 _MFA_STATES = {"disabled", "enabled", "enforced"}
 #: Graph's "no value" for sign-in dates (besides null): an empty string and the .NET minimum date
 _SENTINELS = ("", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00")
-#: lastSuccessfulSignInDateTime is not back-filled before this date (graph-api.md §0)
-SUCCESS_RECORDED_SINCE = "2023-12-01"
 
 
 def _date(value: Any) -> Any:

@@ -68,7 +68,7 @@ def _open(findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _label(finding: dict[str, Any]) -> str:
-    evidence = finding.get("evidence") if isinstance(finding.get("evidence"), dict) else {}
+    evidence = finding["evidence"] if isinstance(finding.get("evidence"), dict) else {}
     label = comment_text(finding.get("entity_name") or finding.get("entity_id"), 120)
     if evidence.get("privileged_admin") is True:
         label += " [privileged admin]"
@@ -86,7 +86,7 @@ def _array(
     variable: str,
     items: list[dict[str, Any]],
     key: Callable[[dict[str, Any]], object],
-    accept: Callable[[str], bool] | None = None,
+    accept: Callable[[str], object] | None = None,
 ) -> tuple[list[str], int]:
     """``$variable = @( 'id'  # label ... )`` for the items whose identifier is safe; unsafe ones become
     SKIPPED comments. Returns the lines and the number of identifiers written."""
@@ -146,7 +146,8 @@ def _mailbox_loop(variable: str, action: str, command: str) -> list[str]:
 def _smtp_mailboxes(findings: list[dict[str, Any]], context: dict[str, Any]) -> _Section:
     s = _Section(modules={EXO_MODULE})
     boxes = [f for f in findings if f.get("entity_type") == "mailbox"]
-    inherited, explicit = [], []
+    inherited: list[dict[str, Any]] = []
+    explicit: list[dict[str, Any]] = []
     for f in boxes:
         own = (f.get("evidence") or {}).get("setting") in (None, "mailbox")
         (explicit if own or not context.get("org_smtp_fixed") else inherited).append(f)

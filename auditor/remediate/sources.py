@@ -35,8 +35,8 @@ def from_document(doc: Any, source: str = "findings.json") -> FindingsInput:
     findings = doc.get("findings")
     if not isinstance(findings, list) or not all(isinstance(f, dict) for f in findings):
         raise UsageError(f"{source}: 'findings' must be a list of objects.")
-    tenant = doc.get("tenant") if isinstance(doc.get("tenant"), dict) else {}
-    run = doc.get("run") if isinstance(doc.get("run"), dict) else {}
+    tenant = doc["tenant"] if isinstance(doc.get("tenant"), dict) else {}
+    run = doc["run"] if isinstance(doc.get("run"), dict) else {}
     rules = [r for r in doc.get("rules") or [] if isinstance(r, dict)] if isinstance(doc.get("rules"), list) else []
     return FindingsInput(tenant=tenant, run=run, findings=findings, rules=rules, source=source)
 

@@ -7,13 +7,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from auditor.errors import RenderError
 
 
 @contextmanager
-def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO]:
+def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temp file next to ``path`` (0600); rename it over ``path`` only when the block succeeds.
 
     A failure leaves any previous file untouched and no partial file behind. The parent directory is
@@ -29,7 +29,7 @@ def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO]:
     ok = False
     try:
         os.fchmod(fd, 0o600)
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

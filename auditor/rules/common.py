@@ -24,7 +24,7 @@ def rows(frame: pd.DataFrame) -> Iterator[Any]:
     """Like ``itertuples`` but reads each column once with ``tolist()``: far faster on string columns."""
     if frame.empty:
         return iter(())
-    Row = namedtuple("Row", list(frame.columns), rename=True)
+    Row = namedtuple("Row", list(frame.columns), rename=True)  # type: ignore[misc]  # columns known at run time
     return map(Row._make, zip(*(frame[c].tolist() for c in frame.columns), strict=True))
 
 

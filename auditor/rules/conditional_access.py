@@ -21,15 +21,10 @@ CA_USER_SOURCES = ("users", "conditional_access", "group_members", "role_definit
 AZURE_MANAGEMENT = "797f4846-ba00-4fd7-ba43-dac1f8f63013"
 EXCHANGE_ONLINE = "00000002-0000-0ff1-ce00-000000000000"
 DIRECTORY_SYNC = "d29b2b05-8046-44ba-8758-1e26182fcf32"
-EMERGENCY = {"classification": {"emergency_access": ["bg-01@contoso.com"]}}
 
 
 def _security_defaults(model: TenantModel) -> bool | str:
     return "unknown" if model.security_defaults_enabled is None else model.security_defaults_enabled
-
-
-def _semantics(model: TenantModel) -> Any:
-    return rows(model.ca_semantics)
 
 
 def _not_counted(model: TenantModel, grants: tuple[str, ...]) -> list[dict[str, Any]]:

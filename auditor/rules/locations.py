@@ -283,7 +283,7 @@ def trusted_location_too_broad(model: TenantModel, ctx: RuleContext) -> Iterator
         exempting = exemption(str(location_id))
         yield ctx.finding(
             "named_location",
-            location_id,
+            str(location_id),
             group.iloc[0]["location_name"],
             {
                 "ranges": [{"range": r.cidr, "prefix": int(r.prefixlen)} for r in rows(group)],

@@ -306,7 +306,7 @@ def smtp_auth_mailbox_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[
         if row.smtp_auth_setting is not False and not admin:
             continue  # inherits the org setting: counted on the org finding
         mitigated = _smtp_exposure(model, owner, covs.get(row.user_id))
-        privileged = bool(admin and owner.privileged_admin)
+        privileged = bool(admin and owner is not None and owner.privileged_admin)
         severity = "low" if mitigated else "high" if privileged else None
         yield ctx.finding(
             "mailbox",

@@ -57,7 +57,7 @@ def create_app(settings: ScaleSettings | None = None, *, runtime: WorkerRuntime 
 def register_tasks(app: Celery, runtime: WorkerRuntime) -> None:
     settings = runtime.settings
 
-    @app.task(bind=True, name=TASK_NAME, max_retries=settings.max_wait_retries)
+    @app.task(bind=True, name=TASK_NAME, max_retries=settings.max_wait_retries)  # type: ignore[untyped-decorator]
     def audit_tenant(self: Any, tenant_name: str, period: str) -> dict[str, Any]:
         """Audit one tenant for one period, at most once across all workers."""
         worker = f"{self.request.hostname or 'local'}:{os.getpid()}"

@@ -323,7 +323,7 @@ class ClaimStore:
             if dialect == "postgresql":
                 from sqlalchemy.dialects.postgresql import insert as dialect_insert
             else:
-                from sqlalchemy.dialects.sqlite import insert as dialect_insert
+                from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
             stmt = dialect_insert(claims_table).values(**values).on_conflict_do_nothing()
             # RETURNING, not rowcount: some drivers report -1 for INSERT ... ON CONFLICT.
             return conn.execute(stmt.returning(claims_table.c.tenant)).first() is not None

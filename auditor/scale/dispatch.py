@@ -98,7 +98,7 @@ def latest_fire_time(schedule: ScheduleConfig, now: datetime | None = None) -> d
     trigger = build_trigger(schedule)
     for back in _LOOKBACK:
         latest = None
-        fire = trigger.get_next_fire_time(None, now - back)
+        fire: datetime | None = trigger.get_next_fire_time(None, now - back)
         while fire is not None and fire <= now:
             latest = fire
             fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))

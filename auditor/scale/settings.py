@@ -113,7 +113,7 @@ def resolve(path: str) -> Callable[..., Any]:
     except ImportError as exc:
         raise ConfigError(f"Cannot import module {module_name!r} named by {path!r} ({exc}).") from exc
     try:
-        target = getattr(module, attr)
+        target: Callable[..., Any] = getattr(module, attr)
     except AttributeError as exc:
         raise ConfigError(f"Module {module_name!r} has no attribute {attr!r} (from {path!r}).") from exc
     if not callable(target):

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, create_engine
 from auditor.config import AuditorConfig, load_config, resolve_config_path
 from auditor.errors import AuditorError, ConfigError, UsageError
 from auditor.history.locks import TenantBusy
-from auditor.scale.claims import Claim, ClaimLost, ClaimStore, Heartbeat, utcnow
+from auditor.scale.claims import AcquireOutcome, Claim, ClaimLost, ClaimStore, Heartbeat, utcnow
 from auditor.scale.settings import ScaleSettings, redact, resolve
 
 log = logging.getLogger(__name__)
@@ -154,16 +154,9 @@ def run_claimed_audit(runtime: WorkerRuntime, tenant_name: str, period: str, wor
         return {**base, "outcome": "failed", "error": str(exc)}
 
     found = store.acquire(tenant_name, period, worker)
-    if found.kind == "done":
-        log.info("tenant %s, period %s: already audited (run %s); nothing to do", tenant_name, period, found.run_id)
-        return {**base, "outcome": "duplicate", "run_id": found.run_id}
-    if found.kind == "exhausted":
-        return {**base, "outcome": "gave_up", "error": found.error}
-    if found.kind == "held":
-        wait = settings.lease_seconds
-        if found.lease_expires is not None:
-            wait = (found.lease_expires - utcnow()).total_seconds() + 0.5
-        raise RetryLater(wait, f"tenant {tenant_name} is being audited by {found.holder}")
+    settled = _not_ours(found, base, settings)
+    if settled is not None:
+        return settled
 
     claim = found.claim
     assert claim is not None
@@ -237,6 +230,23 @@ def run_claimed_audit(runtime: WorkerRuntime, tenant_name: str, period: str, wor
     return {**base, "outcome": "completed", "run_id": run_id, "run_status": run_status, "attempt": claim.attempt}
 
 
+def _not_ours(found: AcquireOutcome, base: dict[str, Any], settings: ScaleSettings) -> dict[str, Any] | None:
+    """The outcome when the claim was not taken (done, given up); raises RetryLater while another worker holds
+    it; None when this worker holds the claim now."""
+    tenant_name, period = base["tenant"], base["period"]
+    if found.kind == "done":
+        log.info("tenant %s, period %s: already audited (run %s); nothing to do", tenant_name, period, found.run_id)
+        return {**base, "outcome": "duplicate", "run_id": found.run_id}
+    if found.kind == "exhausted":
+        return {**base, "outcome": "gave_up", "error": found.error}
+    if found.kind == "held":
+        wait = settings.lease_seconds
+        if found.lease_expires is not None:
+            wait = (found.lease_expires - utcnow()).total_seconds() + 0.5
+        raise RetryLater(wait, f"tenant {tenant_name} is being audited by {found.holder}")
+    return None
+
+
 def _recorded_run(runtime: WorkerRuntime, config: AuditorConfig, claim: Claim) -> Any:
     """The run a previous holder of ``claim`` recorded, if it made it into the history."""
     if not claim.noted_run_id:
@@ -251,4 +261,4 @@ def _recorded_run(runtime: WorkerRuntime, config: AuditorConfig, claim: Claim) -
 
 
 def _backoff(settings: ScaleSettings, attempt: int) -> float:
-    return min(settings.retry_seconds * (2 ** max(attempt - 1, 0)), 3600.0)
+    return float(min(settings.retry_seconds * (2 ** max(attempt - 1, 0)), 3600.0))

@@ -78,7 +78,7 @@ def previous_fire_time(trigger: BaseTrigger, now: datetime, *, not_before: datet
     width = timedelta(seconds=1)
     while True:
         start = max(now - width, limit)
-        first = trigger.get_next_fire_time(None, start)
+        first: datetime | None = trigger.get_next_fire_time(None, start)
         if first is not None and first <= now:
             break
         if start <= limit:
@@ -86,7 +86,7 @@ def previous_fire_time(trigger: BaseTrigger, now: datetime, *, not_before: datet
         width *= 2
     prev = first
     for _ in range(_MAX_FIRE_STEPS):
-        nxt = trigger.get_next_fire_time(prev, prev)
+        nxt: datetime | None = trigger.get_next_fire_time(prev, prev)
         if nxt is None or nxt <= prev or nxt > now:
             break
         prev = nxt

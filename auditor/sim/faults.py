@@ -22,6 +22,7 @@ import json
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -55,7 +56,7 @@ class Faults:
             self.injected += 1
             form = await request.post()
             secret = str(form.get("client_secret", ""))
-            body = {
+            body: dict[str, Any] = {
                 "error": "invalid_client",
                 "error_description": f"AADSTS7000215: Invalid client secret provided ({secret!r}). "
                 f"Request was: grant_type=client_credentials&client_secret={secret}&scope=x",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from auditor.sim.paging import list_page, projector, select_fields
@@ -175,6 +176,15 @@ def _with_sentinels(activity: Any) -> dict[str, Any]:
     return out
 
 
+def _activity_refused(ctx: SimContext, req: SimRequest) -> SimResponse | None:
+    """The error a ``$select=signInActivity`` request gets (permission, licence, page size), or None."""
+    if not SIGN_IN_ACTIVITY_PERMISSION.intersection(req.claims.get("roles", [])):
+        return denied("users")
+    if req.tenant.licence_missing("sign_in_activity") or not req.tenant.available("sign_in_activity"):
+        return licence_error("sign_in_activity", "users")
+    return _activity_top_error(ctx, req)
+
+
 def list_users(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse:
     tenant = req.tenant
     missing = unavailable_source(req, "users", "users")
@@ -183,14 +193,9 @@ def list_users(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimRespon
     fields = select_fields(req)
     wants_activity = wants_sign_in_activity(req)
     filt = req.query.get("filter", "")
-    if wants_activity:
-        if not SIGN_IN_ACTIVITY_PERMISSION.intersection(req.claims.get("roles", [])):
-            return denied("users")
-        if tenant.licence_missing("sign_in_activity") or not tenant.available("sign_in_activity"):
-            return licence_error("sign_in_activity", "users")
-        too_many = _activity_top_error(ctx, req)
-        if too_many is not None:
-            return too_many
+    refused = _activity_refused(ctx, req) if wants_activity else None
+    if refused is not None:
+        return refused
     if fields:
         unknown = [f for f in fields if f.lower() not in _USER_PROP_MAP]
         if unknown:
@@ -317,7 +322,7 @@ def _source_list(source: str, context: str, strip: tuple[str, ...] = ()) -> Any:
     return handler
 
 
-def _source_object(source: str, context: str) -> Any:
+def _source_object(source: str, context: str) -> Callable[[SimContext, SimRequest, re.Match[str]], SimResponse]:
     def handler(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse:
         missing = unavailable_source(req, source, source)
         if missing:

@@ -52,7 +52,7 @@ def _decode_attachments(items: Any) -> list[SentAttachment] | str:
 def _to_sent(
     req: SimRequest, sender: str, message: dict[str, Any], attachments: list[SentAttachment], via: str, save: Any = None
 ) -> SentMail:
-    body = message.get("body") if isinstance(message.get("body"), dict) else {}
+    body = message["body"] if isinstance(message.get("body"), dict) else {}
     return SentMail(
         tenant_id=req.tenant.tenant_id,
         sender=sender,
@@ -154,7 +154,7 @@ def create_upload_session(ctx: SimContext, req: SimRequest, m: re.Match[str]) ->
     if not isinstance(item, dict) or item.get("attachmentType", "file") != "file" or not item.get("name"):
         return _bad("AttachmentItem with attachmentType 'file' and a name is required.", "upload_session")
     try:
-        size = int(item.get("size"))
+        size = int(item.get("size"))  # type: ignore[arg-type]  # None raises TypeError, answered below
     except (TypeError, ValueError):
         return _bad("AttachmentItem.size must be the attachment's size in bytes.", "upload_session")
     if size <= 0 or size > 150 * 1024 * 1024:

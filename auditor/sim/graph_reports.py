@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from auditor.sim.paging import list_page, projector, select_fields
 from auditor.sim.routing import Route, SimContext, route, unavailable_source
@@ -102,16 +103,16 @@ def sign_ins(ctx: SimContext, req: SimRequest, _m: re.Match[str]) -> SimResponse
         def __len__(self) -> int:
             return len(positions)
 
-        def __getitem__(self, s: slice) -> list[dict]:
+        def __getitem__(self, s: slice) -> list[dict[str, Any]]:
             return [records[p] for p in positions[s]]
 
     size = ctx.options.sign_in_page
     return list_page(
         req,
         "sign_ins",
-        _View(),
+        _View(),  # type: ignore[arg-type]  # a lazy view: len() and slicing are all list_page uses
         ctx.page_tokens,
-        context="auditLogs/signIns",  # type: ignore[arg-type]
+        context="auditLogs/signIns",
         default=size,
         maximum=size,
         project=projector(select_fields(req)),

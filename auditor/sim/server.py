@@ -443,7 +443,9 @@ class Simulator:
 
     async def _send(self, request: web.Request, resp: SimResponse) -> web.StreamResponse:
         self._stats.response(resp.route, resp.status)
-        hostile = await self.options.faults.respond(request, resp) if self.options.faults is not None else None
+        hostile: web.StreamResponse | None = (
+            await self.options.faults.respond(request, resp) if self.options.faults is not None else None
+        )
         if hostile is not None:
             return hostile
         headers = dict(resp.headers)

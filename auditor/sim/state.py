@@ -160,7 +160,8 @@ class TenantState:
             merged.sort()
             return merged
 
-        return self.filters.get(("sign_ins", since, apps, is_interactive), build)
+        positions: list[int] = self.filters.get(("sign_ins", since, apps, is_interactive), build)
+        return positions
 
 
 def interactive(record: dict[str, Any]) -> bool:

@@ -212,7 +212,8 @@ class _Stream:
 def _iso(now_s: int, seconds_ago: np.ndarray) -> list[str]:
     """ISO-8601 UTC strings ('...Z') for ``now - seconds_ago`` (vectorised)."""
     stamps = (np.int64(now_s) - seconds_ago.astype(np.int64)).astype("datetime64[s]")
-    return np.datetime_as_string(stamps, unit="s", timezone="UTC").tolist()
+    strings: list[str] = np.datetime_as_string(stamps, unit="s", timezone="UTC").tolist()
+    return strings
 
 
 def _iso1(now: datetime, days_ago: float) -> str:
@@ -500,11 +501,12 @@ def _bulk_users(
         name = f"{fn} {ln}"
         is_guest = guest_l[i]
         if is_guest:
-            mail = f"{local}@{sc.PARTNER_DOMAINS[partner[i]]}"
-            if mail in taken:
-                mail = f"{fl}.{ll}{i}@{sc.PARTNER_DOMAINS[partner[i]]}"
-            taken.add(mail)
-            upn = f"{mail.replace('@', '_')}#EXT#@{onmicrosoft}"
+            address = f"{local}@{sc.PARTNER_DOMAINS[partner[i]]}"
+            if address in taken:
+                address = f"{fl}.{ll}{i}@{sc.PARTNER_DOMAINS[partner[i]]}"
+            taken.add(address)
+            mail: str | None = address
+            upn = f"{address.replace('@', '_')}#EXT#@{onmicrosoft}"
             name = f"{name} ({sc.PARTNER_DOMAINS[partner[i]].split('.')[0].title()})"
         else:
             upn = f"{local}@{out.domain}"

@@ -391,7 +391,7 @@ def _policy(
     strength: dict[str, Any] | None = None,
     exclude_apps: list[str] | None = None,
 ) -> dict[str, Any]:
-    scope = {
+    scope: dict[str, list[Any]] = {
         k: []
         for k in (
             "includeUsers",

@@ -153,15 +153,16 @@ def load_certificate(path: str, password: str | None, tenant_name: str) -> Certi
             certs = x509.load_pem_x509_certificates(data)
             cert = certs[0]
         else:
-            key, cert, _extra = pkcs12.load_key_and_certificates(data, pwd)
-            if key is None or cert is None:
+            pfx_key, pfx_cert, _extra = pkcs12.load_key_and_certificates(data, pwd)
+            if pfx_key is None or pfx_cert is None:
                 raise ValueError("the PFX file must hold both the private key and the certificate")
+            key, cert = pfx_key, pfx_cert
     except (ValueError, TypeError) as exc:
         raise ConfigError(
             f"The certificate file {path} for tenant {tenant_name} is not a usable PEM/PFX key and "
             f"certificate (wrong password or format: {exc})."
         ) from exc
-    key_pem = key.private_bytes(  # type: ignore[union-attr]
+    key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()

@@ -301,7 +301,7 @@ class ApiClient:
 
     # ------------------------------------------------------------------ core
 
-    async def request(
+    async def request(  # noqa: C901  # the retry policy: one loop over one request's state
         self,
         method: str,
         url: str,

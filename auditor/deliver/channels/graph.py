@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -56,7 +56,7 @@ def _split(message: EmailMessage) -> _Parts:
         html = "<pre>" + html_mod.escape(html) + "</pre>"
     attachments = []
     for part in message.iter_attachments():
-        data = part.get_payload(decode=True) or b""
+        data = cast(bytes, part.get_payload(decode=True) or b"")  # decode=True: the bytes of a leaf part
         attachments.append((part.get_filename() or "attachment", part.get_content_type(), data))
     return _Parts(
         subject=str(message["Subject"] or ""),
