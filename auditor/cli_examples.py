@@ -13,7 +13,8 @@ EXAMPLES: dict[str, str] = {
     "  entra-auditor history -c config/auditor.yaml diff RUN_A RUN_B",
     "remediate": "example:\n  entra-auditor remediate --findings reports/out/contoso/<run>/findings.json "
     "--rule imap-pop-enabled --out fix.ps1",
-    "plan": "example:\n  entra-auditor plan --demo\n  entra-auditor plan -c config/auditor.yaml --tenant contoso --limit 20",
+    "plan": "example:\n  entra-auditor plan --demo\n"
+    "  entra-auditor plan -c config/auditor.yaml --tenant contoso --limit 20",
     "worker": "example:\n  ENTRA_AUDITOR_BROKER_URL=amqp://guest:guest@localhost// "
     "entra-auditor worker -c auditor.yaml",
 }

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, Any
 
 from auditor.terminal import clean
 
@@ -100,7 +100,7 @@ class Board:
             row.ended = row.ended or time.monotonic()
             row.phase = "done"
 
-    def table(self):  # -> rich.table.Table (rich is imported lazily)
+    def table(self) -> Any:  # a rich.table.Table (rich is imported lazily)
         from rich.table import Table
 
         table = Table(title="entra-auditor", title_justify="left", expand=False)

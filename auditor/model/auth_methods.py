@@ -66,7 +66,7 @@ def _strength_is_phishing_resistant(strength: Any, known: dict[str, list[str]]) 
     sid = str(strength.get("id") or "")
     if sid == PHISHING_RESISTANT_STRENGTH:
         return True
-    combos = strength.get("allowedCombinations") or known.get(sid)
+    combos = strength.get("allowedCombinations") or known.get(sid) or []
     return bool(combos) and all(str(c) in PHISHING_RESISTANT_COMBINATIONS for c in combos)
 
 

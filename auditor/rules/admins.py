@@ -212,13 +212,17 @@ ADMIN_ENABLED_UNKNOWN_SETTING = Case(
         ("per-user-mfa-legacy-config", "Contoso"): "low",
     },
 )
+
+
+def _app_passwords_basic_smtp_blocked_by_org_policy(r: Records) -> None:
+    _app_passwords_unmitigated(r)
+    r["authentication_policies"].append({"Name": "Block Basic", "AllowBasicAuthSmtp": False})
+    r["organization_config"].update(DefaultAuthenticationPolicy="Block Basic")
+
+
 APP_PASSWORDS_BASIC_SMTP_BLOCKED_BY_ORG_POLICY = Case(
     "admin app passwords allowed, no legacy block, but the org default authentication policy blocks Basic SMTP: medium",
-    lambda r: (
-        _app_passwords_unmitigated(r),
-        r["authentication_policies"].append({"Name": "Block Basic", "AllowBasicAuthSmtp": False}),
-        r["organization_config"].update(DefaultAuthenticationPolicy="Block Basic"),
-    ),
+    _app_passwords_basic_smtp_blocked_by_org_policy,
     {
         ("admin-app-passwords", "alice@contoso.com"): "medium",
         ("daily-account-per-user-mfa", "alice@contoso.com"): "medium",

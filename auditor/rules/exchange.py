@@ -91,19 +91,26 @@ ASSIGNED_POLICY_ALLOWS_SMTP_ORG_ON = Case(
 UNUSED_POLICY_ALLOWS_BASIC = Case(
     "a policy nobody is assigned that allows Basic auth is not in use: quiet", _unused_policy_allows_basic, {}
 )
+
+
+def _shared_mailbox_blocked(r: Records) -> None:
+    _shared_mailboxes(r)
+    r["mailboxes"].pop(0)
+
+
+def _smtp_mailbox_basic_blocked_by_policy(r: Records) -> None:
+    r["conditional_access"].pop(1)
+    r["cas_mailboxes"][1].update(SmtpClientAuthenticationDisabled=False)
+    r["authentication_policies"].append(_auth_policy("Block Basic"))
+    r["exchange_users"].append({"ExternalDirectoryObjectId": "u-bob", "AuthenticationPolicy": "Block Basic"})
+
+
 SHARED_MAILBOX_BLOCKED = Case(
-    "a shared mailbox whose account is blocked from sign-in is fine",
-    lambda r: (_shared_mailboxes(r), r["mailboxes"].pop(0)),
-    {},
+    "a shared mailbox whose account is blocked from sign-in is fine", _shared_mailbox_blocked, {}
 )
 SMTP_MAILBOX_BASIC_BLOCKED_BY_POLICY = Case(
     "SMTP AUTH on for a mailbox with no CA legacy block, but its authentication policy blocks Basic SMTP: low",
-    lambda r: (
-        r["conditional_access"].pop(1),
-        r["cas_mailboxes"][1].update(SmtpClientAuthenticationDisabled=False),
-        r["authentication_policies"].append(_auth_policy("Block Basic")),
-        r["exchange_users"].append({"ExternalDirectoryObjectId": "u-bob", "AuthenticationPolicy": "Block Basic"}),
-    ),
+    _smtp_mailbox_basic_blocked_by_policy,
     {
         ("smtp-auth-mailbox-enabled", "bob@contoso.com"): "low",
         ("legacy-auth-not-blocked", "Contoso"): "high",
