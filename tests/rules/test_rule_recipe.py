@@ -19,7 +19,7 @@ from auditor.rules.catalog import refresh
 from auditor.rules.common import rows
 from auditor.rules.references import Reference
 from auditor.rules.settings import validate_rule_settings
-from auditor.testing import NOW, baseline, snapshot_of
+from auditor.testing import NOW, baseline, baseline_config, snapshot_of
 
 RULE_ID = "recipe-disabled-member"
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -69,7 +69,7 @@ def recipe_rule() -> Iterator[str]:
 def _audit(case: Case, config: dict[str, Any] | None = None) -> dict[tuple[str, str], str]:
     records = baseline()
     case.mutate(records)
-    result = evaluate_snapshot(snapshot_of(records), parse_config(config or {}), now=NOW)
+    result = evaluate_snapshot(snapshot_of(records), parse_config(baseline_config(config or {})), now=NOW)
     return {(f.rule_id, f.entity_name): f.severity for f in result.findings}
 
 
