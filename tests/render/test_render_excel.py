@@ -40,6 +40,7 @@ def test_sheets(workbook) -> None:
         "Conditional Access",
         "Named locations & trusted IPs",
         "Rules",
+        "Controls",
         "Waivers",
     ]
 
