@@ -18,6 +18,7 @@ from pathlib import Path
 from auditor.errors import RenderError
 from auditor.findings import SEVERITIES
 from auditor.render import registry
+from auditor.render.change import EXPIRY_WINDOW_DAYS, change_summary
 from auditor.render.context import ReportContext
 from auditor.render.html import _when
 from auditor.render.safe import file_component
@@ -102,6 +103,8 @@ def compose_email(
         "limit": LIST_LIMIT,
         "subject": subject,
         "attachment_names": [name for name, _d, _t in parts],
+        "change": change_summary(context),
+        "expiry_days": EXPIRY_WINDOW_DAYS,
     }
     msg = EmailMessage()
     msg["Subject"] = subject
