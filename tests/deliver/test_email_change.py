@@ -75,6 +75,15 @@ def test_email_leads_with_change(smtp_server, ca_file) -> None:
     assert "- 2026-03-09 (7 day(s)): daily-account-per-user-mfa / bob@contoso.com" in text
 
 
+def test_change_section_escapes_tenant_data(smtp_server, ca_file) -> None:
+    ctx = _context()
+    hostile = next(f for f in ctx.open_findings if f.entity_name.startswith("<script"))
+    ctx.new.append(hostile)
+    _text, html = _send(smtp_server, ca_file, ctx)
+    change = html[html.index("What changed since the previous run") : html.index("Top findings")]
+    assert "&lt;script&gt;window.__pwned" in change and "<script" not in html.lower()
+
+
 def test_without_a_plan_there_is_no_plan_block(smtp_server, ca_file) -> None:
     text, html = _send(smtp_server, ca_file, _context())
     assert "Migration off per-user MFA" not in text and "Migration off per-user MFA" not in html
