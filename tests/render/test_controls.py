@@ -286,3 +286,14 @@ def test_control_filter_in_chromium(chromium_path, tmp_path: Path) -> None:
         assert f"of {len(ctx.open_findings)} findings" in page.inner_text("#f-info")
         assert errors == []
         browser.close()
+
+
+def test_rule_sections_name_their_controls() -> None:
+    from auditor.render.html import render_html_text
+
+    html = render_html_text(synthetic_context())
+    article = html[html.index('id="rule-rule-open"') :]
+    article = article[: article.index("</article>")]
+    assert "<b>Controls.</b> CIS M365 v7.0 1.1" in article and "CISA SCuBA MS.AAD.1.1v1" in article
+    assert "learn.microsoft.com" not in article  # documentation pages are not controls
+    assert "=HYPERLINK(&#34;" in article or "=HYPERLINK(&quot;" in article  # escaped as text
