@@ -94,7 +94,7 @@ def _status(sections: list[Any]) -> tuple[str, int, int, str]:
 def control_rows(ctx: ReportContext) -> list[ControlRow]:
     """Every control referenced by a rule of this run, by framework then id, with its status."""
     refs: dict[str, dict[str, Any]] = {}
-    behind: dict[str, list[Any]] = {}
+    behind: dict[str, dict[str, Any]] = {}  # control key -> {rule id: its section}
     equivalent: set[str] = set()
     for section in ctx.rule_sections:
         for ref in section.outcome.references:
@@ -102,13 +102,12 @@ def control_rows(ctx: ReportContext) -> list[ControlRow]:
                 continue
             key = control_key(ref)
             refs.setdefault(key, dict(ref))
-            if section not in behind.setdefault(key, []):
-                behind[key].append(section)
+            behind.setdefault(key, {})[section.id] = section
             if ref.get("relation", "equivalent") == "equivalent":
                 equivalent.add(key)
     rows = []
     for key, ref in refs.items():
-        sections = sorted(behind[key], key=lambda s: s.id)
+        sections = [behind[key][rid] for rid in sorted(behind[key])]
         status, open_count, waived, note = _status(sections)
         rows.append(
             ControlRow(
