@@ -16,11 +16,12 @@ Status of a control, from the rules that reference it (in this order):
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.render.context import ReportContext
+from auditor.render.context import ReportContext, RuleSection
 
 DOCUMENTATION_FRAMEWORKS = frozenset({"Microsoft Learn"})
 _PREFIX = {
@@ -91,12 +92,25 @@ def _status(sections: list[Any]) -> tuple[str, int, int, str]:
     return status, open_count, waived, "; ".join(notes)
 
 
+def _sections(ctx: ReportContext | Any) -> list[RuleSection]:
+    """The context's rule sections; for an ``AuditResult`` (findings.json is also written from one),
+    the same built from its rule outcomes and findings."""
+    sections = getattr(ctx, "rule_sections", None)
+    if sections is not None:
+        return list(sections)
+    open_by: dict[str, list[Any]] = defaultdict(list)
+    waived_by: dict[str, list[Any]] = defaultdict(list)
+    for f in ctx.findings:
+        (waived_by if f.status == "waived" else open_by)[f.rule_id].append(f)
+    return [RuleSection(outcome=o, open=open_by.get(o.id, []), waived=waived_by.get(o.id, [])) for o in ctx.rules]
+
+
 def control_rows(ctx: ReportContext) -> list[ControlRow]:
     """Every control referenced by a rule of this run, by framework then id, with its status."""
     refs: dict[str, dict[str, Any]] = {}
     behind: dict[str, dict[str, Any]] = {}  # control key -> {rule id: its section}
     equivalent: set[str] = set()
-    for section in ctx.rule_sections:
+    for section in _sections(ctx):
         for ref in section.outcome.references:
             if not is_control(ref):
                 continue
@@ -151,7 +165,7 @@ def controls_section(ctx: ReportContext) -> dict[str, dict[str, Any]]:
 
 def keys_by_rule(ctx: ReportContext) -> dict[str, list[str]]:
     """Rule id -> the control keys its findings carry."""
-    return {s.id: rule_control_keys(s.outcome.references) for s in ctx.rule_sections}
+    return {r.id: rule_control_keys(r.references) for r in ctx.rules}
 
 
 def control_filter(ctx: ReportContext, rule_ids: list[str]) -> dict[str, Any]:
