@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also show how each rule decides, its severities and the controls it rests on",
     )
+    rules.add_argument("action", nargs="?", choices=["list", "show"], default="list", help="'show ID': one rule")
+    rules.add_argument("rule_id", nargs="?", metavar="ID", help="with show: the rule id")
+    rules.add_argument("--format", choices=["json", "csv", "md"], help="export the catalog with its references")
     doctor = sub.add_parser("doctor", parents=[common], help="check config, credentials and permissions")
     doctor.add_argument("--tenant", help="tenant name (default: all)")
 
@@ -272,8 +275,21 @@ def snapshot_name(out: str) -> Path:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from auditor.rules import REGISTRY
+    from auditor.rules import REGISTRY, export
 
+    if args.action == "show":
+        if not args.rule_id:
+            raise UsageError("rules show needs a rule id: entra-auditor rules show admin-app-passwords")
+        if args.rule_id not in REGISTRY:
+            raise UsageError(f"Unknown rule {args.rule_id!r}; 'entra-auditor rules' lists the rule ids.")
+        print(export.show_rule(REGISTRY[args.rule_id]))
+        return 0
+    if args.format:
+        sys.stdout.write(export.export_catalog(args.format))
+        return 0
+    if args.config:  # -c FILE: the configured state of every rule
+        print(export.format_configured_state(export.configured_state(_config(args)), args.config))
+        return 0
     print(f"{'id':40} {'severity':9} {'title':55} needs")
     for spec in REGISTRY.values():
         print(f"{spec.id:40} {spec.severity:9} {spec.title[:55]:55} {', '.join(spec.needs)}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from auditor.errors import RenderError
 from auditor.findings import SEVERITIES
 from auditor.render import registry
+from auditor.render.change import EXPIRY_WINDOW_DAYS, change_summary
 from auditor.render.context import ReportContext
 from auditor.render.html import _when
 from auditor.render.safe import file_component
@@ -136,6 +137,8 @@ def compose_email(
         "max_attachment_mb": max_attachment_mb,
         "report_location": report_location,
         "rule_titles": {s.outcome.id: s.outcome.title for s in context.rule_sections},
+        "change": change_summary(context),
+        "expiry_days": EXPIRY_WINDOW_DAYS,
     }
     msg = EmailMessage()
     msg["Subject"] = subject

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from auditor.findings import SEVERITIES
 from auditor.render.atomic import atomic_output
 from auditor.render.context import DEFAULT_FALLBACK_CAP, ReportContext
+from auditor.render.controls import control_filter
 from auditor.render.evidence import evidence_summary, flatten_evidence
 from auditor.render.registry import renderer
 from auditor.render.templating import make_environment, template_dir
@@ -98,6 +99,7 @@ def findings_data(view: ReportContext) -> dict[str, Any]:
         "changes": changes,
         "evidence": list(evidence),
         "rows": rows,
+        **control_filter(view, rule_ids),
     }
 
 

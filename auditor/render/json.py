@@ -8,6 +8,7 @@ from typing import Any
 
 from auditor.render.atomic import atomic_write
 from auditor.render.context import ReportContext
+from auditor.render.controls import controls_section, keys_by_rule
 from auditor.render.registry import renderer
 
 SCHEMA_ID = "entra-auditor/findings/v1"
@@ -24,6 +25,7 @@ def _json_default(value: Any) -> Any:
 
 
 def findings_document(ctx: ReportContext) -> dict[str, Any]:
+    controls = keys_by_rule(ctx)  # each finding carries its rule's control keys; ``controls`` describes them
     return {
         "schema": SCHEMA_ID,
         "tenant": {"name": ctx.tenant.get("name"), "tenant_id": ctx.tenant.get("tenant_id")},
@@ -33,7 +35,8 @@ def findings_document(ctx: ReportContext) -> dict[str, Any]:
             for c in ctx.coverage
         ],
         "rules": [r.to_dict() for r in ctx.rules],
-        "findings": [f.to_dict() for f in ctx.findings],
+        "controls": controls_section(ctx),
+        "findings": [{**f.to_dict(), "references": controls.get(f.rule_id, [])} for f in ctx.findings],
         "resolved": list(ctx.resolved),
         "expired_waivers": list(ctx.expired_waivers),
         "summary": ctx.summary(),

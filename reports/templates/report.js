@@ -5,10 +5,11 @@
   if (!dataEl || !root) { return; }
   var data = JSON.parse(dataEl.textContent);
   var SEV = data.sev, RULES = data.rules, TYPES = data.types, STATUSES = data.statuses,
-      CHANGES = data.changes, EVIDENCE = data.evidence, rows = data.rows;
+      CHANGES = data.changes, EVIDENCE = data.evidence, rows = data.rows,
+      CONTROLS = data.controls || [], RULECTL = data.rulectl || [];
   var PAGE = 100;
   // row: [sevIndex, ruleIndex, entityName, typeIndex, statusIndex, changeIndex, firstSeen, evidenceIndex]
-  var state = { sev: "", rule: "", status: "open", q: "", key: "sev", dir: 1, page: 0 };
+  var state = { sev: "", rule: "", ctl: "", status: "open", q: "", key: "sev", dir: 1, page: 0 };
   var view = rows;
   var haystack = null;
 
@@ -21,12 +22,18 @@
   function fill(select, options) {
     options.forEach(function (o) { var opt = el("option", o[1]); opt.value = o[0]; select.appendChild(opt); });
   }
-  var sevSel = root.querySelector("#f-sev"), ruleSel = root.querySelector("#f-rule"),
+  var sevSel = root.querySelector("#f-sev"), ruleSel = root.querySelector("#f-rule"), ctlSel = root.querySelector("#f-ctl"),
       statusSel = root.querySelector("#f-status"), search = root.querySelector("#f-q"),
       body = root.querySelector("tbody"), info = root.querySelector("#f-info"),
       prev = root.querySelector("#f-prev"), next = root.querySelector("#f-next");
   fill(sevSel, [["", "All severities"]].concat(SEV.map(function (s, i) { return [String(i), s]; })));
   fill(ruleSel, [["", "All rules"]].concat(RULES.map(function (r, i) { return [String(i), r[0] + " — " + r[1]]; })));
+  if (ctlSel) { fill(ctlSel, [["", "All controls"]].concat(CONTROLS.map(function (c, i) { return [String(i), c[1]]; }))); }
+  function rulesOfControl(ctl) {  // rule index -> true when the rule rests on control ctl
+    var out = {};
+    RULECTL.forEach(function (list, ruleIx) { if (list.indexOf(ctl) >= 0) { out[ruleIx] = true; } });
+    return out;
+  }
 
   var cols = { sev: 0, rule: 1, name: 2, type: 3, status: 4, change: 5, first: 6 };
   function compare(a, b) {
@@ -40,6 +47,7 @@
   function apply() {
     var sev = state.sev === "" ? -1 : Number(state.sev), rule = state.rule === "" ? -1 : Number(state.rule);
     var q = state.q.toLowerCase(), st = state.status === "" ? -1 : STATUSES.indexOf(state.status);
+    var ctlRules = state.ctl === "" ? null : rulesOfControl(Number(state.ctl));
     if (q && !haystack) {
       haystack = rows.map(function (r) { return (r[2] + " " + EVIDENCE[r[7]] + " " + RULES[r[1]][0]).toLowerCase(); });
     }
@@ -48,6 +56,7 @@
       var r = rows[i];
       if (sev >= 0 && r[0] !== sev) { continue; }
       if (rule >= 0 && r[1] !== rule) { continue; }
+      if (ctlRules && !ctlRules[r[1]]) { continue; }
       if (st >= 0 && r[4] !== st) { continue; }
       if (q && haystack[i].indexOf(q) < 0) { continue; }
       out.push(r);
@@ -86,6 +95,7 @@
   var timer = null;
   sevSel.addEventListener("change", function () { state.sev = sevSel.value; apply(); });
   ruleSel.addEventListener("change", function () { state.rule = ruleSel.value; apply(); });
+  if (ctlSel) { ctlSel.addEventListener("change", function () { state.ctl = ctlSel.value; apply(); }); }
   statusSel.addEventListener("change", function () { state.status = statusSel.value; apply(); });
   search.addEventListener("input", function () {
     clearTimeout(timer);

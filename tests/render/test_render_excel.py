@@ -41,6 +41,7 @@ def test_sheets(workbook) -> None:
         "Named locations & trusted IPs",
         "Migration plan",
         "Rules",
+        "Controls",
         "Waivers",
     ]
 

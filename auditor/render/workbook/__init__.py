@@ -3,7 +3,7 @@
 Rows are generated and written one at a time, so a 300,000-user tenant never holds a workbook's worth
 of cell objects in memory (openpyxl's write-only mode was too slow for that size; see xlsx_stream).
 Sheets, in order: Summary, Findings, one sheet per headline rule, Users, Conditional Access, Named
-locations & trusted IPs, Migration plan, Rules, Waivers. Each group of sheets is one module of this package.
+locations & trusted IPs, Migration plan, Rules, Controls, Waivers. Each group of sheets is one module of this package.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from auditor.render import xlsx_stream as xs
 from auditor.render.atomic import atomic_output
 from auditor.render.context import ReportContext
 from auditor.render.registry import renderer
+from auditor.render.workbook.controls import controls_sheet
 from auditor.render.workbook.entities import entity_sheets
 from auditor.render.workbook.findings import DECISIONS, all_findings_sheet, rule_sheets
 from auditor.render.workbook.plan import migration_plan_sheet
@@ -35,6 +36,7 @@ def write_workbook(ctx: ReportContext, handle: Any) -> None:
     entity_sheets(wb, ctx)
     migration_plan_sheet(wb, ctx)
     rules_sheet(wb, ctx)
+    controls_sheet(wb, ctx)
     waivers_sheet(wb, ctx)
     wb.close()
 
