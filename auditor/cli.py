@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 when an open finding is at or above this")
     audit.add_argument("--no-history", action="store_true", help="do not read or write the history database")
+    audit.add_argument(
+        "--record",
+        action="store_true",
+        help="with --snapshot/--demo: record the run in the history of the configured tenant it belongs to "
+        "(offline runs record nothing by default)",
+    )
 
     collect = sub.add_parser("collect", parents=[common], help="collect only and write a snapshot file")
     collect.add_argument("--tenant", help="tenant name (default: the only configured tenant)")
@@ -120,6 +126,16 @@ def _config(args: argparse.Namespace, required: bool = True) -> AuditorConfig:
     return config
 
 
+def _offline_config(args: argparse.Namespace) -> AuditorConfig:
+    """The configuration of a ``--demo``/``--snapshot`` run: optional, and a missing file named only by
+    $ENTRA_AUDITOR_CONFIG (the container image sets it) is no configuration, not an error."""
+    if not args.config and not args.record:
+        path = resolve_config_path(None)
+        if path is None or not path.exists():
+            return AuditorConfig()
+    return _config(args, required=args.record)
+
+
 def _formats(value: str | None, config: AuditorConfig) -> list[str]:
     if not value:
         return [r.format for r in registry.selected(config.reports.formats)]
@@ -175,14 +191,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from auditor.snapshot import load
 
     offline = args.demo or args.snapshot
-    config = _config(args, required=not offline)
+    if args.record and not offline:
+        raise UsageError("--record is for --snapshot or --demo runs (collected runs are always recorded).")
+    config = _offline_config(args) if offline else _config(args)
     formats = _formats(args.format, config)
     out = Path(args.out) if args.out else None
     if offline:
+        from auditor.offline import offline_audit
+
         snapshot = load(args.snapshot) if args.snapshot else None
-        # Without a configuration file an offline run keeps no history (no database appears in the cwd).
-        history = _history(config, args) if resolve_config_path(args.config) is not None else None
-        outcome = run_audit(
+        outcome = offline_audit(
             config,
             args.tenant[0] if args.tenant else None,
             snapshot=snapshot,
@@ -190,7 +208,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
             out_dir=out,
             formats=formats,
             email=args.email,
-            history=history,
+            history=_history(config, args) if args.record else None,
+            record=args.record,
+            run=run_audit,
         )
         outcomes = [outcome]
     else:
