@@ -242,6 +242,8 @@ class CollectConfig(_Strict):
     max_retries: int = Field(default=8, ge=0, le=20)
     timeout_seconds: float = Field(default=60, gt=0)
     tenant_concurrency: int = Field(default=4, ge=1, le=64)
+    #: the longest one source may take (all its pages and retries); past it the source fails with the reason
+    source_deadline_seconds: float = Field(default=3 * 3600, gt=0)
 
 
 class AuditorConfig(_Strict):
