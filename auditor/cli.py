@@ -236,6 +236,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_collect(args: argparse.Namespace) -> int:
     from auditor.collect.collector import collect_tenant
     from auditor.progress import progress_printer
+    from auditor.rundir import check_writable_file, keep_snapshot
     from auditor.snapshot import save
 
     config = _config(args)
@@ -245,8 +246,14 @@ def cmd_collect(args: argparse.Namespace) -> int:
         tenant = config.tenants[0]
     else:
         raise UsageError("Name the tenant to collect with --tenant (the configuration lists several or none).")
+    out = Path(args.out)
+    check_writable_file(out)  # before collecting, not after
     snapshot = collect_tenant(tenant, config, progress=progress_printer(tenant.name))
-    path = save(snapshot, args.out)
+    try:
+        path = save(snapshot, out)
+    except OSError as exc:
+        kept = keep_snapshot(snapshot, None)
+        raise AuditorError(f"Cannot write {out} ({exc.strerror or exc}); the snapshot is kept at {kept}") from exc
     failed = [c for c in snapshot.coverage() if c["status"] == "failed"]
     print(f"{tenant.name}: snapshot written to {path}")
     for c in failed:
