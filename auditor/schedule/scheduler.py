@@ -64,7 +64,7 @@ def run_scheduled_job(scheduler_key: str, tenant: str, scheduled_since: str | No
     ``scheduled_since`` is bookkeeping stored with the job (since when the job has existed with this
     trigger); the run does not need it.
     """
-    scheduler = _LIVE.get(scheduler_key)
+    scheduler = _LIVE.get(scheduler_key) or _live_for(tenant)
     if scheduler is None:
         logging.getLogger(LOGGER).warning(
             "no live scheduler for this job; skipped",
@@ -72,6 +72,19 @@ def run_scheduled_job(scheduler_key: str, tenant: str, scheduled_since: str | No
         )
         return
     scheduler.run_tenant(tenant)
+
+
+def _live_for(tenant: str) -> AuditScheduler | None:
+    """The live scheduler of this process that runs ``tenant``, for a job stored by another scheduler.
+
+    Schedulers sharing one database replace each other's stored jobs (the last one started wins), so a
+    stored job may name a scheduler of another process — one that has since stopped. The scheduler of
+    this process that executes it is the one to run it (the tenant lock keeps two processes from
+    auditing the same tenant twice)."""
+    for candidate in list(_LIVE.values()):
+        if not candidate._stopping.is_set() and any(t.name == tenant for t in candidate.config.tenants):
+            return candidate
+    return None
 
 
 def pipeline_run_fn(store: HistoryStore) -> RunFn:
