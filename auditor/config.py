@@ -96,6 +96,9 @@ class ScheduleConfig(_Strict):
     cron: str = "0 7 * * mon"
     timezone: str = "UTC"
     misfire_grace_seconds: int = Field(default=6 * 3600, ge=1)
+    #: a scheduled audit still running after this is abandoned: its tenant lock is released and the run
+    #: recorded as failed (the next scheduled time runs normally)
+    run_deadline_seconds: float = Field(default=12 * 3600, gt=0)
 
     @field_validator("cron")
     @classmethod
