@@ -283,7 +283,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     names = [args.tenant] if args.tenant else [t.name for t in config.tenants]
     if not names:
         raise UsageError("The configuration lists no tenants.")
-    code = 0
+    from datetime import UTC, datetime
+
+    from auditor.schedule.triggers import describe_schedule
+
+    fires, line = describe_schedule(config.schedule, datetime.now(UTC))
+    print(line)
+    code = 0 if fires else 3
     for name in names:
         report = doctor(config.tenant(name), config)
         # Error texts and role names come from the tenant's services: one sanitised line at a time.

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from auditor.errors import AuditorError, ConfigError
 from auditor.schedule.logs import json_logging
 from auditor.schedule.signals import install_stop_signals
-from auditor.schedule.triggers import build_trigger, previous_fire_time, trigger_signature
+from auditor.schedule.triggers import build_trigger, describe_schedule, previous_fire_time, trigger_signature
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -124,6 +124,10 @@ class AuditScheduler:
         self._run_fn = run_fn
         self._store = store
         self._own_store = store is None
+        if trigger is None:
+            fires, line = describe_schedule(config.schedule, datetime.now(UTC))
+            if not fires:
+                raise ConfigError(line)
         self.trigger = trigger if trigger is not None else build_trigger(config.schedule)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.lock_ttl_seconds = lock_ttl_seconds
