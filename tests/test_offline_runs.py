@@ -92,3 +92,15 @@ def test_record_refuses_the_demo_tenant_when_it_is_not_configured(tmp_path: Path
     proc = cli("audit", "-c", str(cfg), "--demo", "--record", cwd=tmp_path)
     assert proc.returncode == 2
     assert _runs(tmp_path) == []
+
+
+def test_a_snapshot_without_sources_is_a_failed_run_even_with_fail_on(tmp_path: Path) -> None:
+    empty = snapshot_of({})
+    assert empty.sources == {}
+    snap = save(empty, tmp_path / "empty.json.gz")
+    out = tmp_path / "o"
+    proc = cli(
+        "audit", "--snapshot", str(snap), "--out", str(out), "--format", "json", "--fail-on", "low", cwd=tmp_path
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "run failed" in proc.stdout
