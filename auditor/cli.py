@@ -129,11 +129,11 @@ def _config(args: argparse.Namespace, required: bool = True) -> AuditorConfig:
 def _offline_config(args: argparse.Namespace) -> AuditorConfig:
     """The configuration of a ``--demo``/``--snapshot`` run: optional, and a missing file named only by
     $ENTRA_AUDITOR_CONFIG (the container image sets it) is no configuration, not an error."""
-    if not args.config and not args.record:
+    if not args.config and not getattr(args, "record", False):
         path = resolve_config_path(None)
         if path is None or not path.exists():
             return AuditorConfig()
-    return _config(args, required=args.record)
+    return _config(args, required=getattr(args, "record", False))
 
 
 def _formats(value: str | None, config: AuditorConfig) -> list[str]:
@@ -340,7 +340,7 @@ def cmd_remediate(args: argparse.Namespace) -> int:
         from auditor.snapshot import load
 
         snapshot = load(args.snapshot) if args.snapshot else demo_snapshot()
-        data = remediate.from_result(evaluate_snapshot(snapshot, _config(args, required=False)))
+        data = remediate.from_result(evaluate_snapshot(snapshot, _offline_config(args)))
     else:
         config = _config(args)
         if not args.tenant and len(config.tenants) != 1:

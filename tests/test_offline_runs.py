@@ -104,3 +104,10 @@ def test_a_snapshot_without_sources_is_a_failed_run_even_with_fail_on(tmp_path: 
     )
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "run failed" in proc.stdout
+
+
+def test_remediate_demo_ignores_a_missing_config_named_by_the_environment(tmp_path: Path) -> None:
+    env = {"ENTRA_AUDITOR_CONFIG": str(tmp_path / "nowhere.yaml")}
+    proc = cli("remediate", "--demo", "--out", str(tmp_path / "r.ps1"), cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "r.ps1").exists()
