@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 when an open finding is at or above this")
     audit.add_argument("--no-history", action="store_true", help="do not read or write the history database")
+    audit.add_argument(
+        "--record",
+        action="store_true",
+        help="with --snapshot/--demo: record the run in the history of the configured tenant it belongs to "
+        "(offline runs record nothing by default)",
+    )
 
     collect = sub.add_parser("collect", parents=[common], help="collect only and write a snapshot file")
     collect.add_argument("--tenant", help="tenant name (default: the only configured tenant)")
@@ -143,6 +149,16 @@ def _config(args: argparse.Namespace, required: bool = True) -> AuditorConfig:
     return config
 
 
+def _offline_config(args: argparse.Namespace) -> AuditorConfig:
+    """The configuration of a ``--demo``/``--snapshot`` run: optional, and a missing file named only by
+    $ENTRA_AUDITOR_CONFIG (the container image sets it) is no configuration, not an error."""
+    if not args.config and not getattr(args, "record", False):
+        path = resolve_config_path(None)
+        if path is None or not path.exists():
+            return AuditorConfig()
+    return _config(args, required=getattr(args, "record", False))
+
+
 def _formats(value: str | None, config: AuditorConfig) -> list[str]:
     if not value:
         return [r.format for r in registry.selected(config.reports.formats)]
@@ -198,16 +214,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from auditor.snapshot import load
 
     offline = args.demo or args.snapshot
-    config = _config(args, required=not offline)
+    if args.record and not offline:
+        raise UsageError("--record is for --snapshot or --demo runs (collected runs are always recorded).")
+    config = _offline_config(args) if offline else _config(args)
     formats = _formats(args.format, config)
     out = Path(args.out) if args.out else None
     if offline:
+        from auditor.offline import offline_audit
+
         snapshot = load(args.snapshot) if args.snapshot else None
-        # Without a configuration file an offline run keeps no history (no database appears in the cwd).
-        history = _history(config, args) if resolve_config_path(args.config) is not None else None
         label = args.tenant[0] if args.tenant else (snapshot.tenant_name if snapshot else "demo")
+        if args.demo:
+            from auditor.demo import demo_config
+
+            config = demo_config(config)  # the demo tenant's emergency access accounts, unless configured
         with progress_display([label]) as progress_for:
-            outcome = run_audit(
+            outcome = offline_audit(
                 config,
                 args.tenant[0] if args.tenant else None,
                 snapshot=snapshot,
@@ -215,7 +237,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 out_dir=out,
                 formats=formats,
                 email=args.email,
-                history=history,
+                history=_history(config, args) if args.record else None,
+                record=args.record,
+                run=run_audit,
                 progress=progress_for(label),
             )
         outcomes = [outcome]
@@ -247,6 +271,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_collect(args: argparse.Namespace) -> int:
     from auditor.collect.collector import collect_tenant
     from auditor.progress import progress_display
+    from auditor.rundir import check_writable_file, keep_snapshot
     from auditor.snapshot import save
 
     config = _config(args)
@@ -256,9 +281,15 @@ def cmd_collect(args: argparse.Namespace) -> int:
         tenant = config.tenants[0]
     else:
         raise UsageError("Name the tenant to collect with --tenant (the configuration lists several or none).")
+    out = snapshot_name(args.out)
+    check_writable_file(out)  # before collecting, not after
     with progress_display([tenant.name]) as progress_for:
         snapshot = collect_tenant(tenant, config, progress=progress_for(tenant.name))
-    path = save(snapshot, snapshot_name(args.out))
+    try:
+        path = save(snapshot, out)
+    except OSError as exc:
+        kept = keep_snapshot(snapshot, None)
+        raise AuditorError(f"Cannot write {out} ({exc.strerror or exc}); the snapshot is kept at {kept}") from exc
     failed = [c for c in snapshot.coverage() if c["status"] == "failed"]
     print(f"{tenant.name}: snapshot written to {path}")
     for c in failed:
@@ -309,7 +340,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     names = [args.tenant] if args.tenant else [t.name for t in config.tenants]
     if not names:
         raise UsageError("The configuration lists no tenants.")
-    code = 0
+    from datetime import UTC, datetime
+
+    from auditor.schedule.triggers import describe_schedule
+
+    fires, line = describe_schedule(config.schedule, datetime.now(UTC))
+    print(line)
+    code = 0 if fires else 3
     for name in names:
         report = doctor(config.tenant(name), config)
         # Error texts and role names come from the tenant's services: one sanitised line at a time.
@@ -365,7 +402,7 @@ def cmd_remediate(args: argparse.Namespace) -> int:
         from auditor.snapshot import load
 
         snapshot = load(args.snapshot) if args.snapshot else demo_snapshot()
-        config = _config(args, required=False)
+        config = _offline_config(args)
         data = remediate.from_result(evaluate_snapshot(snapshot, config if args.snapshot else demo_config(config)))
     else:
         config = _config(args)

@@ -96,6 +96,9 @@ class ScheduleConfig(_Strict):
     cron: str = "0 7 * * mon"
     timezone: str = "UTC"
     misfire_grace_seconds: int = Field(default=6 * 3600, ge=1)
+    #: a scheduled audit still running after this is abandoned: its tenant lock is released and the run
+    #: recorded as failed (the next scheduled time runs normally)
+    run_deadline_seconds: float = Field(default=12 * 3600, gt=0)
 
     @field_validator("cron")
     @classmethod
@@ -244,6 +247,8 @@ class CollectConfig(_Strict):
     max_retries: int = Field(default=8, ge=0, le=20)
     timeout_seconds: float = Field(default=60, gt=0)
     tenant_concurrency: int = Field(default=4, ge=1, le=64)
+    #: the longest one source may take (all its pages and retries); past it the source fails with the reason
+    source_deadline_seconds: float = Field(default=3 * 3600, gt=0)
 
 
 class AuditorConfig(_Strict):

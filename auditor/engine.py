@@ -171,6 +171,9 @@ def evaluate(
     expired = apply_waivers(findings, waivers, now.date(), owners)
     if run.status != "failed":
         run.status = run_status(coverage)  # type: ignore[assignment]
+    if not any(o.status == "assessed" for o in outcomes) and any(o.status == "not_assessed" for o in outcomes):
+        run.status = "failed"  # nothing was audited (e.g. a snapshot without sources): never a clean run
+        run.errors.append("no rule could be assessed: the snapshot holds none of the data the rules need")
     run.finished = datetime.now(UTC)
     return AuditResult(
         tenant={**model.tenant, "name": model.tenant_name, "tenant_id": model.tenant_id},

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from auditor import rundir
 from auditor.config import AuditorConfig, EmailConfig, TenantConfig
 from auditor.deliver.registry import DeliveryResult
 from auditor.engine import evaluate
@@ -83,15 +85,36 @@ def report_folder(base: Path, tenant: str, started: datetime) -> Path:
     return folder
 
 
-def render_all(context: ReportContext, snapshot: Snapshot, folder: Path, formats: list[str] | None) -> dict[str, Path]:
-    """Save the snapshot and run each requested renderer of the registry over the one report context
-    (``formats`` None: every registered format)."""
+def render_all(
+    context: ReportContext, snapshot: Snapshot, folder: Path, formats: list[str] | None, *, saved: Path | None = None
+) -> dict[str, Path]:
+    """Save the snapshot (unless ``saved`` already holds it) and run each requested renderer of the registry
+    over the one report context (``formats`` None: every registered format)."""
     from auditor.render import registry
 
-    files: dict[str, Path] = {"snapshot": save_snapshot(snapshot, folder / "snapshot.json.gz")}
+    files: dict[str, Path] = {"snapshot": saved or save_snapshot(snapshot, folder / "snapshot.json.gz")}
     for output in registry.selected(formats):  # an unknown format raises ConfigError
         files[output.format] = output.write(context, folder / output.filename)
     return files
+
+
+def _save_first(base: Path, tenant: str, started: datetime, snapshot: Snapshot) -> tuple[Path, Path]:
+    """The run's ``.partial`` folder with the snapshot already in it, before anything evaluates it. When the
+    folder cannot take it (disk full, permissions changed mid-run) the snapshot is kept elsewhere, and the
+    run fails naming where."""
+    try:
+        partial = rundir.start_run_folder(base, tenant, started)
+        return partial, save_snapshot(snapshot, partial / "snapshot.json.gz")
+    except OSError as exc:
+        kept = rundir.keep_snapshot(snapshot, None)
+        raise AuditorError(
+            f"Cannot write the run's folder under {base} ({exc.strerror or exc}); "
+            f"the collected snapshot is kept at {kept}"
+        ) from exc
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
 
 
 def wants_email(config: AuditorConfig, email: bool | None) -> bool:
@@ -236,24 +259,38 @@ def run_audit(
         validate_email_config(config)  # an unknown channel fails the run before anything is collected
     started = now or datetime.now(UTC)
     run = RunInfo(started=started)
+    base = Path(out_dir) if out_dir is not None else Path(config.reports.dir)
+    rundir.check_writable(base)  # before an hour of collection, not after
+    given = snapshot is not None or demo
     snapshot = obtain_snapshot(config, tenant_name, snapshot=snapshot, demo=demo, progress=progress)
     name = tenant_name or snapshot.tenant_name
     outcome = RunOutcome(tenant=name)
-    phase(progress, "evaluate", "started")
-    model = build_model(snapshot, config.classification, config.legacy_mfa)
-    result = evaluate(model, REGISTRY, config.rules, config.waivers, coverage=snapshot.coverage(), now=now, run=run)
-    result.migration_plan = build_plan(model)  # not a rule: the engine never sees it
-    phase(progress, "evaluate", "done", len(result.findings))
-    outcome.result = result
-    annotate_history(result, history)
-    context = build_report_context(result, model)  # built once: every renderer and the e-mail read it
-    del model  # nothing after the report context reads the pandas tables
-
-    base = Path(out_dir) if out_dir is not None else Path(config.reports.dir)
-    outcome.report_dir = report_folder(base, name, started)
-    phase(progress, "render", "started")
-    outcome.files = render_all(context, snapshot, outcome.report_dir, formats or config.reports.formats)
-    phase(progress, "render", "done", len(outcome.files))
+    partial, saved = _save_first(base, name, started, snapshot)
+    try:
+        phase(progress, "evaluate", "started")
+        model = build_model(snapshot, config.classification, config.legacy_mfa)
+        result = evaluate(model, REGISTRY, config.rules, config.waivers, coverage=snapshot.coverage(), now=now, run=run)
+        result.migration_plan = build_plan(model)  # not a rule: the engine never sees it
+        phase(progress, "evaluate", "done", len(result.findings))
+        outcome.result = result
+        annotate_history(result, history)
+        context = build_report_context(result, model)  # built once: every renderer and the e-mail read it
+        del model  # nothing after the report context reads the pandas tables
+        phase(progress, "render", "started")
+        files = render_all(context, snapshot, partial, formats or config.reports.formats, saved=saved)
+        outcome.report_dir = rundir.finish_run_folder(partial, started)
+        phase(progress, "render", "done", len(files))
+    except Exception as exc:
+        if given:  # the caller has the snapshot already
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        kept = rundir.keep_snapshot(snapshot, partial.parent / f"{rundir.stamp(started)}-failed.json.gz")
+        shutil.rmtree(partial, ignore_errors=True)
+        raise AuditorError(
+            f"the run failed after collection ({_short(exc)}); the collected snapshot is kept at {kept} "
+            "(re-evaluate it with: entra-auditor audit --snapshot FILE)"
+        ) from exc
+    outcome.files = {k: outcome.report_dir / p.name for k, p in files.items()}
     if send:
         phase(progress, "deliver", "started")
         outcome.email_sent = _deliver(config, name, result, outcome, context)

@@ -170,13 +170,16 @@ in_image() {  # run a command in the image's file system as its user, with its e
 }
 
 log "entra-auditor audit --demo (in the image, as $user)"
-in_image entra-auditor audit --demo || fail "audit --demo failed in the image"
+# an offline run records nothing and writes where --out says (here: the data volume's reports folder)
+in_image entra-auditor audit --demo --out /var/lib/entra-auditor/reports || fail "audit --demo failed in the image"
 folder=$(find "$root/var/lib/entra-auditor/reports" -name report.html -printf '%h\n' | sort | tail -1)
 [ -n "$folder" ] || fail "audit --demo wrote no report.html"
 for file in report.html report.xlsx findings.json; do
   [ -s "$folder/$file" ] || fail "audit --demo wrote no $file"
 done
 grep -q "admin-app-passwords" "$folder/report.html" || fail "the demo report lists no finding"
+[ ! -e "$root/var/lib/entra-auditor/history.db" ] || fail "audit --demo wrote into the production history"
+in_image entra-auditor history >/dev/null || fail "history failed in the image"
 [ -s "$root/var/lib/entra-auditor/history.db" ] || fail "no history database in the data volume"
 log "entra-auditor doctor --help"
 in_image entra-auditor doctor --help >/dev/null || fail "doctor --help failed in the image"

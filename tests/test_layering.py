@@ -34,12 +34,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("engine", "waiver_report"),  # waiver_report: end-of-run notes on unused and expired waivers
     ("history",),
     ("render",),
+    ("rundir",),  # a run's report folder: write check, .partial until complete, snapshot kept on failure
     ("remediate",),  # PowerShell from a run's findings (never executed)
     ("deliver",),
     ("doctor",),
     ("sim",),
     ("demo",),
     ("pipeline",),
+    ("offline",),  # --demo / --snapshot runs: no history unless --record, and then only the own tenant
     ("schedule",),
     ("scale",),
     ("cli",),

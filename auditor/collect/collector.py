@@ -117,6 +117,7 @@ async def collect_tenant_async(
             if name in wanted:
                 ctx.tasks[name] = asyncio.create_task(_run_source(ctx, name), name=f"collect-{name}")
         results = dict(zip(ctx.tasks, await asyncio.gather(*ctx.tasks.values()), strict=True))
+        _note_partial_groups(results.get("group_members"), ctx.notes)
         meta = await _tenant_meta(tenant, graph, results.get("users"), ctx.notes)
         snapshot = Snapshot(
             tenant=meta,
@@ -125,6 +126,17 @@ async def collect_tenant_async(
             window_days=config.collect.sign_in_window_days,
         )
         return CollectRun(snapshot=snapshot, stats=api.stats, token_requests=tokens.requests, notes=ctx.notes)
+
+
+def _note_partial_groups(groups: SourceData | None, notes: dict[str, Any]) -> None:
+    """``group_members`` without the security-group listing holds only the groups roles and CA policies name:
+    say so in its coverage, so a missing service-account group is never read as an empty one."""
+    unlisted = notes.get("security_groups_unlisted")
+    if groups is not None and groups.status == "collected" and unlisted:
+        groups.reason = (
+            f"incomplete: security groups could not be listed ({unlisted}); only the groups that roles "
+            "and Conditional Access policies name were expanded"
+        )
 
 
 def _with_dependencies(names: set[str]) -> set[str]:
@@ -141,10 +153,16 @@ def _with_dependencies(names: set[str]) -> set[str]:
 
 async def _run_source(ctx: CollectContext, name: str) -> SourceData:
     ctx.report(name, "started", 0)
+    deadline = ctx.config.collect.source_deadline_seconds
     try:
-        records = await REGISTRY[name].fetch(ctx)
+        records = await asyncio.wait_for(REGISTRY[name].fetch(ctx), deadline)
     except asyncio.CancelledError:
         raise
+    except TimeoutError:
+        reason = f"not complete within the source deadline of {deadline:g} s (collect.source_deadline_seconds)"
+        log.info("source %s failed: %s", name, reason)
+        ctx.report(name, "failed", 0)
+        return SourceData.failed(reason)
     except Exception as exc:
         err = describe(name, exc)
         if not isinstance(exc, (ApiError, AuditorError)) and type(exc).__name__ != "MalformedResponse":

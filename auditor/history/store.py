@@ -25,6 +25,7 @@ from auditor.history.db import make_engine, parse_url, safe_url
 from auditor.history.diff import DiffItem
 from auditor.history.locks import DEFAULT_TTL_SECONDS, TenantLocks
 from auditor.history.models import VERSION_TABLE, findings, runs
+from auditor.history.orphans import orphan_folders
 from auditor.history.rows import RunDiff, RunRow
 
 if TYPE_CHECKING:
@@ -239,6 +240,11 @@ class HistoryStore:
         for r in doomed:
             if r.report_dir and _remove_report_dir(Path(r.report_dir), kept_dirs):
                 removed.append(Path(r.report_dir))
+        # leftovers of killed or unrecorded runs in the tenant's folders (history does not know them)
+        tenant_dirs = {Path(r.report_dir).parent for r in listed if r.report_dir}
+        for orphan in orphan_folders(tenant_dirs, kept_dirs):
+            if _remove_report_dir(orphan, kept_dirs):
+                removed.append(orphan)
         return removed
 
     # -- locks --------------------------------------------------------------------------------------

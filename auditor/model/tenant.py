@@ -71,6 +71,7 @@ from typing import Any
 
 import pandas as pd
 
+from auditor.errors import SnapshotError
 from auditor.gcpause import gc_paused
 from auditor.model.auth_methods import add_method_columns, phishing_resistant_policies, phishing_resistant_required_by
 from auditor.model.baselines import Baselines, build_baselines
@@ -84,6 +85,7 @@ from auditor.model.group_eligibility import group_eligible_holdings
 from auditor.model.ip_table import build_ip_ranges
 from auditor.model.legacy_mfa import LegacyMfaSettings, resolve_legacy_mfa
 from auditor.model.mailboxes import build_mailboxes
+from auditor.model.records import tidy_records
 from auditor.model.role_holdings import build_role_holdings
 from auditor.model.settings import ClassificationSettings, LegacyMfaFallback
 from auditor.model.shared_mailboxes import build_shared_mailboxes
@@ -142,12 +144,21 @@ def _source_reasons(snapshot: Snapshot) -> dict[str, str]:
 def build_model(
     snapshot: Snapshot, classification: ClassificationSettings, legacy_mfa: LegacyMfaFallback | None = None
 ) -> TenantModel:
-    """Normalise a snapshot into the model tables. Pure: no I/O.
+    """Normalise a snapshot into the model tables. No I/O; drops malformed and duplicate records from the
+    snapshot in place first (``model.records``), and raises ``SnapshotError`` for a record it cannot read.
 
     ``classification`` and ``legacy_mfa`` are the model's slice of the configuration (its
     ``classification`` and ``legacy_mfa`` sections fit as they are)."""
+    tidy_records(snapshot)  # duplicates and non-object records are dropped and counted in coverage
     with gc_paused():
-        return _build(snapshot, classification, legacy_mfa)
+        try:
+            return _build(snapshot, classification, legacy_mfa)
+        except (TypeError, AttributeError, ValueError, KeyError, IndexError, OverflowError) as exc:
+            # a field of an unexpected type deep in a record: one sentence, not a traceback
+            raise SnapshotError(
+                f"The snapshot's records cannot be modelled: a record has a field of an unexpected type "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})."
+            ) from exc
 
 
 def _build(

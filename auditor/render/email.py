@@ -21,7 +21,7 @@ from auditor.render import registry
 from auditor.render.change import EXPIRY_WINDOW_DAYS, change_summary
 from auditor.render.context import ReportContext
 from auditor.render.html import _when
-from auditor.render.safe import file_component
+from auditor.render.safe import file_component, visible
 from auditor.render.templating import make_environment
 
 LIST_LIMIT = 10
@@ -42,7 +42,7 @@ def subject_for(view: ReportContext) -> str:
     subject += f", {len(view.new)} new)" if view.has_history else ")"
     if view.not_assessed:
         subject += f" - INCOMPLETE, {len(view.not_assessed)} rules not assessed"
-    return _one_line(subject, 250)
+    return _one_line(visible(subject), 250)
 
 
 def message_id(run_id: str, sender: str) -> str:
@@ -150,7 +150,8 @@ def compose_email(
     msg["Message-ID"] = message_id(context.run.id, sender)
     msg["X-Entra-Auditor-Run"] = _one_line(context.run.id, 100)
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(env.get_template("email.txt.j2").render(**template_vars))
+    text_env = make_environment({"when": _when}, one_line=True)  # tenant text never adds a line
+    msg.set_content(text_env.get_template("email.txt.j2").render(**template_vars))
     msg.add_alternative(env.get_template("email.html.j2").render(**template_vars), subtype="html")
     for name, data, ctype in parts:
         maintype, _, subtype = ctype.partition("/")

@@ -23,6 +23,7 @@ from auditor.render.context import DEFAULT_FALLBACK_CAP, ReportContext
 from auditor.render.controls import control_filter
 from auditor.render.evidence import evidence_summary, flatten_evidence
 from auditor.render.registry import renderer
+from auditor.render.safe import visible_deep
 from auditor.render.templating import make_environment, template_dir
 
 HEADLINE_CAP = 50
@@ -140,7 +141,7 @@ def render_html_text(view: ReportContext, *, cap: int = DEFAULT_FALLBACK_CAP) ->
         css=Markup(css),  # noqa: S704 - our own static file, hashed into the CSP
         js=Markup(js),  # noqa: S704 - our own static file, hashed into the CSP
         csp=csp,
-        data_json=Markup(script_json(findings_data(view))),  # noqa: S704 - escaped by script_json
+        data_json=Markup(script_json(visible_deep(findings_data(view)))),  # noqa: S704 - escaped by script_json
         charts=_charts(view),
         ip_side=_ip_side(view),
         cap=cap,

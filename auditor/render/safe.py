@@ -44,6 +44,22 @@ def visible(value: str) -> str:
     return _INVISIBLE.sub(_marker, value)
 
 
+def visible_deep(value: Any) -> Any:
+    """``visible`` over every string inside lists and dicts (keys too); other values unchanged."""
+    if isinstance(value, str):
+        return visible(value) if _INVISIBLE.search(value) else value
+    if isinstance(value, list | tuple):
+        return [visible_deep(v) for v in value]
+    if isinstance(value, dict):
+        return {visible_deep(k): visible_deep(v) for k, v in value.items()}
+    return value
+
+
+def one_line(value: object) -> str:
+    """``visible`` text on one line: line breaks (and runs of whitespace) become single spaces."""
+    return " ".join(visible(str(value)).split())
+
+
 def file_component(value: object, default: str = "tenant", limit: int = 64) -> str:
     """``value`` as one harmless file or folder name: no separators, no ``..``, no leading dot or dash.
 

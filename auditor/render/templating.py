@@ -12,8 +12,11 @@ from importlib import resources
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from auditor.errors import RenderError
+from auditor.render.safe import one_line as one_line_filter
+from auditor.render.safe import visible
 
 _REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "reports" / "templates"
 
@@ -31,9 +34,28 @@ def template_dir() -> Path:
     )
 
 
-def make_environment(filters: dict[str, Callable[..., object]] | None = None) -> Environment:
-    """A fresh Jinja environment (autoescape on for HTML templates, undefined names are errors)."""
+def _visible_output(value: object) -> object:
+    """Every ``{{ ... }}`` output: tenant text shows bidi overrides and NUL as ``[U+XXXX]`` markers
+    (Markup, already-safe HTML the renderer built, passes untouched)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible(value)
+    return value
+
+
+def _one_line_output(value: object) -> object:
+    """The plain-text e-mail: every output also on one line (a line break in tenant text adds no line)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return one_line_filter(value)
+    return value
+
+
+def make_environment(filters: dict[str, Callable[..., object]] | None = None, *, one_line: bool = False) -> Environment:
+    """A fresh Jinja environment (autoescape on for HTML templates, undefined names are errors).
+
+    Every output passes ``render.safe.visible`` (also the ``visible`` filter); ``one_line`` (the plain-text
+    e-mail) also folds line breaks in every output."""
     env = Environment(
+        finalize=_one_line_output if one_line else _visible_output,
         loader=FileSystemLoader(str(template_dir())),
         # Everything is HTML-escaped except the plain-text e-mail alternative (*.txt.j2).
         autoescape=select_autoescape(
@@ -44,5 +66,6 @@ def make_environment(filters: dict[str, Callable[..., object]] | None = None) ->
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters.update({"visible": visible, "one_line": one_line_filter})
     env.filters.update(filters or {})
     return env

@@ -12,13 +12,13 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 from auditor.errors import AuditorError, ConfigError
 from auditor.schedule.logs import json_logging
 from auditor.schedule.signals import install_stop_signals
-from auditor.schedule.triggers import build_trigger, previous_fire_time, trigger_signature
+from auditor.schedule.triggers import build_trigger, describe_schedule, previous_fire_time, trigger_signature
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -64,7 +64,7 @@ def run_scheduled_job(scheduler_key: str, tenant: str, scheduled_since: str | No
     ``scheduled_since`` is bookkeeping stored with the job (since when the job has existed with this
     trigger); the run does not need it.
     """
-    scheduler = _LIVE.get(scheduler_key)
+    scheduler = _LIVE.get(scheduler_key) or _live_for(tenant)
     if scheduler is None:
         logging.getLogger(LOGGER).warning(
             "no live scheduler for this job; skipped",
@@ -74,6 +74,19 @@ def run_scheduled_job(scheduler_key: str, tenant: str, scheduled_since: str | No
     scheduler.run_tenant(tenant)
 
 
+def _live_for(tenant: str) -> AuditScheduler | None:
+    """The live scheduler of this process that runs ``tenant``, for a job stored by another scheduler.
+
+    Schedulers sharing one database replace each other's stored jobs (the last one started wins), so a
+    stored job may name a scheduler of another process — one that has since stopped. The scheduler of
+    this process that executes it is the one to run it (the tenant lock keeps two processes from
+    auditing the same tenant twice)."""
+    for candidate in list(_LIVE.values()):
+        if not candidate._stopping.is_set() and any(t.name == tenant for t in candidate.config.tenants):
+            return candidate
+    return None
+
+
 def pipeline_run_fn(store: HistoryStore) -> RunFn:
     """The default ``run_fn``: ``auditor.pipeline.run_audit`` recording into ``store``; like a worker's
     run it leaves the e-mail decision to the pipeline (sent when ``email`` is configured)."""
@@ -81,7 +94,8 @@ def pipeline_run_fn(store: HistoryStore) -> RunFn:
     def run(config: AuditorConfig, tenant: str) -> Any:
         from auditor.pipeline import run_audit  # imported lazily: heavy, and not needed by tests
 
-        return run_audit(config, tenant, history=store)
+        guarded = cast("HistoryStore", _AbandonGuard(store))  # the store, with record() refused once abandoned
+        return run_audit(config, tenant, history=guarded)
 
     return run
 
@@ -111,6 +125,10 @@ class AuditScheduler:
         self._run_fn = run_fn
         self._store = store
         self._own_store = store is None
+        if trigger is None:
+            fires, line = describe_schedule(config.schedule, datetime.now(UTC))
+            if not fires:
+                raise ConfigError(line)
         self.trigger = trigger if trigger is not None else build_trigger(config.schedule)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.lock_ttl_seconds = lock_ttl_seconds
@@ -415,7 +433,11 @@ class AuditScheduler:
             try:
                 with self.store.tenant_lock(tenant, owner=self.owner, ttl_seconds=self.lock_ttl_seconds):
                     self.log.info("audit started", extra={"event": "audit_started", "tenant": tenant})
-                    outcome = self.run_fn(self.config, tenant)
+                    outcome = run_with_deadline(
+                        lambda: self.run_fn(self.config, tenant), self.config.schedule.run_deadline_seconds, tenant
+                    )
+            except RunDeadlineExceeded as exc:
+                self._record_abandoned(tenant, started, str(exc))
             except TenantBusy as exc:
                 self.log.warning(
                     str(exc),
@@ -452,6 +474,75 @@ class AuditScheduler:
                         **_describe(outcome),
                     },
                 )
+
+    def _record_abandoned(self, tenant: str, started: datetime, reason: str) -> None:
+        """The run deadline passed: the lock is already released; record the run as failed."""
+        from auditor.findings import AuditResult, RunInfo
+
+        tenant_id = next((t.tenant_id for t in self.config.tenants if t.name == tenant), "")
+        run = RunInfo(started=started, finished=self.clock(), status="failed", errors=[reason])
+        result = AuditResult(
+            tenant={"name": tenant, "tenant_id": tenant_id}, run=run, coverage=[], rules=[], findings=[]
+        )
+        try:
+            self.store.record(result)
+        except AuditorError as exc:
+            reason = f"{reason}; recording it failed: {exc}"
+        self.log.error(reason, extra={"event": "audit_abandoned", "tenant": tenant, "run_id": run.id})
+
+
+class RunDeadlineExceeded(AuditorError):
+    """A scheduled audit ran past ``schedule.run_deadline_seconds``."""
+
+
+_RUN = threading.local()  # ``abandoned``: the Event of the audit thread's run_with_deadline
+
+
+class _AbandonGuard:
+    """The history store as an abandoned run's thread sees it: ``record`` refuses once the run is abandoned
+    (it is already recorded as failed), everything else is the store's."""
+
+    def __init__(self, store: HistoryStore) -> None:
+        self._store = store
+
+    def record(self, *args: Any, **kwargs: Any) -> Any:
+        flag = getattr(_RUN, "abandoned", None)
+        if flag is not None and flag.is_set():
+            raise RunDeadlineExceeded("this audit was abandoned at its run deadline; its late result is not recorded")
+        return self._store.record(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def run_with_deadline(fn: Callable[[], Any], seconds: float, tenant: str) -> Any:
+    """``fn()`` in a daemon thread; ``RunDeadlineExceeded`` when it has not returned within ``seconds``.
+
+    The abandoned thread cannot be killed; it is left to finish or hang on its own (the audits of the
+    default ``run_fn`` are bounded by the collector's deadlines, and the next scheduled time is not
+    blocked by it: the lock is released when this raises)."""
+    box: dict[str, Any] = {}
+    abandoned = threading.Event()
+
+    def target() -> None:
+        _RUN.abandoned = abandoned
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the waiting thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"audit-{tenant}", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        abandoned.set()  # the run, should it ever get there, records nothing (_AbandonGuard)
+        raise RunDeadlineExceeded(
+            f"the scheduled audit of tenant {tenant} ran past its deadline of {seconds:g} s "
+            "(schedule.run_deadline_seconds); abandoned, lock released, run recorded as failed"
+        )
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
 
 
 def _describe(outcome: Any) -> dict[str, Any]:

@@ -91,3 +91,22 @@ def previous_fire_time(trigger: BaseTrigger, now: datetime, *, not_before: datet
             break
         prev = nxt
     return prev
+
+
+def next_fire_time(schedule: ScheduleConfig, now: datetime) -> datetime | None:
+    """When ``schedule.cron`` next fires after ``now`` in its timezone; None when it never does
+    (``0 7 30 2 *``: February has no 30th)."""
+    fire: datetime | None = build_trigger(schedule).get_next_fire_time(None, now)
+    return fire
+
+
+def describe_schedule(schedule: ScheduleConfig, now: datetime) -> tuple[bool, str]:
+    """``(fires, one line)`` for ``doctor`` and ``schedule``: when the cron next fires, or that it never does."""
+    try:
+        upcoming = next_fire_time(schedule, now)
+    except ConfigError as exc:
+        return False, f"schedule: {exc}"
+    where = f"schedule.cron {schedule.cron!r} ({schedule.timezone})"
+    if upcoming is None:
+        return False, f"{where} never fires; no scheduled audit would ever run."
+    return True, f"{where} next fires at {upcoming.isoformat()}."
