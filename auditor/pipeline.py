@@ -216,6 +216,8 @@ def run_audit(
 
     ``email``: see ``wants_email`` (None: e-mail when the configuration has an ``email`` section).
     """
+    if tenant_name is not None:
+        config = config.for_tenant(tenant_name)  # the tenant's own waivers, rules, e-mail, ... over the defaults
     send = wants_email(config, email)
     if send:
         from auditor.deliver import validate_email_config
@@ -225,6 +227,8 @@ def run_audit(
     run = RunInfo(started=started)
     snapshot = obtain_snapshot(config, tenant_name, snapshot=snapshot, demo=demo, progress=progress)
     name = tenant_name or snapshot.tenant_name
+    if tenant_name is None:
+        config = config.for_tenant(name)  # never another tenant's waivers
     outcome = RunOutcome(tenant=name)
     model = build_model(snapshot, config.classification, config.legacy_mfa)
     result = evaluate(model, REGISTRY, config.rules, config.waivers, coverage=snapshot.coverage(), now=now, run=run)
