@@ -120,8 +120,10 @@ def obtain_snapshot(
         if tenant_name is None:
             raise AuditorError("No tenant named and no snapshot given.")
         from auditor.collect.collector import collect_tenant
+        from auditor.rules.settings import sources_only_disabled_rules_need
 
-        snapshot = collect_tenant(config.tenant(tenant_name), config, progress=progress)
+        skip = sources_only_disabled_rules_need(config.rules)
+        snapshot = collect_tenant(config.tenant(tenant_name), config, progress=progress, skip=skip)
     if tenant_name and snapshot.tenant.get("name") != tenant_name:
         snapshot.tenant["name"] = tenant_name
     return snapshot

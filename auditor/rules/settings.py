@@ -13,6 +13,7 @@ from auditor.config import AuditorConfig, RuleConfig, Waiver
 from auditor.errors import ConfigError
 from auditor.rules import REGISTRY
 from auditor.rules.registry import RuleSpec
+from auditor.sources import SOURCES
 
 
 def validate_rule_settings(
@@ -57,3 +58,26 @@ def validate_config_rules(config: AuditorConfig, origin: str, registry: Mapping[
         own_rules = {k: effective.rules[k] for k in tenant.overrides.rules or {}}
         own_waivers = effective.waivers[len(effective.waivers) - len(tenant.overrides.waivers or []) :]
         validate_rule_settings(own_rules, own_waivers, origin, registry, prefix=f"tenants[{index}].overrides.")
+
+
+def sources_only_disabled_rules_need(
+    rules: Mapping[str, RuleConfig], registry: Mapping[str, RuleSpec] = REGISTRY
+) -> dict[str, str]:
+    """Catalog sources that some rule needs but no enabled rule does, each with the reason the collector
+    records as its ``skipped`` coverage (so a tenant without Entra ID P1 that disables the P1 rules is never
+    asked for the P1 sources). A source no rule names (the model may still read it) is never listed."""
+    wanted: set[str] = set()
+    disabled: dict[str, list[str]] = {}
+    for rule_id, spec in registry.items():
+        names = set(spec.needs) | set(spec.optional_needs)
+        settings = rules.get(rule_id)
+        if settings is not None and not settings.enabled:
+            for name in names:
+                disabled.setdefault(name, []).append(rule_id)
+        else:
+            wanted |= names
+    return {
+        name: f"not collected: only disabled rules need it ({', '.join(sorted(ids))})"
+        for name, ids in sorted(disabled.items())
+        if name in SOURCES and name not in wanted
+    }
