@@ -140,6 +140,24 @@ class ScheduleConfig(_Strict):
 class StorageConfig(_Strict):
     url: str = "sqlite:///entra-auditor-history.db"
 
+    def anchored(self, base: Path) -> StorageConfig:
+        """This storage with a relative SQLite path resolved against ``base`` (the config file's folder):
+        the history is the same database whatever the working directory of the run."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(self.url)
+        except (ArgumentError, ValueError):
+            return self  # the history store names the bad URL when it is used
+        database = url.database
+        if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+            return self
+        if database.startswith("file:") or Path(database).is_absolute():
+            return self
+        absolute = url.set(database=str((base / database).resolve()))
+        return StorageConfig(url=absolute.render_as_string(hide_password=False))
+
 
 class ReportsConfig(_Strict):
     dir: str = "reports/out"
@@ -524,7 +542,9 @@ def load_config(path: str | os.PathLike[str]) -> AuditorConfig:
     except (ValueError, OverflowError, RecursionError) as exc:
         detail = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise ConfigError(f"Configuration file {path} is not valid YAML ({detail}).") from exc
-    return parse_config(data, origin=str(path))
+    config = parse_config(data, origin=str(path))
+    config.storage = config.storage.anchored(path.resolve().parent)
+    return config
 
 
 def resolve_config_path(explicit: str | None) -> Path | None:
