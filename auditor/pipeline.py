@@ -303,8 +303,8 @@ def write_rollup(
         folder = _rollup_folder(base, generated)
         files["html"] = render_rollup_html(rows, folder / HTML_NAME, generated)
         files["xlsx"] = render_rollup_xlsx(rows, folder / XLSX_NAME)
-    except (OSError, AuditorError) as exc:
-        log.error("the cross-tenant roll-up could not be written: %s", exc)
+    except Exception as exc:  # the tenants' reports are written; a roll-up failure must not undo that
+        log.error("the cross-tenant roll-up could not be written: %s", exc, exc_info=not isinstance(exc, OSError))
         return files
     if wants_email(config, email) and config.email is not None:
         _send_rollup(config, config.email, rows, files, folder)
