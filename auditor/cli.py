@@ -140,10 +140,10 @@ def _config(args: argparse.Namespace, required: bool = True) -> AuditorConfig:
             raise UsageError("No configuration: pass -c FILE, set ENTRA_AUDITOR_CONFIG, or create config/auditor.yaml.")
         return AuditorConfig()
     from auditor.deliver import validate_email_config
-    from auditor.rules.settings import validate_rule_settings
+    from auditor.rules.settings import validate_config_rules
 
     config = load_config(path)
-    validate_rule_settings(config.rules, config.waivers, str(path))
+    validate_config_rules(config, str(path))
     registry.validate_formats(config.reports.formats, str(path))
     validate_email_config(config, origin=str(path))  # email.transport against the channel registry
     return config

@@ -29,6 +29,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
 
 
+OVERRIDABLE = ("waivers", "rules", "classification", "legacy_mfa", "email", "schedule")
+
+
+class TenantOverrides(_Strict):
+    """A tenant's own ``waivers``, ``rules``, ``classification``, ``legacy_mfa``, ``email`` and ``schedule``.
+
+    Each value has the shape of the global key of the same name but may be partial: mappings are merged
+    key-wise over the global defaults (``rules.<id>`` field by field, ``rules.<id>.params`` key by key),
+    lists replace the global list, except ``waivers``, which are added to the global waivers. The merged
+    result is validated as a whole by :meth:`AuditorConfig.for_tenant`.
+    """
+
+    waivers: list[dict[str, Any]] | None = None
+    rules: dict[str, dict[str, Any]] | None = None
+    classification: dict[str, Any] | None = None
+    legacy_mfa: dict[str, Any] | None = None
+    email: dict[str, Any] | None = None
+    schedule: dict[str, Any] | None = None
+
+
 class TenantConfig(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
     tenant_id: str
@@ -43,6 +63,7 @@ class TenantConfig(_Strict):
     graph_endpoint: str | None = None
     exchange_endpoint: str | None = None
     ca_bundle: str | None = None
+    overrides: TenantOverrides | None = None
 
     @model_validator(mode="after")
     def _check(self) -> TenantConfig:
@@ -121,6 +142,24 @@ class ScheduleConfig(_Strict):
 
 class StorageConfig(_Strict):
     url: str = "sqlite:///entra-auditor-history.db"
+
+    def anchored(self, base: Path) -> StorageConfig:
+        """This storage with a relative SQLite path resolved against ``base`` (the config file's folder):
+        the history is the same database whatever the working directory of the run."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(self.url)
+        except (ArgumentError, ValueError):
+            return self  # the history store names the bad URL when it is used
+        database = url.database
+        if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+            return self
+        if database.startswith("file:") or Path(database).is_absolute():
+            return self
+        absolute = url.set(database=str((base / database).resolve()))
+        return StorageConfig(url=absolute.render_as_string(hide_password=False))
 
 
 class ReportsConfig(_Strict):
@@ -219,6 +258,8 @@ class Waiver(_Strict):
     reason: str = Field(min_length=1)
     expires: date | None = None
     approved_by: str = Field(min_length=1)
+    # The tenant the waiver is for; None: every tenant. A waiver never applies to another tenant.
+    tenant: str | None = None
 
 
 class LegacyMfaConfig(_Strict):
@@ -279,6 +320,77 @@ class AuditorConfig(_Strict):
         known = ", ".join(t.name for t in self.tenants) or "none"
         raise ConfigError(f"No tenant named {name!r} in the configuration (configured: {known}).")
 
+    def for_tenant(self, name: str) -> AuditorConfig:
+        """The effective configuration of tenant ``name``: its ``overrides`` merged over the global keys,
+        and only the waivers that apply to it (no ``tenant:``, or ``tenant: <name>``).
+
+        A name that is not configured (a demo or snapshot run) gets the global defaults, still without
+        other tenants' waivers. Raises ``ConfigError`` naming ``tenants[i].overrides.<key>`` when the
+        merged result is invalid.
+        """
+        try:
+            return self._effective(name)
+        except ValidationError as exc:
+            raise ConfigError(self._explain_override(exc, name, "configuration")) from exc
+
+    def _explain_override(self, exc: ValidationError, name: str, origin: str) -> str:
+        """The error of tenant ``name``'s merged configuration, named by its ``overrides`` key path."""
+        index = next(i for i, t in enumerate(self.tenants) if t.name == name)
+        return _explain(exc, origin, prefix=f"tenants[{index}].overrides", waiver_offset=len(self.waivers))
+
+    def _effective(self, name: str) -> AuditorConfig:
+        tenant = next((t for t in self.tenants if t.name == name), None)
+        overrides = tenant.overrides if tenant is not None else None
+        data = {key: getattr(self, key) for key in type(self).model_fields}
+        if overrides is not None:
+            given = overrides.model_dump(exclude_none=True)
+            base = self.model_dump(include=set(OVERRIDABLE), exclude_unset=False)
+            for key, value in given.items():
+                if key == "waivers":
+                    data["waivers"] = [*base["waivers"], *value]
+                elif key == "rules":
+                    rules = dict(base["rules"])
+                    for rule_id, rule in value.items():
+                        rules[rule_id] = _merge(rules.get(rule_id, {}), rule)
+                    data["rules"] = rules
+                else:
+                    data[key] = _merge(base[key] or {}, value)
+            effective = AuditorConfig.model_validate(data)
+        else:
+            effective = self.model_copy()
+        effective.waivers = [w for w in effective.waivers if w.tenant in (None, name)]
+        return effective
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``, mappings merged key-wise (recursively); anything else replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _check_waiver_tenants(config: AuditorConfig, origin: str) -> None:
+    """Refuse a waiver naming a tenant that is not configured, or, inside a tenant's overrides, another."""
+    names = {t.name for t in config.tenants}
+    for index, waiver in enumerate(config.waivers):
+        if waiver.tenant is not None and names and waiver.tenant not in names:
+            raise ConfigError(
+                f"{origin}: invalid value for 'waivers[{index}].tenant': no tenant named {waiver.tenant!r} "
+                f"is configured."
+            )
+    for t_index, tenant in enumerate(config.tenants):
+        for index, raw in enumerate((tenant.overrides.waivers or []) if tenant.overrides else []):
+            named = raw.get("tenant")
+            if named is not None and named != tenant.name:
+                raise ConfigError(
+                    f"{origin}: invalid value for 'tenants[{t_index}].overrides.waivers[{index}].tenant': "
+                    f"a waiver in tenant {tenant.name!r}'s overrides cannot name tenant {named!r}."
+                )
+
 
 def _loc(loc: tuple[Any, ...]) -> str:
     out = ""
@@ -290,10 +402,16 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _explain(exc: ValidationError, origin: str) -> str:
+def _explain(exc: ValidationError, origin: str, prefix: str = "", waiver_offset: int = 0) -> str:
+    """One sentence naming the key at fault; ``prefix``: the errors are of a tenant's merged overrides
+    (whose added waivers follow the ``waiver_offset`` global ones)."""
     err = exc.errors()[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal"))))
+    if prefix and len(loc) > 1 and loc[0] == "waivers" and isinstance(loc[1], int):
+        loc = ("waivers", loc[1] - waiver_offset, *loc[2:])
     key = _loc(loc) or "(top level)"
+    if prefix:
+        key = f"{prefix}.{key}"
     if err["type"] == "extra_forbidden":
         return f"{origin}: unknown key '{key}'."
     if err["type"] == "missing":
@@ -315,6 +433,14 @@ def parse_config(data: Any, origin: str = "configuration") -> AuditorConfig:
         config = AuditorConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, origin)) from exc
+    _check_waiver_tenants(config, origin)
+    for tenant in config.tenants:
+        if tenant.overrides is None:
+            continue
+        try:
+            config._effective(tenant.name)  # the merged result must be valid too
+        except ValidationError as exc:
+            raise ConfigError(config._explain_override(exc, tenant.name, origin)) from exc
     return config
 
 
@@ -423,7 +549,9 @@ def load_config(path: str | os.PathLike[str]) -> AuditorConfig:
     except (ValueError, OverflowError, RecursionError) as exc:
         detail = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise ConfigError(f"Configuration file {path} is not valid YAML ({detail}).") from exc
-    return parse_config(data, origin=str(path))
+    config = parse_config(data, origin=str(path))
+    config.storage = config.storage.anchored(path.resolve().parent)
+    return config
 
 
 def resolve_config_path(explicit: str | None) -> Path | None:

@@ -61,10 +61,13 @@ class DoctorReport:
     notes: list[str] = field(default_factory=list)
     #: source -> the shape (property names and JSON types, never values) a probe saw
     shapes: dict[str, Any] = field(default_factory=dict)
+    #: the e-mail delivery check (None: nothing to check), and whether it passed
+    delivery: str | None = None
+    delivery_ok: bool = True
 
     @property
     def ok(self) -> bool:
-        return self.graph_token and all(r.will_collect for r in self.rows)
+        return self.graph_token and all(r.will_collect for r in self.rows) and self.delivery_ok
 
     def not_assessed(self) -> list[str]:
         return sorted({rule for row in self.rows if not row.will_collect for rule in row.rules})
@@ -79,6 +82,8 @@ class DoctorReport:
         ]
         lines += [f"  ! {e}" for e in self.errors]
         lines += [f"  i {n}" for n in self.notes]
+        if self.delivery is not None:
+            lines.append(f"  E-mail delivery: {'ok' if self.delivery_ok else 'FAILED'}: {self.delivery}")
         headers = ("source", "status", "missing permission / role / licence", "rules not assessed")
         table = [
             (
@@ -207,6 +212,23 @@ async def doctor_async(tenant: TenantConfig, config: AuditorConfig, *, limits: L
     return report
 
 
+def check_delivery(report: DoctorReport, config: AuditorConfig) -> None:
+    """With ``email.transport: smtp``: connect as a delivery would (EHLO, STARTTLS offered, AUTH accepted),
+    send nothing, and put the outcome on ``report``. ``config`` is the tenant's effective configuration."""
+    email = config.email
+    if email is None or email.transport != "smtp" or email.smtp is None:
+        return
+    from auditor.deliver.channels.smtp import check_smtp
+
+    try:
+        report.delivery = check_smtp(email.smtp)
+    except AuditorError as exc:
+        report.delivery, report.delivery_ok = str(exc), False
+
+
 def doctor(tenant: TenantConfig, config: AuditorConfig) -> DoctorReport:
-    """Check credentials, granted permissions and every source of one tenant (see module docstring)."""
-    return asyncio.run(doctor_async(tenant, config))
+    """Check credentials, granted permissions and every source of one tenant, and what e-mail delivery
+    needs (see module docstring)."""
+    report = asyncio.run(doctor_async(tenant, config))
+    check_delivery(report, config.for_tenant(tenant.name))
+    return report

@@ -58,6 +58,11 @@ class PermissionDenied(SourceError):
     pass
 
 
+class LicenceMissing(SourceError):
+    """The tenant lacks the licence a source needs (Entra ID P1/P2): the source does not exist for the
+    tenant, so it is ``skipped`` with this reason, not failed, and the run stays ``complete``."""
+
+
 class StorageError(AuditorError):
     exit_code = 3
 

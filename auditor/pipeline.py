@@ -145,8 +145,10 @@ def obtain_snapshot(
         if tenant_name is None:
             raise AuditorError("No tenant named and no snapshot given.")
         from auditor.collect.collector import collect_tenant
+        from auditor.rules.settings import sources_only_disabled_rules_need
 
-        snapshot = collect_tenant(config.tenant(tenant_name), config, progress=progress)
+        skip = sources_only_disabled_rules_need(config.rules)
+        snapshot = collect_tenant(config.tenant(tenant_name), config, progress=progress, skip=skip)
     if tenant_name and snapshot.tenant.get("name") != tenant_name:
         snapshot.tenant["name"] = tenant_name
     return snapshot
@@ -252,6 +254,8 @@ def run_audit(
         from auditor.demo import demo_config
 
         config = demo_config(config)  # the demo tenant's emergency access accounts, unless the config lists its own
+    if tenant_name is not None:
+        config = config.for_tenant(tenant_name)  # the tenant's own waivers, rules, e-mail, ... over the defaults
     send = wants_email(config, email)
     if send:
         from auditor.deliver import validate_email_config
@@ -264,6 +268,8 @@ def run_audit(
     given = snapshot is not None or demo
     snapshot = obtain_snapshot(config, tenant_name, snapshot=snapshot, demo=demo, progress=progress)
     name = tenant_name or snapshot.tenant_name
+    if tenant_name is None:
+        config = config.for_tenant(name)  # never another tenant's waivers
     outcome = RunOutcome(tenant=name)
     partial, saved = _save_first(base, name, started, snapshot)
     try:
@@ -337,4 +343,63 @@ def run_audits(
 
     workers = max(1, min(config.collect.tenant_concurrency, len(tenant_names)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tenant") as pool:
-        return list(pool.map(one, tenant_names))
+        outcomes = list(pool.map(one, tenant_names))
+    if len(outcomes) > 1:
+        write_rollup(config, outcomes, out_dir=kwargs.get("out_dir"), email=kwargs.get("email"))
+    return outcomes
+
+
+def write_rollup(
+    config: AuditorConfig,
+    outcomes: list[RunOutcome],
+    *,
+    out_dir: Path | None = None,
+    email: bool | None = None,
+    now: datetime | None = None,
+) -> dict[str, Path]:
+    """The cross-tenant roll-up of a multi-tenant run in ``reports.dir/_rollup/<UTC stamp>/`` (HTML page
+    and workbook), e-mailed as the MSP summary to the global ``email`` recipients when the run e-mails
+    (``wants_email``). Never raises: a failed roll-up or summary e-mail is logged and the tenants' own
+    reports stand."""
+    from auditor.render.rollup import HTML_NAME, XLSX_NAME, render_rollup_html, render_rollup_xlsx, row_for
+
+    generated = now or datetime.now(UTC)
+    rows = [row_for(o.tenant, o.result, o.errors) for o in outcomes]
+    files: dict[str, Path] = {}
+    try:
+        base = Path(out_dir) if out_dir is not None else Path(config.reports.dir)
+        folder = _rollup_folder(base, generated)
+        files["html"] = render_rollup_html(rows, folder / HTML_NAME, generated)
+        files["xlsx"] = render_rollup_xlsx(rows, folder / XLSX_NAME)
+    except Exception as exc:  # the tenants' reports are written; a roll-up failure must not undo that
+        log.error("the cross-tenant roll-up could not be written: %s", exc, exc_info=not isinstance(exc, OSError))
+        return files
+    if wants_email(config, email) and config.email is not None:
+        _send_rollup(config, config.email, rows, files, folder)
+    return files
+
+
+def _rollup_folder(base: Path, generated: datetime) -> Path:
+    """``base/_rollup/<UTC stamp>`` (0700); no tenant folder can be called ``_rollup`` (names start with a
+    letter or digit)."""
+    stamp = generated.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    parent = base / "_rollup"
+    parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    folder, suffix = parent / stamp, 1
+    while folder.exists():
+        suffix += 1
+        folder = parent / f"{stamp}-{suffix}"
+    folder.mkdir(mode=0o700)
+    return folder
+
+
+def _send_rollup(config: AuditorConfig, email: EmailConfig, rows: Any, files: dict[str, Path], folder: Path) -> None:
+    from auditor.deliver import deliver_email
+    from auditor.render.rollup import compose_rollup_email
+
+    message = compose_rollup_email(rows, list(files.values()), sender=email.sender, to=email.to, cc=email.cc)
+    sender_tenant = config.tenants[0] if config.tenants else None  # Graph sendMail: the first tenant's app
+    try:
+        deliver_email(email, sender_tenant, message, run_id=f"rollup-{folder.name}", report_dir=folder)
+    except AuditorError as exc:
+        log.error("the MSP summary e-mail could not be delivered: %s", exc)

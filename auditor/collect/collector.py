@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +18,7 @@ from auditor.collect.exchange import ExchangeClient
 from auditor.collect.graph import GraphClient
 from auditor.collect.sources import REGISTRY, CollectContext, Progress, describe
 from auditor.config import AuditorConfig, TenantConfig
-from auditor.errors import AuditorError, AuthError, CollectError
+from auditor.errors import AuditorError, AuthError, CollectError, LicenceMissing
 from auditor.snapshot import Snapshot, SourceData
 from auditor.sources import SOURCES
 from auditor.transport.auth import TokenProvider, install_redaction
@@ -84,8 +84,13 @@ async def collect_tenant_async(
     sources: Iterable[str] | None = None,
     limits: Limits | None = None,
     now: datetime | None = None,
+    skip: Mapping[str, str] | None = None,
 ) -> CollectRun:
-    """Collect every catalog source (or only ``sources`` and what they depend on)."""
+    """Collect every catalog source (or only ``sources`` and what they depend on).
+
+    ``skip``: sources not to collect, each with the reason recorded as its ``skipped`` coverage (e.g.
+    "only disabled rules need it"); a source another collected source depends on is collected anyway.
+    """
     tokens, api = build_api(tenant, config, limits)
     endpoints = tokens.endpoints
     async with api:
@@ -112,11 +117,16 @@ async def collect_tenant_async(
             now=now or datetime.now(UTC),
             progress=progress,
         )
-        wanted = _with_dependencies(set(sources) if sources is not None else set(REGISTRY))
+        skip = skip or {}
+        wanted = _with_dependencies((set(sources) if sources is not None else set(REGISTRY)) - set(skip))
         for name in SOURCES:
             if name in wanted:
                 ctx.tasks[name] = asyncio.create_task(_run_source(ctx, name), name=f"collect-{name}")
         results = dict(zip(ctx.tasks, await asyncio.gather(*ctx.tasks.values()), strict=True))
+        for name, reason in skip.items():
+            if name in SOURCES and name not in results and (sources is None or name in sources):
+                results[name] = SourceData.skipped(reason)
+                ctx.report(name, "skipped", 0)
         _note_partial_groups(results.get("group_members"), ctx.notes)
         meta = await _tenant_meta(tenant, graph, results.get("users"), ctx.notes)
         snapshot = Snapshot(
@@ -165,6 +175,10 @@ async def _run_source(ctx: CollectContext, name: str) -> SourceData:
         return SourceData.failed(reason)
     except Exception as exc:
         err = describe(name, exc)
+        if isinstance(err, LicenceMissing):  # the source does not exist for this tenant: not a failure
+            log.info("source %s skipped: %s", name, err.reason)
+            ctx.report(name, "skipped", 0)
+            return SourceData.skipped(err.reason)
         if not isinstance(exc, (ApiError, AuditorError)) and type(exc).__name__ != "MalformedResponse":
             log.warning("source %s failed unexpectedly", name, exc_info=True)
         log.info("source %s failed: %s", name, err.reason)
@@ -214,9 +228,10 @@ def collect_tenant(
     config: AuditorConfig,
     *,
     progress: Progress | None = None,
+    skip: Mapping[str, str] | None = None,
 ) -> Snapshot:
-    """Collect one tenant: every source, with coverage saying what could not be collected and why."""
-    return asyncio.run(collect_tenant_async(tenant, config, progress=progress)).snapshot
+    """Collect one tenant: every source (but ``skip``), with coverage saying what was not collected and why."""
+    return asyncio.run(collect_tenant_async(tenant, config, progress=progress, skip=skip)).snapshot
 
 
 async def collect_tenants_async(

@@ -33,7 +33,7 @@ from urllib.parse import quote
 from auditor.collect.exchange import ExchangeClient
 from auditor.collect.graph import GraphClient, gather_limited, sub_error
 from auditor.config import AuditorConfig, TenantConfig
-from auditor.errors import AuthError, PermissionDenied, SourceError
+from auditor.errors import AuthError, LicenceMissing, PermissionDenied, SourceError
 from auditor.snapshot import SourceData
 from auditor.sources import LEGACY_CLIENT_APPS, SOURCES, SourceSpec
 from auditor.transport.http import ApiError, MalformedResponse
@@ -105,7 +105,7 @@ def describe(source: str, exc: BaseException) -> SourceError:
         server = f"{exc.code}: {exc.message}".strip(": ") if (exc.code or exc.message) else f"HTTP {exc.status}"
         text = f"{exc.code} {exc.message}".lower()
         if spec.licence and exc.status in (400, 403) and any(h in text for h in _LICENCE_HINTS):
-            return PermissionDenied(source, f"the tenant lacks the {spec.licence} licence this source needs ({server})")
+            return LicenceMissing(source, f"the tenant lacks the {spec.licence} licence this source needs ({server})")
         if exc.status in (401, 403):
             need = " and ".join(spec.permissions)
             role = f" plus the {' or '.join(spec.roles)} directory role" if spec.roles else ""

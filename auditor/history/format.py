@@ -31,6 +31,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]
     return "\n".join([line(header), *(line(r) for r in rows)])
 
 
+def _delivery_failed(run: RunRow) -> bool:
+    """Whether the run's report could not be e-mailed (the pipeline records that in the run's errors)."""
+    return any(str(error).startswith("email delivery failed") for error in run.errors or [])
+
+
 def format_runs(rows: Sequence[RunRow]) -> str:
     """One line per run, newest first as given: id prefix, tenant, start (UTC), status and counts."""
     if not rows:
@@ -54,7 +59,7 @@ def format_runs(rows: Sequence[RunRow]) -> str:
                 run.id[:SHORT_ID],
                 clean(run.tenant, 40),
                 _when(run.started),
-                run.status,
+                run.status + (" (e-mail failed)" if _delivery_failed(run) else ""),
                 *(str(opened.get(sev, 0)) for sev, _ in _SEV_COLS),
                 str(run.counts.get("waived", 0)),
                 str(run.counts.get("new", 0)),

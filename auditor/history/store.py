@@ -158,12 +158,19 @@ class HistoryStore:
             base = self._last_complete(conn, tenant, result.run.id)
             base_items, base_first = self._items(conn, base["id"]) if base else ([], {})
             seen_since = self._seen_since(conn, tenant, base["started"] if base else None, result.run.id)
+            unassessed = {
+                f.rule_id for f in result.findings if base and not drift.rule_assessed(base["rules"], f.rule_id)
+            }
+            earlier = self._last_assessed_first_seen(conn, tenant, base, unassessed) if unassessed else {}
         started = _aware(result.run.started)
         for finding in result.findings:
             fp = finding.fingerprint
             if fp in base_first:
                 finding.change = "persisting"
                 finding.first_seen = base_first[fp]
+            elif fp in earlier:  # its rule was disabled / not assessed in the baseline: open since then
+                finding.change = "persisting"
+                finding.first_seen = earlier[fp]
             else:
                 finding.change = "new"
                 finding.first_seen = min(seen_since.get(fp, started), started)
@@ -287,6 +294,34 @@ class HistoryStore:
             items.append(item)
             first[item.fingerprint] = row[5]
         return items, first
+
+    def _last_assessed_first_seen(
+        self, conn: Connection, tenant: str, base: Any, rule_ids: set[str]
+    ) -> dict[str, datetime]:
+        """first_seen per fingerprint of ``rule_ids``' findings in the newest complete run before ``base``
+        that assessed each rule (a rule disabled or not assessed in the baseline is looked up further
+        back, so re-enabling it does not reset its findings' first-seen dates). A finding absent from
+        that run was resolved then and is new again."""
+        older = conn.execute(
+            select(runs.c.id, runs.c.rules)
+            .where(runs.c.tenant == tenant, runs.c.status == "complete", runs.c.started < base["started"])
+            .order_by(runs.c.started.desc(), runs.c.recorded_at.desc())
+        )
+        pending, source_run = set(rule_ids), {}
+        for run_id, rules in older:
+            for rule_id in [r for r in pending if drift.rule_assessed(rules, r)]:
+                source_run[rule_id] = run_id
+                pending.discard(rule_id)
+            if not pending:
+                break
+        out: dict[str, datetime] = {}
+        for run_id in set(source_run.values()):
+            wanted = [r for r, rid in source_run.items() if rid == run_id]
+            query = select(findings.c.fingerprint, findings.c.first_seen).where(
+                findings.c.run_id == run_id, findings.c.rule_id.in_(wanted)
+            )
+            out.update({fp: _aware(seen) for fp, seen in conn.execute(query) if seen is not None})
+        return out
 
     def _seen_since(self, conn: Connection, tenant: str, since: datetime | None, exclude: str) -> dict[str, datetime]:
         """Earliest first_seen per fingerprint in partial runs newer than the baseline."""

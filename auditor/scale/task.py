@@ -55,10 +55,10 @@ class WorkerRuntime:
         if path is None:
             raise ConfigError("No configuration file: set ENTRA_AUDITOR_CONFIG or create config/auditor.yaml.")
         from auditor.render.registry import validate_formats
-        from auditor.rules.settings import validate_rule_settings
+        from auditor.rules.settings import validate_config_rules
 
         config = load_config(path)
-        validate_rule_settings(config.rules, config.waivers, str(path))
+        validate_config_rules(config, str(path))
         validate_formats(config.reports.formats, str(path))
         return config
 

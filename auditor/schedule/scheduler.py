@@ -130,6 +130,7 @@ class AuditScheduler:
             if not fires:
                 raise ConfigError(line)
         self.trigger = trigger if trigger is not None else build_trigger(config.schedule)
+        self._fixed_trigger = trigger is not None
         self.clock = clock or (lambda: datetime.now(UTC))
         self.lock_ttl_seconds = lock_ttl_seconds
         self.install_signal_handlers = install_signal_handlers
@@ -141,6 +142,13 @@ class AuditScheduler:
         self._running: dict[str, int] = {}
         self._running_cond = threading.Condition()
         self.started = threading.Event()
+
+    def trigger_for(self, tenant: str) -> BaseTrigger:
+        """The tenant's own trigger: its ``overrides.schedule`` over the global schedule (or the
+        injected ``trigger``, which applies to every tenant)."""
+        if self._fixed_trigger:
+            return self.trigger
+        return build_trigger(self.config.for_tenant(tenant).schedule)
 
     # -- lifecycle --------------------------------------------------------------------------------
     @property
@@ -264,9 +272,10 @@ class AuditScheduler:
                     extra={"event": "job_removed", "tenant": job.id[len(JOB_PREFIX) :]},
                 )
         now = self.clock()
-        grace = self.config.schedule.misfire_grace_seconds
         for name in sorted(wanted):
             job_id = JOB_PREFIX + name
+            trigger = self.trigger_for(name)
+            grace = self.config.for_tenant(name).schedule.misfire_grace_seconds
             kwargs: dict[str, Any] = {}
             since: datetime | None = now
             interrupted: datetime | None = None
@@ -274,7 +283,7 @@ class AuditScheduler:
             if (
                 existing is not None
                 and existing.next_run_time is not None
-                and trigger_signature(existing.trigger) == trigger_signature(self.trigger)
+                and trigger_signature(existing.trigger) == trigger_signature(trigger)
             ):
                 kwargs["next_run_time"] = existing.next_run_time  # keep it: a missed time is caught up
                 since = _parse_since(existing.kwargs.get("scheduled_since"))
@@ -292,11 +301,12 @@ class AuditScheduler:
                         },
                     )
                 elif late < 0:  # the stored time is ahead: was the occurrence before it ever finished?
-                    interrupted = self._interrupted_occurrence(name, since, now, grace)
+                    interrupted = self._interrupted_occurrence(name, since, now, grace, trigger)
             scheduler.add_job(
                 JOB_FUNC,
-                trigger=self.trigger,
+                trigger=trigger,
                 id=job_id,
+                misfire_grace_time=grace,
                 name=f"audit {name}",
                 kwargs={
                     "scheduler_key": self.key,
@@ -347,7 +357,7 @@ class AuditScheduler:
             return None
 
     def _interrupted_occurrence(
-        self, tenant: str, since: datetime | None, now: datetime, grace: int
+        self, tenant: str, since: datetime | None, now: datetime, grace: int, trigger: BaseTrigger | None = None
     ) -> datetime | None:
         """The tenant's latest fire time if it has to be run again now because its run never finished.
 
@@ -357,7 +367,7 @@ class AuditScheduler:
         unknown, a job stored by an older version); an occurrence before that was never scheduled.
         Returns None, logging ``missed`` when the occurrence is older than the grace.
         """
-        prev = previous_fire_time(self.trigger, now, not_before=since)
+        prev = previous_fire_time(trigger or self.trigger, now, not_before=since)
         if prev is None:
             return None
         try:

@@ -54,7 +54,14 @@ def route(
 
 
 def licence_error(source: str, route_name: str) -> SimResponse:
-    if source in ("role_eligibility", "pim_group_eligibility"):
+    if source == "role_eligibility":  # a licence refusal that is a 400, as Graph answers it
+        return graph_error(
+            400,
+            "AadPremiumLicenseRequired",
+            "The tenant needs to have Microsoft Entra ID P2 or Microsoft Entra ID Governance license.",
+            route_name,
+        )
+    if source == "pim_group_eligibility":
         return graph_error(403, "AadPremiumLicenseRequired", "The tenant needs an AAD Premium 2 license.", route_name)
     if source == "registration_details":
         return graph_error(

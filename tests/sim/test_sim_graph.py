@@ -207,7 +207,7 @@ def test_withheld_permission_unlicensed_tenant_and_missing_sources(snapshot) -> 
         assert c.get("/v1.0/users?$select=id").status_code == 200
         assert c.get("/v1.0/auditLogs/signIns").status_code == 403
         pim = c.get("/v1.0/roleManagement/directory/roleEligibilityScheduleInstances")
-        assert pim.status_code == 403 and pim.json()["error"]["code"] == "AadPremiumLicenseRequired"
+        assert pim.status_code == 400 and pim.json()["error"]["code"] == "AadPremiumLicenseRequired"
     broken = generate_tenant(600, seed=5, now=NOW)
     broken.sources["mfa_service_policy"] = SourceData.failed("endpoint not available")
     broken.sources["named_locations"] = SourceData.failed("403 from Graph")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import getaddresses
 
@@ -35,12 +37,10 @@ def _smtp_context(smtp: SmtpConfig) -> ssl.SSLContext:
     return ssl_context(smtp.ca_bundle)
 
 
-def send_smtp(email: EmailConfig, message: EmailMessage) -> DeliveryResult:
-    """SMTP with implicit TLS (``ssl``) or STARTTLS (``starttls``, required when set), then AUTH if configured."""
-    smtp = email.smtp
-    if smtp is None:
-        raise ConfigError("email.transport is smtp but the 'email.smtp' section is missing.")
-    recipients = _recipients(message)
+@contextmanager
+def _session(smtp: SmtpConfig) -> Iterator[tuple[smtplib.SMTP, list[str]]]:
+    """An SMTP connection after EHLO, STARTTLS (when configured) and AUTH (when a user is configured);
+    yields the client and the steps that succeeded. Every failure is one ``DeliveryError`` sentence."""
     where = f"SMTP server {smtp.host}:{smtp.port}"
     username = smtp.username()
     if username and not (smtp.ssl or smtp.starttls):
@@ -50,21 +50,26 @@ def send_smtp(email: EmailConfig, message: EmailMessage) -> DeliveryResult:
         )
     password = smtp.password() if username else None
     context = _smtp_context(smtp) if (smtp.ssl or smtp.starttls) else None
+    steps: list[str] = []
     try:
         if smtp.ssl:
             client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout_seconds, context=context)
+            steps.append("implicit TLS")
         else:
             client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds)
         with client:
             client.ehlo()
+            steps.append("EHLO")
             if smtp.starttls and not smtp.ssl:
                 if not client.has_extn("starttls"):
                     raise DeliveryError(f"{where} does not offer STARTTLS, which email.smtp.starttls requires.")
                 client.starttls(context=context)
                 client.ehlo()
+                steps.append("STARTTLS")
             if username:
                 client.login(username, password or "")
-            refused = client.send_message(message, from_addr=email.sender, to_addrs=recipients)
+                steps.append("AUTH")
+            yield client, steps
     except DeliveryError:
         raise
     except smtplib.SMTPAuthenticationError as exc:
@@ -80,6 +85,16 @@ def send_smtp(email: EmailConfig, message: EmailMessage) -> DeliveryResult:
         ) from exc
     except OSError as exc:
         raise DeliveryError(f"{where} cannot be reached ({exc.strerror or exc}).") from exc
+
+
+def send_smtp(email: EmailConfig, message: EmailMessage) -> DeliveryResult:
+    """SMTP with implicit TLS (``ssl``) or STARTTLS (``starttls``, required when set), then AUTH if configured."""
+    smtp = email.smtp
+    if smtp is None:
+        raise ConfigError("email.transport is smtp but the 'email.smtp' section is missing.")
+    recipients = _recipients(message)
+    with _session(smtp) as (client, _steps):
+        refused = client.send_message(message, from_addr=email.sender, to_addrs=recipients)
     if refused:
         log.warning("SMTP refused some recipients: %s", ", ".join(refused))
     return DeliveryResult(
@@ -87,8 +102,16 @@ def send_smtp(email: EmailConfig, message: EmailMessage) -> DeliveryResult:
         transport="smtp",
         message_id=message["Message-ID"],
         recipients=[r for r in recipients if r not in refused],
-        detail=f"{where}",
+        detail=f"SMTP server {smtp.host}:{smtp.port}",
     )
+
+
+def check_smtp(smtp: SmtpConfig) -> str:
+    """Connect as a delivery would (EHLO, STARTTLS when configured, AUTH when a user is configured) and
+    quit without sending anything. Returns what succeeded; raises ``DeliveryError`` naming the step."""
+    with _session(smtp) as (client, steps):
+        client.noop()
+    return f"SMTP server {smtp.host}:{smtp.port}: " + ", ".join(f"{s} ok" for s in steps) + "; no message sent"
 
 
 def _smtp_reason(exc: smtplib.SMTPException) -> str:
