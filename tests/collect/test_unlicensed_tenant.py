@@ -10,12 +10,18 @@ from simkit import sim_config
 
 from auditor.config import AuditorConfig
 from auditor.pipeline import run_audit
+from auditor.rules import REGISTRY
 from auditor.sim import SimOptions
 from auditor.sim.tenant_gen import generate_tenant
 
 UNLICENSED = SimOptions(unlicensed_p1=True, unlicensed_p2=True, reports_per_10s=None, ca_per_second=None)
 #: the rules that need only Entra ID P1 sources
-P1_RULES = ("stale-admin", "daily-account-per-user-mfa", "admin-no-mfa-method", "legacy-auth-sign-ins")
+# The rules that read the two P1-only sources this test expects skipped, from the registry.
+P1_RULES = tuple(
+    rule_id
+    for rule_id, spec in REGISTRY.items()
+    if {"registration_details", "sign_in_activity"} & (set(spec.needs) | set(spec.optional_needs))
+)
 
 
 def _config(sim, served, tmp_path: Path, **extra) -> AuditorConfig:
