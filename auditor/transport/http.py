@@ -318,8 +318,9 @@ class ApiClient:
         refreshed = False
         waited = 0.0  # seconds spent waiting on Retry-After / backoff for this request
         while True:
-            token = await self.tokens.get(scope)
             slot = await self._pace(service, url, units)
+            # the token after the pacing wait (minutes on the reports bucket): never one that expired in the queue
+            token = await self.tokens.get(scope)
             req_headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if headers:
                 req_headers.update(headers)
