@@ -40,7 +40,8 @@ def tidy_records(snapshot: Snapshot) -> dict[str, dict[str, int]]:
             if not isinstance(record, dict):
                 malformed += 1
                 continue
-            key = record_key(record)
+            ident = record.get("id")  # the common case (Graph ids are GUIDs: no ':' and lower case)
+            key = ident if type(ident) is str and ident else record_key(record)
             if key is not None:
                 if key in seen:
                     duplicates += 1

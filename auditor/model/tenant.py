@@ -149,8 +149,8 @@ def build_model(
 
     ``classification`` and ``legacy_mfa`` are the model's slice of the configuration (its
     ``classification`` and ``legacy_mfa`` sections fit as they are)."""
-    tidy_records(snapshot)  # duplicates and non-object records are dropped and counted in coverage
     with gc_paused():
+        tidy_records(snapshot)  # duplicates and non-object records are dropped and counted in coverage
         try:
             return _build(snapshot, classification, legacy_mfa)
         except (TypeError, AttributeError, ValueError, KeyError, IndexError, OverflowError) as exc:

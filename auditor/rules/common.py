@@ -83,9 +83,17 @@ def with_coverage(model: TenantModel, mask: pd.Series | np.ndarray) -> Iterator[
     return zip(rows(model.users.iloc[positions]), rows(model.coverage.iloc[positions]), strict=True)
 
 
+def _memo(model: TenantModel, key: str, build: Any) -> Any:
+    """A lookup built once per model and shared by the rules that need it (rules only read it)."""
+    cache = model.__dict__.setdefault("_rule_lookups", {})
+    if key not in cache:
+        cache[key] = build()
+    return cache[key]
+
+
 def coverage_of(model: TenantModel) -> dict[str, Any]:
-    """User id → coverage row (for rules that start from another table, e.g. mailboxes)."""
-    return {c.user_id: c for c in rows(model.coverage)}
+    """User id → coverage row (for rules that start from another table, e.g. mailboxes). Built once per model."""
+    return _memo(model, "coverage_of", lambda: {c.user_id: c for c in rows(model.coverage)})  # type: ignore[no-any-return]
 
 
 def mfa_covered(model: TenantModel, cov: Any) -> bool:
@@ -105,5 +113,5 @@ def legacy_mitigations(model: TenantModel, cov: Any) -> list[str]:
 
 
 def user_names(model: TenantModel) -> dict[str, Any]:
-    """User id → users row."""
-    return {u.id: u for u in rows(model.users)}
+    """User id → users row. Built once per model."""
+    return _memo(model, "user_names", lambda: {u.id: u for u in rows(model.users)})  # type: ignore[no-any-return]
