@@ -67,24 +67,6 @@ class RunOutcome:
         return self.result.run.status
 
 
-def report_folder(base: Path, tenant: str, started: datetime) -> Path:
-    """A new folder ``base/<tenant>/<UTC stamp>`` (0700, like the tenant folder it creates)."""
-    from auditor.render.safe import file_component
-
-    stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    tenant_dir = base / file_component(tenant)  # the name may come from a snapshot file: never a path
-    folder = tenant_dir / stamp
-    suffix = 1
-    while folder.exists():
-        suffix += 1
-        folder = tenant_dir / f"{stamp}-{suffix}"
-    if not tenant_dir.exists():
-        tenant_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
-    folder.mkdir(mode=0o700)
-    os.chmod(folder, 0o700)
-    return folder
-
-
 def render_all(
     context: ReportContext, snapshot: Snapshot, folder: Path, formats: list[str] | None, *, saved: Path | None = None
 ) -> dict[str, Path]:
