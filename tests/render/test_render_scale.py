@@ -170,6 +170,7 @@ def test_email_counts_and_rollup(big: ReportContext) -> None:
     html = msg.get_body(("html",)).get_content()
     assert "73,327 medium" in subject_for(big) and "73,327 medium" in str(msg["Subject"])
     assert "73,327 medium" in text and ">73,327</span>" in html
+    assert "Open findings: 26 critical, 1 high, 73,327 medium, 210 low, 0 info; 0 waived." in text
     line = "71,083 mailboxes inherit the organisation's SMTP AUTH setting"
     fix = "fix once at the organisation (Set-TransportConfig -SmtpClientAuthenticationDisabled $true)"
     assert f"{line} - {fix}." in text
@@ -210,8 +211,10 @@ def test_workbook_summary_rollup_and_count_format(tmp_path: Path) -> None:
     ws = openpyxl.load_workbook(render_xlsx(ctx, tmp_path / "report.xlsx"))["Summary"]
     rows = {r[0].value: r for r in ws.iter_rows() if r[0].value}
     assert rows["Open medium"][1].value == 1_234 and rows["Open medium"][1].number_format == "#,##0"
-    header = next(r for r in ws.iter_rows() if r[0].value == "Fix once, many fixed")
-    line = ws.cell(row=header[0].row + 1, column=1)
+    title = next(r for r in ws.iter_rows() if str(r[0].value).startswith("Fix once, many fixed"))
+    header = [ws.cell(row=title[0].row + 1, column=c).value for c in range(1, 5)]
+    assert header == ["Severity", "Rule", "Count", "Finding and the one fix"]
+    line = ws.cell(row=title[0].row + 2, column=1)
     cells = [ws.cell(row=line.row, column=c).value for c in range(1, 5)]
     assert cells[:3] == ["high", "smtp-auth-org-enabled", INHERITING]
     assert ws.cell(row=line.row, column=3).number_format == "#,##0"

@@ -47,7 +47,8 @@ def summary_sheet(wb: xs.Workbook, ctx: ReportContext) -> None:
     )
     if ctx.rollups:
         sheet.row([])
-        sheet.row(["Fix once, many fixed", "Rule", "Count", "Finding and the one fix"], xs.HEADER)
+        sheet.row(["Fix once, many fixed: each finding below stands for many entities"], xs.BOLD)
+        sheet.row(["Severity", "Rule", "Count", "Finding and the one fix"], xs.HEADER)
         for r in ctx.rollups:
             sheet.row(
                 [r.severity, r.rule_id, r.count, cell_value(f"{r.text} — {r.fix}.")],
