@@ -74,6 +74,50 @@ class HeadlineSection:
         return [r for r in self.rules if r.outcome.status == "not_assessed"]
 
 
+@dataclass(frozen=True)
+class RollupLine:
+    """One finding that stands for many entities (its rule declares a ``RollUp``): "71,083 mailboxes inherit
+    the organisation's SMTP AUTH setting" and the one fix that covers them all."""
+
+    rule_id: str
+    severity: str
+    headline: str | None
+    entity_name: str
+    count: int
+    text: str
+    fix: str
+
+    @property
+    def anchor(self) -> str:
+        return f"rule-{self.rule_id}"
+
+
+def _rollups(sections: list[RuleSection]) -> list[RollupLine]:
+    """The roll-up lines of the open findings whose rule declares one (a count that is not a number, such as
+    "unknown", is no roll-up), largest first within each severity."""
+    out = []
+    for section in sections:
+        spec = section.outcome.rollup
+        if spec is None:
+            continue
+        for f in section.open:
+            count = (f.evidence or {}).get(spec.key)
+            if type(count) is int and count > 0:
+                out.append(
+                    RollupLine(
+                        rule_id=section.id,
+                        severity=f.severity,
+                        headline=section.outcome.headline,
+                        entity_name=f.entity_name,
+                        count=count,
+                        text=spec.text(count),
+                        fix=spec.fix,
+                    )
+                )
+    out.sort(key=lambda r: (-SEVERITY_RANK.get(r.severity, 0), -r.count, r.rule_id))
+    return out
+
+
 @dataclass
 class CoverageWarning:
     source: str
@@ -111,6 +155,7 @@ class ReportContext:
     ca_policies: list[CaPolicyRow] = field(default_factory=list)
     ip_ranges: list[IpRangeRow] = field(default_factory=list)
     migration_plan: MigrationPlan | None = None  # per-user MFA → Conditional Access waves (auditor.plan)
+    rollups: list[RollupLine] = field(default_factory=list)  # findings that stand for many entities, one fix each
 
     @property
     def rule_index(self) -> list[str]:
@@ -119,6 +164,10 @@ class ReportContext:
     @property
     def started(self) -> datetime:
         return self.run.started
+
+    def rollups_for(self, headline: str) -> list[RollupLine]:
+        """The roll-up lines of one headline group's rules."""
+        return [r for r in self.rollups if r.headline == headline]
 
     def summary(self) -> dict[str, Any]:
         return {"open": dict(self.counts), "waived": self.waived}
@@ -239,4 +288,5 @@ def _build(result: AuditResult, model: TenantModel | None) -> ReportContext:
         ca_policies=ca_rows(model) if model is not None else [],
         ip_ranges=ip_rows(model) if model is not None else [],
         migration_plan=result.migration_plan,
+        rollups=_rollups(sections),
     )

@@ -118,12 +118,12 @@ def render_rollup_html(rows: Sequence[RollupRow], path: Path, generated: datetim
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>Entra audit roll-up, {len(rows)} tenants</title>
+<title>Entra audit roll-up, {len(rows):,} tenants</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}
 th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}td.n{{text-align:right}}
 td.failed{{color:#b00020;font-weight:bold}}td.partial{{color:#a15c00}}tfoot{{font-weight:bold}}</style>
 </head><body>
-<h1>Entra audit roll-up: {len(rows)} tenants</h1>
+<h1>Entra audit roll-up: {len(rows):,} tenants</h1>
 <p>Generated {esc(generated.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))}. Open findings by severity,
 changes since each tenant's previous run, and rules that could not be assessed.</p>
 <table><thead><tr>{head}</tr></thead><tbody>
@@ -159,8 +159,8 @@ def compose_rollup_email(
     """The MSP summary: one line per tenant in the body, the roll-up page and workbook attached."""
     failed = [r for r in rows if r.status != "complete"]
     totals = {s: sum(r.open[s] for r in rows) for s in SEVERITIES}
-    subject = f"Entra audit roll-up: {len(rows)} tenants, {sum(totals.values())} open"
-    subject += f" ({totals['critical']} critical, {totals['high']} high)"
+    subject = f"Entra audit roll-up: {len(rows):,} tenants, {sum(totals.values()):,} open"
+    subject += f" ({totals['critical']:,} critical, {totals['high']:,} high)"
     if failed:
         subject += f" - {len(failed)} not complete"
     message = EmailMessage()
@@ -174,10 +174,10 @@ def compose_rollup_email(
     lines = ["Entra audit roll-up", ""]
     for row in rows:
         name = " ".join(visible(row.tenant).split())[:64]
-        counts = ", ".join(f"{row.open[s]} {s}" for s in SEVERITIES if row.open[s]) or "nothing open"
+        counts = ", ".join(f"{row.open[s]:,} {s}" for s in SEVERITIES if row.open[s]) or "nothing open"
         lines.append(
-            f"- {name}: {row.status}; {counts}; {row.new} new, {row.resolved} resolved; "
-            f"{row.not_assessed} rules not assessed"
+            f"- {name}: {row.status}; {counts}; {row.new:,} new, {row.resolved:,} resolved; "
+            f"{row.not_assessed:,} rules not assessed"
         )
     lines += ["", "The roll-up page and workbook are attached; each tenant's own report went to its recipients."]
     message.set_content("\n".join(lines))
