@@ -54,19 +54,25 @@ def test_second_run_email_shows_users_moved_off(smtp_server, ca_file, tmp_path, 
     config = _config(port, ca_file, tmp_path / "reports", history_url)
     store = HistoryStore(history_url)
     week1 = all_safe()  # bob, carol and erin on per-user MFA, all in wave 1
-    first = run_audit(config, snapshot=snapshot_of(week1), history=store, email=True, formats=["json"], now=T0)
+    first = run_audit(config, snapshot=snapshot_of(week1), history=store, email=True, formats=["json", "html"], now=T0)
     week2 = all_safe()
     set_mfa(week2, "u-erin", "disabled")  # erin moved to Conditional Access
     add_admin(week2, "u-fay", "fay@contoso.com")
     set_mfa(week2, "u-fay", "enabled")  # a new admin turned up with per-user MFA on
     second = run_audit(
-        config, snapshot=snapshot_of(week2), history=store, email=True, formats=["json"], now=T0 + timedelta(days=7)
+        config,
+        snapshot=snapshot_of(week2),
+        history=store,
+        email=True,
+        formats=["json", "html"],
+        now=T0 + timedelta(days=7),
     )
     assert first.email_sent and second.email_sent and len(inbox.messages) == 2
 
     text1, html1 = _bodies(inbox, 0)
     assert "Migration off per-user MFA: 3 users still on per-user MFA." in text1
     assert "moved off" not in text1 and "moved off" not in html1
+    assert 'id="plan-progress"' not in first.files["html"].read_text()
 
     text2, html2 = _bodies(inbox, 1)
     # exact, not netted: erin left, fay joined (a count difference would say 0 moved off)
@@ -76,6 +82,11 @@ def test_second_run_email_shows_users_moved_off(smtp_server, ca_file, tmp_path, 
     assert "- Wave 1 - Nothing to break: 2 (was 3)" in text2
     assert "<b>1</b> user moved off per-user MFA since the last run (<b>3</b> remain)" in html2
     assert "Moved off: erin@contoso.com." in html2
+    report = second.files["html"].read_text()
+    assert (
+        '<p id="plan-progress">Migration off per-user MFA: <b>1</b> user moved off per-user MFA since the last run'
+        " (<b>3</b> remain): erin@contoso.com. Newly on per-user MFA: <b>1</b>." in report
+    )
     plan = store.plan_of(second.result.run.id)
     assert plan is not None and set(plan.users) == {"u-bob", "u-carol", "u-fay"}
     store.close()
