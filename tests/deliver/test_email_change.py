@@ -134,3 +134,51 @@ def test_first_run_says_so() -> None:
     ctx.has_history = False
     text = compose_email(ctx, [], sender="a@contoso.com", to=["b@contoso.com"]).get_body(("plain",)).get_content()
     assert "First recorded run for this tenant" in text
+
+
+def test_moved_off_is_exact_and_new_users_are_counted_apart() -> None:
+    # user3 and user4 left per-user MFA, new1 and new2 joined: the counts alone would say nobody moved off
+    plan = make_plan(*[(f"user{i}@contoso.com", 2) for i in range(3)], ("new1@contoso.com", 1), ("new2@contoso.com", 1))
+    progress = plan_progress(_context(plan, BASELINE))
+    assert progress is not None
+    assert (progress.remaining, progress.previous, progress.moved_off, progress.added) == (5, 5, 2, 2)
+    assert progress.moved_off_names == ("user3@contoso.com", "user4@contoso.com")
+    assert [(w.label, w.count, w.previous) for w in progress.waves] == [
+        ("Wave 1 - Nothing to break", 2, 1),
+        ("Wave 2 - Admins", 3, 4),
+    ]
+
+
+def test_a_baseline_count_without_its_users_falls_back_to_the_difference() -> None:
+    counted = replace(BASELINE, users={})
+    progress = plan_progress(_context(PLAN, counted))
+    assert progress is not None and (progress.moved_off, progress.added, progress.moved_off_names) == (2, None, ())
+
+
+def test_plan_not_assessed_says_so_and_is_never_zero() -> None:
+    ctx = _context(make_plan(status="not_assessed"), BASELINE)
+    progress = plan_progress(ctx)
+    assert progress is not None and progress.remaining is None and progress.moved_off is None
+    text = compose_email(ctx, [], sender="a@contoso.com", to=["b@contoso.com"]).get_body(("plain",)).get_content()
+    assert "Migration off per-user MFA: not assessed in this run (per_user_mfa: 403 Forbidden)." in text
+    assert "moved off" not in text
+
+
+def test_nobody_on_per_user_mfa_now_or_before_has_no_plan_block() -> None:
+    empty = replace(BASELINE, total=0, users={}, waves={})
+    for previous in (None, empty):
+        ctx = _context(make_plan(), previous)
+        assert change_summary(ctx).plan is None
+        text = compose_email(ctx, [], sender="a@c.com", to=["b@c.com"]).get_body(("plain",)).get_content()
+        assert "Migration off per-user MFA" not in text
+    # the week the last user moved off, the block still says so
+    last = _context(make_plan(), replace(BASELINE, total=1, users={"user0": "user0@contoso.com"}, waves={1: 1}))
+    summary = change_summary(last)
+    assert summary.plan is not None and (summary.plan.moved_off, summary.plan.remaining) == (1, 0)
+
+
+def test_moved_off_names_are_escaped_in_html(smtp_server, ca_file) -> None:
+    hostile = "<img src=x onerror=alert(1)>@contoso.com"
+    previous = replace(BASELINE, users={**BASELINE.users, "evil": hostile}, total=6)
+    _text, html = _send(smtp_server, ca_file, _context(PLAN, previous))
+    assert "&lt;img src=x onerror=alert(1)&gt;@contoso.com" in html and "<img" not in html
