@@ -146,6 +146,9 @@ class AuditResult:
     migration_plan: Any = None
     """The per-user MFA → Conditional Access migration plan (an ``auditor.plan.MigrationPlan``; typed loosely
     because the plan stage sits above this module). Set by ``run_audit``; None when not computed."""
+    previous_plan: Any = None
+    """The migration plan recorded for the baseline run (an ``auditor.history.plans.RecordedPlan``), set by
+    ``HistoryStore.annotate``; None without history or when the baseline recorded no plan."""
 
     @property
     def open_findings(self) -> list[Finding]:

@@ -19,6 +19,7 @@ from auditor.gcpause import gc_paused
 from auditor.render.entities import CaPolicyRow, IpRangeRow, UserRow, ca_rows, ip_rows, user_rows
 
 if TYPE_CHECKING:
+    from auditor.history.plans import RecordedPlan
     from auditor.model.tenant import TenantModel
     from auditor.plan import MigrationPlan
 
@@ -156,6 +157,7 @@ class ReportContext:
     ip_ranges: list[IpRangeRow] = field(default_factory=list)
     migration_plan: MigrationPlan | None = None  # per-user MFA → Conditional Access waves (auditor.plan)
     rollups: list[RollupLine] = field(default_factory=list)  # findings that stand for many entities, one fix each
+    previous_plan: RecordedPlan | None = None  # the baseline run's recorded plan (history); None: nothing to compare
 
     @property
     def rule_index(self) -> list[str]:
@@ -289,4 +291,5 @@ def _build(result: AuditResult, model: TenantModel | None) -> ReportContext:
         ip_ranges=ip_rows(model) if model is not None else [],
         migration_plan=result.migration_plan,
         rollups=_rollups(sections),
+        previous_plan=result.previous_plan,
     )

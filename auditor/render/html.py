@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from auditor.findings import SEVERITIES
 from auditor.render.atomic import atomic_output
+from auditor.render.change import plan_progress
 from auditor.render.charts import report_charts
 from auditor.render.context import DEFAULT_FALLBACK_CAP, ReportContext
 from auditor.render.controls import control_filter
@@ -137,6 +138,7 @@ def render_html_text(view: ReportContext, *, cap: int = DEFAULT_FALLBACK_CAP) ->
         data_json=Markup(script_json(visible_deep(findings_data(view)))),  # noqa: S704 - escaped by script_json
         charts=report_charts(view),
         ip_side=_ip_side(view),
+        plan_progress=plan_progress(view),
         cap=cap,
         headline_cap=min(cap, HEADLINE_CAP),
     )
