@@ -45,7 +45,7 @@ from auditor.snapshot import Snapshot
 from auditor.snapshot import save as save_snapshot
 
 if TYPE_CHECKING:
-    from auditor.history import HistoryStore
+    from auditor.history import HistoryStore, TrendPoint
 
 log = logging.getLogger("auditor.pipeline")
 Progress = Callable[[str, str, int | None], None]
@@ -136,14 +136,21 @@ def obtain_snapshot(
     return snapshot
 
 
-def annotate_history(result: AuditResult, history: HistoryStore | None) -> None:
-    """Mark each finding new / persisting against the tenant's previous run (all new without history)."""
+def annotate_history(result: AuditResult, history: HistoryStore | None, trend_runs: int = 0) -> list[TrendPoint]:
+    """Mark each finding new / persisting against the tenant's previous run (all new without history).
+
+    Returns the tenant's recorded runs before this one for the report's trend (the newest
+    ``trend_runs - 1``, oldest first; none without history or with ``trend_runs`` 0)."""
     if history is not None:
         history.annotate(result)
-        return
+        if trend_runs < 2:
+            return []
+        tenant = str(result.tenant.get("name") or result.tenant.get("tenant_id") or "tenant")
+        return history.trend(tenant, trend_runs - 1, exclude=result.run.id)
     for finding in result.findings:
         finding.change = "new"
         finding.first_seen = result.run.started
+    return []
 
 
 def deliver_report(
@@ -261,8 +268,9 @@ def run_audit(
         result.migration_plan = build_plan(model)  # not a rule: the engine never sees it
         phase(progress, "evaluate", "done", len(result.findings))
         outcome.result = result
-        annotate_history(result, history)
-        context = build_report_context(result, model)  # built once: every renderer and the e-mail read it
+        earlier = annotate_history(result, history, config.reports.trend_runs)
+        # built once: every renderer and the e-mail read it
+        context = build_report_context(result, model, earlier_runs=earlier, trend_runs=config.reports.trend_runs)
         del model  # nothing after the report context reads the pandas tables
         phase(progress, "render", "started")
         files = render_all(context, snapshot, partial, formats or config.reports.formats, saved=saved)
