@@ -46,6 +46,7 @@ from auditor.snapshot import save as save_snapshot
 
 if TYPE_CHECKING:
     from auditor.history import HistoryStore, TrendPoint
+    from auditor.render.rollup import RollupRow
 
 log = logging.getLogger("auditor.pipeline")
 Progress = Callable[[str, str, int | None], None]
@@ -351,14 +352,31 @@ def write_rollup(
     and workbook), e-mailed as the MSP summary to the global ``email`` recipients when the run e-mails
     (``wants_email``). Never raises: a failed roll-up or summary e-mail is logged and the tenants' own
     reports stand."""
-    from auditor.render.rollup import HTML_NAME, XLSX_NAME, render_rollup_html, render_rollup_xlsx, row_for
+    from auditor.render.rollup import row_for
+
+    rows = [row_for(o.tenant, o.result, o.errors) for o in outcomes]
+    return write_rollup_rows(config, rows, out_dir=out_dir, email=email, now=now)
+
+
+def write_rollup_rows(
+    config: AuditorConfig,
+    rows: list[RollupRow],
+    *,
+    out_dir: Path | None = None,
+    email: bool | None = None,
+    now: datetime | None = None,
+    folder_name: str | None = None,
+) -> dict[str, Path]:
+    """Write the roll-up of ``rows`` and send the MSP summary (see ``write_rollup``). ``folder_name`` fixes
+    the folder under ``_rollup/`` (a dispatched period's roll-up: written again into the same folder, its
+    ``.email-sent`` marker keeps the summary from going out twice). Never raises."""
+    from auditor.render.rollup import HTML_NAME, XLSX_NAME, render_rollup_html, render_rollup_xlsx
 
     generated = now or datetime.now(UTC)
-    rows = [row_for(o.tenant, o.result, o.errors) for o in outcomes]
     files: dict[str, Path] = {}
     try:
         base = Path(out_dir) if out_dir is not None else Path(config.reports.dir)
-        folder = _rollup_folder(base, generated)
+        folder = _rollup_folder(base, generated, folder_name)
         files["html"] = render_rollup_html(rows, folder / HTML_NAME, generated)
         files["xlsx"] = render_rollup_xlsx(rows, folder / XLSX_NAME)
     except Exception as exc:  # the tenants' reports are written; a roll-up failure must not undo that
@@ -369,12 +387,16 @@ def write_rollup(
     return files
 
 
-def _rollup_folder(base: Path, generated: datetime) -> Path:
-    """``base/_rollup/<UTC stamp>`` (0700); no tenant folder can be called ``_rollup`` (names start with a
-    letter or digit)."""
+def _rollup_folder(base: Path, generated: datetime, name: str | None = None) -> Path:
+    """``base/_rollup/<UTC stamp>`` (0700), or ``base/_rollup/<name>`` reused when it exists; no tenant
+    folder can be called ``_rollup`` (names start with a letter or digit)."""
     stamp = generated.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     parent = base / "_rollup"
     parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    if name is not None:
+        folder = parent / name
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return folder
     folder, suffix = parent / stamp, 1
     while folder.exists():
         suffix += 1
