@@ -254,3 +254,39 @@ def test_the_period_rollup_waits_for_every_tenant_and_is_written_once(db_url, tm
     path.write_text(yaml.safe_dump(raw))
     assert scale_main(["status", "-c", str(path), "--period", PERIOD]) == 0
     assert f"roll-up done: {tmp_path / 'r' / '_rollup' / '20261123T0700Z'}" in capsys.readouterr().out
+
+
+def test_the_dispatcher_registers_the_whole_batch_before_the_first_task(amqp_url, tmp_path):
+    """A worker that settles a tenant while the dispatcher is still publishing must see every claim of the
+    period (or it would write a roll-up of half the batch)."""
+    queue = f"entra-auditor-test-{uuid.uuid4().hex[:8]}"
+    app = create_app(ScaleSettings(broker_url=amqp_url, queue=queue))
+    config = parse_config(sim_config(TENANTS, f"sqlite:///{tmp_path / 'h.db'}", str(tmp_path)))
+    engine = create_engine(config.storage.url)
+    store = ClaimStore(engine)
+    seen: list[int] = []
+    real_send = app.send_task
+
+    def send_and_look(*args, **kwargs):
+        seen.append(len(store.list("P1")))  # what a worker would find at this moment
+        return real_send(*args, **kwargs)
+
+    app.send_task = send_and_look
+    try:
+        assert dispatch(app, store, config, "P1").enqueued == TENANTS
+        assert seen == [3, 3, 3]
+    finally:
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_delete(queue)
+        engine.dispose()
+
+    # The broker is down: no claim of the batch stays behind, so the next dispatch enqueues them all.
+    down = create_app(ScaleSettings(broker_url=f"amqp://guest:guest@127.0.0.1:{_free_port()}//"))
+    down.conf.broker_connection_max_retries = 0
+    down.conf.broker_transport_options = {"max_retries": 0}
+    engine = create_engine(config.storage.url)
+    store = ClaimStore(engine)
+    with pytest.raises(Exception):  # noqa: B017 - kombu's OperationalError
+        dispatch(down, store, config, "P2")
+    assert store.list("P2") == []
+    engine.dispose()
