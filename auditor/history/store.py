@@ -28,6 +28,7 @@ from auditor.history.models import VERSION_TABLE, findings, plan_users, runs
 from auditor.history.orphans import orphan_folders
 from auditor.history.plans import RecordedPlan, plan_summary, plan_user_rows, recorded_plan
 from auditor.history.rows import RunDiff, RunRow
+from auditor.history.trend import TrendPoint, recent_open_counts
 
 if TYPE_CHECKING:
     from auditor.findings import AuditResult
@@ -145,6 +146,12 @@ class HistoryStore:
             query = query.where(runs.c.tenant == tenant)
         with self._errors("read"), self._read() as conn:
             return [_run_row(r) for r in conn.execute(query).mappings()]
+
+    def trend(self, tenant: str, limit: int, *, exclude: str | None = None) -> list[TrendPoint]:
+        """Open findings per severity of the tenant's newest ``limit`` recorded runs (not ``exclude``),
+        oldest first (``auditor.history.trend``)."""
+        with self._errors("read"), self._read() as conn:
+            return recent_open_counts(conn, tenant, limit, exclude=exclude)
 
     def get_run(self, run_id: str) -> RunRow:
         """A run by id or unique id prefix; ``UsageError`` when unknown or ambiguous."""

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.findings import SEVERITIES, SEVERITY_RANK, AuditResult, Finding, Headline, RuleOutcome, RunInfo
 from auditor.gcpause import gc_paused
+from auditor.history.trend import TrendPoint
 from auditor.render.entities import CaPolicyRow, IpRangeRow, UserRow, ca_rows, ip_rows, user_rows
+from auditor.render.trend import Trend
 
 if TYPE_CHECKING:
     from auditor.history.plans import RecordedPlan
@@ -158,6 +160,7 @@ class ReportContext:
     migration_plan: MigrationPlan | None = None  # per-user MFA → Conditional Access waves (auditor.plan)
     rollups: list[RollupLine] = field(default_factory=list)  # findings that stand for many entities, one fix each
     previous_plan: RecordedPlan | None = None  # the baseline run's recorded plan (history); None: nothing to compare
+    trend: Trend | None = None  # open findings per severity over the last runs; None: no trend section
 
     @property
     def rule_index(self) -> list[str]:
@@ -234,14 +237,37 @@ def _coverage_warnings(result: AuditResult, not_assessed: list[RuleOutcome]) -> 
     ]
 
 
-def build_report_context(result: AuditResult, model: TenantModel | None = None) -> ReportContext:
+def build_report_context(
+    result: AuditResult,
+    model: TenantModel | None = None,
+    *,
+    earlier_runs: list[TrendPoint] | None = None,
+    trend_runs: int = 0,
+) -> ReportContext:
     """Arrange an ``AuditResult`` (and the model's entity tables) for every renderer.
 
     ``model`` supplies the Users, Conditional Access and IP range projections; without it those are
-    empty (the e-mail, for one, needs none of them).
+    empty (the e-mail, for one, needs none of them). ``earlier_runs`` (the tenant's recorded runs before
+    this one, oldest first, from ``HistoryStore.trend``) and this run make the trend of the last
+    ``trend_runs`` runs; ``earlier_runs`` None or ``trend_runs`` 0: no trend.
     """
     with gc_paused():  # hundreds of thousands of rows; none of them forms a cycle
-        return _build(result, model)
+        context = _build(result, model)
+    if earlier_runs is not None and trend_runs > 0:
+        context.trend = _trend(context, earlier_runs, trend_runs)
+    return context
+
+
+def _trend(context: ReportContext, earlier: list[TrendPoint], runs: int) -> Trend:
+    this_run = TrendPoint(
+        run_id=context.run.id,
+        started=context.run.started,
+        status=context.run.status,
+        open=dict(context.counts),
+        current=True,
+    )
+    kept = [p for p in earlier if p.run_id != context.run.id][-(runs - 1) :] if runs > 1 else []
+    return Trend(points=[*kept, this_run], runs=runs)
 
 
 def _build(result: AuditResult, model: TenantModel | None) -> ReportContext:

@@ -4,7 +4,8 @@ HTML page (``rollup.html``), one workbook sheet (``rollup.xlsx``, sheet *Tenants
 e-mail that carries both.
 
 Everything here reads plain values (:class:`RollupRow`); the pipeline builds the rows from the runs'
-results. Tenant names and error texts are tenant data: escaped in HTML, neutralised in the workbook.
+results (``row_for``), the dispatched workers from the recorded runs in history (``row_from_run``).
+Tenant names and error texts are tenant data: escaped in HTML, neutralised in the workbook.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from auditor.findings import SEVERITIES, AuditResult
+from auditor.history.rows import RunRow
 from auditor.render.safe import visible
 
 HTML_NAME = "rollup.html"
@@ -85,6 +87,26 @@ def row_for(tenant: str, result: AuditResult | None, errors: Sequence[str] = ())
     row.resolved = len(result.resolved or [])
     row.not_assessed = sum(1 for r in result.rules if r.status == "not_assessed")
     row.problem = "; ".join([*result.run.errors, *errors][:3])
+    return row
+
+
+def row_from_run(tenant: str, run: RunRow | None, problem: str = "") -> RollupRow:
+    """The roll-up row of a tenant's recorded run (``run`` None: no run was recorded, ``problem`` says why).
+
+    Reads the counts the history stored with the run, so a roll-up can be built after the runs, in
+    another process (the dispatched workers of ``schedule --dispatch``)."""
+    if run is None:
+        return RollupRow(tenant=tenant, status="failed", problem=problem or "no run recorded")
+    counts = run.counts or {}
+    stored = counts.get("open")
+    stored = stored if isinstance(stored, dict) else {}
+    row = RollupRow(tenant=tenant, status=run.status, started=run.started)
+    row.open = {sev: int(stored.get(sev) or 0) for sev in SEVERITIES}
+    row.waived = int(counts.get("waived") or 0)
+    row.new = int(counts.get("new") or 0)
+    row.resolved = int(counts.get("resolved") or 0)
+    row.not_assessed = int(counts.get("not_assessed") or 0)
+    row.problem = "; ".join([*run.errors, *([problem] if problem else [])][:3])
     return row
 
 
