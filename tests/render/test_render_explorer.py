@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import random
 import re
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from render_sample import FORMULA, XSS, explorer_data, make_context, make_result
 
 from auditor.findings import Finding
 from auditor.render.context import ReportContext, build_report_context
+from auditor.render.evidence import fmt_value
 from auditor.render.html import render_html, render_html_text
 from auditor.render.safe import neutralise
 
@@ -148,7 +150,11 @@ def test_a_million_user_tenant_report_stays_under_50_mb() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("ENTRA_AUDITOR_BIG_RENDER"), reason="set ENTRA_AUDITOR_BIG_RENDER=1 (≈2 GB, minutes)"
+)
 def test_a_million_findings_rendered_for_real(tmp_path: Path) -> None:
+    """The real thing, on demand: measured 25.2 MB for 1,000,010 findings."""
     path = render_html(tenant_context(1_000_000), tmp_path / "report.html")
     assert path.stat().st_size < 50_000_000
 
@@ -463,11 +469,17 @@ def test_collapsible_rule_sections_and_back_to_top(browser, tmp_path: Path) -> N
 @pytest.mark.slow
 def test_large_compressed_report_opens_in_chromium(browser, tmp_path: Path) -> None:
     """300,000 tenant-shaped findings: decompressed by the browser, searched and paged."""
-    path = render_html(tenant_context(300_000), tmp_path / "report.html")
+    view = tenant_context(300_000)
+    path = render_html(view, tmp_path / "report.html")
     assert path.stat().st_size < 15_000_000
     page, errors = _open(browser, path)
+    assert f"of {len(view.open_findings):,} findings" in _info(page)
     assert page.locator("#explorer tbody tr").count() == 100
-    page.fill("#f-q", "grace.larsen")
-    expect(page.locator("#f-info")).to_contain_text("findings")
-    assert all("grace.larsen" in n for n in _names(page))
+    needle = view.findings[-1]
+    page.fill("#f-q", needle.entity_name)
+    expect(page.locator("#f-info")).to_contain_text("of 1 findings")
+    assert _names(page) == [needle.entity_name]
+    page.locator("#explorer tbody button.ev-toggle").click()
+    shown = page.locator("#explorer tr.ev-detail dd").all_inner_texts()
+    assert shown and shown[0] == fmt_value(next(iter(needle.evidence.values())))
     assert errors == []
