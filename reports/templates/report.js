@@ -20,7 +20,8 @@
     });
   }
   function openTarget() {
-    var id = decodeURIComponent(location.hash.slice(1));
+    var id = "";
+    try { id = decodeURIComponent(location.hash.slice(1)); } catch (e) { return; }
     var target = id && id.indexOf("?") < 0 ? document.getElementById(id) : null;
     var d = target && (target.tagName === "DETAILS" ? target : target.querySelector(":scope > details"));
     if (d && !d.open) { d.open = true; target.scrollIntoView(); }
