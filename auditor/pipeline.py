@@ -263,6 +263,7 @@ def run_audit(
         outcome.result = result
         annotate_history(result, history)
         context = build_report_context(result, model)  # built once: every renderer and the e-mail read it
+        context.reviews = _carried_reviews(partial.parent)
         del model  # nothing after the report context reads the pandas tables
         phase(progress, "render", "started")
         files = render_all(context, snapshot, partial, formats or config.reports.formats, saved=saved)
@@ -289,6 +290,17 @@ def run_audit(
     if history is not None:
         phase(progress, "record", "done")
     return outcome
+
+
+def _carried_reviews(tenant_dir: Path) -> dict[str, Any]:
+    """The reviewer decisions of earlier workbooks (``auditor.review``); a failure there never fails the run."""
+    from auditor.review import carry_forward
+
+    try:
+        return dict(carry_forward(tenant_dir))
+    except Exception as exc:
+        logging.getLogger("auditor.review").warning("reviewer decisions not carried forward: %s", _short(exc))
+        return {}
 
 
 def phase(progress: Progress | None, step: str, status: str, items: int | None = None) -> None:

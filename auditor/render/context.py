@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from auditor.findings import SEVERITIES, SEVERITY_RANK, AuditResult, Finding, Headline, RuleOutcome, RunInfo
+from auditor.findings import (
+    SEVERITIES,
+    SEVERITY_RANK,
+    AuditResult,
+    Finding,
+    Headline,
+    Review,
+    RuleOutcome,
+    RunInfo,
+)
 from auditor.gcpause import gc_paused
 from auditor.render.entities import CaPolicyRow, IpRangeRow, UserRow, ca_rows, ip_rows, user_rows
 
@@ -111,6 +120,8 @@ class ReportContext:
     ca_policies: list[CaPolicyRow] = field(default_factory=list)
     ip_ranges: list[IpRangeRow] = field(default_factory=list)
     migration_plan: MigrationPlan | None = None  # per-user MFA → Conditional Access waves (auditor.plan)
+    reviews: dict[str, Review] = field(default_factory=dict)
+    """Reviewer entries carried forward from earlier workbooks (``auditor.review``), by finding fingerprint."""
 
     @property
     def rule_index(self) -> list[str]:
