@@ -28,13 +28,10 @@ class Drafts:
 
 
 def _entity(row: ReviewRow) -> str:
-    """``*`` for a tenant-level finding; the name (UPN, CIDR, ...) when it reads as typed; else the id."""
+    """``*`` for a tenant-level finding, else the name (UPN, CIDR, ...) or, without one, the object id."""
     if row.entity_type == "tenant":
         return "*"
-    name = row.entity_name
-    if name and not name.startswith("'") and name.strip() == name:
-        return name
-    return row.entity_id
+    return row.entity_name or row.entity_id
 
 
 def waiver_drafts(read: ReviewedWorkbook, today: date) -> Drafts:

@@ -25,6 +25,7 @@ from typing import Any
 
 from auditor.errors import AuditorError
 from auditor.findings import DECISIONS, Review
+from auditor.render.safe import FORMULA_PREFIXES
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_PART_BYTES = 2 * 1024 * 1024 * 1024  # one uncompressed part (a sheet's XML)
@@ -178,7 +179,7 @@ def _row(out: ReviewedWorkbook, sheet: str, number: int, cells: Any, index: dict
     return ReviewRow(
         rule.strip()[:MAX_OWNER_CHARS],
         str(entity_id).strip()[:MAX_OWNER_CHARS],
-        name.strip()[:MAX_OWNER_CHARS] if isinstance(name, str) else "",
+        unneutralised(name.strip())[:MAX_OWNER_CHARS] if isinstance(name, str) else "",
         kind.strip()[:40] if isinstance(kind, str) else "",
         Review(**clean),
         f"'{sheet}'!row {number}",
@@ -186,11 +187,17 @@ def _row(out: ReviewedWorkbook, sheet: str, number: int, cells: Any, index: dict
     )
 
 
+def unneutralised(text: str) -> str:
+    """Text as typed: the apostrophe the writer puts before a formula-like value (``'=x``) taken off again,
+    so a value read back and written again stays the same (the writer adds it anew)."""
+    return text[1:] if text[:1] == "'" and text[1:2] in FORMULA_PREFIXES else text
+
+
 def _text(out: ReviewedWorkbook, value: Any, where: str, limit: int) -> Any:
     if value is None or value is _BAD:
         return value
     text = value.isoformat() if isinstance(value, date) else str(value)
-    text = text.strip()
+    text = unneutralised(text.strip())
     if len(text) > limit:
         out.warnings.append(f"{out.path}: {where} is longer than {limit} characters; kept the first {limit}.")
         text = text[:limit]
