@@ -267,6 +267,8 @@ def run_audit(
         del model  # nothing after the report context reads the pandas tables
         phase(progress, "render", "started")
         files = render_all(context, snapshot, partial, formats or config.reports.formats, saved=saved)
+        if "xlsx" in files:
+            _note_workbook(partial.parent, files["xlsx"])
         outcome.report_dir = rundir.finish_run_folder(partial, started)
         phase(progress, "render", "done", len(files))
     except Exception as exc:
@@ -301,6 +303,16 @@ def _carried_reviews(tenant_dir: Path) -> dict[str, Any]:
     except Exception as exc:
         logging.getLogger("auditor.review").warning("reviewer decisions not carried forward: %s", _short(exc))
         return {}
+
+
+def _note_workbook(tenant_dir: Path, workbook: Path) -> None:
+    """Note the workbook just written, so the next run opens it only when someone saved it since."""
+    from auditor.review import mark_written
+
+    try:
+        mark_written(tenant_dir, workbook)
+    except Exception as exc:
+        logging.getLogger("auditor.review").warning("reviewer decisions: %s", _short(exc))
 
 
 def phase(progress: Progress | None, step: str, status: str, items: int | None = None) -> None:

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from auditor.review.store import SIDECAR, carry_forward, import_workbook
+from auditor.review.store import SIDECAR, carry_forward, import_workbook, mark_written
 from auditor.review.workbook import ReviewError, ReviewRow, read_reviews
 
-__all__ = ["SIDECAR", "ReviewError", "ReviewRow", "carry_forward", "import_workbook", "read_reviews"]
+__all__ = ["SIDECAR", "ReviewError", "ReviewRow", "carry_forward", "import_workbook", "mark_written", "read_reviews"]

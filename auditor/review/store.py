@@ -6,6 +6,9 @@ rendering) reads the newest earlier ``report.xlsx`` of the tenant, stores what c
 ``decisions.json`` (the sidecar, 0600) and pre-fills the new workbook from it, by Rule + Entity ID. A
 decision survives a finding that is resolved for a while and comes back, and runs without a workbook.
 
+A workbook is opened only when it was saved after the run wrote it (its size and modification time
+differ from the ones noted in the sidecar by ``mark_written``), so an untouched workbook costs nothing.
+
 Which entry wins: each entry remembers when it was set. A workbook's cell replaces an entry only when it
 differs from the entry (the workbook was pre-filled from it, so a difference is an edit, an emptied cell
 included) and the workbook file was saved after the entry was set, so an older workbook never undoes a
@@ -76,10 +79,15 @@ class Entry:
 
 
 def load_entries(path: Path) -> dict[str, Entry]:
-    """The sidecar's entries by fingerprint; a missing file is none. A damaged one is set aside (renamed
-    ``decisions.json.damaged``) with a warning, never silently overwritten."""
+    """The sidecar's entries by fingerprint; a missing file is none."""
+    return _load(path)[0]
+
+
+def _load(path: Path) -> tuple[dict[str, Entry], dict[str, int] | None]:
+    """The entries, and the size and mtime of the workbook the last run wrote (``mark_written``). A damaged
+    sidecar is set aside (renamed ``decisions.json.damaged``) with a warning, never silently overwritten."""
     if not path.exists():
-        return {}
+        return {}, None
     try:
         if path.stat().st_size > MAX_SIDECAR_BYTES:
             raise ValueError(f"larger than {MAX_SIDECAR_BYTES // 2**20} MiB")
@@ -87,18 +95,34 @@ def load_entries(path: Path) -> dict[str, Entry]:
         if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
             raise ValueError(f"not a {SCHEMA} document")
         entries = [Entry.from_dict(d) for d in doc.get("decisions") or []]
+        written = doc.get("written")
+        stat = {k: int(written[k]) for k in ("size", "mtime_ns")} if isinstance(written, dict) else None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         aside = path.with_name(path.name + ".damaged")
         with contextlib.suppress(OSError):
             path.replace(aside)
         log.warning("%s could not be read (%s); set aside as %s, decisions start afresh", path, exc, aside.name)
-        return {}
-    return {f"{e.rule}|{e.entity_id}": e for e in entries}
+        return {}, None
+    return {f"{e.rule}|{e.entity_id}": e for e in entries}, stat
 
 
-def save_entries(path: Path, entries: dict[str, Entry]) -> None:
-    doc = {"schema": SCHEMA, "decisions": [e.to_dict() for _, e in sorted(entries.items())]}
+def save_entries(path: Path, entries: dict[str, Entry], written: dict[str, int] | None = None) -> None:
+    doc: dict[str, Any] = {"schema": SCHEMA, "decisions": [e.to_dict() for _, e in sorted(entries.items())]}
+    if written is not None:
+        doc["written"] = written
     atomic_write(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+
+
+def _stat(path: Path) -> dict[str, int]:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def mark_written(tenant_dir: Path, workbook: Path) -> None:
+    """Remember the workbook a run just wrote: the next run reads it only when it was saved since."""
+    path = tenant_dir / SIDECAR
+    entries, _ = _load(path)
+    save_entries(path, entries, _stat(workbook))
 
 
 def apply_rows(entries: dict[str, Entry], rows: list[ReviewRow], *, when: datetime, source: str) -> int:
@@ -141,9 +165,9 @@ def carry_forward(tenant_dir: Path) -> dict[str, Review]:
 
     Never raises for a bad workbook or sidecar: the run goes on, the problem is logged as a warning."""
     path = tenant_dir / SIDECAR
-    entries = load_entries(path)
+    entries, written = _load(path)
     workbook = latest_workbook(tenant_dir)
-    if workbook is not None:
+    if workbook is not None and _stat(workbook) != written:  # saved since the run wrote it (or unknown)
         try:
             read = read_reviews(workbook)
             saved = datetime.fromtimestamp(workbook.stat().st_mtime, UTC)
@@ -151,7 +175,7 @@ def carry_forward(tenant_dir: Path) -> dict[str, Review]:
             for line in read.warnings:
                 log.warning("%s", line)
             if changed:
-                save_entries(path, entries)
+                save_entries(path, entries, written)
         except (ReviewError, OSError) as exc:
             log.warning("reviewer decisions not carried forward from %s: %s", workbook, exc)
     return {fp: e.review for fp, e in entries.items()}
@@ -161,9 +185,9 @@ def import_workbook(tenant_dir: Path, workbook: Path, now: datetime | None = Non
     """``entra-auditor decisions import``: apply an edited copy's changes as of ``now``; (changed, warnings)."""
     read = read_reviews(workbook)
     path = tenant_dir / SIDECAR
-    entries = load_entries(path)
+    entries, written = _load(path)
     changed = apply_rows(entries, read.rows, when=now or datetime.now(UTC), source=str(workbook.name))
     if changed:
         tenant_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
-        save_entries(path, entries)
+        save_entries(path, entries, written)
     return changed, read.warnings
