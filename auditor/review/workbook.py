@@ -2,8 +2,8 @@
 
 The workbook has been through someone's hands (or mailbox), so it is untrusted input:
 
-* size caps before anything is parsed: the file, and each part of the zip that is read (a zip bomb stops
-  with an error, not with the memory of the host);
+* size caps before anything is parsed: the file, and each part of the zip (a zip bomb stops with an
+  error, not with the memory of the host); parsed by ``auditor.review.xlsx_read`` (streaming, expat);
 * only sheets whose header row holds ``Rule``, ``Entity ID`` and the reviewer columns are read, and of
   them only those columns (plus Entity / Entity type for waiver drafts);
 * formulas are never evaluated: a formula in a reviewer cell is ignored with a warning naming the cell;
@@ -25,11 +25,14 @@ from typing import Any
 
 from auditor.errors import AuditorError
 from auditor.findings import DECISIONS, Review
+from auditor.gcpause import gc_paused
 from auditor.render.safe import FORMULA_PREFIXES
+from auditor.review.xlsx_read import Cell, XlsxReader
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_PART_BYTES = 2 * 1024 * 1024 * 1024  # one uncompressed part (a sheet's XML)
 MAX_SHARED_BYTES = 512 * 1024 * 1024  # the shared strings are held in memory whole
+MAX_META_BYTES = 64 * 1024 * 1024  # workbook.xml, styles.xml, relationships: parsed whole
 MAX_OWNER_CHARS = 256
 MAX_NOTES_CHARS = 4000
 REVIEWER = ("Owner", "Decision", "Due date", "Notes")
@@ -79,7 +82,13 @@ def _col(index: int) -> str:
     return out
 
 
-def _check_zip(path: Path) -> None:
+def _cap(name: str) -> int:
+    if name.startswith("xl/worksheets/"):
+        return MAX_PART_BYTES
+    return MAX_SHARED_BYTES if name.endswith("sharedStrings.xml") else MAX_META_BYTES
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -89,50 +98,33 @@ def _check_zip(path: Path) -> None:
             f"{path} is {size // 2**20} MiB; a review workbook over {MAX_FILE_BYTES // 2**20} MiB is refused."
         )
     try:
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                cap = MAX_SHARED_BYTES if info.filename.endswith("sharedStrings.xml") else MAX_PART_BYTES
-                if info.file_size > cap:
-                    raise ReviewError(
-                        f"{path}: part {info.filename} unpacks to {info.file_size // 2**20} MiB (limit "
-                        f"{cap // 2**20} MiB); refused."
-                    )
-    except zipfile.BadZipFile as exc:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
         raise ReviewError(f"{path} is not an .xlsx workbook (not a zip file).") from exc
+    for info in zf.infolist():  # the reader never takes more than a part's stated size (zipfile stops there)
+        cap = _cap(info.filename)
+        if info.file_size > cap:
+            zf.close()
+            raise ReviewError(
+                f"{path}: part {info.filename} unpacks to {info.file_size // 2**20} MiB (limit "
+                f"{cap // 2**20} MiB); refused."
+            )
+    return zf
 
 
 def read_reviews(path: Path | str) -> ReviewedWorkbook:
     """The reviewer rows of every findings sheet of ``path`` (Findings first, then the per-rule sheets)."""
-    import openpyxl
-
     path = Path(path)
-    _check_zip(path)
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=False, keep_links=False)
-    except Exception as exc:  # openpyxl raises many types for a broken file
-        raise ReviewError(f"{path} cannot be read as a workbook ({type(exc).__name__}).") from exc
     out = ReviewedWorkbook(path)
-    try:
-        for ws in wb.worksheets:
-            if ws.title == "Summary":
-                out.tenant = _summary_tenant(ws)
-                continue
-            rows = ws.iter_rows()
-            header = [c.value if isinstance(c.value, str) else None for c in next(rows, ())]
-            if not all(k in header for k in (*KEYS, *REVIEWER)):
-                continue
-            out.sheets.append(ws.title)
-            index = {name: header.index(name) for name in header if name}
-            for number, cells in enumerate(rows, start=2):
-                row = _row(out, ws.title, number, cells, index)
-                if row is not None:
-                    out.rows.append(row)
-    except ReviewError:
-        raise
-    except Exception as exc:
-        raise ReviewError(f"{path} cannot be read as a workbook ({type(exc).__name__}: {exc}).") from exc
-    finally:
-        wb.close()
+    with _open_zip(path) as zf, gc_paused():  # a row's elements are freed as read; nothing forms a cycle
+        try:
+            reader = XlsxReader(zf)
+            for title in reader.titles:
+                _sheet(out, reader, title)
+        except ReviewError:
+            raise
+        except Exception as exc:  # broken XML, bad numbers, missing parts: one sentence naming the file
+            raise ReviewError(f"{path} cannot be read as a workbook ({type(exc).__name__}: {exc}).") from exc
     if not out.sheets:
         raise ReviewError(
             f"{path} has no sheet with the columns Rule, Entity ID, Owner, Decision, Due date and Notes; "
@@ -141,23 +133,48 @@ def read_reviews(path: Path | str) -> ReviewedWorkbook:
     return out
 
 
-def _summary_tenant(ws: Any) -> str | None:
-    for cells in ws.iter_rows(max_row=12, max_col=2, values_only=True):
-        if len(cells) == 2 and cells[0] == "Tenant" and isinstance(cells[1], str):
-            return cells[1].strip()[:MAX_OWNER_CHARS] or None
+def _sheet(out: ReviewedWorkbook, reader: XlsxReader, title: str) -> None:
+    wanted: set[int] = set()
+    rows = reader.rows(title, wanted)
+    first = next(rows, None)
+    if first is None:
+        return
+    header = {c.value: i for i, c in sorted(first[1].items(), reverse=True) if isinstance(c.value, str)}
+    if title == "Summary":
+        wanted.update((1, 2))
+        out.tenant = _summary_tenant(rows)
+        return
+    if not all(k in header for k in (*KEYS, *REVIEWER)):
+        return
+    out.sheets.append(title)
+    index = {name: header[name] for name in (*KEYS, *REVIEWER, "Entity", "Entity type") if name in header}
+    wanted.update(index.values())
+    for number, cells in rows:
+        row = _row(out, title, number, cells, index)
+        if row is not None:
+            out.rows.append(row)
+
+
+def _summary_tenant(rows: Iterator[tuple[int, dict[int, Cell]]]) -> str | None:
+    for number, cells in rows:
+        if number > 12:
+            break
+        key, value = cells.get(1), cells.get(2)
+        if key is not None and key.value == "Tenant" and value is not None and isinstance(value.value, str):
+            return unneutralised(value.value.strip())[:MAX_OWNER_CHARS] or None
     return None
 
 
-def _row(out: ReviewedWorkbook, sheet: str, number: int, cells: Any, index: dict[str, int]) -> ReviewRow | None:
-    cells = tuple(cells)
-
+def _row(
+    out: ReviewedWorkbook, sheet: str, number: int, cells: dict[int, Cell], index: dict[str, int]
+) -> ReviewRow | None:
     def cell(name: str) -> tuple[Any, str]:
         i = index[name]
-        where = f"'{sheet}'!{_col(i + 1)}{number}"
-        if i >= len(cells):
+        where = f"'{sheet}'!{_col(i)}{number}"
+        c = cells.get(i)
+        if c is None:
             return None, where
-        c = cells[i]
-        if getattr(c, "data_type", None) == "f":
+        if c.formula:
             out.warnings.append(f"{out.path}: {where} holds a formula; formulas are not read, the cell is ignored.")
             return _BAD, where
         return c.value, where

@@ -218,3 +218,46 @@ def test_a_damaged_sidecar_is_set_aside_not_overwritten(tmp_path: Path, caplog) 
         assert carry_forward(tenant) == {}
     assert (tenant / (SIDECAR + ".damaged")).read_text() == "{not json"
     assert "set aside" in caplog.text
+
+
+def test_a_part_declaring_a_dtd_is_refused(tmp_path: Path) -> None:
+    """Entity expansion ("billion laughs") never happens: a workbook part with a DTD is refused."""
+    import zipfile
+
+    good = tmp_path / "good.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["Rule", "Entity ID", "Owner", "Decision", "Due date", "Notes"])
+    wb.active.append(["r", "e1", "ann", "Remediate", None, "x"])
+    wb.save(good)
+    assert [r.review for r in read_reviews(good).rows] == [Review("ann", "Remediate", None, "x")]
+    bomb = tmp_path / "bomb.xlsx"
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1">'
+        b'<c r="A1" t="inlineStr"><is><t>&lol2;</t></is></c></row></sheetData></worksheet>'
+    )
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bomb, "w") as dst:
+        for item in src.infolist():
+            bombed = item.filename == "xl/worksheets/sheet1.xml"
+            dst.writestr(item, laughs if bombed else src.read(item))
+    with pytest.raises(ReviewError, match="declares a DTD"):
+        read_reviews(bomb)
+
+
+def test_an_untouched_workbook_is_not_opened_again(tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "reports"
+    one = _audit(out)
+    key = next((f.rule_id, f.entity_id) for f in one.result.findings)
+    _edit(one.files["xlsx"], "Findings", {key: {"Decision": "Remediate"}})
+    two = _audit(out)  # reads week one's edited workbook, notes the one it writes
+    from auditor.review import store
+
+    def refuse(path):
+        raise AssertionError(f"{path} was opened although nobody saved it since the run wrote it")
+
+    monkeypatch.setattr(store, "read_reviews", refuse)
+    assert carry_forward(two.report_dir.parent) == {f"{key[0]}|{key[1]}": Review(decision="Remediate")}
+    later = time.time() + 5
+    os.utime(two.files["xlsx"], (later, later))  # saved again: read it
+    with pytest.raises(AssertionError, match="was opened"):
+        carry_forward(two.report_dir.parent)
