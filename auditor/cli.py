@@ -475,13 +475,16 @@ def cmd_decisions(args: argparse.Namespace) -> int:
 
     config = _config(args, required=False)
     workbook = Path(args.workbook)
-    tenant = args.tenant or read_reviews(workbook).tenant
+    read = read_reviews(workbook)
+    if args.tenant and read.tenant and args.tenant != read.tenant:
+        raise UsageError(f"{workbook} is a report of tenant {clean(read.tenant)!r}, not {args.tenant!r}.")
+    tenant = args.tenant or read.tenant
     if not tenant:
         raise UsageError(f"Name the tenant with --tenant: {workbook} does not say which tenant it is for.")
     folder = Path(args.out or config.reports.dir) / file_component(tenant)
     if not folder.is_dir():
         raise UsageError(f"No reports of tenant {tenant!r} in {folder.parent}; pass --out (the audits' report folder).")
-    changed, warnings = import_workbook(folder, workbook)
+    changed, warnings = import_workbook(folder, workbook, read=read)
     for line in warnings:
         print(f"warning: {clean(line, 400)}", file=sys.stderr)
     print(f"{clean(tenant)}: {changed} decision(s) taken from {workbook} into {folder / SIDECAR}")

@@ -29,7 +29,7 @@ from typing import Any
 from auditor.findings import Review
 from auditor.history.orphans import STAMP
 from auditor.render.atomic import atomic_write
-from auditor.review.workbook import ReviewError, ReviewRow, merged, read_reviews
+from auditor.review.workbook import ReviewedWorkbook, ReviewError, ReviewRow, merged, read_reviews
 
 log = logging.getLogger("auditor.review")
 SIDECAR = "decisions.json"
@@ -181,9 +181,12 @@ def carry_forward(tenant_dir: Path) -> dict[str, Review]:
     return {fp: e.review for fp, e in entries.items()}
 
 
-def import_workbook(tenant_dir: Path, workbook: Path, now: datetime | None = None) -> tuple[int, list[str]]:
-    """``entra-auditor decisions import``: apply an edited copy's changes as of ``now``; (changed, warnings)."""
-    read = read_reviews(workbook)
+def import_workbook(
+    tenant_dir: Path, workbook: Path, now: datetime | None = None, read: ReviewedWorkbook | None = None
+) -> tuple[int, list[str]]:
+    """``entra-auditor decisions import``: apply an edited copy's changes as of ``now``; (changed, warnings).
+    ``read``: the workbook already read."""
+    read = read or read_reviews(workbook)
     path = tenant_dir / SIDECAR
     entries, written = _load(path)
     changed = apply_rows(entries, read.rows, when=now or datetime.now(UTC), source=str(workbook.name))

@@ -182,8 +182,11 @@ def test_decisions_import_brings_in_an_emailed_copy(tmp_path: Path, capsys) -> N
     two = _audit(out)  # the untouched workbook in the reports folder does not undo the import
     rows = {(r["Rule"], r["Entity ID"]): r for r in _rows(openpyxl.load_workbook(two.files["xlsx"])["Findings"])}
     assert rows[key]["Owner"] == "dora" and rows[key]["Decision"] == "Remediate"
-    assert main(["decisions", "import", str(copy), "--out", str(out), "--tenant", "nobody"]) == 2
-    assert "No reports of tenant 'nobody'" in capsys.readouterr().err
+    assert main(["decisions", "import", str(copy), "--out", str(out), "--tenant", "fabrikam"]) == 2
+    assert "is a report of tenant 'contoso', not 'fabrikam'" in capsys.readouterr().err
+    (out / "contoso").rename(out / "moved")
+    assert main(["decisions", "import", str(copy), "--out", str(out)]) == 2
+    assert "No reports of tenant 'contoso'" in capsys.readouterr().err
 
 
 def test_an_untrusted_workbook_fails_in_one_sentence_naming_it(tmp_path: Path, monkeypatch, capsys) -> None:
