@@ -167,8 +167,10 @@ def carry_forward(tenant_dir: Path) -> dict[str, Review]:
     path = tenant_dir / SIDECAR
     entries, written = _load(path)
     workbook = latest_workbook(tenant_dir)
-    if workbook is not None and _stat(workbook) != written:  # saved since the run wrote it (or unknown)
-        try:
+    if workbook is None:
+        return {fp: e.review for fp, e in entries.items()}
+    try:
+        if _stat(workbook) != written:  # saved since the run wrote it (or not noted)
             read = read_reviews(workbook)
             saved = datetime.fromtimestamp(workbook.stat().st_mtime, UTC)
             changed = apply_rows(entries, read.rows, when=saved, source=f"{workbook.parent.name}/{workbook.name}")
@@ -176,8 +178,8 @@ def carry_forward(tenant_dir: Path) -> dict[str, Review]:
                 log.warning("%s", line)
             if changed:
                 save_entries(path, entries, written)
-        except (ReviewError, OSError) as exc:
-            log.warning("reviewer decisions not carried forward from %s: %s", workbook, exc)
+    except (ReviewError, OSError) as exc:
+        log.warning("reviewer decisions not carried forward from %s: %s", workbook, exc)
     return {fp: e.review for fp, e in entries.items()}
 
 
