@@ -125,6 +125,23 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--tenant", help="with -c: the tenant to collect (default: the only configured tenant)")
     plan.add_argument("--limit", type=int, default=50, help="users listed per wave (default 50)")
 
+    decisions = sub.add_parser(
+        "decisions", parents=[common], help="bring reviewer decisions of an edited report.xlsx into the next report"
+    )
+    decisions.add_argument("action", choices=["import"], help="import: read the workbook's reviewer columns")
+    decisions.add_argument("workbook", metavar="FILE", help="an edited report.xlsx (e.g. the e-mailed copy)")
+    decisions.add_argument("--tenant", help="the tenant it belongs to (default: the workbook's Summary sheet)")
+    decisions.add_argument("--out", help="the reports folder the audits write to (default: reports.dir)")
+
+    waivers = sub.add_parser(
+        "waivers", parents=[common], help="draft waivers from the 'Accept risk' rows of a reviewed report.xlsx"
+    )
+    waivers.add_argument("action", choices=["import"], help="import: write the drafts as YAML (config untouched)")
+    waivers.add_argument("workbook", metavar="FILE", help="a reviewed report.xlsx")
+    waivers.add_argument(
+        "-o", "--output", default="waivers-draft.yaml", help="YAML file to write (default: waivers-draft.yaml)"
+    )
+
     worker = sub.add_parser("worker", parents=[common], help="run a scale-out worker (Celery)")
     worker.add_argument("--concurrency", type=int, default=1, help="audits this worker runs at once (default: 1)")
     for name, command in sub.choices.items():
@@ -451,6 +468,54 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_decisions(args: argparse.Namespace) -> int:
+    """Apply an edited workbook's reviewer entries to the tenant's decisions.json (used by the next run)."""
+    from auditor.render.safe import file_component
+    from auditor.review import SIDECAR, import_workbook, read_reviews
+
+    config = _config(args, required=False)
+    workbook = Path(args.workbook)
+    read = read_reviews(workbook)
+    if args.tenant and read.tenant and args.tenant != read.tenant:
+        raise UsageError(f"{workbook} is a report of tenant {clean(read.tenant)!r}, not {args.tenant!r}.")
+    tenant = args.tenant or read.tenant
+    if not tenant:
+        raise UsageError(f"Name the tenant with --tenant: {workbook} does not say which tenant it is for.")
+    folder = Path(args.out or config.reports.dir) / file_component(tenant)
+    if not folder.is_dir():
+        raise UsageError(f"No reports of tenant {tenant!r} in {folder.parent}; pass --out (the audits' report folder).")
+    changed, warnings = import_workbook(folder, workbook, read=read)
+    for line in warnings:
+        print(f"warning: {clean(line, 400)}", file=sys.stderr)
+    print(f"{clean(tenant)}: {changed} decision(s) taken from {workbook} into {folder / SIDECAR}")
+    return 0
+
+
+def cmd_waivers(args: argparse.Namespace) -> int:
+    """Write waiver drafts (YAML) from the 'Accept risk' rows of a reviewed workbook; never the config."""
+    from datetime import date
+
+    from auditor.render.atomic import atomic_write
+    from auditor.review import read_reviews
+    from auditor.review.waivers import drafts_yaml, waiver_drafts
+
+    out = Path(args.output)
+    config_path = resolve_config_path(args.config)
+    if config_path is not None and config_path.exists() and out.exists() and out.resolve() == config_path.resolve():
+        raise UsageError(f"{out} is the configuration; waiver drafts go to a file of their own (-o).")
+    today = date.today()
+    read = read_reviews(Path(args.workbook))
+    drafts = waiver_drafts(read, today)
+    for line in [*read.warnings, *drafts.skipped]:
+        print(f"warning: {clean(line, 400)}", file=sys.stderr)
+    atomic_write(out, drafts_yaml(drafts, Path(args.workbook).name, today))
+    print(
+        f"{len(drafts.waivers)} waiver draft(s) written to {out}; {len(drafts.skipped)} 'Accept risk' row(s) "
+        "skipped. Review them, then copy them under 'waivers:' in the configuration."
+    )
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from auditor.scale.worker import run_worker
 
@@ -468,6 +533,8 @@ COMMANDS = {
     "worker": cmd_worker,
     "remediate": cmd_remediate,
     "plan": cmd_plan,
+    "decisions": cmd_decisions,
+    "waivers": cmd_waivers,
 }
 
 

@@ -15,6 +15,9 @@ EXAMPLES: dict[str, str] = {
     "--rule imap-pop-enabled --out fix.ps1",
     "plan": "example:\n  entra-auditor plan --demo\n"
     "  entra-auditor plan -c config/auditor.yaml --tenant contoso --limit 20",
+    "decisions": "example:\n  entra-auditor decisions import ~/Downloads/report.xlsx "
+    "-c config/auditor.yaml --tenant contoso",
+    "waivers": "example:\n  entra-auditor waivers import reports/out/contoso/<run>/report.xlsx -o waivers-draft.yaml",
     "worker": "example:\n  ENTRA_AUDITOR_BROKER_URL=amqp://guest:guest@localhost// "
     "entra-auditor worker -c auditor.yaml",
 }

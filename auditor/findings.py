@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from auditor import __version__
@@ -20,6 +20,24 @@ Severity = Literal["critical", "high", "medium", "low", "info"]
 RuleState = Literal["assessed", "not_assessed", "disabled"]
 RunStatus = Literal["complete", "partial", "failed"]
 Change = Literal["new", "persisting"]
+
+
+DECISIONS: tuple[str, ...] = ("Accept risk", "Remediate", "False positive")
+"""The reviewer's choices in the workbook's Decision column."""
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """A reviewer's entry on one finding (the workbook's Owner / Decision / Due date / Notes), carried
+    forward from run to run by ``auditor.review``. Keyed by ``Finding.fingerprint``."""
+
+    owner: str | None = None
+    decision: str | None = None
+    due: date | None = None
+    notes: str | None = None
+
+    def empty(self) -> bool:
+        return not (self.owner or self.decision or self.due or self.notes)
 
 
 def at_least(severity: str, threshold: str) -> bool:

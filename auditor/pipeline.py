@@ -272,9 +272,12 @@ def run_audit(
         earlier = annotate_history(result, history, config.reports.trend_runs)
         # built once: every renderer and the e-mail read it
         context = build_report_context(result, model, earlier_runs=earlier, trend_runs=config.reports.trend_runs)
+        context.reviews = _carried_reviews(partial.parent)
         del model  # nothing after the report context reads the pandas tables
         phase(progress, "render", "started")
         files = render_all(context, snapshot, partial, formats or config.reports.formats, saved=saved)
+        if "xlsx" in files:
+            _note_workbook(partial.parent, files["xlsx"])
         outcome.report_dir = rundir.finish_run_folder(partial, started)
         phase(progress, "render", "done", len(files))
     except Exception as exc:
@@ -298,6 +301,27 @@ def run_audit(
     if history is not None:
         phase(progress, "record", "done")
     return outcome
+
+
+def _carried_reviews(tenant_dir: Path) -> dict[str, Any]:
+    """The reviewer decisions of earlier workbooks (``auditor.review``); a failure there never fails the run."""
+    from auditor.review import carry_forward
+
+    try:
+        return dict(carry_forward(tenant_dir))
+    except Exception as exc:
+        logging.getLogger("auditor.review").warning("reviewer decisions not carried forward: %s", _short(exc))
+        return {}
+
+
+def _note_workbook(tenant_dir: Path, workbook: Path) -> None:
+    """Note the workbook just written, so the next run opens it only when someone saved it since."""
+    from auditor.review import mark_written
+
+    try:
+        mark_written(tenant_dir, workbook)
+    except Exception as exc:
+        logging.getLogger("auditor.review").warning("reviewer decisions: %s", _short(exc))
 
 
 def phase(progress: Progress | None, step: str, status: str, items: int | None = None) -> None:

@@ -43,7 +43,8 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
 def test_demo_audit_writes_every_output_and_fires_every_rule(demo_run) -> None:
     proc, out = demo_run
     assert proc.returncode == 0, proc.stderr
-    [folder] = list(out.glob("contoso/*"))
+    [folder] = [p for p in out.glob("contoso/*") if p.is_dir()]  # next to it: decisions.json (auditor.review)
+    assert stat.S_IMODE((out / "contoso" / "decisions.json").stat().st_mode) == 0o600
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["findings.json", "report.html", "report.xlsx", "snapshot.json.gz"]
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700

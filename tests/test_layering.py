@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("history",),
     ("render",),
     ("rundir",),  # a run's report folder: write check, .partial until complete, snapshot kept on failure
+    ("review",),  # reviewer decisions read back from edited workbooks, carried forward; waiver drafts
     ("remediate",),  # PowerShell from a run's findings (never executed)
     ("deliver",),
     ("doctor",),

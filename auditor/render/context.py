@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from auditor.findings import SEVERITIES, SEVERITY_RANK, AuditResult, Finding, Headline, RuleOutcome, RunInfo
+from auditor.findings import (
+    SEVERITIES,
+    SEVERITY_RANK,
+    AuditResult,
+    Finding,
+    Headline,
+    Review,
+    RuleOutcome,
+    RunInfo,
+)
 from auditor.gcpause import gc_paused
 from auditor.history.trend import TrendPoint
 from auditor.render.entities import CaPolicyRow, IpRangeRow, UserRow, ca_rows, ip_rows, user_rows
@@ -161,6 +170,8 @@ class ReportContext:
     rollups: list[RollupLine] = field(default_factory=list)  # findings that stand for many entities, one fix each
     previous_plan: RecordedPlan | None = None  # the baseline run's recorded plan (history); None: nothing to compare
     trend: Trend | None = None  # open findings per severity over the last runs; None: no trend section
+    reviews: dict[str, Review] = field(default_factory=dict)
+    """Reviewer entries carried forward from earlier workbooks (``auditor.review``), by finding fingerprint."""
 
     @property
     def rule_index(self) -> list[str]:

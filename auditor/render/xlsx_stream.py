@@ -6,8 +6,8 @@ workbook (~13 million cells) would take several minutes. This writer formats eac
 string operations (a few µs per cell) and streams it through ``zipfile``; memory stays flat.
 
 It supports exactly what the workbook needs: inline strings, numbers, booleans, dates, a few fixed
-cell styles, column widths, a frozen header row, an autofilter, "cell equals" conditional formatting
-and data validation. Values must already be sanitised (``auditor.render.safe.cell_value``).
+cell styles, column widths, a frozen header row (and leading columns), an autofilter, "cell equals"
+conditional formatting and data validation. Values must already be sanitised (``auditor.render.safe.cell_value``).
 openpyxl reads the result back in the tests.
 """
 
@@ -72,7 +72,7 @@ class _SheetInfo:
 
 
 class SheetWriter:
-    def __init__(self, book: Workbook, title: str, widths: Sequence[float], freeze: bool) -> None:
+    def __init__(self, book: Workbook, title: str, widths: Sequence[float], freeze: bool, freeze_cols: int = 0) -> None:
         self.book = book
         self.title = title
         self.ncols = len(widths)
@@ -90,10 +90,7 @@ class SheetWriter:
             f'xmlns:r="{_REL}"><sheetViews><sheetView workbookViewId="0">'
         ]
         if freeze:
-            head.append(
-                '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-                '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
-            )
+            head.append(_frozen_pane(freeze_cols))
         head.append('</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>')
         if widths:
             head.append("<cols>")
@@ -211,12 +208,13 @@ class Workbook:
         else:
             self._zip.close()
 
-    def sheet(self, title: str, widths: Sequence[float], *, freeze: bool = True) -> SheetWriter:
+    def sheet(self, title: str, widths: Sequence[float], *, freeze: bool = True, freeze_cols: int = 0) -> SheetWriter:
+        """Start a sheet. ``freeze``: the header row stays visible; ``freeze_cols``: so do the first N columns."""
         if self._open is not None:
             raise RuntimeError(f"close sheet {self._open.title!r} before starting another")
         if len(title) > 31 or any(ch in title for ch in "[]:*?/\\"):
             raise ValueError(f"invalid sheet title {title!r}")
-        self._open = SheetWriter(self, title, widths, freeze)
+        self._open = SheetWriter(self, title, widths, freeze, freeze_cols)
         return self._open
 
     def close(self) -> None:
@@ -277,6 +275,21 @@ class Workbook:
         )
         z.writestr("xl/styles.xml", _styles(self.dxf_colours))
         z.close()
+
+
+def _frozen_pane(cols: int) -> str:
+    """The frozen header row, and with ``cols`` > 0 the first ``cols`` columns too (xSplit)."""
+    if cols <= 0:
+        return (
+            '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+            '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
+        )
+    cell = f"{col_letter(cols + 1)}2"
+    return (
+        f'<pane xSplit="{cols}" ySplit="1" topLeftCell="{cell}" activePane="bottomRight" state="frozen"/>'
+        '<selection pane="topRight"/><selection pane="bottomLeft"/>'
+        f'<selection pane="bottomRight" activeCell="{cell}" sqref="{cell}"/>'
+    )
 
 
 def _split(ref: str) -> str:

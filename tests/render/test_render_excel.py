@@ -48,8 +48,11 @@ def test_sheets(workbook) -> None:
 
 def test_findings_sheet_layout(workbook) -> None:
     ws = workbook["Findings"]
-    assert ws.freeze_panes == "A2"
     header = [c.value for c in ws[1]]
+    # The reviewer columns follow Rule / Entity / Severity and stay in view with them (frozen pane).
+    assert header[:7] == ["Rule", "Entity", "Severity", "Owner", "Decision", "Due date", "Notes"]
+    assert ws.freeze_panes == "H2"
+    assert "Other evidence" not in header
     assert ws.auto_filter.ref == f"A1:{ws.cell(1, len(header)).column_letter}{ws.max_row}"
     assert ws.max_row == 11  # header + 10 findings (9 open, 1 waived)
     assert ws["A1"].font.bold and ws["A1"].fill.fgColor.rgb.endswith("1F3864")

@@ -93,7 +93,7 @@ def test_schedule_collects_renders_records_and_emails_once(tmp_path: Path) -> No
     attachments = sorted(part.get_filename() for part in message.walk() if part.get_filename())
     assert attachments == ["report.html", "report.xlsx"]
 
-    [folder] = list((tmp_path / "reports" / "contoso").iterdir())
+    [folder] = [p for p in (tmp_path / "reports" / "contoso").iterdir() if p.is_dir()]  # and decisions.json
     assert {"report.html", "report.xlsx", "findings.json", "snapshot.json.gz"} <= {p.name for p in folder.iterdir()}
     doc = json.loads((folder / "findings.json").read_text())
     runs = HistoryStore(db).list_runs("contoso")

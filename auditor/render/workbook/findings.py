@@ -1,4 +1,11 @@
-"""Findings sheets: every finding with reviewer columns, and one sheet per rule that declares one."""
+"""Findings sheets: every finding, and one sheet per rule that declares one.
+
+Layout of both: Rule, Entity, Severity, then the reviewer columns Owner / Decision / Due date / Notes
+(frozen with the header row, so they stay in view while scrolling through evidence), then the rest of the
+finding, one column per evidence key the sheet's rules use (grouped by rule; nothing is lumped into a
+catch-all column), then the waiver. Reviewer cells are pre-filled from ``ReportContext.reviews``: what
+was entered in earlier workbooks (``auditor.review`` reads them back by Rule + Entity ID).
+"""
 
 from __future__ import annotations
 
@@ -6,27 +13,33 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from auditor.findings import Finding
+from auditor.findings import DECISIONS, Finding, Review
 from auditor.render import xlsx_stream as xs
 from auditor.render.context import ReportContext
-from auditor.render.evidence import flatten_evidence, fmt_value
+from auditor.render.evidence import fmt_value
 from auditor.render.workbook.sheet import Col, TableSheet
 
-DECISIONS = ("Accept risk", "Remediate", "False positive")
-MAX_EVIDENCE_COLUMNS = 24
+__all__ = ["DECISIONS", "REVIEWER", "all_findings_sheet", "findings_sheet", "rule_sheets"]
+REVIEWER = ("Owner", "Decision", "Due date", "Notes")
+LEAD = ("Rule", "Entity", "Severity")
+FROZEN = len(LEAD) + len(REVIEWER)
 
 
-def _evidence_keys(findings: Iterable[Finding], limit: int = MAX_EVIDENCE_COLUMNS) -> list[str]:
-    keys: dict[str, None] = {}
+def _evidence_keys(findings: Iterable[Finding]) -> list[str]:
+    """Every evidence key the findings' rules use, a rule's keys together (rules in order of appearance)."""
+    by_rule: dict[str, dict[str, None]] = {}
     for f in findings:
+        keys = by_rule.setdefault(f.rule_id, {})
         for key in f.evidence or {}:
-            if key not in keys:
-                keys[key] = None
-    return list(keys)[:limit]
+            keys[key] = None
+    out: dict[str, None] = {}
+    for keys in by_rule.values():
+        out.update(keys)
+    return list(out)
 
 
-def _evidence_cells(f: Finding, keys: list[str], key_set: frozenset[str]) -> tuple[list[Any], str]:
-    """One cell per evidence key (numbers and dates stay typed), the rest as readable text."""
+def _evidence_cells(f: Finding, keys: list[str]) -> list[Any]:
+    """One cell per evidence key (numbers and dates stay typed, so they filter and sort as such)."""
     evidence = f.evidence or {}
     cells: list[Any] = []
     for key in keys:
@@ -35,10 +48,7 @@ def _evidence_cells(f: Finding, keys: list[str], key_set: frozenset[str]) -> tup
             cells.append(raw)
         else:
             cells.append(fmt_value(raw))
-    if len(evidence) == sum(1 for k in evidence if k in key_set):
-        return cells, ""
-    other = {k: v for k, v in evidence.items() if k not in key_set}
-    return cells, "; ".join(f"{k}: {v}" for k, v in flatten_evidence(other))
+    return cells
 
 
 def _waiver(f: Finding) -> list[Any]:
@@ -46,42 +56,42 @@ def _waiver(f: Finding) -> list[Any]:
     return [w.get("reason"), w.get("approved_by"), w.get("expires")]
 
 
-def _columns(keys: list[str], *, reviewer: bool, with_rule: bool) -> list[Col]:
-    cols = [Col("Rule", 30), Col("Rule title", 36)] if with_rule else []
+def _columns(keys: list[str], *, with_title: bool) -> list[Col]:
+    cols = [Col("Rule", 30), Col("Entity", 34), Col("Severity", 11, "severity")]
+    cols += [Col("Owner", 18), Col("Decision", 16), Col("Due date", 12), Col("Notes", 40)]
+    cols += [Col("Rule title", 36)] if with_title else []
     cols += [
-        Col("Severity", 11, "severity"),
         Col("Entity type", 13),
-        Col("Entity", 34),
         Col("Entity ID", 38),
         Col("Status", 9),
         Col("Change", 11),
         Col("First seen", 17),
     ]
     cols += [Col(key, 22) for key in keys]
-    cols += [
-        Col("Other evidence", 30),
-        Col("Waiver reason", 28),
-        Col("Waiver approved by", 22),
-        Col("Waiver expires", 14),
-    ]
-    if reviewer:
-        cols += [Col("Owner", 18), Col("Decision", 16), Col("Due date", 12), Col("Notes", 40)]
+    cols += [Col("Waiver reason", 28), Col("Waiver approved by", 22), Col("Waiver expires", 14)]
     return cols
 
 
-def findings_sheet(wb: xs.Workbook, title: str, findings: list[Finding], *, reviewer: bool, with_rule: bool) -> None:
+def _review(review: Review | None) -> list[Any]:
+    if review is None:
+        return [None, None, None, None]
+    return [review.owner, review.decision, review.due, review.notes]
+
+
+def findings_sheet(
+    wb: xs.Workbook, title: str, findings: list[Finding], reviews: dict[str, Review], *, with_title: bool
+) -> None:
     """One row per finding; evidence keys become columns. Reviewer columns get drop-down/date validation."""
     keys = _evidence_keys(findings)
-    key_set = frozenset(keys)
-    sheet = TableSheet(wb, title, _columns(keys, reviewer=reviewer, with_rule=with_rule))
+    sheet = TableSheet(wb, title, _columns(keys, with_title=with_title), freeze_cols=FROZEN)
     for f in findings:
-        evidence, other = _evidence_cells(f, keys, key_set)
-        row: list[Any] = [f.rule_id, f.title] if with_rule else []
-        row += [f.severity, f.entity_type, f.entity_name, f.entity_id, f.status, f.change, f.first_seen]
-        row += [*evidence, other, *_waiver(f)]
+        row: list[Any] = [f.rule_id, f.entity_name, f.severity, *_review(reviews.get(f.fingerprint))]
+        row += [f.title] if with_title else []
+        row += [f.entity_type, f.entity_id, f.status, f.change, f.first_seen]
+        row += [*_evidence_cells(f, keys), *_waiver(f)]
         sheet.append(row)
     validations = []
-    if reviewer and sheet.rows:
+    if sheet.rows:
         last = sheet.rows + 1
         decision, due = sheet.column("Decision"), sheet.column("Due date")
         validations = [
@@ -89,7 +99,7 @@ def findings_sheet(wb: xs.Workbook, title: str, findings: list[Finding], *, revi
                 f"{decision}2:{decision}{last}",
                 "list",
                 '"' + ",".join(DECISIONS) + '"',
-                error="Choose Accept risk, Remediate or False positive.",
+                error="Choose " + ", ".join(DECISIONS) + ".",
             ),
             xs.Validation(f"{due}2:{due}{last}", "date", "1", operator="greaterThan", error="Enter a date."),
         ]
@@ -98,7 +108,7 @@ def findings_sheet(wb: xs.Workbook, title: str, findings: list[Finding], *, revi
 
 def all_findings_sheet(wb: xs.Workbook, ctx: ReportContext) -> None:
     """The Findings sheet: open findings worst first, then the waived ones."""
-    findings_sheet(wb, "Findings", ctx.open_findings + ctx.waived_findings, reviewer=True, with_rule=True)
+    findings_sheet(wb, "Findings", ctx.open_findings + ctx.waived_findings, ctx.reviews, with_title=True)
 
 
 def rule_sheets(wb: xs.Workbook, ctx: ReportContext) -> None:
@@ -106,6 +116,4 @@ def rule_sheets(wb: xs.Workbook, ctx: ReportContext) -> None:
     for headline in ctx.headlines:
         for section in headline.rules:
             if section.outcome.sheet:
-                findings_sheet(
-                    wb, section.outcome.sheet, section.open + section.waived, reviewer=False, with_rule=False
-                )
+                findings_sheet(wb, section.outcome.sheet, section.open + section.waived, ctx.reviews, with_title=False)

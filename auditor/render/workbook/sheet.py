@@ -26,9 +26,9 @@ class Col:
 class TableSheet:
     """One table: a header row, then ``append`` one row at a time, then ``finish``."""
 
-    def __init__(self, wb: xs.Workbook, title: str, cols: Sequence[Col]) -> None:
+    def __init__(self, wb: xs.Workbook, title: str, cols: Sequence[Col], *, freeze_cols: int = 0) -> None:
         self.cols = list(cols)
-        self.sheet = wb.sheet(title, [c.width for c in self.cols])
+        self.sheet = wb.sheet(title, [c.width for c in self.cols], freeze_cols=freeze_cols)
         self.sheet.row([c.header for c in self.cols], xs.HEADER)
         self.rows = 0
         wrap = [xs.WRAP if c.kind == "wrap" else xs.NORMAL for c in self.cols]
