@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from smtp_inbox import free_port
 
 from auditor.config import AuditorConfig, parse_config
 from auditor.demo import demo_snapshot
@@ -20,12 +20,6 @@ from auditor.history import HistoryStore, format_runs
 from auditor.pipeline import run_audit
 
 USER, PASSWORD = "mailer", "s3cret-pass"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Inbox:
@@ -62,7 +56,7 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _server(tls_context=None):
-    inbox, port = Inbox(), _free_port()
+    inbox, port = Inbox(), free_port()
     kwargs = {"tls_context": tls_context, "require_starttls": True, "auth_require_tls": True} if tls_context else {}
     ctl = Controller(inbox, hostname="127.0.0.1", port=port, auth_required=True, authenticator=_auth, **kwargs)
     ctl.start()
@@ -125,7 +119,7 @@ def test_graph_transport_or_no_email_is_not_checked() -> None:
 
 
 def test_a_failed_delivery_is_marked_in_history(tmp_path: Path) -> None:
-    port = _free_port()  # nobody listens there
+    port = free_port()  # nobody listens there
     config = parse_config(
         {
             "reports": {"dir": str(tmp_path / "r")},

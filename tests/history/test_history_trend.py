@@ -4,15 +4,13 @@ the e-mail (sent to a real SMTP server on loopback); the first run says there is
 
 from __future__ import annotations
 
-import email
 import re
-import socket
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
+from smtp_inbox import smtp_inbox
 from sqlalchemy import update
 
 from auditor.config import parse_config
@@ -27,25 +25,10 @@ from auditor.render.trend import nice_ceiling, trend_chart
 T0 = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
 @pytest.fixture
 def inbox():
-    box = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        box.port = probe.getsockname()[1]
-    controller = Controller(box, hostname="127.0.0.1", port=box.port)
-    controller.start()
-    yield box
-    controller.stop()
+    with smtp_inbox() as box:
+        yield box
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

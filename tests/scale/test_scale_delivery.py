@@ -8,10 +8,8 @@ configured. A redelivered task of the finished tenant sends nothing more.
 
 from __future__ import annotations
 
-import email
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 from services import fresh_postgres_database
+from smtp_inbox import Inbox, free_port
 from sqlalchemy import create_engine
 
 from auditor.config import load_config
@@ -41,21 +40,6 @@ SECRET = "scale-delivery-secret"  # the simulator's throwaway credential
 PERIOD = "2026-11-23T07:00Z"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -69,7 +53,7 @@ def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen) -> None:
 
 def test_dispatched_audit_on_a_worker_emails_the_report_once(postgres_url, amqp_url, tmp_path):
     inbox = Inbox()
-    smtp_port = _free_port()
+    smtp_port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     queue = f"entra-auditor-test-{uuid.uuid4().hex[:8]}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import email
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ import yaml
 from aiosmtpd.controller import Controller
 from scale_workload import sim_config
 from services import fresh_postgres_database
+from smtp_inbox import Inbox as SmtpInbox
+from smtp_inbox import free_port
 from sqlalchemy import create_engine
 
 from auditor.config import load_config, parse_config
@@ -48,22 +49,9 @@ TENANTS = ["sim-001", "sim-002", "sim-003"]
 T0 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
+class Inbox(SmtpInbox):
     def rollups(self) -> list[email.message.Message]:
         return [m for m in self.messages if str(m["Subject"]).startswith("Entra audit roll-up")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _email_section(port: int) -> dict:
@@ -91,7 +79,7 @@ def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen, log: Pat
 @pytest.mark.slow
 def test_a_dispatched_period_writes_one_rollup_and_one_summary(postgres_url, amqp_url, tmp_path):
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     queue = f"entra-auditor-test-{uuid.uuid4().hex[:8]}"
@@ -281,7 +269,7 @@ def test_the_dispatcher_registers_the_whole_batch_before_the_first_task(amqp_url
         engine.dispose()
 
     # The broker is down: no claim of the batch stays behind, so the next dispatch enqueues them all.
-    down = create_app(ScaleSettings(broker_url=f"amqp://guest:guest@127.0.0.1:{_free_port()}//"))
+    down = create_app(ScaleSettings(broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//"))
     down.conf.broker_connection_max_retries = 0
     down.conf.broker_transport_options = {"max_retries": 0}
     engine = create_engine(config.storage.url)

@@ -6,11 +6,9 @@ Cron has minute resolution, so this waits for the next minute boundary (at most 
 
 from __future__ import annotations
 
-import email
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ from pathlib import Path
 
 import yaml
 from aiosmtpd.controller import Controller
+from smtp_inbox import Inbox, free_port
 
 from auditor.history import HistoryStore
 from auditor.sim import SimTenant, Simulator
@@ -27,24 +26,9 @@ from auditor.sim.tenant_gen import generate_tenant
 SECRET = "schedule-e2e-secret"  # the simulator's throwaway credential
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_schedule_collects_renders_records_and_emails_once(tmp_path: Path) -> None:
     inbox = Inbox()
-    smtp_port = _free_port()
+    smtp_port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     served = generate_tenant(120, seed=21, now=datetime.now(UTC))
