@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.findings import SEVERITIES, SEVERITY_RANK, AuditResult, Finding, Headline, RuleOutcome, RunInfo
 from auditor.gcpause import gc_paused
-from auditor.render.entities import CaPolicyRow, IpRangeRow, UserRow, ca_rows, ip_rows, user_rows
+from auditor.render.entities import CaPolicyRow, IpRangeRow, UserRow, ca_rows, directory_names, ip_rows, user_rows
 
 if TYPE_CHECKING:
     from auditor.model.tenant import TenantModel
@@ -110,6 +110,7 @@ class ReportContext:
     users: list[UserRow] = field(default_factory=list)
     ca_policies: list[CaPolicyRow] = field(default_factory=list)
     ip_ranges: list[IpRangeRow] = field(default_factory=list)
+    directory_names: dict[str, str] = field(default_factory=dict)  # group/role/location/user id -> name
     migration_plan: MigrationPlan | None = None  # per-user MFA → Conditional Access waves (auditor.plan)
 
     @property
@@ -238,5 +239,6 @@ def _build(result: AuditResult, model: TenantModel | None) -> ReportContext:
         users=user_rows(model, open_by_entity) if model is not None else [],
         ca_policies=ca_rows(model) if model is not None else [],
         ip_ranges=ip_rows(model) if model is not None else [],
+        directory_names=directory_names(model) if model is not None else {},
         migration_plan=result.migration_plan,
     )
