@@ -12,7 +12,8 @@ autofilter, "cell equals" conditional formatting, data validation, and page setu
 Values must already be cleaned (``auditor.render.safe.cell_value``). A string that starts like a
 formula (``= + - @``, tab, CR) gets the quote-prefix variant of its style: it is an inline string, never
 a formula, and the quote prefix keeps it text when a reviewer edits the cell. A sheet never exceeds
-``Workbook.max_rows`` (Excel's 1,048,576); callers split longer tables (``workbook.sheet.TableSheet``).
+Excel's 1,048,576 rows (``MAX_ROWS``); table sheets continue on another sheet after ``Workbook.max_rows``
+(``workbook.sheet.TableSheet``).
 openpyxl and LibreOffice read the result back in the tests.
 """
 
@@ -162,8 +163,8 @@ class SheetWriter:
 
     def row(self, values: Sequence[Any], styles: Sequence[int] | int | None = None) -> None:
         """Append one row. ``styles``: one style id for every cell, or one per cell."""
-        if self.rows >= self.book.max_rows:
-            raise ValueError(f"sheet {self.title!r} is full: Excel allows {self.book.max_rows:,} rows")
+        if self.rows >= MAX_ROWS:
+            raise ValueError(f"sheet {self.title!r} is full: Excel allows {MAX_ROWS:,} rows")
         self.rows += 1
         r = self.rows
         if self._fit is not None and r <= FIT_ROWS + 1 and styles != WARNING:  # not a long note
@@ -278,7 +279,7 @@ class Workbook:
     fileobj: IO[bytes]
     dxf_colours: Sequence[str] = ()  # one differential (conditional-format) style per colour, in order
     compresslevel: int = 3
-    max_rows: int = MAX_ROWS  # rows per sheet (tests inject a small limit)
+    max_rows: int = MAX_ROWS  # rows per table sheet before it continues on another (tests inject a small limit)
     print_header: str = ""  # printed at the top left of every page
     _sheets: list[_SheetInfo] = field(default_factory=list)
     _open: SheetWriter | None = None

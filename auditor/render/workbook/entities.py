@@ -105,7 +105,7 @@ def user_cells(u: UserRow) -> list[Any]:
         u.admin_roles,
         u.role_assignment_kinds,
         v.YES_NO.get(u.privileged_admin),
-        "Unknown" if u.per_user_mfa is None else v.label(v.PER_USER_MFA, u.per_user_mfa),
+        v.label(v.PER_USER_MFA, u.per_user_mfa) if isinstance(u.per_user_mfa, str) else "Unknown",
         v.YES_NO.get(u.mfa_registered, "Unknown"),
         v.labels(v.METHOD_LIST, u.methods),
         u.last_sign_in,
