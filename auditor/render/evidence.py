@@ -43,3 +43,40 @@ def evidence_summary(evidence: dict[str, Any] | None, limit: int = SUMMARY_CHARS
     """All evidence on one line, cut at ``limit`` characters."""
     text = "; ".join(f"{k}: {v}" for k, v in flatten_evidence(evidence) if v != "")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Evidence keys that carry an API's own negated flag, shown the positive way round in the workbook
+# ("SMTP AUTH: Enabled", never "SmtpClientAuthenticationDisabled: no").
+NEGATED_FLAGS = {"SmtpClientAuthenticationDisabled": "SMTP AUTH"}
+_ACRONYMS = {"mfa": "MFA", "ca": "CA", "ip": "IP", "ips": "IPs", "smtp": "SMTP", "imap": "IMAP", "pop": "POP"}
+_ACRONYMS |= {"id": "ID", "upn": "UPN", "sms": "SMS", "oauth": "OAuth", "cas": "CAS", "url": "URL", "pim": "PIM"}
+
+
+def evidence_label(key: str) -> str:
+    """An evidence key as a column header: ``per_user_mfa`` -> ``Per-user MFA``, ``mfa_registered`` ->
+    ``MFA registered``; a negated API flag by what it controls (``SMTP AUTH``)."""
+    if key in NEGATED_FLAGS:
+        return NEGATED_FLAGS[key]
+    if "_" not in key and not key.islower():
+        return key  # already a name (an API property or a label)
+    words = [_ACRONYMS.get(w, w) for w in key.split("_") if w]
+    text = " ".join(words).replace("per user", "per-user")
+    return text[:1].upper() + text[1:]
+
+
+def evidence_text(key: str, value: Any) -> str:
+    """One evidence value as workbook text: booleans as Yes/No, a negated flag as Enabled/Disabled (None:
+    inherited from the organisation), everything else as :func:`fmt_value`."""
+    if key in NEGATED_FLAGS:
+        return (
+            "Inherited"
+            if value is None
+            else "Disabled"
+            if value is True
+            else "Enabled"
+            if value is False
+            else fmt_value(value)
+        )
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return fmt_value(value)

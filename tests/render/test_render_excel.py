@@ -53,7 +53,7 @@ def test_findings_sheet_layout(workbook) -> None:
     assert ws.auto_filter.ref == f"A1:{ws.cell(1, len(header)).column_letter}{ws.max_row}"
     assert ws.max_row == 11  # header + 10 findings (9 open, 1 waived)
     assert ws["A1"].font.bold and ws["A1"].fill.fgColor.rgb.endswith("1F3864")
-    for col in ("Owner", "Decision", "Due date", "Notes", "per_user_mfa", "roles"):
+    for col in ("Owner", "Decision", "Due date", "Notes", "Per-user MFA", "Roles"):
         assert col in header
     decision = header.index("Decision") + 1
     letter = ws.cell(1, decision).column_letter

@@ -139,3 +139,28 @@ def test_the_writer_refuses_a_row_past_excels_limit(monkeypatch: pytest.MonkeyPa
         with pytest.raises(ValueError, match="allows 3 rows"):
             sheet.row([4])
         sheet.close()
+
+
+def test_evidence_headers_and_values_in_words() -> None:
+    from auditor.render.evidence import evidence_label, evidence_text
+
+    assert evidence_label("per_user_mfa") == "Per-user MFA"
+    assert evidence_label("mfa_policies_for_all_resources") == "MFA policies for all resources"
+    assert evidence_label("SmtpClientAuthenticationDisabled") == "SMTP AUTH"  # no double negative
+    assert evidence_text("SmtpClientAuthenticationDisabled", False) == "Enabled"
+    assert evidence_text("SmtpClientAuthenticationDisabled", True) == "Disabled"
+    assert evidence_text("admin", True) == "Yes" and evidence_text("methods", ["a", "b"]) == "a, b"
+
+
+def test_demo_findings_sheets_have_no_double_negative(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from auditor.config import AuditorConfig
+    from auditor.pipeline import run_audit
+
+    out = tmp_path_factory.mktemp("demo")
+    wb = openpyxl.load_workbook(run_audit(AuditorConfig(), demo=True, out_dir=out, formats=["xlsx"]).files["xlsx"])
+    org = _rows(wb["SMTP AUTH org"])
+    assert org and org[0]["SMTP AUTH"] == "Enabled"
+    headers = {c.value for ws in wb.worksheets for c in ws[1]}
+    assert "SmtpClientAuthenticationDisabled" not in headers and "per_user_mfa" not in headers
+    cells = {c for ws in wb.worksheets for row in ws.iter_rows(min_row=2, values_only=True) for c in row}
+    assert not {"yes", "no"} & cells  # Yes / No

@@ -9,7 +9,7 @@ from typing import Any
 from auditor.findings import Finding
 from auditor.render import xlsx_stream as xs
 from auditor.render.context import ReportContext
-from auditor.render.evidence import flatten_evidence, fmt_value
+from auditor.render.evidence import evidence_label, evidence_text, flatten_evidence
 from auditor.render.workbook.sheet import Col, TableSheet
 
 DECISIONS = ("Accept risk", "Remediate", "False positive")
@@ -34,7 +34,7 @@ def _evidence_cells(f: Finding, keys: list[str], key_set: frozenset[str]) -> tup
         if raw is None or (isinstance(raw, int | float | datetime | date) and not isinstance(raw, bool)):
             cells.append(raw)
         else:
-            cells.append(fmt_value(raw))
+            cells.append(evidence_text(key, raw))
     if len(evidence) == sum(1 for k in evidence if k in key_set):
         return cells, ""
     other = {k: v for k, v in evidence.items() if k not in key_set}
@@ -57,7 +57,7 @@ def _columns(keys: list[str], *, reviewer: bool, with_rule: bool) -> list[Col]:
         Col("Change", 11),
         Col("First seen", 17),
     ]
-    cols += [Col(key, 22) for key in keys]
+    cols += [Col(evidence_label(key), 22) for key in keys]
     cols += [
         Col("Other evidence", 30),
         Col("Waiver reason", 28),
