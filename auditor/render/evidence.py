@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -60,23 +61,24 @@ def evidence_label(key: str) -> str:
     if "_" not in key and not key.islower():
         return key  # already a name (an API property or a label)
     words = [_ACRONYMS.get(w, w) for w in key.split("_") if w]
-    text = " ".join(words).replace("per user", "per-user")
+    text = " ".join(words).replace("per user", "per-user").replace("sign in", "sign-in")
     return text[:1].upper() + text[1:]
 
 
-def evidence_text(key: str, value: Any) -> str:
-    """One evidence value as workbook text: booleans as Yes/No, a negated flag as Enabled/Disabled (None:
-    inherited from the organisation), everything else as :func:`fmt_value`."""
-    if key in NEGATED_FLAGS:
-        return (
-            "Inherited"
-            if value is None
-            else "Disabled"
-            if value is True
-            else "Enabled"
-            if value is False
-            else fmt_value(value)
-        )
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?")
+
+
+def evidence_cell(key: str, value: Any) -> Any:
+    """One evidence value as a workbook cell: booleans as Yes/No, a negated flag as Enabled/Disabled (None:
+    inherited from the organisation), an ISO date or timestamp as a date, everything else as
+    :func:`fmt_value` text."""
+    if key in NEGATED_FLAGS and (value is None or isinstance(value, bool)):
+        return "Inherited" if value is None else "Disabled" if value else "Enabled"
     if isinstance(value, bool):
         return "Yes" if value else "No"
+    if isinstance(value, str) and _ISO.fullmatch(value):
+        try:
+            return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+        except ValueError:
+            return value
     return fmt_value(value)

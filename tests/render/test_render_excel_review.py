@@ -142,17 +142,24 @@ def test_the_writer_refuses_a_row_past_excels_limit(monkeypatch: pytest.MonkeyPa
 
 
 def test_evidence_headers_and_values_in_words() -> None:
-    from auditor.render.evidence import evidence_label, evidence_text
+    from datetime import datetime
+
+    from auditor.render.evidence import evidence_cell, evidence_label
 
     assert evidence_label("per_user_mfa") == "Per-user MFA"
     assert evidence_label("mfa_policies_for_all_resources") == "MFA policies for all resources"
     assert evidence_label("SmtpClientAuthenticationDisabled") == "SMTP AUTH"  # no double negative
-    assert evidence_text("SmtpClientAuthenticationDisabled", False) == "Enabled"
-    assert evidence_text("SmtpClientAuthenticationDisabled", True) == "Disabled"
-    assert evidence_text("admin", True) == "Yes" and evidence_text("methods", ["a", "b"]) == "a, b"
+    assert evidence_cell("SmtpClientAuthenticationDisabled", False) == "Enabled"
+    assert evidence_cell("SmtpClientAuthenticationDisabled", True) == "Disabled"
+    assert evidence_cell("admin", True) == "Yes" and evidence_cell("methods", ["a", "b"]) == "a, b"
+    assert evidence_cell("sms_voice_retirement", "2027-02-01") == date(2027, 2, 1)  # a date cell
+    assert evidence_cell("last", "2026-11-22T21:12:36+00:00") == datetime.fromisoformat("2026-11-22T21:12:36+00:00")
+    assert evidence_cell("range", "2026-11-22 to 2026-12-01") == "2026-11-22 to 2026-12-01"
 
 
 def test_demo_findings_sheets_have_no_double_negative(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from datetime import datetime
+
     from auditor.config import AuditorConfig
     from auditor.pipeline import run_audit
 
@@ -164,3 +171,5 @@ def test_demo_findings_sheets_have_no_double_negative(tmp_path_factory: pytest.T
     assert "SmtpClientAuthenticationDisabled" not in headers and "per_user_mfa" not in headers
     cells = {c for ws in wb.worksheets for row in ws.iter_rows(min_row=2, values_only=True) for c in row}
     assert not {"yes", "no"} & cells  # Yes / No
+    findings = _rows(wb["Admin app passwords"])
+    assert any(isinstance(r["Last legacy sign-in"], datetime) for r in findings)  # ISO text became a date cell

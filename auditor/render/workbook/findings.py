@@ -9,7 +9,7 @@ from typing import Any
 from auditor.findings import Finding
 from auditor.render import xlsx_stream as xs
 from auditor.render.context import ReportContext
-from auditor.render.evidence import evidence_label, evidence_text, flatten_evidence
+from auditor.render.evidence import evidence_cell, evidence_label, flatten_evidence
 from auditor.render.workbook.sheet import Col, TableSheet
 
 DECISIONS = ("Accept risk", "Remediate", "False positive")
@@ -34,7 +34,7 @@ def _evidence_cells(f: Finding, keys: list[str], key_set: frozenset[str]) -> tup
         if raw is None or (isinstance(raw, int | float | datetime | date) and not isinstance(raw, bool)):
             cells.append(raw)
         else:
-            cells.append(evidence_text(key, raw))
+            cells.append(evidence_cell(key, raw))
     if len(evidence) == sum(1 for k in evidence if k in key_set):
         return cells, ""
     other = {k: v for k, v in evidence.items() if k not in key_set}
