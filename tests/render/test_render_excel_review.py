@@ -118,6 +118,12 @@ def test_tables_longer_than_the_row_limit_continue_on_more_sheets() -> None:
     findings = [ws for ws in split.worksheets if ws.title.split(" (")[0] == "Findings"]
     assert [ws.title for ws in findings] == ["Findings", "Findings (2)", "Findings (3)"]
     assert all(ws.conditional_formatting for ws in findings)
+    for ws in findings:  # the reviewer's drop-down and date check cover each part's own rows
+        header = [c.value for c in ws[1]]
+        letter = openpyxl.utils.get_column_letter(header.index("Decision") + 1)
+        data_rows = sum(1 for r in ws.iter_rows(min_row=2, values_only=True) if r[0] and "Continued" not in r[0])
+        lists = [str(v.sqref) for v in ws.data_validations.dataValidation if v.type == "list"]
+        assert lists == [f"{letter}2:{letter}{data_rows + 1}"], ws.title
     # the Summary says which tables were split
     summary = [r[0] for r in split["Summary"].iter_rows(values_only=True) if r[0]]
     assert "Users: 5 rows, split over 2 sheets (Users, Users (2))." in summary

@@ -10,9 +10,15 @@ from auditor.findings import Finding
 from auditor.render import xlsx_stream as xs
 from auditor.render.context import ReportContext
 from auditor.render.evidence import evidence_cell, evidence_label, flatten_evidence
-from auditor.render.workbook.sheet import Col, TableSheet
+from auditor.render.workbook.sheet import Col, ColumnCheck, TableSheet
 
 DECISIONS = ("Accept risk", "Remediate", "False positive")
+REVIEWER_CHECKS = (
+    ColumnCheck(
+        "Decision", "list", '"' + ",".join(DECISIONS) + '"', error="Choose Accept risk, Remediate or False positive."
+    ),
+    ColumnCheck("Due date", "date", "1", operator="greaterThan", error="Enter a date."),
+)
 MAX_EVIDENCE_COLUMNS = 24
 
 
@@ -73,27 +79,15 @@ def findings_sheet(wb: xs.Workbook, title: str, findings: list[Finding], *, revi
     """One row per finding; evidence keys become columns. Reviewer columns get drop-down/date validation."""
     keys = _evidence_keys(findings)
     key_set = frozenset(keys)
-    sheet = TableSheet(wb, title, _columns(keys, reviewer=reviewer, with_rule=with_rule))
+    checks = REVIEWER_CHECKS if reviewer and findings else ()  # on every part of a split sheet
+    sheet = TableSheet(wb, title, _columns(keys, reviewer=reviewer, with_rule=with_rule), checks)
     for f in findings:
         evidence, other = _evidence_cells(f, keys, key_set)
         row: list[Any] = [f.rule_id, f.title] if with_rule else []
         row += [f.severity, f.entity_type, f.entity_name, f.entity_id, f.status, f.change, f.first_seen]
         row += [*evidence, other, *_waiver(f)]
         sheet.append(row)
-    validations = []
-    if reviewer and sheet.rows:
-        last = sheet.rows + 1
-        decision, due = sheet.column("Decision"), sheet.column("Due date")
-        validations = [
-            xs.Validation(
-                f"{decision}2:{decision}{last}",
-                "list",
-                '"' + ",".join(DECISIONS) + '"',
-                error="Choose Accept risk, Remediate or False positive.",
-            ),
-            xs.Validation(f"{due}2:{due}{last}", "date", "1", operator="greaterThan", error="Enter a date."),
-        ]
-    sheet.finish(validations)
+    sheet.finish()
 
 
 def all_findings_sheet(wb: xs.Workbook, ctx: ReportContext) -> None:
