@@ -30,7 +30,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # the first characters a spreadsheet may evaluate
 # Characters that are illegal in XML 1.0 (same set openpyxl rejects), except tab/LF/CR.
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 MAX_CELL_CHARS = 32_000  # Excel's hard limit is 32,767 characters per cell
@@ -84,11 +84,6 @@ def clean(value: str) -> str:
     if len(value) > MAX_CELL_CHARS:
         value = value[: MAX_CELL_CHARS - 1] + "…"
     return value
-
-
-def needs_quote(text: str) -> bool:
-    """True when a spreadsheet would read ``text`` as a formula if it were typed in."""
-    return text.startswith(FORMULA_PREFIXES)
 
 
 def neutralise(value: str) -> str:

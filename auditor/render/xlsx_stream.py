@@ -25,13 +25,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any
 
+from auditor.render.safe import FORMULA_PREFIXES
+
 # Cell style ids (index into cellXfs below); style + QUOTED is the same style with quotePrefix="1".
 NORMAL, HEADER, DATETIME, DATE, BOLD, TITLE, WARNING, WRAP = range(8)
 QUOTED = 8
 MAX_ROWS = 1_048_576  # Excel's rows per sheet
 FIT_ROWS = 500  # fitted column widths look at the header and this many rows
 FIT_MAX = 60.0  # widest fitted column (characters), even for a long header
-_QUOTE_FIRST = frozenset("=+-@\t\r")
+LINE_HEIGHT = 15  # points per line of 11-point text
+MAX_LINES = 20  # tallest row (lines) sized for wrapped text
+_QUOTE_FIRST = frozenset(FORMULA_PREFIXES)  # a text cell starting with one gets the quote-prefix style
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -197,9 +201,21 @@ class SheetWriter:
                 cells.append(f'<c r="{ref}" s="{style}"><v>{_serial(value)!r}</v></c>')
             else:
                 raise TypeError(f"unsupported cell value type {type(value).__name__}")
-        self._buf.append(f'<row r="{r}">{"".join(cells)}</row>')
+        height = self._height(values, styles) if isinstance(styles, list | tuple) else ""
+        self._buf.append(f'<row r="{r}"{height}>{"".join(cells)}</row>')
         if len(self._buf) >= FLUSH_ROWS:
             self._flush()
+
+    def _height(self, values: Sequence[Any], styles: Sequence[int]) -> str:
+        """Row height for wrapped text (a spreadsheet grows such rows on screen, but not every one does when
+        printing): one line per line break and per column width of text, at most ``MAX_LINES``."""
+        lines = 1
+        for i, style in enumerate(styles):
+            if style == WRAP and i < len(values) and isinstance(values[i], str):
+                per_line = max(1, int(self.widths[i] * 1.15))
+                need = sum(-(-len(part) // per_line) or 1 for part in values[i].split("\n"))
+                lines = max(lines, need)
+        return f' ht="{min(lines, MAX_LINES) * LINE_HEIGHT}" customHeight="1"' if lines > 1 else ""
 
     def _flush(self) -> None:
         if self._out is None:
@@ -263,8 +279,7 @@ class SheetWriter:
             tail.append("</dataValidations>")
         tail.append(self._page_setup())
         tail.append("</worksheet>")
-        self._flush()
-        assert self._out is not None
+        assert self._out is not None  # opened by the flush above
         self._out.write("".join(tail).encode("utf-8"))
         self._out.close()
         self.info.print_area = f"A1:{col_letter(max(self.ncols, 1))}{max(self.rows, 1)}"

@@ -177,5 +177,11 @@ def test_demo_findings_sheets_have_no_double_negative(tmp_path_factory: pytest.T
     assert "SmtpClientAuthenticationDisabled" not in headers and "per_user_mfa" not in headers
     cells = {c for ws in wb.worksheets for row in ws.iter_rows(min_row=2, values_only=True) for c in row}
     assert not {"yes", "no"} & cells  # Yes / No
+    # a policy's fourteen included roles, one a line, in a row tall enough to print them all
+    ca = wb["Conditional Access"]
+    row = next(c.row for c in ca["A"] if c.value == "Require MFA for admins")
+    roles = ca.cell(row, [c.value for c in ca[1]].index("Include roles") + 1).value
+    assert roles.count("\n") == 13 and "Global Administrator (62e90394" in roles
+    assert ca.row_dimensions[row].height >= 14 * 15
     findings = _rows(wb["Admin app passwords"])
     assert any(isinstance(r["Last legacy sign-in"], datetime) for r in findings)  # ISO text became a date cell

@@ -98,8 +98,8 @@ def labels(table_id: int, values: Any) -> str | None:
     return _joined(table_id, tuple(str(v) for v in values))
 
 
-def named(ids: Iterable[Any] | None, names: Mapping[str, str], special: Mapping[str, str] | None = None) -> str:
-    """Directory object ids as ``Name (id)``, one a line; an id without a known name stays as it is."""
+def named(ids: Iterable[Any] | None, names: Mapping[str, str], special: Mapping[str, str] | None = None) -> str | None:
+    """Directory object ids as ``Name (id)``, one a line (None for none); an id without a known name stays."""
     out = []
     for raw in ids or ():
         ident = str(raw)
@@ -109,7 +109,7 @@ def named(ids: Iterable[Any] | None, names: Mapping[str, str], special: Mapping[
             out.append(f"{names[ident]} ({ident})")
         else:
             out.append(ident)
-    return "\n".join(out)
+    return "\n".join(out) or None
 
 
 def as_date(value: Any) -> Any:
