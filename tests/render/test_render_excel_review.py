@@ -147,6 +147,16 @@ def test_the_writer_refuses_a_row_past_excels_limit(monkeypatch: pytest.MonkeyPa
         sheet.close()
 
 
+def test_value_labels() -> None:
+    from auditor.render.workbook import values as v
+
+    assert v.labels(v.METHOD_LIST, ["mobilePhone", "someNewMethod"]) == "Mobile phone (SMS/voice), Some new method"
+    assert v.labels(v.METHOD_LIST, None) is None and v.labels(v.METHOD_LIST, float("nan")) is None
+    assert v.label(v.CA_STATES, "enabledForReportingButNotEnforced") == "Report-only"
+    assert v.named([], {}) is None and v.named(["x"], {"x": "X"}) == "X (x)" and v.named(["y"], {}) == "y"
+    assert v.as_date("2026-09-30") == date(2026, 9, 30) and v.as_date("soon") == "soon"
+
+
 def test_evidence_headers_and_values_in_words() -> None:
     from datetime import datetime
 

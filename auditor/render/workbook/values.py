@@ -91,10 +91,10 @@ METHOD_LIST, CLIENT_APP_LIST, GRANT_LIST = range(3)
 
 def labels(table_id: int, values: Any) -> str | None:
     """A list of API values as one readable text (cached: a tenant has few distinct combinations)."""
-    if values is None:
-        return None
     if isinstance(values, str):
         values = [values]
+    if not isinstance(values, list | tuple | set | frozenset):
+        return None if values is None or values != values else str(values)  # missing (None, NaN) stays empty
     return _joined(table_id, tuple(str(v) for v in values))
 
 
