@@ -19,6 +19,8 @@ from markupsafe import Markup
 
 from auditor.findings import SEVERITIES
 from auditor.render.atomic import atomic_output
+from auditor.render.change import plan_progress
+from auditor.render.charts import report_charts
 from auditor.render.context import DEFAULT_FALLBACK_CAP, ReportContext
 from auditor.render.controls import control_filter
 from auditor.render.evidence import evidence_summary, flatten_evidence
@@ -104,14 +106,6 @@ def findings_data(view: ReportContext) -> dict[str, Any]:
     }
 
 
-def _charts(view: ReportContext) -> dict[str, list[dict[str, Any]]]:
-    sev_of = {s.id: s.worst for s in view.rule_sections}
-    return {
-        "severity": [{"label": s, "value": view.counts[s], "sev": s} for s in SEVERITIES],
-        "rules": [{"label": rid, "value": n, "sev": sev_of.get(rid, "info")} for rid, _title, n in view.by_rule[:15]],
-    }
-
-
 def _ip_side(view: ReportContext) -> dict[str, list[dict[str, Any]]] | None:
     """Legacy trusted IPs next to IP named-location ranges (the context's IP range rows)."""
     if not view.ip_ranges:
@@ -142,8 +136,9 @@ def render_html_text(view: ReportContext, *, cap: int = DEFAULT_FALLBACK_CAP) ->
         js=Markup(js),  # noqa: S704 - our own static file, hashed into the CSP
         csp=csp,
         data_json=Markup(script_json(visible_deep(findings_data(view)))),  # noqa: S704 - escaped by script_json
-        charts=_charts(view),
+        charts=report_charts(view),
         ip_side=_ip_side(view),
+        plan_progress=plan_progress(view),
         cap=cap,
         headline_cap=min(cap, HEADLINE_CAP),
     )

@@ -28,8 +28,8 @@ from typing import IO, Any
 from auditor.render.safe import FORMULA_PREFIXES
 
 # Cell style ids (index into cellXfs below); style + QUOTED is the same style with quotePrefix="1".
-NORMAL, HEADER, DATETIME, DATE, BOLD, TITLE, WARNING, WRAP = range(8)
-QUOTED = 8
+NORMAL, HEADER, DATETIME, DATE, BOLD, TITLE, WARNING, WRAP, COUNT = range(9)  # COUNT: 73,327
+QUOTED = 9
 MAX_ROWS = 1_048_576  # Excel's rows per sheet
 FIT_ROWS = 500  # fitted column widths look at the header and this many rows
 FIT_MAX = 60.0  # widest fitted column (characters), even for a long header
@@ -403,7 +403,7 @@ def _split(ref: str) -> str:
     return f"{ref[:i]}${ref[i:]}"
 
 
-_XFS = (  # NORMAL, HEADER, DATETIME, DATE, BOLD, TITLE, WARNING, WRAP
+_XFS = (  # NORMAL, HEADER, DATETIME, DATE, BOLD, TITLE, WARNING, WRAP, COUNT
     '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>',
     '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1"/>',
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>',
@@ -413,6 +413,7 @@ _XFS = (  # NORMAL, HEADER, DATETIME, DATE, BOLD, TITLE, WARNING, WRAP
     '<xf numFmtId="0" fontId="4" fillId="0" borderId="0" xfId="0" applyFont="1"/>',
     '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1">'
     '<alignment vertical="top" wrapText="1"/></xf>',
+    '<xf numFmtId="3" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>',
 )
 assert len(_XFS) == QUOTED
 
