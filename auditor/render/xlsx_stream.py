@@ -36,6 +36,7 @@ FIT_MAX = 60.0  # widest fitted column (characters), even for a long header
 LINE_HEIGHT = 15  # points per line of 11-point text
 MAX_LINES = 20  # tallest row (lines) sized for wrapped text
 _QUOTE_FIRST = frozenset(FORMULA_PREFIXES)  # a text cell starting with one gets the quote-prefix style
+assert all(p < "A" for p in _QUOTE_FIRST)
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -181,7 +182,7 @@ class SheetWriter:
             style = styles if isinstance(styles, int) else (styles[i] if styles else NORMAL)
             ref = f"{letters[i]}{r}"
             if isinstance(value, str):
-                if value[:1] in _QUOTE_FIRST:
+                if value < "A" and value[:1] in _QUOTE_FIRST:  # every formula prefix sorts before "A"
                     style += QUOTED
                 s = f' s="{style}"' if style else ""
                 text = value.translate(_ESC)
