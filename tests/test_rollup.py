@@ -74,7 +74,10 @@ def test_rollup_page_and_sheet_have_a_row_per_tenant(tmp_path: Path) -> None:
     assert by_tenant["contoso"]["Status"] == "complete"
     assert by_tenant["contoso"]["Run started (UTC)"] == T0.replace(tzinfo=None)
     assert by_tenant["evil"]["Status"] == "failed"
-    assert not str(by_tenant["evil"]["Problem"]).startswith("=")  # neutralised
+    # neutralised: the tenant's text stays text (inline string, quote-prefix style), never a formula
+    assert str(by_tenant["evil"]["Problem"]).startswith("=HYPERLINK")  # shown as the tenant wrote it
+    cells = [c for row in sheet.iter_rows() for c in row if str(c.value).startswith("=")]
+    assert cells and all(c.data_type == "s" and c.quotePrefix for c in cells)
     assert sheet.freeze_panes == "A2"  # the header row stays on screen
     assert set(SEVERITIES) <= {h.lower() for h in header if h}
 

@@ -26,7 +26,7 @@ from auditor.findings import (
 )
 from auditor.gcpause import gc_paused
 from auditor.history.trend import TrendPoint
-from auditor.render.entities import CaPolicyRow, IpRangeRow, UserRow, ca_rows, ip_rows, user_rows
+from auditor.render.entities import CaPolicyRow, IpRangeRow, UserRow, ca_rows, directory_names, ip_rows, user_rows
 from auditor.render.trend import Trend
 
 if TYPE_CHECKING:
@@ -166,6 +166,7 @@ class ReportContext:
     users: list[UserRow] = field(default_factory=list)
     ca_policies: list[CaPolicyRow] = field(default_factory=list)
     ip_ranges: list[IpRangeRow] = field(default_factory=list)
+    directory_names: dict[str, str] = field(default_factory=dict)  # group/role/location/user id -> name
     migration_plan: MigrationPlan | None = None  # per-user MFA → Conditional Access waves (auditor.plan)
     rollups: list[RollupLine] = field(default_factory=list)  # findings that stand for many entities, one fix each
     previous_plan: RecordedPlan | None = None  # the baseline run's recorded plan (history); None: nothing to compare
@@ -326,6 +327,7 @@ def _build(result: AuditResult, model: TenantModel | None) -> ReportContext:
         users=user_rows(model, open_by_entity) if model is not None else [],
         ca_policies=ca_rows(model) if model is not None else [],
         ip_ranges=ip_rows(model) if model is not None else [],
+        directory_names=directory_names(model) if model is not None else {},
         migration_plan=result.migration_plan,
         rollups=_rollups(sections),
         previous_plan=result.previous_plan,

@@ -180,3 +180,34 @@ def ca_rows(model: Any) -> list[CaPolicyRow]:
 def ip_rows(model: Any) -> list[IpRangeRow]:
     """Named-location ranges and legacy trusted IPs, as the workbook sheet and the HTML side-by-side show them."""
     return _table_rows(getattr(model, "ip_ranges", None), IpRangeRow)
+
+
+def directory_names(model: Any) -> dict[str, str]:
+    """Names for the directory objects Conditional Access policies refer to by id: groups, roles (template
+    ids), named locations, and the users a policy includes or excludes one by one (id -> UPN)."""
+    from auditor.model.roles import BUILTIN_ROLES
+
+    names: dict[str, str] = dict(BUILTIN_ROLES)
+    holdings: Any = getattr(model, "role_holdings", None)
+    if _rows_of(holdings) and {"role_id", "role_name"} <= set(holdings.columns):
+        for rid, name in zip(_col(holdings, "role_id"), _col(holdings, "role_name"), strict=True):
+            if rid and name:
+                names[str(rid)] = str(name)
+    for gid, group in (getattr(model, "groups", None) or {}).items():
+        if isinstance(group, dict) and group.get("name"):
+            names[str(gid)] = str(group["name"])
+    ranges = getattr(model, "ip_ranges", None)
+    if _rows_of(ranges):
+        for lid, name in zip(_col(ranges, "location_id"), _col(ranges, "location_name"), strict=True):
+            if lid and name:
+                names[str(lid)] = str(name)
+    policies: Any = getattr(model, "ca_policies", None)
+    users: Any = getattr(model, "users", None)
+    if _rows_of(policies) and _rows_of(users):
+        wanted = {
+            str(u) for col in ("include_users", "exclude_users") for ids in _col(policies, col) for u in ids or ()
+        }
+        if wanted:
+            rows = users[users["id"].astype(str).isin(wanted)]
+            names.update(zip(rows["id"].astype(str), rows["upn"].astype(str), strict=True))
+    return names

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -52,3 +53,41 @@ def evidence_summary(evidence: dict[str, Any] | None, limit: int = SUMMARY_CHARS
     """All evidence on one line, cut at ``limit`` characters."""
     text = "; ".join(f"{k}: {v}" for k, v in flatten_evidence(evidence) if v != "")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Evidence keys that carry an API's own negated flag, shown the positive way round in the workbook
+# ("SMTP AUTH: Enabled", never "SmtpClientAuthenticationDisabled: no").
+NEGATED_FLAGS = {"SmtpClientAuthenticationDisabled": "SMTP AUTH"}
+_ACRONYMS = {"mfa": "MFA", "ca": "CA", "ip": "IP", "ips": "IPs", "smtp": "SMTP", "imap": "IMAP", "pop": "POP"}
+_ACRONYMS |= {"id": "ID", "upn": "UPN", "sms": "SMS", "oauth": "OAuth", "cas": "CAS", "url": "URL", "pim": "PIM"}
+
+
+def evidence_label(key: str) -> str:
+    """An evidence key as a column header: ``per_user_mfa`` -> ``Per-user MFA``, ``mfa_registered`` ->
+    ``MFA registered``; a negated API flag by what it controls (``SMTP AUTH``)."""
+    if key in NEGATED_FLAGS:
+        return NEGATED_FLAGS[key]
+    if "_" not in key and not key.islower():
+        return key  # already a name (an API property or a label)
+    words = [_ACRONYMS.get(w, w) for w in key.split("_") if w]
+    text = " ".join(words).replace("per user", "per-user").replace("sign in", "sign-in")
+    return text[:1].upper() + text[1:]
+
+
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?")
+
+
+def evidence_cell(key: str, value: Any) -> Any:
+    """One evidence value as a workbook cell: booleans as Yes/No, a negated flag as Enabled/Disabled (None:
+    inherited from the organisation), an ISO date or timestamp as a date, everything else as
+    :func:`fmt_value` text."""
+    if key in NEGATED_FLAGS and (value is None or isinstance(value, bool)):
+        return "Inherited" if value is None else "Disabled" if value else "Enabled"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, str) and _ISO.fullmatch(value):
+        try:
+            return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return fmt_value(value)

@@ -6,9 +6,16 @@ workbook (~13 million cells) would take several minutes. This writer formats eac
 string operations (a few µs per cell) and streams it through ``zipfile``; memory stays flat.
 
 It supports exactly what the workbook needs: inline strings, numbers, booleans, dates, a few fixed
-cell styles, column widths, a frozen header row (and leading columns), an autofilter, "cell equals"
-conditional formatting and data validation. Values must already be sanitised (``auditor.render.safe.cell_value``).
-openpyxl reads the result back in the tests.
+cell styles, column widths (fixed, or fitted to the header and the first rows), a frozen header row (and
+leading columns), an
+autofilter, "cell equals" conditional formatting, data validation, and page setup for printing
+(landscape, fit to one page wide, header row repeated on every page, print area, page numbers).
+Values must already be cleaned (``auditor.render.safe.cell_value``). A string that starts like a
+formula (``= + - @``, tab, CR) gets the quote-prefix variant of its style: it is an inline string, never
+a formula, and the quote prefix keeps it text when a reviewer edits the cell. A sheet never exceeds
+Excel's 1,048,576 rows (``MAX_ROWS``); table sheets continue on another sheet after ``Workbook.max_rows``
+(``workbook.sheet.TableSheet``).
+openpyxl and LibreOffice read the result back in the tests.
 """
 
 from __future__ import annotations
@@ -19,8 +26,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any
 
-# Cell style ids (index into cellXfs below).
+from auditor.render.safe import FORMULA_PREFIXES
+
+# Cell style ids (index into cellXfs below); style + QUOTED is the same style with quotePrefix="1".
 NORMAL, HEADER, DATETIME, DATE, BOLD, TITLE, WARNING, WRAP, COUNT = range(9)  # COUNT: 73,327
+QUOTED = 9
+MAX_ROWS = 1_048_576  # Excel's rows per sheet
+FIT_ROWS = 500  # fitted column widths look at the header and this many rows
+FIT_MAX = 60.0  # widest fitted column (characters), even for a long header
+LINE_HEIGHT = 15  # points per line of 11-point text
+MAX_LINES = 20  # tallest row (lines) sized for wrapped text
+_QUOTE_FIRST = frozenset(FORMULA_PREFIXES)  # a text cell starting with one gets the quote-prefix style
+assert all(p < "A" for p in _QUOTE_FIRST)
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -69,42 +86,100 @@ class _SheetInfo:
     title: str
     path: str
     filter_ref: str | None = None
+    print_area: str | None = None
+    print_titles: bool = False
+
+
+def _text_width(value: Any) -> float:
+    """Characters a value needs on screen (the longest line of a text)."""
+    if isinstance(value, str):
+        return float(max(map(len, value.split("\n")))) if "\n" in value else float(len(value))
+    if isinstance(value, datetime):
+        return 16.0
+    if isinstance(value, date):
+        return 10.0
+    return float(len(str(value)))
 
 
 class SheetWriter:
-    def __init__(self, book: Workbook, title: str, widths: Sequence[float], freeze: bool, freeze_cols: int = 0) -> None:
+    """One worksheet. ``fit``: per column, whether its width is fitted to the header and the first
+    ``FIT_ROWS`` rows (see ``_fitted``) rather than fixed at ``widths``; ``freeze_cols``: leading columns that
+    stay in view with the frozen header row."""
+
+    def __init__(
+        self,
+        book: Workbook,
+        title: str,
+        widths: Sequence[float],
+        freeze: bool,
+        fit: Sequence[bool] | None = None,
+        freeze_cols: int = 0,
+    ) -> None:
         self.book = book
         self.title = title
         self.ncols = len(widths)
         self.rows = 0
+        self.widths = [float(w) for w in widths]
         self.letters = [col_letter(i + 1) for i in range(max(self.ncols, 1) + 64)]
+        self._freeze = freeze
+        self._freeze_cols = freeze_cols
+        self._fit = list(fit) if fit and any(fit) else None
+        self._need = [0.0] * self.ncols
+        self._head_need = [0.0] * self.ncols
         self._buf: list[str] = []
         self._validations: list[Validation] = []
         self._highlights: list[Highlight] = []
         self._filter: str | None = None
         index = len(book._sheets) + 1
-        self.info = _SheetInfo(title, f"xl/worksheets/sheet{index}.xml")
-        self._out = book._zip.open(self.info.path, "w", force_zip64=True)
+        self.info = _SheetInfo(title, f"xl/worksheets/sheet{index}.xml", print_titles=freeze)
+        self._out: IO[bytes] | None = None  # opened with the first flush, once the widths are known
+
+    def _head(self) -> str:
         head = [
             f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_MAIN}" '
-            f'xmlns:r="{_REL}"><sheetViews><sheetView workbookViewId="0">'
+            f'xmlns:r="{_REL}"><sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'
+            '<sheetViews><sheetView workbookViewId="0">'
         ]
-        if freeze:
-            head.append(_frozen_pane(freeze_cols))
+        if self._freeze:
+            head.append(_frozen_pane(self._freeze_cols))
         head.append('</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>')
+        widths = self._fitted()
         if widths:
             head.append("<cols>")
             head.extend(
-                f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>' for i, w in enumerate(widths, start=1)
+                f'<col min="{i}" max="{i}" width="{w:g}" customWidth="1"/>' for i, w in enumerate(widths, start=1)
             )
             head.append("</cols>")
         head.append("<sheetData>")
-        self._out.write("".join(head).encode("utf-8"))
+        return "".join(head)
+
+    def _fitted(self) -> list[float]:
+        """A fitted column is as wide as its header (always readable) and its content needs, but its content
+        never widens it past the width given (longer text is cut on screen, as in any spreadsheet)."""
+        if self._fit is None:
+            return self.widths
+        return [
+            round(min(FIT_MAX, max(6.0, head, min(need + 2, width))), 1) if fit else width
+            for width, head, need, fit in zip(self.widths, self._head_need, self._need, self._fit, strict=False)
+        ]
+
+    def _measure(self, values: Sequence[Any], header: bool) -> None:
+        need = self._head_need if header else self._need
+        for i, value in enumerate(values[: self.ncols]):
+            if value is not None:
+                # a bold header with the filter button needs more room than its characters
+                width = _text_width(value) * 1.1 + 3 if header else _text_width(value)
+                if width > need[i]:
+                    need[i] = width
 
     def row(self, values: Sequence[Any], styles: Sequence[int] | int | None = None) -> None:
         """Append one row. ``styles``: one style id for every cell, or one per cell."""
+        if self.rows >= MAX_ROWS:
+            raise ValueError(f"sheet {self.title!r} is full: Excel allows {MAX_ROWS:,} rows")
         self.rows += 1
         r = self.rows
+        if self._fit is not None and r <= FIT_ROWS + 1 and styles != WARNING:  # not a long note
+            self._measure(values, styles == HEADER)
         letters = self.letters
         cells = []
         for i, value in enumerate(values):
@@ -112,12 +187,16 @@ class SheetWriter:
                 continue
             style = styles if isinstance(styles, int) else (styles[i] if styles else NORMAL)
             ref = f"{letters[i]}{r}"
-            s = f' s="{style}"' if style else ""
             if isinstance(value, str):
+                if value < "A" and value[:1] in _QUOTE_FIRST:  # every formula prefix sorts before "A"
+                    style += QUOTED
+                s = f' s="{style}"' if style else ""
                 text = value.translate(_ESC)
                 space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
                 cells.append(f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{text}</t></is></c>')
-            elif isinstance(value, bool):
+                continue
+            s = f' s="{style}"' if style else ""
+            if isinstance(value, bool):
                 cells.append(f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>')
             elif isinstance(value, int | float):
                 if value != value or value in (float("inf"), float("-inf")):
@@ -129,11 +208,26 @@ class SheetWriter:
                 cells.append(f'<c r="{ref}" s="{style}"><v>{_serial(value)!r}</v></c>')
             else:
                 raise TypeError(f"unsupported cell value type {type(value).__name__}")
-        self._buf.append(f'<row r="{r}">{"".join(cells)}</row>')
+        height = self._height(values, styles) if isinstance(styles, list | tuple) else ""
+        self._buf.append(f'<row r="{r}"{height}>{"".join(cells)}</row>')
         if len(self._buf) >= FLUSH_ROWS:
             self._flush()
 
+    def _height(self, values: Sequence[Any], styles: Sequence[int]) -> str:
+        """Row height for wrapped text (a spreadsheet grows such rows on screen, but not every one does when
+        printing): one line per line break and per column width of text, at most ``MAX_LINES``."""
+        lines = 1
+        for i, style in enumerate(styles):
+            if style == WRAP and i < len(values) and isinstance(values[i], str):
+                per_line = max(1, int(self.widths[i] * 1.15))
+                need = sum(-(-len(part) // per_line) or 1 for part in values[i].split("\n"))
+                lines = max(lines, need)
+        return f' ht="{min(lines, MAX_LINES) * LINE_HEIGHT}" customHeight="1"' if lines > 1 else ""
+
     def _flush(self) -> None:
+        if self._out is None:
+            self._out = self.book._zip.open(self.info.path, "w", force_zip64=True)
+            self._out.write(self._head().encode("utf-8"))
         if self._buf:
             self._out.write("".join(self._buf).encode("utf-8"))
             self._buf.clear()
@@ -146,6 +240,19 @@ class SheetWriter:
 
     def highlight(self, highlight: Highlight) -> None:
         self._highlights.append(highlight)
+
+    def _page_setup(self) -> str:
+        """Printing: gridlines for tables, landscape, one page wide (as many pages tall as it takes), a running
+        header (the workbook's title, the sheet name) and page numbers."""
+        header = self.book.print_header.replace("&", "&&")[:120]
+        head_foot = f"&L{header}&R&A" if header else "&R&A"
+        return (
+            ('<printOptions gridLines="1"/>' if self._freeze else "")
+            + '<pageMargins left="0.4" right="0.4" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>'
+            '<pageSetup orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
+            f"<headerFooter><oddHeader>{head_foot.translate(_ESC)}</oddHeader>"
+            "<oddFooter>&amp;CPage &amp;P of &amp;N</oddFooter></headerFooter>"
+        )
 
     def close(self) -> None:
         self._flush()
@@ -177,9 +284,12 @@ class SheetWriter:
                     f"<formula1>{v.formula1.translate(_ESC)}</formula1></dataValidation>"
                 )
             tail.append("</dataValidations>")
+        tail.append(self._page_setup())
         tail.append("</worksheet>")
+        assert self._out is not None  # opened by the flush above
         self._out.write("".join(tail).encode("utf-8"))
         self._out.close()
+        self.info.print_area = f"A1:{col_letter(max(self.ncols, 1))}{max(self.rows, 1)}"
         self.book._sheets.append(self.info)
         self.book._open = None
 
@@ -191,6 +301,8 @@ class Workbook:
     fileobj: IO[bytes]
     dxf_colours: Sequence[str] = ()  # one differential (conditional-format) style per colour, in order
     compresslevel: int = 3
+    max_rows: int = MAX_ROWS  # rows per table sheet before it continues on another (tests inject a small limit)
+    print_header: str = ""  # printed at the top left of every page
     _sheets: list[_SheetInfo] = field(default_factory=list)
     _open: SheetWriter | None = None
 
@@ -208,13 +320,24 @@ class Workbook:
         else:
             self._zip.close()
 
-    def sheet(self, title: str, widths: Sequence[float], *, freeze: bool = True, freeze_cols: int = 0) -> SheetWriter:
-        """Start a sheet. ``freeze``: the header row stays visible; ``freeze_cols``: so do the first N columns."""
+    def sheet(
+        self,
+        title: str,
+        widths: Sequence[float],
+        *,
+        freeze: bool = True,
+        fit: Sequence[bool] | None = None,
+        freeze_cols: int = 0,
+    ) -> SheetWriter:
+        """A new sheet; ``freeze``: a table (frozen header row repeated on printed pages, gridlines);
+        ``freeze_cols``: the first N columns stay in view too."""
         if self._open is not None:
             raise RuntimeError(f"close sheet {self._open.title!r} before starting another")
         if len(title) > 31 or any(ch in title for ch in "[]:*?/\\"):
             raise ValueError(f"invalid sheet title {title!r}")
-        self._open = SheetWriter(self, title, widths, freeze, freeze_cols)
+        if any(s.title.lower() == title.lower() for s in self._sheets):
+            raise ValueError(f"duplicate sheet title {title!r}")
+        self._open = SheetWriter(self, title, widths, freeze, fit, freeze_cols)
         return self._open
 
     def close(self) -> None:
@@ -258,13 +381,24 @@ class Workbook:
         )
         names = []
         for i, s in enumerate(sheets):
+            quoted = "'" + s.title.replace("'", "''") + "'"
             if s.filter_ref:
                 start, end = s.filter_ref.split(":")
-                quoted = "'" + s.title.replace("'", "''") + "'"
                 ref = f"{quoted}!${_split(start)}:${_split(end)}"
                 names.append(
                     f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
                     f"{ref.translate(_ESC)}</definedName>"
+                )
+            if s.print_area:
+                start, end = s.print_area.split(":")
+                ref = f"{quoted}!${_split(start)}:${_split(end)}"
+                names.append(
+                    f'<definedName name="_xlnm.Print_Area" localSheetId="{i}">{ref.translate(_ESC)}</definedName>'
+                )
+            if s.print_titles:
+                names.append(
+                    f'<definedName name="_xlnm.Print_Titles" localSheetId="{i}">'
+                    f"{quoted.translate(_ESC)}!$1:$1</definedName>"
                 )
         defined = f"<definedNames>{''.join(names)}</definedNames>" if names else ""
         z.writestr(
@@ -298,6 +432,21 @@ def _split(ref: str) -> str:
     return f"{ref[:i]}${ref[i:]}"
 
 
+_XFS = (  # NORMAL, HEADER, DATETIME, DATE, BOLD, TITLE, WARNING, WRAP, COUNT
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>',
+    '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1"/>',
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>',
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>',
+    '<xf numFmtId="0" fontId="2" fillId="0" borderId="0" xfId="0" applyFont="1"/>',
+    '<xf numFmtId="0" fontId="3" fillId="0" borderId="0" xfId="0" applyFont="1"/>',
+    '<xf numFmtId="0" fontId="4" fillId="0" borderId="0" xfId="0" applyFont="1"/>',
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1">'
+    '<alignment vertical="top" wrapText="1"/></xf>',
+    '<xf numFmtId="3" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>',
+)
+assert len(_XFS) == QUOTED
+
+
 def _styles(dxf_colours: Sequence[str]) -> str:
     dxfs = "".join(
         f'<dxf><font><b/><color rgb="FFFFFFFF"/></font><fill><patternFill patternType="solid">'
@@ -319,18 +468,10 @@ def _styles(dxf_colours: Sequence[str]) -> str:
         "</fill></fills>"
         '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
         '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-        '<cellXfs count="9">'
-        '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-        '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1"/>'
-        '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-        '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-        '<xf numFmtId="0" fontId="2" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
-        '<xf numFmtId="0" fontId="3" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
-        '<xf numFmtId="0" fontId="4" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
-        '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1">'
-        '<alignment vertical="top" wrapText="1"/></xf>'
-        '<xf numFmtId="3" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-        "</cellXfs>"
+        f'<cellXfs count="{2 * len(_XFS)}">'
+        + "".join(_XFS)
+        + "".join(xf.replace("<xf ", '<xf quotePrefix="1" ', 1) for xf in _XFS)
+        + "</cellXfs>"
         '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
         f'<dxfs count="{len(dxf_colours)}">{dxfs}</dxfs>'
         "</styleSheet>"

@@ -357,8 +357,8 @@ def make_model() -> SimpleNamespace:
             "all_users": [True],
             "all_apps": [True],
             "include_users": [["All"]],
-            "include_groups": [[]],
-            "include_roles": [[]],
+            "include_groups": [["g1"]],
+            "include_roles": [["62e90394-69f5-4237-9190-012177145e10"]],
             "exclude_users": [["u4"]],
             "exclude_groups": [[]],
             "exclude_roles": [[]],
@@ -398,6 +398,7 @@ def make_model() -> SimpleNamespace:
         ip_ranges=ip_ranges,
         legacy_sign_ins=legacy,
         role_holdings=pd.DataFrame(),
+        groups={"g1": {"name": "Tier0 Admins", "members": ["u1"]}},
     )
 
 

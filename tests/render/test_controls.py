@@ -187,7 +187,10 @@ def test_controls_sheet_read_back(tmp_path: Path) -> None:
     assert cis["Status"] == "fail" and cis["Open findings"] == 2 and cis["Waived findings"] == 1
     assert cis["Rules"] == "rule-clean, rule-open"
     assert cis["Title"] == "'" + FORMULA or (cis["Title"] == FORMULA and ws.cell(2, 3).data_type == "s")
-    assert not any(str(c.value).startswith("=") for row in ws.iter_rows() for c in row if c.value is not None)
+    # text, never a formula: an inline string with the quote-prefix style wherever it starts with "="
+    assert all(
+        c.data_type == "s" and c.quotePrefix for row in ws.iter_rows() for c in row if str(c.value).startswith("=")
+    )
     assert rows[("EIDSCA", "EIDSCA.AG01")]["Status"] == "disabled"
     assert rows[("Maester", "MT.2")]["Status"] == "waived"
     assert "rule-na" in rows[("CIS M365 v7.0", "2.1")]["Note"]

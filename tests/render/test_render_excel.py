@@ -56,7 +56,7 @@ def test_findings_sheet_layout(workbook) -> None:
     assert ws.auto_filter.ref == f"A1:{ws.cell(1, len(header)).column_letter}{ws.max_row}"
     assert ws.max_row == 11  # header + 10 findings (9 open, 1 waived)
     assert ws["A1"].font.bold and ws["A1"].fill.fgColor.rgb.endswith("1F3864")
-    for col in ("Owner", "Decision", "Due date", "Notes", "per_user_mfa", "roles"):
+    for col in ("Owner", "Decision", "Due date", "Notes", "Per-user MFA", "Roles"):
         assert col in header
     decision = header.index("Decision") + 1
     letter = ws.cell(1, decision).column_letter
@@ -76,14 +76,23 @@ def test_findings_sheet_layout(workbook) -> None:
     assert waived[0]["Waiver approved by"] == "ciso@contoso.com"
 
 
+PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
 def test_formulas_neutralised(workbook) -> None:
-    texts = [c for ws in workbook for row in ws.iter_rows(values_only=True) for c in row if isinstance(c, str)]
-    assert all(not t.startswith(("=", "+", "-", "@", "\t", "\r")) for t in texts)
-    assert "'" + FORMULA in texts
-    assert "'+SUM(1,2)" in texts  # evidence value
-    assert "'@old-admin@contoso.com" in texts  # entity name
-    assert "'-Old admin" in texts  # users sheet display name
-    assert "'=cmd" not in texts and "Require MFA =cmd" in texts  # only a leading = is dangerous
+    """Text that looks like a formula keeps its own characters and gets Excel's quote-prefix style (no literal
+    apostrophe); it is an inline string, never a formula."""
+    cells = [c for ws in workbook for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    risky = [c for c in cells if c.value.startswith(PREFIXES)]
+    assert risky and all(c.quotePrefix and c.data_type == "s" for c in risky)
+    assert not [c.value for c in cells if c.value.startswith("'") and c.value[1:].startswith(PREFIXES)]
+    assert not [c.coordinate for c in cells if c.quotePrefix and not c.value.startswith(PREFIXES)]
+    texts = {c.value for c in risky}
+    assert FORMULA in texts
+    assert "+SUM(1,2)" in texts  # evidence value
+    assert "@old-admin@contoso.com" in texts  # entity name
+    assert "-Old admin" in texts  # users sheet display name
+    assert "Require MFA =cmd" in {c.value for c in cells}  # only a leading = is dangerous
 
 
 def test_users_and_other_sheets(workbook) -> None:
@@ -91,15 +100,18 @@ def test_users_and_other_sheets(workbook) -> None:
     ann = users["ann@contoso.com"]
     assert ann["Classification"] == "admin, daily"
     assert ann["Admin roles"] == "Global Administrator"
-    assert ann["Per-user MFA"] == "enforced" and ann["IMAP"] is True and ann["SMTP AUTH"] is True
+    assert ann["Per-user MFA"] == "Enforced" and ann["IMAP"] == "Enabled" and ann["POP"] == "Disabled"
+    assert ann["SMTP AUTH"] == "Enabled" and ann["SMTP AUTH setting"] == "Inherited (org: Enabled)"
+    assert ann["Account"] == "Enabled" and ann["Privileged admin"] == "Yes" and ann["Mailbox"] == "Yes"
+    assert ann["Methods"] == "Microsoft Authenticator (push)"
     assert ann["Legacy sign-ins"] == 4 and ann["Open findings"] == 1  # its mailbox finding is on m1
     assert isinstance(ann["Last sign-in"], datetime)
     assert users["bob@contoso.com"]["Classification"] == "service account"
     rules = {r["Rule"]: r for r in _rows(workbook["Rules"])}
-    assert rules["legacy-auth-sign-ins"]["Status"] == "not_assessed"
+    assert rules["legacy-auth-sign-ins"]["Status"] == "Not assessed"
     assert "403" in rules["legacy-auth-sign-ins"]["Not assessed / disabled reason"]
     waivers = _rows(workbook["Waivers"])
-    assert {w["State"] for w in waivers} == {"active", "expired"}
+    assert {w["State"] for w in waivers} == {"Active", "Expired"}
     ips = _rows(workbook["Named locations & trusted IPs"])
     assert {r["Range"] for r in ips} == {"203.0.113.0/25", "2001:db8::/48", "203.0.113.0/24"}
     summary = [r for r in workbook["Summary"].iter_rows(values_only=True)]
@@ -112,7 +124,8 @@ def test_sanitiser() -> None:
     assert neutralise("\t=1") == "'\t=1"
     assert neutralise("a\x00b\x07c") == "abc"
     assert neutralise("plain") == "plain"
-    assert cell_value(["-a", "b"]) == "'-a, b"
+    assert cell_value(["-a", "b"]) == "-a, b"  # the workbook marks it with the quote-prefix style instead
+    assert cell_value("=1+1") == "=1+1" and cell_value("a\x00\u202eb") == "a[U+202E]b"
     assert cell_value(5) == 5 and cell_value(None) is None
 
 

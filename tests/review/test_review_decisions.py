@@ -16,6 +16,7 @@ from auditor.cli import main
 from auditor.config import AuditorConfig
 from auditor.findings import Review
 from auditor.pipeline import run_audit
+from auditor.render.evidence import evidence_label
 from auditor.review import SIDECAR, ReviewError, read_reviews
 from auditor.review.store import apply_rows, carry_forward, load_entries
 from auditor.review.workbook import ReviewRow
@@ -77,11 +78,11 @@ def test_reviewer_columns_lead_every_findings_sheet_with_frozen_pane_and_validat
     ws = wb["Findings"]
     header = [c.value for c in ws[1]]
     assert "Other evidence" not in header
-    keys = {k for f in result.findings for k in f.evidence}
+    keys = {evidence_label(k) for f in result.findings for k in f.evidence}
     assert len(keys) > 24  # more than the old cap: the ones past it used to fall into "Other evidence"
     assert keys <= set(header)
     admin = [c.value for c in wb["Admin app passwords"][1]]
-    rule_keys = {k for f in result.findings if f.rule_id == "admin-app-passwords" for k in f.evidence}
+    rule_keys = {evidence_label(k) for f in result.findings if f.rule_id == "admin-app-passwords" for k in f.evidence}
     assert set(admin[12:-3]) == rule_keys  # a rule's sheet: exactly the keys that rule uses
 
 
@@ -115,7 +116,9 @@ def test_decisions_typed_into_last_weeks_workbook_reappear_next_week(tmp_path: P
     assert wb["Findings"].cell(2 + list(rows).index(app), 6).is_date
     assert rows[smtp]["Owner"] == "bob" and rows[smtp]["Decision"] == "Accept risk"
     # Typed text that looks like a formula comes back as text, never as a formula.
-    assert rows[other]["Notes"] == "'+1 from the CISO, see @sec" and rows[other]["Decision"] == "False positive"
+    assert rows[other]["Notes"] == "+1 from the CISO, see @sec" and rows[other]["Decision"] == "False positive"
+    notes = wb["Findings"].cell(2 + list(rows).index(other), 7)
+    assert notes.data_type == "s" and notes.quotePrefix
     entry = load_entries(sidecar)[f"{other[0]}|{other[1]}"]
     assert entry.review.notes == "+1 from the CISO, see @sec"  # stored as typed; neutralised when written
     per_rule = {(r["Rule"], r["Entity ID"]): r for r in _rows(wb["Admin app passwords"])}

@@ -15,6 +15,7 @@ from auditor.render import xlsx_stream as xs
 from auditor.render.atomic import atomic_output
 from auditor.render.context import ReportContext
 from auditor.render.registry import renderer
+from auditor.render.safe import one_line
 from auditor.render.workbook.controls import controls_sheet
 from auditor.render.workbook.entities import entity_sheets
 from auditor.render.workbook.findings import DECISIONS, all_findings_sheet, rule_sheets
@@ -27,9 +28,16 @@ __all__ = ["DECISIONS", "render_xlsx", "write_workbook"]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def write_workbook(ctx: ReportContext, handle: Any) -> None:
-    """Stream the workbook to an open binary file."""
-    wb = xs.Workbook(handle, dxf_colours=list(SEVERITY_FILLS.values()))
+def write_workbook(ctx: ReportContext, handle: Any, *, max_rows: int = xs.MAX_ROWS) -> None:
+    """Stream the workbook to an open binary file. ``max_rows``: rows per sheet (Excel's limit; tests inject a
+    small one to see tables split)."""
+    started = ctx.run.started.strftime("%Y-%m-%d") if ctx.run.started else ""
+    wb = xs.Workbook(
+        handle,
+        dxf_colours=list(SEVERITY_FILLS.values()),
+        max_rows=max_rows,
+        print_header=one_line(f"Entra Auditor: {ctx.tenant_label[:80]}, run {started}"),
+    )
     summary_sheet(wb, ctx)
     all_findings_sheet(wb, ctx)
     rule_sheets(wb, ctx)

@@ -16,13 +16,17 @@ from typing import Any
 from auditor.findings import DECISIONS, Finding, Review
 from auditor.render import xlsx_stream as xs
 from auditor.render.context import ReportContext
-from auditor.render.evidence import fmt_value
-from auditor.render.workbook.sheet import Col, TableSheet
+from auditor.render.evidence import evidence_cell, evidence_label
+from auditor.render.workbook.sheet import Col, ColumnCheck, TableSheet
 
 __all__ = ["DECISIONS", "REVIEWER", "all_findings_sheet", "findings_sheet", "rule_sheets"]
 REVIEWER = ("Owner", "Decision", "Due date", "Notes")
 LEAD = ("Rule", "Entity", "Severity")
 FROZEN = len(LEAD) + len(REVIEWER)
+REVIEWER_CHECKS = (
+    ColumnCheck("Decision", "list", '"' + ",".join(DECISIONS) + '"', error="Choose " + ", ".join(DECISIONS) + "."),
+    ColumnCheck("Due date", "date", "1", operator="greaterThan", error="Enter a date."),
+)
 
 
 def _evidence_keys(findings: Iterable[Finding]) -> list[str]:
@@ -47,7 +51,7 @@ def _evidence_cells(f: Finding, keys: list[str]) -> list[Any]:
         if raw is None or (isinstance(raw, int | float | datetime | date) and not isinstance(raw, bool)):
             cells.append(raw)
         else:
-            cells.append(fmt_value(raw))
+            cells.append(evidence_cell(key, raw))
     return cells
 
 
@@ -67,7 +71,7 @@ def _columns(keys: list[str], *, with_title: bool) -> list[Col]:
         Col("Change", 11),
         Col("First seen", 17),
     ]
-    cols += [Col(key, 22) for key in keys]
+    cols += [Col(evidence_label(key), 22) for key in keys]
     cols += [Col("Waiver reason", 28), Col("Waiver approved by", 22), Col("Waiver expires", 14)]
     return cols
 
@@ -83,27 +87,15 @@ def findings_sheet(
 ) -> None:
     """One row per finding; evidence keys become columns. Reviewer columns get drop-down/date validation."""
     keys = _evidence_keys(findings)
-    sheet = TableSheet(wb, title, _columns(keys, with_title=with_title), freeze_cols=FROZEN)
+    checks = REVIEWER_CHECKS if findings else ()  # on every part of a split sheet
+    sheet = TableSheet(wb, title, _columns(keys, with_title=with_title), checks, freeze_cols=FROZEN)
     for f in findings:
         row: list[Any] = [f.rule_id, f.entity_name, f.severity, *_review(reviews.get(f.fingerprint))]
         row += [f.title] if with_title else []
         row += [f.entity_type, f.entity_id, f.status, f.change, f.first_seen]
         row += [*_evidence_cells(f, keys), *_waiver(f)]
         sheet.append(row)
-    validations = []
-    if sheet.rows:
-        last = sheet.rows + 1
-        decision, due = sheet.column("Decision"), sheet.column("Due date")
-        validations = [
-            xs.Validation(
-                f"{decision}2:{decision}{last}",
-                "list",
-                '"' + ",".join(DECISIONS) + '"',
-                error="Choose " + ", ".join(DECISIONS) + ".",
-            ),
-            xs.Validation(f"{due}2:{due}{last}", "date", "1", operator="greaterThan", error="Enter a date."),
-        ]
-    sheet.finish(validations)
+    sheet.finish()
 
 
 def all_findings_sheet(wb: xs.Workbook, ctx: ReportContext) -> None:

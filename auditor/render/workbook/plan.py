@@ -7,7 +7,8 @@ from typing import Any
 
 from auditor.render import xlsx_stream as xs
 from auditor.render.context import ReportContext
-from auditor.render.workbook.sheet import Col, TableSheet
+from auditor.render.workbook import values as v
+from auditor.render.workbook.sheet import Col, ColumnCheck, TableSheet
 
 TITLE = "Migration plan"
 STATUSES = ("Not started", "In progress", "Done", "Blocked")
@@ -40,8 +41,14 @@ COLUMNS = [
 ]
 
 
+CHECKS = [
+    ColumnCheck("Status", "list", '"' + ",".join(STATUSES) + '"', error="Choose " + ", ".join(STATUSES) + "."),
+    ColumnCheck("Target date", "date", "1", operator="greaterThan", error="Enter a date."),
+]
+
+
 def _covered(value: bool | None) -> str:
-    return "unknown" if value is None else "yes" if value else "no"
+    return "Unknown" if value is None else "Yes" if value else "No"
 
 
 def plan_rows(ctx: ReportContext) -> list[list[Any]]:
@@ -59,15 +66,15 @@ def plan_rows(ctx: ReportContext) -> list[list[Any]]:
                 u.then_wave,
                 u.upn,
                 u.display_name,
-                u.per_user_mfa,
+                v.label(v.PER_USER_MFA, u.per_user_mfa),
                 u.classification,
                 ", ".join(u.roles),
                 _covered(u.covered),
                 ", ".join(u.covered_by),
                 "; ".join(u.not_covered_because),
-                ", ".join(u.methods),
-                u.phone_only,
-                "unknown" if u.legacy_sign_ins is None else u.legacy_sign_ins,
+                v.labels(v.METHOD_LIST, u.methods),
+                v.YES_NO.get(u.phone_only),
+                "Unknown" if u.legacy_sign_ins is None else u.legacy_sign_ins,
                 ", ".join(f"{p}: {n}" for p, n in u.legacy_protocols.items()),
                 ", ".join(u.legacy_ips),
                 ", ".join(u.mailbox_protocols),
@@ -86,23 +93,10 @@ def plan_rows(ctx: ReportContext) -> list[list[Any]]:
 def migration_plan_sheet(wb: xs.Workbook, ctx: ReportContext) -> None:
     """Write the sheet (a header only when the plan was not computed or has nobody; a not-assessed plan says why
     in its first row)."""
-    sheet = TableSheet(wb, TITLE, COLUMNS)
     plan = ctx.migration_plan
+    sheet = TableSheet(wb, TITLE, COLUMNS, CHECKS if plan is not None and plan.users else ())
     if plan is not None and plan.status != "assessed":
-        sheet.append([None, "not assessed", None, plan.reason or "data unavailable"] + [None] * (len(COLUMNS) - 4))
+        sheet.append([None, "Not assessed", None, plan.reason or "data unavailable"] + [None] * (len(COLUMNS) - 4))
     for row in plan_rows(ctx):
         sheet.append(row)
-    validations = []
-    if plan is not None and plan.users:
-        last = sheet.rows + 1
-        status, target = sheet.column("Status"), sheet.column("Target date")
-        validations = [
-            xs.Validation(
-                f"{status}2:{status}{last}",
-                "list",
-                '"' + ",".join(STATUSES) + '"',
-                error="Choose " + ", ".join(STATUSES) + ".",
-            ),
-            xs.Validation(f"{target}2:{target}{last}", "date", "1", operator="greaterThan", error="Enter a date."),
-        ]
-    sheet.finish(validations)
+    sheet.finish()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from auditor.render import xlsx_stream as xs
 from auditor.render.context import ReportContext
+from auditor.render.workbook import values as v
 from auditor.render.workbook.sheet import Col, TableSheet
 
 RULE_COLUMNS = [
@@ -38,7 +39,7 @@ def rules_sheet(wb: xs.Workbook, ctx: ReportContext) -> None:
                 o.id,
                 o.title,
                 o.severity,
-                o.status,
+                v.label(v.RULE_STATUS, o.status),
                 reason,
                 len(s.open),
                 len(s.waived),
@@ -55,9 +56,18 @@ def waivers_sheet(wb: xs.Workbook, ctx: ReportContext) -> None:
     for s in ctx.rule_sections:
         for f in s.waived:
             w = f.waiver or {}
-            sheet.append(["active", f.rule_id, f.entity_name, w.get("reason"), w.get("approved_by"), w.get("expires")])
+            sheet.append(
+                ["Active", f.rule_id, f.entity_name, w.get("reason"), w.get("approved_by"), v.as_date(w.get("expires"))]
+            )
     for w in ctx.expired_waivers:
         sheet.append(
-            ["expired", w.get("rule"), w.get("entity"), w.get("reason"), w.get("approved_by"), w.get("expires")]
+            [
+                "Expired",
+                w.get("rule"),
+                w.get("entity"),
+                w.get("reason"),
+                w.get("approved_by"),
+                v.as_date(w.get("expires")),
+            ]
         )
     sheet.finish()

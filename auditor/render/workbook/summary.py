@@ -9,10 +9,31 @@ from auditor.findings import SEVERITIES
 from auditor.render import xlsx_stream as xs
 from auditor.render.context import ReportContext
 from auditor.render.safe import cell_value
+from auditor.render.workbook.sheet import part_count, part_title
+
+
+def split_notes(ctx: ReportContext, max_rows: int) -> list[str]:
+    """One line per table too long for one sheet (Excel's row limit), naming the sheets it continues on."""
+    plan = ctx.migration_plan
+    tables = [
+        ("Findings", len(ctx.open_findings) + len(ctx.waived_findings)),
+        *((s.outcome.sheet, len(s.open) + len(s.waived)) for h in ctx.headlines for s in h.rules if s.outcome.sheet),
+        ("Users", len(ctx.users)),
+        ("Conditional Access", len(ctx.ca_policies)),
+        ("Named locations & trusted IPs", len(ctx.ip_ranges)),
+        ("Migration plan", len(plan.users) + (plan.status != "assessed") if plan is not None else 0),
+    ]
+    notes = []
+    for title, rows in tables:
+        parts = part_count(rows, max_rows)
+        if parts > 1:
+            names = ", ".join(part_title(title, i) for i in range(1, parts + 1))
+            notes.append(f"{title}: {rows:,} rows, split over {parts} sheets ({names}).")
+    return notes
 
 
 def summary_sheet(wb: xs.Workbook, ctx: ReportContext) -> None:
-    sheet = wb.sheet("Summary", [28, 24, 12, 70], freeze=False)
+    sheet = wb.sheet("Summary", [30, 36, 12, 70], freeze=False)
 
     def pairs(rows: Iterable[tuple[str, Any]]) -> None:
         for key, value in rows:
@@ -55,6 +76,14 @@ def summary_sheet(wb: xs.Workbook, ctx: ReportContext) -> None:
                 [xs.BOLD, xs.NORMAL, xs.COUNT, xs.WRAP],
             )
     sheet.row([])
+    notes = split_notes(ctx, wb.max_rows)
+    if notes:
+        sheet.row(
+            [f"Excel holds at most {wb.max_rows:,} rows per sheet; longer tables continue on more sheets:"], xs.WARNING
+        )
+        for note in notes:
+            sheet.row([cell_value(note)])
+        sheet.row([])
     if ctx.coverage_warnings or ctx.not_assessed:
         sheet.row(
             ["WARNING: incomplete data. Rules not assessed are NOT a pass; see the Rules sheet for reasons."],
