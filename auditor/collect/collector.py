@@ -140,11 +140,13 @@ async def collect_tenant_async(
 
 def _note_partial_groups(groups: SourceData | None, notes: dict[str, Any]) -> None:
     """``group_members`` without the security-group listing holds only the groups roles and CA policies name:
-    say so in its coverage, so a missing service-account group is never read as an empty one."""
+    it is ``partial`` (not ``collected``), so the run is partial and every rule reading group membership says
+    what it was assessed without; a missing service-account group is never read as an empty one."""
     unlisted = notes.get("security_groups_unlisted")
     if groups is not None and groups.status == "collected" and unlisted:
+        groups.status = "partial"
         groups.reason = (
-            f"incomplete: security groups could not be listed ({unlisted}); only the groups that roles "
+            f"security groups could not be listed ({unlisted}); only the groups that roles "
             "and Conditional Access policies name were expanded"
         )
 
