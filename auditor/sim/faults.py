@@ -8,7 +8,8 @@ just before sending it, and sends whatever that returns instead. Routes are the 
 * ``stall`` — never answer (the connection stays open until the client gives up);
 * ``retry_after`` — route -> header value: answer 429 with that ``Retry-After`` (``"inf"``, ``"1e12"``)
   every time;
-* ``trickle`` — send a successful body one byte at a time (``trickle_interval_s`` apart);
+* ``trickle`` — send a successful body one byte at a time (``trickle_interval_s`` apart); any route, the
+  token endpoint (``token``) included;
 * ``echo_token`` — answer 400 with an error message quoting the caller's ``Authorization`` header;
 * ``echo_secret`` — the token endpoint refuses every login with an ``error_description`` quoting the
   posted client secret (raw and as the ``client_secret=`` form pair);
