@@ -16,7 +16,7 @@ from typing import Any
 
 from auditor.collect.exchange import ExchangeClient
 from auditor.collect.graph import GraphClient
-from auditor.collect.sources import REGISTRY, CollectContext, Progress, describe
+from auditor.collect.sources import REGISTRY, CollectContext, Progress, describe, objects
 from auditor.config import AuditorConfig, TenantConfig
 from auditor.errors import AuditorError, AuthError, CollectError, LicenceMissing
 from auditor.snapshot import Snapshot, SourceData
@@ -214,7 +214,7 @@ async def _tenant_meta(
         log.info("%s", notes["organization"])
     if not meta["default_domain"] and users is not None and users.status == "collected":
         counts: dict[str, int] = {}
-        for user in users.records or []:
+        for user in objects(users):
             upn = str(user.get("userPrincipalName") or "")
             if "@" in upn and "#EXT#" not in upn:
                 domain = upn.rsplit("@", 1)[1].lower()
