@@ -6,21 +6,28 @@ the public roots). The same ``ssl.SSLContext`` is handed to httpx and, through a
 MSAL, so both clients always agree on what they trust.
 
 The adapter also bounds MSAL's requests (token, discovery) as the API client bounds its own: a timeout per
-connect and per read, and an overall ``deadline`` per request, so a body trickling in one byte at a time
-ends at the deadline (:class:`DeadlineExceeded`) instead of whenever the server stops.
+connect and per read, and an overall ``deadline`` per request, so an answer trickling in one byte at a time
+(its headers or its body) ends at the deadline (:class:`DeadlineExceeded`) instead of whenever the server
+stops: the body is read here against the deadline, and a watchdog shuts the connection's socket down if the
+status line and headers have not arrived by then.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from auditor.errors import ConfigError
@@ -65,6 +72,35 @@ class DeadlineExceeded(requests.exceptions.Timeout):
     """A request (MSAL's) got no complete answer within its overall deadline."""
 
 
+_DEADLINE = threading.local()  # ``end``: the monotonic deadline of the request this thread is sending
+
+
+class _WatchedConnection(HTTPSConnection):
+    """A connection whose wait for the status line and headers ends at the sending thread's deadline."""
+
+    def getresponse(self) -> Any:
+        end = getattr(_DEADLINE, "end", None)
+        if end is None:
+            return super().getresponse()
+        timer = threading.Timer(max(0.0, end - time.monotonic()), self._expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            return super().getresponse()
+        finally:
+            timer.cancel()
+
+    def _expire(self) -> None:
+        sock = self.sock
+        if sock is not None:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read: the request fails now
+
+
+class _WatchedPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
 class _ContextAdapter(HTTPAdapter):
     """A requests adapter whose connections use a given SSL context, with a default timeout and an overall
     deadline per request."""
@@ -88,7 +124,18 @@ class _ContextAdapter(HTTPAdapter):
         end = time.monotonic() + self._deadline
         kwargs["stream"] = True
         kwargs["timeout"] = _capped(kwargs.get("timeout"), self._deadline)
-        resp = super().send(request, *args, **kwargs)
+        _DEADLINE.end = end
+        try:
+            resp = super().send(request, *args, **kwargs)
+        except requests.exceptions.RequestException as exc:
+            if time.monotonic() >= end:
+                url = str(request.url).split("?", 1)[0]
+                raise DeadlineExceeded(
+                    f"timed out: no answer from {url} within the {self._deadline:g} s deadline"
+                ) from exc
+            raise
+        finally:
+            _DEADLINE.end = None
         try:
             resp._content = _read_before(resp, end, self._deadline)
         except BaseException:
@@ -101,6 +148,8 @@ class _ContextAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["ssl_context"] = self._context
         super().init_poolmanager(*args, **kwargs)
+        if self._deadline is not None:
+            self.poolmanager.pool_classes_by_scheme = {**self.poolmanager.pool_classes_by_scheme, "https": _WatchedPool}
 
     def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["ssl_context"] = self._context
@@ -119,7 +168,9 @@ def _read_before(resp: requests.Response, end: float, deadline: float) -> bytes:
     raw = resp.raw
     chunks: list[bytes] = []
     url = str(resp.url).split("?", 1)[0]
-    late = DeadlineExceeded(f"no complete answer from {url} within the {deadline:g} s deadline", response=resp)
+    late = DeadlineExceeded(
+        f"timed out: no complete answer from {url} within the {deadline:g} s deadline", response=resp
+    )
     while True:
         remaining = end - time.monotonic()
         if remaining <= 0:
