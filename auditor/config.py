@@ -168,6 +168,16 @@ class ReportsConfig(_Strict):
     # ``auditor.render.registry.validate_formats`` (the config knows nothing about renderers).
     formats: list[str] | None = None
     keep_runs: int = Field(default=52, ge=1)
+    # Runs in the report's trend of open findings per severity (this run and the ones before it, from
+    # history); 0 leaves the trend out. Runs pruned by keep_runs are gone from the trend too.
+    trend_runs: int = Field(default=12, ge=0, le=200)
+
+    @field_validator("trend_runs")
+    @classmethod
+    def _trend_needs_two(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("a trend needs at least 2 runs; use 0 to leave the trend out")
+        return value
 
 
 class SmtpConfig(_Strict):

@@ -129,6 +129,7 @@ def _run_rule(
         sheet=spec.sheet,
         params=dict(spec.params),
         references=[reference_doc(r) for r in spec.references],
+        rollup=spec.rollup,
     )
     if rule_config is not None and not rule_config.enabled:
         outcome.status, outcome.reason = "disabled", "disabled in configuration"

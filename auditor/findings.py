@@ -61,6 +61,23 @@ class Headline:
     rule_ids: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class RollUp:
+    """A finding that stands for many entities: its evidence ``key`` holds how many (an int), and one fix covers
+    them all. Reports show it as a line such as "71,083 mailboxes inherit the organisation's SMTP AUTH setting —
+    fix once at the organisation (…)" instead of leaving the count in the evidence.
+
+    ``one`` / ``many`` are the sentence for a count of one / more, with ``{n}`` where the count goes."""
+
+    key: str
+    one: str
+    many: str
+    fix: str
+
+    def text(self, count: int) -> str:
+        return (self.one if count == 1 else self.many).replace("{n}", f"{count:,}")
+
+
 @dataclass
 class RuleOutcome:
     """What happened to one rule in one run, with all the rule's metadata the reports need.
@@ -84,6 +101,7 @@ class RuleOutcome:
     params: dict[str, Any] = field(default_factory=dict)
     references: list[dict[str, Any]] = field(default_factory=list)
     """The controls and pages the rule rests on: ``{framework, id, title, url, relation, note}`` each."""
+    rollup: RollUp | None = None  # the rule's findings may stand for many entities (see RollUp)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -128,6 +146,9 @@ class AuditResult:
     migration_plan: Any = None
     """The per-user MFA → Conditional Access migration plan (an ``auditor.plan.MigrationPlan``; typed loosely
     because the plan stage sits above this module). Set by ``run_audit``; None when not computed."""
+    previous_plan: Any = None
+    """The migration plan recorded for the baseline run (an ``auditor.history.plans.RecordedPlan``), set by
+    ``HistoryStore.annotate``; None without history or when the baseline recorded no plan."""
 
     @property
     def open_findings(self) -> list[Finding]:

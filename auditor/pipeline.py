@@ -45,7 +45,8 @@ from auditor.snapshot import Snapshot
 from auditor.snapshot import save as save_snapshot
 
 if TYPE_CHECKING:
-    from auditor.history import HistoryStore
+    from auditor.history import HistoryStore, TrendPoint
+    from auditor.render.rollup import RollupRow
 
 log = logging.getLogger("auditor.pipeline")
 Progress = Callable[[str, str, int | None], None]
@@ -136,14 +137,21 @@ def obtain_snapshot(
     return snapshot
 
 
-def annotate_history(result: AuditResult, history: HistoryStore | None) -> None:
-    """Mark each finding new / persisting against the tenant's previous run (all new without history)."""
+def annotate_history(result: AuditResult, history: HistoryStore | None, trend_runs: int = 0) -> list[TrendPoint]:
+    """Mark each finding new / persisting against the tenant's previous run (all new without history).
+
+    Returns the tenant's recorded runs before this one for the report's trend (the newest
+    ``trend_runs - 1``, oldest first; none without history or with ``trend_runs`` 0)."""
     if history is not None:
         history.annotate(result)
-        return
+        if trend_runs < 2:
+            return []
+        tenant = str(result.tenant.get("name") or result.tenant.get("tenant_id") or "tenant")
+        return history.trend(tenant, trend_runs - 1, exclude=result.run.id)
     for finding in result.findings:
         finding.change = "new"
         finding.first_seen = result.run.started
+    return []
 
 
 def deliver_report(
@@ -261,8 +269,9 @@ def run_audit(
         result.migration_plan = build_plan(model)  # not a rule: the engine never sees it
         phase(progress, "evaluate", "done", len(result.findings))
         outcome.result = result
-        annotate_history(result, history)
-        context = build_report_context(result, model)  # built once: every renderer and the e-mail read it
+        earlier = annotate_history(result, history, config.reports.trend_runs)
+        # built once: every renderer and the e-mail read it
+        context = build_report_context(result, model, earlier_runs=earlier, trend_runs=config.reports.trend_runs)
         del model  # nothing after the report context reads the pandas tables
         phase(progress, "render", "started")
         files = render_all(context, snapshot, partial, formats or config.reports.formats, saved=saved)
@@ -343,14 +352,31 @@ def write_rollup(
     and workbook), e-mailed as the MSP summary to the global ``email`` recipients when the run e-mails
     (``wants_email``). Never raises: a failed roll-up or summary e-mail is logged and the tenants' own
     reports stand."""
-    from auditor.render.rollup import HTML_NAME, XLSX_NAME, render_rollup_html, render_rollup_xlsx, row_for
+    from auditor.render.rollup import row_for
+
+    rows = [row_for(o.tenant, o.result, o.errors) for o in outcomes]
+    return write_rollup_rows(config, rows, out_dir=out_dir, email=email, now=now)
+
+
+def write_rollup_rows(
+    config: AuditorConfig,
+    rows: list[RollupRow],
+    *,
+    out_dir: Path | None = None,
+    email: bool | None = None,
+    now: datetime | None = None,
+    folder_name: str | None = None,
+) -> dict[str, Path]:
+    """Write the roll-up of ``rows`` and send the MSP summary (see ``write_rollup``). ``folder_name`` fixes
+    the folder under ``_rollup/`` (a dispatched period's roll-up: written again into the same folder, its
+    ``.email-sent`` marker keeps the summary from going out twice). Never raises."""
+    from auditor.render.rollup import HTML_NAME, XLSX_NAME, render_rollup_html, render_rollup_xlsx
 
     generated = now or datetime.now(UTC)
-    rows = [row_for(o.tenant, o.result, o.errors) for o in outcomes]
     files: dict[str, Path] = {}
     try:
         base = Path(out_dir) if out_dir is not None else Path(config.reports.dir)
-        folder = _rollup_folder(base, generated)
+        folder = _rollup_folder(base, generated, folder_name)
         files["html"] = render_rollup_html(rows, folder / HTML_NAME, generated)
         files["xlsx"] = render_rollup_xlsx(rows, folder / XLSX_NAME)
     except Exception as exc:  # the tenants' reports are written; a roll-up failure must not undo that
@@ -361,12 +387,16 @@ def write_rollup(
     return files
 
 
-def _rollup_folder(base: Path, generated: datetime) -> Path:
-    """``base/_rollup/<UTC stamp>`` (0700); no tenant folder can be called ``_rollup`` (names start with a
-    letter or digit)."""
+def _rollup_folder(base: Path, generated: datetime, name: str | None = None) -> Path:
+    """``base/_rollup/<UTC stamp>`` (0700), or ``base/_rollup/<name>`` reused when it exists; no tenant
+    folder can be called ``_rollup`` (names start with a letter or digit)."""
     stamp = generated.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     parent = base / "_rollup"
     parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    if name is not None:
+        folder = parent / name
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return folder
     folder, suffix = parent / stamp, 1
     while folder.exists():
         suffix += 1

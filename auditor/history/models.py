@@ -70,6 +70,8 @@ runs = Table(
     # revision 0002
     Column("rules", JSON, nullable=True),  # {rule_id: assessed|not_assessed|disabled}; NULL = unknown
     Column("errors", JSON, nullable=True),
+    # revision 0003: the migration plan's summary {status, total, waves}; NULL = no plan recorded
+    Column("plan", JSON, nullable=True),
     Index("ix_runs_tenant_started", "tenant", "started"),
 )
 
@@ -89,6 +91,17 @@ findings = Table(
     Column("evidence", JSON, nullable=False),
     Column("first_seen", UTCDateTime(), nullable=False),
     Index("ix_findings_run_fingerprint", "run_id", "fingerprint"),
+)
+
+plan_users = Table(  # revision 0003: who was on per-user MFA in each run's migration plan
+    "plan_users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("upn", Text, nullable=False),
+    Column("wave", Integer, nullable=False),
+    Index("ix_plan_users_run", "run_id"),
 )
 
 tenant_locks = Table(  # revision 0002

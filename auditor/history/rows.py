@@ -13,7 +13,8 @@ from auditor.history.diff import DiffItem
 @dataclass
 class RunRow:
     """One recorded run. ``counts`` holds ``open`` (per severity), ``waived``, ``total``, ``new``,
-    ``persisting``, ``resolved``, ``not_assessed`` (rules) and ``failed_sources``."""
+    ``persisting``, ``resolved``, ``not_assessed`` (rules) and ``failed_sources``; ``plan`` the migration
+    plan's summary (``auditor.history.plans``)."""
 
     id: str
     tenant: str
@@ -28,6 +29,7 @@ class RunRow:
     previous_run_id: str | None = None
     report_dir: Path | None = None
     errors: list[str] = field(default_factory=list)
+    plan: dict[str, Any] | None = None  # the migration plan's {status, total, waves}; None: none recorded
 
     @property
     def open_total(self) -> int:

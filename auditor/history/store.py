@@ -24,9 +24,11 @@ from auditor.history import diff as drift
 from auditor.history.db import make_engine, parse_url, safe_url
 from auditor.history.diff import DiffItem
 from auditor.history.locks import DEFAULT_TTL_SECONDS, TenantLocks
-from auditor.history.models import VERSION_TABLE, findings, runs
+from auditor.history.models import VERSION_TABLE, findings, plan_users, runs
 from auditor.history.orphans import orphan_folders
+from auditor.history.plans import RecordedPlan, plan_summary, plan_user_rows, recorded_plan
 from auditor.history.rows import RunDiff, RunRow
+from auditor.history.trend import TrendPoint, recent_open_counts
 
 if TYPE_CHECKING:
     from auditor.findings import AuditResult
@@ -145,14 +147,21 @@ class HistoryStore:
         with self._errors("read"), self._read() as conn:
             return [_run_row(r) for r in conn.execute(query).mappings()]
 
+    def trend(self, tenant: str, limit: int, *, exclude: str | None = None) -> list[TrendPoint]:
+        """Open findings per severity of the tenant's newest ``limit`` recorded runs (not ``exclude``),
+        oldest first (``auditor.history.trend``)."""
+        with self._errors("read"), self._read() as conn:
+            return recent_open_counts(conn, tenant, limit, exclude=exclude)
+
     def get_run(self, run_id: str) -> RunRow:
         """A run by id or unique id prefix; ``UsageError`` when unknown or ambiguous."""
         with self._errors("read"), self._read() as conn:
             return _run_row(self._resolve(conn, run_id))
 
     def annotate(self, result: AuditResult) -> None:
-        """Set ``change``/``first_seen`` on each finding, ``result.resolved`` and ``previous_run_id``,
-        compared with the previous complete run of the same tenant."""
+        """Set ``change``/``first_seen`` on each finding, ``result.resolved``, ``previous_run_id`` and
+        ``previous_plan`` (the baseline's recorded migration plan), compared with the previous complete run of
+        the same tenant."""
         tenant = _tenant_name(result)
         with self._errors("read"), self._read() as conn:
             base = self._last_complete(conn, tenant, result.run.id)
@@ -162,6 +171,7 @@ class HistoryStore:
                 f.rule_id for f in result.findings if base and not drift.rule_assessed(base["rules"], f.rule_id)
             }
             earlier = self._last_assessed_first_seen(conn, tenant, base, unassessed) if unassessed else {}
+            previous_plan = self._recorded_plan(conn, base) if base else None
         started = _aware(result.run.started)
         for finding in result.findings:
             fp = finding.fingerprint
@@ -178,6 +188,7 @@ class HistoryStore:
         rules = {r.id: r.status for r in result.rules}
         result.resolved = [item.to_dict() for item in drift.compare(base_items, current, rules).resolved]
         result.previous_run_id = base["id"] if base else None
+        result.previous_plan = previous_plan
 
     def record(self, result: AuditResult, report_dir: Path | None = None) -> RunRow:
         """Store the run and all its findings in ONE transaction (a crash leaves no run behind).
@@ -200,10 +211,13 @@ class HistoryStore:
             }
             for f in result.findings
         ]
+        planned = plan_user_rows(run_row["id"], result.migration_plan)
         with self._errors("write to"), self._write() as conn:
             conn.execute(insert(runs), [run_row])
             for start in range(0, len(rows), 20_000):
                 conn.execute(insert(findings), rows[start : start + 20_000])
+            for start in range(0, len(planned), 20_000):
+                conn.execute(insert(plan_users), planned[start : start + 20_000])
         return _run_row(run_row)
 
     def diff(self, run_a: str, run_b: str) -> RunDiff:
@@ -241,6 +255,7 @@ class HistoryStore:
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 conn.execute(delete(findings).where(findings.c.run_id.in_(chunk)))
+                conn.execute(delete(plan_users).where(plan_users.c.run_id.in_(chunk)))
                 conn.execute(delete(runs).where(runs.c.id.in_(chunk)))
         kept_dirs = {Path(r.report_dir).resolve() for r in listed if r.id in keep and r.report_dir}
         removed: list[Path] = []
@@ -253,6 +268,11 @@ class HistoryStore:
             if _remove_report_dir(orphan, kept_dirs):
                 removed.append(orphan)
         return removed
+
+    def plan_of(self, run_id: str) -> RecordedPlan | None:
+        """The migration plan recorded for a run (id or unique prefix); None when it recorded none."""
+        with self._errors("read"), self._read() as conn:
+            return self._recorded_plan(conn, self._resolve(conn, run_id))
 
     # -- locks --------------------------------------------------------------------------------------
     def tenant_lock(
@@ -278,6 +298,14 @@ class HistoryStore:
         if exclude:
             query = query.where(runs.c.id != exclude)
         return conn.execute(query).mappings().first()
+
+    def _recorded_plan(self, conn: Connection, run: Any) -> RecordedPlan | None:
+        summary = run.get("plan")
+        if not isinstance(summary, dict):
+            return None
+        query = select(plan_users.c.user_id, plan_users.c.upn).where(plan_users.c.run_id == run["id"])
+        users = {str(uid): str(upn) for uid, upn in conn.execute(query)}
+        return recorded_plan(run["id"], _aware(run["started"]), summary, users)
 
     def _items(self, conn: Connection, run_id: str) -> tuple[list[DiffItem], dict[str, datetime]]:
         cols = (
@@ -400,6 +428,7 @@ def _run_values(result: AuditResult, report_dir: Path | None, now: datetime) -> 
         "report_dir": str(report_dir) if report_dir is not None else None,
         "rules": {r.id: r.status for r in result.rules},
         "errors": list(result.run.errors),
+        "plan": plan_summary(result.migration_plan),
     }
 
 
@@ -418,6 +447,7 @@ def _run_row(row: Any) -> RunRow:
         previous_run_id=row["previous_run_id"],
         report_dir=Path(row["report_dir"]) if row["report_dir"] else None,
         errors=list(row.get("errors") or []),
+        plan=dict(row["plan"]) if isinstance(row.get("plan"), dict) else None,
     )
 
 

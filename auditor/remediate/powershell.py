@@ -133,8 +133,14 @@ def _smtp_org(findings: list[dict[str, Any]], context: dict[str, Any]) -> _Secti
     return s
 
 
-def _mailbox_loop(variable: str, action: str, command: str) -> list[str]:
+def _per_mailbox(variable: str, boxes: list[dict[str, Any]], action: str, command: str) -> list[str]:
+    """The mailboxes as ``$variable = @(...)`` and, when any identifier was safe to write, the
+    ``ShouldProcess`` loop that runs ``command`` on each ``$mailbox``."""
+    lines, written = _array(variable, boxes, lambda f: f.get("entity_id"))
+    if not written:
+        return lines
     return [
+        *lines,
         f"foreach ($mailbox in ${variable}) {{",
         f"    if ($PSCmdlet.ShouldProcess($mailbox, '{action}')) {{",
         f"        {command}",
@@ -164,14 +170,12 @@ def _smtp_mailboxes(findings: list[dict[str, Any]], context: dict[str, Any]) -> 
             "# command above fixes them, so they are not listed here.",
         ]
     if explicit:
-        array, written = _array("smtpAuthMailboxes", explicit, lambda f: f.get("entity_id"))
-        s.lines += array
-        if written:
-            s.lines += _mailbox_loop(
-                "smtpAuthMailboxes",
-                "Disable SMTP AUTH on the mailbox",
-                "Set-CASMailbox -Identity $mailbox -SmtpClientAuthenticationDisabled $true -Confirm:$false",
-            )
+        s.lines += _per_mailbox(
+            "smtpAuthMailboxes",
+            explicit,
+            "Disable SMTP AUTH on the mailbox",
+            "Set-CASMailbox -Identity $mailbox -SmtpClientAuthenticationDisabled $true -Confirm:$false",
+        )
     return s
 
 
@@ -204,14 +208,12 @@ def _imap_pop(findings: list[dict[str, Any]], context: dict[str, Any]) -> _Secti
             "# }",
         ]
     if boxes:
-        array, written = _array("imapPopMailboxes", boxes, lambda f: f.get("entity_id"))
-        s.lines += array
-        if written:
-            s.lines += _mailbox_loop(
-                "imapPopMailboxes",
-                "Disable IMAP and POP on the mailbox",
-                "Set-CASMailbox -Identity $mailbox -ImapEnabled $false -PopEnabled $false -Confirm:$false",
-            )
+        s.lines += _per_mailbox(
+            "imapPopMailboxes",
+            boxes,
+            "Disable IMAP and POP on the mailbox",
+            "Set-CASMailbox -Identity $mailbox -ImapEnabled $false -PopEnabled $false -Confirm:$false",
+        )
     return s
 
 

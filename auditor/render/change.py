@@ -1,27 +1,33 @@
 """What changed since the last run, as the weekly e-mail leads with it.
 
-New and resolved findings grouped by rule title, migration-plan progress (users still on per-user MFA,
-and how many moved off since the previous run when the context knows the previous count), and the
-waivers that expire within the next 14 days. Reads only the report context.
+New and resolved findings grouped by rule title, migration-plan progress (users still on per-user MFA, and
+who moved off since the previous run) and the waivers that expire within the next 14 days. Reads only the
+report context.
 
-The migration plan is optional: a context without ``migration_plan`` (or with None) has no plan block.
-The plan may be a mapping or an object; its user count is read from ``users``/``entries``/``rows``
-(a sized collection) or ``total``/``user_count``, its waves from ``waves`` (each with a ``name`` or
-``title`` and ``users`` or ``count``), and the previous count from the context's
-``previous_migration_users`` or the plan's ``previous_users``/``previous_total``.
+Migration-plan progress compares ``ctx.migration_plan`` (this run's ``auditor.plan.MigrationPlan``) with
+``ctx.previous_plan`` (the plan history recorded for the baseline run, an ``auditor.history.plans.RecordedPlan``,
+set by ``HistoryStore.annotate``). "Moved off" is exact: users on the baseline's plan who are not on this one
+(per-user MFA disabled, or the user deleted); users who are new on per-user MFA are counted apart, never
+netted against them. Without a plan there is no plan block; without a recorded baseline plan (first run, no
+history, a baseline recorded before plans were stored, or a plan not assessed in either run) there is no
+"moved off" count. A tenant with nobody on per-user MFA now or in the baseline shows no plan block at all.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.render.context import ReportContext
 
+if TYPE_CHECKING:
+    from auditor.history.plans import RecordedPlan
+    from auditor.plan import MigrationPlan
+
 EXPIRY_WINDOW_DAYS = 14
+NAMES_SHOWN = 3  # moved-off users named in the e-mail
 
 
 @dataclass(frozen=True)
@@ -44,17 +50,34 @@ class ExpiringWaiver:
 
 
 @dataclass(frozen=True)
-class PlanProgress:
-    remaining: int | None  # users still on per-user MFA (enabled/enforced)
-    previous: int | None
-    waves: tuple[tuple[str, int], ...] = ()
+class WaveProgress:
+    wave: int
+    title: str
+    count: int
+    previous: int | None  # users in this wave in the baseline run (None: no baseline plan)
 
     @property
-    def moved_off(self) -> int | None:
-        """Users moved off per-user MFA since the previous run (None without a previous count)."""
-        if self.remaining is None or self.previous is None:
-            return None
-        return max(self.previous - self.remaining, 0)
+    def label(self) -> str:
+        return f"Wave {self.wave} - {self.title}"
+
+
+@dataclass(frozen=True)
+class PlanProgress:
+    """This run's plan against the baseline's. ``remaining`` is None when this run's plan was not assessed;
+    ``previous``, ``moved_off`` and ``added`` are None without a recorded, assessed baseline plan."""
+
+    remaining: int | None  # users still on per-user MFA (enabled/enforced)
+    previous: int | None  # users on per-user MFA in the baseline run
+    moved_off: int | None = None  # on the baseline's plan, not on this one
+    added: int | None = None  # on this plan, not on the baseline's
+    moved_off_names: tuple[str, ...] = ()  # the first few UPNs of the users who moved off
+    waves: tuple[WaveProgress, ...] = ()
+    reason: str | None = None  # why the plan was not assessed
+
+    @property
+    def quiet(self) -> bool:
+        """Nobody on per-user MFA, now or in the baseline: nothing worth a line in the e-mail."""
+        return self.remaining == 0 and not self.previous
 
 
 @dataclass(frozen=True)
@@ -68,37 +91,40 @@ class ChangeSummary:
     expiring: list[ExpiringWaiver] = field(default_factory=list)
 
 
-def _get(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-
-
-def _count(obj: Any, sized: tuple[str, ...], numbers: tuple[str, ...]) -> int | None:
-    for name in sized:
-        value = _get(obj, name)
-        if value is not None and hasattr(value, "__len__") and not isinstance(value, str):
-            return len(value)
-    for name in numbers:
-        value = _get(obj, name)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
+def _moved(plan: MigrationPlan, previous: RecordedPlan) -> tuple[int, int | None, tuple[str, ...]]:
+    """(moved off, newly on, first moved-off UPNs) of ``plan`` against the baseline's recorded plan."""
+    current = {u.user_id for u in plan.users}
+    if previous.total and not previous.users:  # a count without its users: only the difference is known
+        return max(previous.total - plan.total, 0), None, ()
+    gone = sorted(upn or uid for uid, upn in previous.users.items() if uid not in current)
+    added = sum(1 for uid in current if uid not in previous.users)
+    return len(gone), added, tuple(gone[:NAMES_SHOWN])
 
 
 def plan_progress(ctx: ReportContext) -> PlanProgress | None:
     """The migration-plan block, or None when the context carries no plan."""
-    plan = getattr(ctx, "migration_plan", None)
+    plan = ctx.migration_plan
     if plan is None:
         return None
-    remaining = _count(plan, ("users", "entries", "rows"), ("total", "user_count"))
-    previous = getattr(ctx, "previous_migration_users", None)
-    if previous is None:
-        previous = _count(plan, (), ("previous_users", "previous_total"))
-    waves = []
-    for wave in _get(plan, "waves") or ():
-        name = _get(wave, "name") or _get(wave, "title") or _get(wave, "key") or "wave"
-        count = _count(wave, ("users", "entries", "rows"), ("count", "total"))
-        waves.append((str(name), count or 0))
-    return PlanProgress(remaining=remaining, previous=previous, waves=tuple(waves))
+    if plan.status != "assessed":
+        return PlanProgress(remaining=None, previous=None, reason=plan.reason or "data unavailable")
+    base = ctx.previous_plan if ctx.previous_plan is not None and ctx.previous_plan.assessed else None
+    waves = tuple(
+        WaveProgress(w.wave, w.title, w.count, base.waves.get(w.wave, 0) if base else None)
+        for w in plan.waves
+        if w.count or (base and base.waves.get(w.wave))
+    )
+    if base is None:
+        return PlanProgress(remaining=plan.total, previous=None, waves=waves)
+    moved_off, added, names = _moved(plan, base)
+    return PlanProgress(
+        remaining=plan.total,
+        previous=base.total,
+        moved_off=moved_off,
+        added=added,
+        moved_off_names=names,
+        waves=waves,
+    )
 
 
 def _group(items: list[tuple[str, str, str]], entities_per_rule: int) -> list[RuleChange]:
@@ -165,12 +191,13 @@ def change_summary(ctx: ReportContext, *, entities_per_rule: int = 3) -> ChangeS
         rule_id = str(r.get("rule_id") or "")
         entity = str(r.get("entity_name") or r.get("entity_id") or "")
         resolved.append((titles.get(rule_id) or rule_id, str(r.get("severity") or severity.get(rule_id, "")), entity))
+    progress = plan_progress(ctx)
     return ChangeSummary(
         has_history=ctx.has_history,
         new_total=len(new),
         resolved_total=len(resolved),
         new=_group(new, entities_per_rule),
         resolved=_group(resolved, entities_per_rule),
-        plan=plan_progress(ctx),
+        plan=None if progress is None or progress.quiet else progress,
         expiring=expiring_waivers(ctx),
     )

@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.findings import SEVERITIES, SEVERITY_RANK, AuditResult, Finding, Headline, RuleOutcome, RunInfo
 from auditor.gcpause import gc_paused
+from auditor.history.trend import TrendPoint
 from auditor.render.entities import CaPolicyRow, IpRangeRow, UserRow, ca_rows, ip_rows, user_rows
+from auditor.render.trend import Trend
 
 if TYPE_CHECKING:
+    from auditor.history.plans import RecordedPlan
     from auditor.model.tenant import TenantModel
     from auditor.plan import MigrationPlan
 
@@ -74,6 +77,50 @@ class HeadlineSection:
         return [r for r in self.rules if r.outcome.status == "not_assessed"]
 
 
+@dataclass(frozen=True)
+class RollupLine:
+    """One finding that stands for many entities (its rule declares a ``RollUp``): "71,083 mailboxes inherit
+    the organisation's SMTP AUTH setting" and the one fix that covers them all."""
+
+    rule_id: str
+    severity: str
+    headline: str | None
+    entity_name: str
+    count: int
+    text: str
+    fix: str
+
+    @property
+    def anchor(self) -> str:
+        return f"rule-{self.rule_id}"
+
+
+def _rollups(sections: list[RuleSection]) -> list[RollupLine]:
+    """The roll-up lines of the open findings whose rule declares one (a count that is not a number, such as
+    "unknown", is no roll-up), largest first within each severity."""
+    out = []
+    for section in sections:
+        spec = section.outcome.rollup
+        if spec is None:
+            continue
+        for f in section.open:
+            count = (f.evidence or {}).get(spec.key)
+            if type(count) is int and count > 0:
+                out.append(
+                    RollupLine(
+                        rule_id=section.id,
+                        severity=f.severity,
+                        headline=section.outcome.headline,
+                        entity_name=f.entity_name,
+                        count=count,
+                        text=spec.text(count),
+                        fix=spec.fix,
+                    )
+                )
+    out.sort(key=lambda r: (-SEVERITY_RANK.get(r.severity, 0), -r.count, r.rule_id))
+    return out
+
+
 @dataclass
 class CoverageWarning:
     source: str
@@ -111,6 +158,9 @@ class ReportContext:
     ca_policies: list[CaPolicyRow] = field(default_factory=list)
     ip_ranges: list[IpRangeRow] = field(default_factory=list)
     migration_plan: MigrationPlan | None = None  # per-user MFA → Conditional Access waves (auditor.plan)
+    rollups: list[RollupLine] = field(default_factory=list)  # findings that stand for many entities, one fix each
+    previous_plan: RecordedPlan | None = None  # the baseline run's recorded plan (history); None: nothing to compare
+    trend: Trend | None = None  # open findings per severity over the last runs; None: no trend section
 
     @property
     def rule_index(self) -> list[str]:
@@ -119,6 +169,10 @@ class ReportContext:
     @property
     def started(self) -> datetime:
         return self.run.started
+
+    def rollups_for(self, headline: str) -> list[RollupLine]:
+        """The roll-up lines of one headline group's rules."""
+        return [r for r in self.rollups if r.headline == headline]
 
     def summary(self) -> dict[str, Any]:
         return {"open": dict(self.counts), "waived": self.waived}
@@ -188,14 +242,37 @@ def _coverage_warnings(result: AuditResult, not_assessed: list[RuleOutcome]) -> 
     ]
 
 
-def build_report_context(result: AuditResult, model: TenantModel | None = None) -> ReportContext:
+def build_report_context(
+    result: AuditResult,
+    model: TenantModel | None = None,
+    *,
+    earlier_runs: list[TrendPoint] | None = None,
+    trend_runs: int = 0,
+) -> ReportContext:
     """Arrange an ``AuditResult`` (and the model's entity tables) for every renderer.
 
     ``model`` supplies the Users, Conditional Access and IP range projections; without it those are
-    empty (the e-mail, for one, needs none of them).
+    empty (the e-mail, for one, needs none of them). ``earlier_runs`` (the tenant's recorded runs before
+    this one, oldest first, from ``HistoryStore.trend``) and this run make the trend of the last
+    ``trend_runs`` runs; ``earlier_runs`` None or ``trend_runs`` 0: no trend.
     """
     with gc_paused():  # hundreds of thousands of rows; none of them forms a cycle
-        return _build(result, model)
+        context = _build(result, model)
+    if earlier_runs is not None and trend_runs > 0:
+        context.trend = _trend(context, earlier_runs, trend_runs)
+    return context
+
+
+def _trend(context: ReportContext, earlier: list[TrendPoint], runs: int) -> Trend:
+    this_run = TrendPoint(
+        run_id=context.run.id,
+        started=context.run.started,
+        status=context.run.status,
+        open=dict(context.counts),
+        current=True,
+    )
+    kept = [p for p in earlier if p.run_id != context.run.id][-(runs - 1) :] if runs > 1 else []
+    return Trend(points=[*kept, this_run], runs=runs)
 
 
 def _build(result: AuditResult, model: TenantModel | None) -> ReportContext:
@@ -244,4 +321,6 @@ def _build(result: AuditResult, model: TenantModel | None) -> ReportContext:
         ca_policies=ca_rows(model) if model is not None else [],
         ip_ranges=ip_rows(model) if model is not None else [],
         migration_plan=result.migration_plan,
+        rollups=_rollups(sections),
+        previous_plan=result.previous_plan,
     )

@@ -36,10 +36,10 @@ def _one_line(text: str, limit: int = 200) -> str:
 
 def subject_for(view: ReportContext) -> str:
     counts = view.counts
-    parts = [f"{counts[s]} {s}" for s in ("critical", "high", "medium") if counts[s]]
+    parts = [f"{counts[s]:,} {s}" for s in ("critical", "high", "medium") if counts[s]]
     summary = ", ".join(parts) if parts else "no critical/high/medium"
-    subject = f"Entra audit {view.tenant_name}: {summary} ({view.open_total} open"
-    subject += f", {len(view.new)} new)" if view.has_history else ")"
+    subject = f"Entra audit {view.tenant_name}: {summary} ({view.open_total:,} open"
+    subject += f", {len(view.new):,} new)" if view.has_history else ")"
     if view.not_assessed:
         subject += f" - INCOMPLETE, {len(view.not_assessed)} rules not assessed"
     return _one_line(visible(subject), 250)

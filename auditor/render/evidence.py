@@ -8,12 +8,21 @@ from typing import Any
 SUMMARY_CHARS = 300
 
 
+def thousands(value: Any) -> str:
+    """A count with thousands separators (73327 -> "73,327"); anything else (text, None, bool) as it is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "" if value is None else str(value)
+
+
 def fmt_value(value: Any) -> str:
-    """Readable text for one evidence value (lists joined, dates as ISO, None as empty)."""
+    """Readable text for one evidence value (lists joined, dates as ISO, None as empty, counts as 73,327)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M UTC") if value.tzinfo else value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):

@@ -1,9 +1,12 @@
 """report.html: one self-contained file (inline CSS/JS/SVG, no network), readable without JavaScript.
 
-The findings explorer reads its rows from an embedded ``<script type="application/json">`` block,
-so 100,000 findings stay responsive (filtered and paged in the browser) while the no-JavaScript part
-lists findings per rule up to a cap. A Content-Security-Policy allows only this file's own inline
-style and script (by hash) and no fetches at all, as a second line of defence behind autoescaping.
+Each finding is listed once, in the findings explorer: the headline and rule sections summarise
+(counts, a few entities) and link into it with a filter. The explorer's rows are embedded
+gzip-compressed (``auditor.render.explorer``) and decoded by the browser, so 1,000,000 findings fit in
+a file under 50 MB and stay responsive (filtered and paged in the browser). Without JavaScript, each
+rule lists its findings up to a cap (report.js hides those lists, so nothing shows twice). A
+Content-Security-Policy allows only this file's own inline style and script (by hash) and no fetches at
+all, as a second line of defence behind autoescaping.
 """
 
 from __future__ import annotations
@@ -11,23 +14,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
 
-from auditor.findings import SEVERITIES
+from auditor.findings import SEVERITIES, Finding
 from auditor.render.atomic import atomic_output
+from auditor.render.change import plan_progress
+from auditor.render.charts import report_charts
 from auditor.render.context import DEFAULT_FALLBACK_CAP, ReportContext
-from auditor.render.controls import control_filter
 from auditor.render.evidence import evidence_summary, flatten_evidence
+from auditor.render.explorer import findings_data, packed
 from auditor.render.registry import renderer
-from auditor.render.safe import visible_deep
 from auditor.render.templating import make_environment, template_dir
 
-HEADLINE_CAP = 50
-EXPLORER_EVIDENCE_CHARS = 200  # per finding in the embedded data (the workbook has it all)
+__all__ = ["findings_data", "render_html", "render_html_text", "script_json"]
+
+HEADLINE_ENTITIES = 3  # entity names a headline summary names per rule
 _JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
@@ -54,62 +60,24 @@ def _csp_hash(text: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
 
 
-def findings_data(view: ReportContext) -> dict[str, Any]:
-    """The explorer's rows, compact for 100,000+ findings: small lookup tables plus one array per finding.
-
-    row = [severity index, rule index, entity name, type index, status index, change index,
-           first seen (YYYY-MM-DD), evidence index]; identical evidence summaries are stored once.
-    Lookup tables are sorted so that sorting by index sorts by label.
-    """
-    sev_index = {s: i for i, s in enumerate(SEVERITIES)}
-    rule_ids = list(view.rule_index)
-    rule_index = {rid: i for i, rid in enumerate(rule_ids)}
-    titles = {s.id: s.outcome.title for s in view.rule_sections}
-    findings = view.findings
-    types = sorted({f.entity_type for f in findings})
-    statuses = sorted({f.status for f in findings} | {"open", "waived"})
-    changes = sorted({f.change or "" for f in findings})
-    type_ix = {t: i for i, t in enumerate(types)}
-    status_ix = {t: i for i, t in enumerate(statuses)}
-    change_ix = {t: i for i, t in enumerate(changes)}
-    evidence: dict[str, int] = {}
-    rows = []
-    for f in findings:
-        if f.rule_id not in rule_index:
-            rule_index[f.rule_id] = len(rule_ids)
-            rule_ids.append(f.rule_id)
-        summary = evidence_summary(f.evidence, EXPLORER_EVIDENCE_CHARS)
-        ev = evidence.setdefault(summary, len(evidence))
-        rows.append(
-            [
-                sev_index.get(f.severity, len(SEVERITIES) - 1),
-                rule_index[f.rule_id],
-                f.entity_name,
-                type_ix[f.entity_type],
-                status_ix[f.status],
-                change_ix[f.change or ""],
-                _day(f.first_seen),
-                ev,
-            ]
-        )
-    return {
-        "sev": list(SEVERITIES),
-        "rules": [[rid, titles.get(rid, rid)] for rid in rule_ids],
-        "types": types,
-        "statuses": statuses,
-        "changes": changes,
-        "evidence": list(evidence),
-        "rows": rows,
-        **control_filter(view, rule_ids),
-    }
+def severity_counts(findings: list[Finding]) -> list[tuple[str, int]]:
+    """(severity, count) for the severities present, worst first (the headline summaries)."""
+    counts = Counter(f.severity for f in findings)
+    return [(s, counts[s]) for s in SEVERITIES if counts[s]]
 
 
-def _charts(view: ReportContext) -> dict[str, list[dict[str, Any]]]:
-    sev_of = {s.id: s.worst for s in view.rule_sections}
-    return {
-        "severity": [{"label": s, "value": view.counts[s], "sev": s} for s in SEVERITIES],
-        "rules": [{"label": rid, "value": n, "sev": sev_of.get(rid, "info")} for rid, _title, n in view.by_rule[:15]],
-    }
+def new_count(findings: list[Finding]) -> int:
+    return sum(1 for f in findings if f.change == "new")
+
+
+def overlaps(findings: list[Finding], cap: int) -> list[tuple[Finding, list[dict[str, Any]]]]:
+    """Findings whose evidence lists named-location ``matches`` (the trusted-IP side-by-side table)."""
+    out = []
+    for f in findings[:cap]:
+        matches = f.evidence.get("matches")
+        if isinstance(matches, list) and matches and all(isinstance(m, dict) for m in matches):
+            out.append((f, matches))
+    return out
 
 
 def _ip_side(view: ReportContext) -> dict[str, list[dict[str, Any]]] | None:
@@ -127,7 +95,17 @@ def _ip_side(view: ReportContext) -> dict[str, list[dict[str, Any]]] | None:
 
 def render_html_text(view: ReportContext, *, cap: int = DEFAULT_FALLBACK_CAP) -> str:
     """The report as a string (see ``render_html`` to write it)."""
-    env = make_environment({"when": _when, "day": _day, "flatten": flatten_evidence, "summary": evidence_summary})
+    env = make_environment(
+        {
+            "when": _when,
+            "day": _day,
+            "flatten": flatten_evidence,
+            "summary": evidence_summary,
+            "sev_counts": severity_counts,
+            "new_count": new_count,
+            "overlaps": overlaps,
+        }
+    )
     folder = template_dir()
     css = (folder / "report.css").read_text(encoding="utf-8")
     js = (folder / "report.js").read_text(encoding="utf-8")
@@ -141,11 +119,12 @@ def render_html_text(view: ReportContext, *, cap: int = DEFAULT_FALLBACK_CAP) ->
         css=Markup(css),  # noqa: S704 - our own static file, hashed into the CSP
         js=Markup(js),  # noqa: S704 - our own static file, hashed into the CSP
         csp=csp,
-        data_json=Markup(script_json(visible_deep(findings_data(view)))),  # noqa: S704 - escaped by script_json
-        charts=_charts(view),
+        data_packed=packed(findings_data(view)),  # base64: nothing in it can close the element
+        charts=report_charts(view),
         ip_side=_ip_side(view),
+        plan_progress=plan_progress(view),
         cap=cap,
-        headline_cap=min(cap, HEADLINE_CAP),
+        headline_entities=HEADLINE_ENTITIES,
     )
 
 

@@ -4,7 +4,8 @@ HTML page (``rollup.html``), one workbook sheet (``rollup.xlsx``, sheet *Tenants
 e-mail that carries both.
 
 Everything here reads plain values (:class:`RollupRow`); the pipeline builds the rows from the runs'
-results. Tenant names and error texts are tenant data: escaped in HTML, neutralised in the workbook.
+results (``row_for``), the dispatched workers from the recorded runs in history (``row_from_run``).
+Tenant names and error texts are tenant data: escaped in HTML, neutralised in the workbook.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from auditor.findings import SEVERITIES, AuditResult
+from auditor.history.rows import RunRow
 from auditor.render.safe import visible
 
 HTML_NAME = "rollup.html"
@@ -88,6 +90,26 @@ def row_for(tenant: str, result: AuditResult | None, errors: Sequence[str] = ())
     return row
 
 
+def row_from_run(tenant: str, run: RunRow | None, problem: str = "") -> RollupRow:
+    """The roll-up row of a tenant's recorded run (``run`` None: no run was recorded, ``problem`` says why).
+
+    Reads the counts the history stored with the run, so a roll-up can be built after the runs, in
+    another process (the dispatched workers of ``schedule --dispatch``)."""
+    if run is None:
+        return RollupRow(tenant=tenant, status="failed", problem=problem or "no run recorded")
+    counts = run.counts or {}
+    stored = counts.get("open")
+    stored = stored if isinstance(stored, dict) else {}
+    row = RollupRow(tenant=tenant, status=run.status, started=run.started)
+    row.open = {sev: int(stored.get(sev) or 0) for sev in SEVERITIES}
+    row.waived = int(counts.get("waived") or 0)
+    row.new = int(counts.get("new") or 0)
+    row.resolved = int(counts.get("resolved") or 0)
+    row.not_assessed = int(counts.get("not_assessed") or 0)
+    row.problem = "; ".join([*run.errors, *([problem] if problem else [])][:3])
+    return row
+
+
 def _atomic(path: Path, data: bytes) -> Path:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as handle:
@@ -118,12 +140,12 @@ def render_rollup_html(rows: Sequence[RollupRow], path: Path, generated: datetim
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>Entra audit roll-up, {len(rows)} tenants</title>
+<title>Entra audit roll-up, {len(rows):,} tenants</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}
 th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}td.n{{text-align:right}}
 td.failed{{color:#b00020;font-weight:bold}}td.partial{{color:#a15c00}}tfoot{{font-weight:bold}}</style>
 </head><body>
-<h1>Entra audit roll-up: {len(rows)} tenants</h1>
+<h1>Entra audit roll-up: {len(rows):,} tenants</h1>
 <p>Generated {esc(generated.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))}. Open findings by severity,
 changes since each tenant's previous run, and rules that could not be assessed.</p>
 <table><thead><tr>{head}</tr></thead><tbody>
@@ -159,8 +181,8 @@ def compose_rollup_email(
     """The MSP summary: one line per tenant in the body, the roll-up page and workbook attached."""
     failed = [r for r in rows if r.status != "complete"]
     totals = {s: sum(r.open[s] for r in rows) for s in SEVERITIES}
-    subject = f"Entra audit roll-up: {len(rows)} tenants, {sum(totals.values())} open"
-    subject += f" ({totals['critical']} critical, {totals['high']} high)"
+    subject = f"Entra audit roll-up: {len(rows):,} tenants, {sum(totals.values()):,} open"
+    subject += f" ({totals['critical']:,} critical, {totals['high']:,} high)"
     if failed:
         subject += f" - {len(failed)} not complete"
     message = EmailMessage()
@@ -174,10 +196,10 @@ def compose_rollup_email(
     lines = ["Entra audit roll-up", ""]
     for row in rows:
         name = " ".join(visible(row.tenant).split())[:64]
-        counts = ", ".join(f"{row.open[s]} {s}" for s in SEVERITIES if row.open[s]) or "nothing open"
+        counts = ", ".join(f"{row.open[s]:,} {s}" for s in SEVERITIES if row.open[s]) or "nothing open"
         lines.append(
-            f"- {name}: {row.status}; {counts}; {row.new} new, {row.resolved} resolved; "
-            f"{row.not_assessed} rules not assessed"
+            f"- {name}: {row.status}; {counts}; {row.new:,} new, {row.resolved:,} resolved; "
+            f"{row.not_assessed:,} rules not assessed"
         )
     lines += ["", "The roll-up page and workbook are attached; each tenant's own report went to its recipients."]
     message.set_content("\n".join(lines))

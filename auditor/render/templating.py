@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from auditor.errors import RenderError
+from auditor.render.evidence import thousands
 from auditor.render.safe import one_line as one_line_filter
 from auditor.render.safe import visible
 
@@ -53,7 +54,8 @@ def make_environment(filters: dict[str, Callable[..., object]] | None = None, *,
     """A fresh Jinja environment (autoescape on for HTML templates, undefined names are errors).
 
     Every output passes ``render.safe.visible`` (also the ``visible`` filter); ``one_line`` (the plain-text
-    e-mail) also folds line breaks in every output."""
+    e-mail) also folds line breaks in every output. The ``n`` filter writes a count with thousands separators
+    (``{{ 73327|n }}`` -> 73,327): every count in a template goes through it."""
     env = Environment(
         finalize=_one_line_output if one_line else _visible_output,
         loader=FileSystemLoader(str(template_dir())),
@@ -66,6 +68,6 @@ def make_environment(filters: dict[str, Callable[..., object]] | None = None, *,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update({"visible": visible, "one_line": one_line_filter})
+    env.filters.update({"visible": visible, "one_line": one_line_filter, "n": thousands})
     env.filters.update(filters or {})
     return env

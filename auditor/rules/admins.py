@@ -14,6 +14,7 @@ from auditor.rules.common import (
     ROLE_OPTIONAL,
     ROLE_SOURCES,
     admin_evidence,
+    cover_by_ca_first,
     iso,
     legacy_mitigations,
     mfa_admin,
@@ -456,11 +457,7 @@ def admin_app_passwords(model: TenantModel, ctx: RuleContext) -> Iterator[Findin
         remediation = None
         if not mfa_covered(model, cov):
             evidence["covered_by_ca_mfa"] = False
-            remediation = (
-                "First include the admin in a Conditional Access MFA policy for All resources (or turn on "
-                "security defaults): per-user MFA is this admin's only MFA today, and switching it off "
-                "first would leave none. Then: " + APP_PW_ADVICE
-            )
+            remediation = cover_by_ca_first("the admin", "this admin's", APP_PW_ADVICE)
         yield user_finding(ctx, row, evidence, severity, remediation)
 
 

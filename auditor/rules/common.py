@@ -115,3 +115,14 @@ def legacy_mitigations(model: TenantModel, cov: Any) -> list[str]:
 def user_names(model: TenantModel) -> dict[str, Any]:
     """User id → users row. Built once per model."""
     return _memo(model, "user_names", lambda: {u.id: u for u in rows(model.users)})  # type: ignore[no-any-return]
+
+
+def cover_by_ca_first(who: str, pronoun: str, then: str) -> str:
+    """Remediation for a user whose per-user MFA is their only MFA: Microsoft's migration order is to
+    cover them by Conditional Access (or security defaults) before switching per-user MFA off (Learn
+    "Convert users from per-user MFA to Conditional Access")."""
+    return (
+        f"First include {who} in a Conditional Access MFA policy for All resources (or turn on security "
+        f"defaults): per-user MFA is {pronoun} only MFA today, and switching it off first would leave none. "
+        f"Then: {then}"
+    )

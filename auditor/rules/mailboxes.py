@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from auditor.findings import Finding
+from auditor.findings import Finding, RollUp
 from auditor.model.sign_ins import summarise
 from auditor.model.tenant import TenantModel
 from auditor.rules.common import (
@@ -226,6 +226,12 @@ def _inherits_unreported(model: TenantModel) -> int:
     remediation="Set-TransportConfig -SmtpClientAuthenticationDisabled $true, then enable SMTP AUTH only on "
     "the specific mailboxes that still need it (Set-CASMailbox -SmtpClientAuthenticationDisabled $false).",
     cases=(SMTP_ORG_ON_NULL_INHERITS, SMTP_ORG_ON_PASSWORD_EXPOSURE, SMTP_ORG_ON_EVERY_MAILBOX_OFF, SMTP_MAILBOX_ONLY),
+    rollup=RollUp(
+        key="mailboxes_inheriting",
+        one="{n} mailbox inherits the organisation's SMTP AUTH setting",
+        many="{n} mailboxes inherit the organisation's SMTP AUTH setting",
+        fix="fix once at the organisation (Set-TransportConfig -SmtpClientAuthenticationDisabled $true)",
+    ),
 )
 def smtp_auth_org_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """Org-wide ``TransportConfig.SmtpClientAuthenticationDisabled`` is false (CIS 6.5.4; SCuBA MS.EXO.5.1v1).
@@ -349,12 +355,19 @@ def _protocol_successes(model: TenantModel) -> dict[str, int]:
     remediation="Set-CASMailbox <mailbox> -ImapEnabled $false -PopEnabled $false, and set the defaults for new "
     "mailboxes with Set-CASMailboxPlan.",
     cases=(IMAP_POP, IMAP_POP_USED, NON_PRIVILEGED_ADMIN_NOT_ESCALATED, SMTP_MAILBOX_ONLY),
+    rollup=RollUp(
+        key="mailboxes",
+        one="{n} mailbox has IMAP or POP on without using it",
+        many="{n} mailboxes have IMAP or POP on without using them",
+        fix="fix them together: one Set-CASMailbox -ImapEnabled $false -PopEnabled $false loop over these "
+        "mailboxes, and Set-CASMailboxPlan for new ones",
+    ),
 )
 def imap_pop_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """Mailboxes with ``ImapEnabled`` or ``PopEnabled``: one finding per mailbox only for privileged admins' mailboxes
     (medium) and mailboxes with successful IMAP4/POP3 sign-ins in the window (low); every other such mailbox is
-    counted in one tenant finding (low; counts by protocol and a sample) — per-mailbox findings for the defaults
-    would drown a large tenant."""
+    counted in one tenant finding (low; ``mailboxes``, counts by protocol and a sample) — per-mailbox findings for
+    the defaults would drown a large tenant."""
     boxes = model.mailboxes
     if boxes.empty:
         return

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from auditor.findings import Finding
+from auditor.findings import Finding, RollUp
 from auditor.model.auth_methods import phishing_resistant, phone_only
 from auditor.model.tenant import TenantModel
 from auditor.rules.common import (
@@ -234,10 +234,16 @@ def admin_phone_only_mfa(model: TenantModel, ctx: RuleContext) -> Iterator[Findi
     remediation="Enable the Microsoft Authenticator app and passkeys in the authentication methods policy, run a "
     "registration campaign, then restrict SMS and voice.",
     cases=(MEMBERS_ON_PHONE, ADMIN_PHONE_AND_APP),
+    rollup=RollUp(
+        key="users",
+        one="{n} user has only SMS or voice as a second factor",
+        many="{n} users have only SMS or voice as a second factor",
+        fix="one registration campaign for the Authenticator app or passkeys, then restrict SMS and voice",
+    ),
 )
 def users_phone_only_mfa(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """One tenant finding: enabled members (``userType`` Member) whose registered second factors are only SMS/voice
-    (SCuBA MS.AAD.3.5v2; Learn SMS/voice retirement). Evidence: count and a sample of ``sample`` UPNs."""
+    (SCuBA MS.AAD.3.5v2; Learn SMS/voice retirement). Evidence: ``users`` (how many) and a sample of ``sample`` UPNs."""
     users = model.users
     mask = users["enabled"] & (users["user_type"] == "Member") & _phone_only_mask(model)
     if not mask.any():

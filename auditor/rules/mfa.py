@@ -11,6 +11,7 @@ from auditor.model.tenant import TenantModel
 from auditor.rules.admins import APP_PASSWORDS_DISALLOWED, DISABLED_ADMIN_WITH_PER_USER_MFA
 from auditor.rules.common import (
     ROLE_SOURCES,
+    cover_by_ca_first,
     mfa_admin,
     mfa_covered,
     mfa_enrolled,
@@ -223,11 +224,7 @@ def daily_account_per_user_mfa(model: TenantModel, ctx: RuleContext) -> Iterator
         }
         remediation = None
         if not covered:
-            remediation = (
-                "First include the user in a Conditional Access MFA policy for All resources (or turn on "
-                "security defaults): per-user MFA is their only MFA today, and disabling it first would "
-                "leave none. Then: " + PER_USER_ADVICE
-            )
+            remediation = cover_by_ca_first("the user", "their", PER_USER_ADVICE)
         yield user_finding(ctx, row, evidence, severity, remediation)
 
 

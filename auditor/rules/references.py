@@ -16,18 +16,25 @@ Sources, and how each id was checked (snapshots read in August 2026):
   Tenable's audit listings; v7.0 dropped the ``(L1)``/``(L2)`` prefixes, so none is shown.
 * **CISA SCuBA** (M365 Secure Configuration Baselines): cisagov/ScubaGear
   ``PowerShell/ScubaGear/baselines/aad.md`` and ``exo.md`` list every ``MS.AAD.x.yvz`` /
-  ``MS.EXO.x.yvz`` policy used here; titles are shortened paraphrases of the policy statement.
+  ``MS.EXO.x.yvz`` policy used here (re-read at ScubaGear's August 2026 main: each id, version suffix
+  included, heads the policy statement paraphrased in its title); titles are shortened paraphrases.
 * **Maester**: maester365/maester ``tests/Maester/**`` (``MT.10xx`` test names), ``tests/cisa/**``
   (``CISA.MS.AAD.x.y`` / ``CISA.MS.EXO.x.y``, Maester's automation of the SCuBA policy) and
   ``tests/cis/**`` (``CIS.M365.*``); every id used has its page under ``website/docs/tests/``
-  (slug ``/tests/<id>``, hence the maester.dev URLs).
+  (slug ``/tests/<id>``, hence the maester.dev URLs). Re-read at Maester's August 2026 main: each
+  page exists and its ``title:`` names the check our short title paraphrases.
 * **EIDSCA**: Maester ``tests/EIDSCA/Test-EIDSCA.Generated.Tests.ps1`` (``EIDSCA.AG01``,
   ``EIDSCA.AV01``) and the test pages at ``maester.dev/docs/tests/EIDSCA.*``.
-* **Microsoft Learn**: each URL was seen in a current source: the page itself in the stored pages
-  corpus (per-user MFA states, app passwords, MFA service settings, modern auth for Outlook,
-  userRegistrationDetails), the MicrosoftDocs/entra-docs repository (block legacy authentication,
-  authentication methods migration, SMS/voice retirement), or the reference list of the CIS v7.0
-  recommendation it belongs to / the Maester and ScubaGear sources above (all others).
+* **Microsoft Learn**: every page's path and title were checked (November 2026) against the page's
+  source: MicrosoftDocs/entra-docs (``docs/<path>.md``: the file exists, the title is its H1 or its
+  ``title:``), the Exchange and Microsoft 365 docs (H1 of the stored page source or of the page on
+  learn.microsoft.com), microsoft-graph-docs (userRegistrationDetails). Titles are the page H1 except
+  "Require MFA for all users / administrators with Conditional Access" and "How to migrate to the
+  Authentication methods policy" (the pages' ``title:``). That check corrected the anchor of the per-user
+  MFA → Conditional Access section (it is in ``howto-mfa-getstarted``, not ``howto-mfa-userstates``) and
+  twelve titles that had been written from the URL. ``policy-admin-phish-resistant-mfa`` and
+  ``policy-block-legacy-authentication`` are the current names (the older ``how-to-policy-*`` /
+  ``block-legacy-authentication`` pages carry the same text).
 * **Microsoft 365 Message Center**: MC786329 (SMTP AUTH Basic authentication retirement; disabled
   by default for existing tenants from the end of December 2026) as archived by mc.merill.net and
   ChangePilot, pointing at the Exchange Team blog post.
@@ -175,8 +182,8 @@ L_PER_USER_MFA = _learn(
     "Enable per-user Microsoft Entra multifactor authentication to secure sign-in events",
 )
 L_PER_USER_TO_CA = _learn(
-    "entra/identity/authentication/howto-mfa-userstates#convert-users-from-per-user-mfa-to-conditional-access",
-    "Convert users from per-user MFA to Conditional Access",
+    "entra/identity/authentication/howto-mfa-getstarted#convert-users-from-per-user-mfa-to-conditional-access-based-mfa",
+    "Convert users from per-user MFA to Conditional Access based MFA",
 )
 L_APP_PASSWORDS = _learn(
     "entra/identity/authentication/howto-mfa-app-passwords",
@@ -188,11 +195,11 @@ L_MFA_SETTINGS = _learn(
 )
 L_MFA_PROMPTS = _learn(
     "entra/identity/authentication/concepts-azure-multi-factor-authentication-prompts-session-lifetime",
-    "Optimize reauthentication prompts and session lifetime for Microsoft Entra MFA",
+    "Reauthentication prompts and session lifetime for Microsoft Entra multifactor authentication",
 )
 L_NETWORK = _learn(
     "entra/identity/conditional-access/concept-assignment-network",
-    "Network location condition (named locations) in Conditional Access",
+    "Conditional Access: Network assignment",
 )
 L_BLOCK_LEGACY = _learn(
     "entra/identity/conditional-access/policy-block-legacy-authentication",
@@ -208,7 +215,7 @@ L_ADMIN_MFA = _learn(
 )
 L_ADMIN_PHISH_RESISTANT = _learn(
     "entra/identity/conditional-access/policy-admin-phish-resistant-mfa",
-    "Require phishing-resistant MFA for administrators",
+    "Require phishing-resistant multifactor authentication for administrators",
 )
 L_STRENGTHS = _learn(
     "entra/identity/authentication/concept-authentication-strengths",
@@ -216,20 +223,20 @@ L_STRENGTHS = _learn(
 )
 L_TARGET_RESOURCES = _learn(
     "entra/identity/conditional-access/concept-conditional-access-cloud-apps",
-    "Conditional Access: target resources",
+    "Conditional Access: Target resources",
 )
 L_GRANT = _learn(
     "entra/identity/conditional-access/concept-conditional-access-grant",
-    "Conditional Access: grant controls",
+    "Conditional Access: Grant",
 )
 L_SECURITY_DEFAULTS = _learn("entra/fundamentals/security-defaults", "Security defaults in Microsoft Entra ID")
 L_REGISTRATION_DETAILS = _learn(
     "graph/api/resources/userregistrationdetails",
-    "userRegistrationDetails resource type (isMfaCapable, isMfaRegistered, methodsRegistered)",
+    "userRegistrationDetails resource type",
 )
 L_PHONE_OPTIONS = _learn(
     "entra/identity/authentication/concept-authentication-phone-options",
-    "Phone authentication methods in Microsoft Entra ID",
+    "Authentication methods in Microsoft Entra ID - phone options",
 )
 L_SMS_VOICE_RETIREMENT = _learn(
     "entra/identity/authentication/concept-sms-voice-retirement",
@@ -249,7 +256,7 @@ L_ROLE_BEST_PRACTICES = _learn(
 )
 L_INACTIVE_USERS = _learn(
     "entra/identity/monitoring-health/howto-manage-inactive-user-accounts",
-    "How to manage inactive user accounts",
+    "How To: Manage inactive user accounts",
 )
 L_B2B_USER_PROPERTIES = _learn(
     "entra/external-id/user-properties",
@@ -257,7 +264,7 @@ L_B2B_USER_PROPERTIES = _learn(
 )
 L_CONNECT_ACCOUNTS = _learn(
     "entra/identity/hybrid/connect/reference-connect-accounts-permissions",
-    "Microsoft Entra Connect: accounts and permissions",
+    "Microsoft Entra Connect: Accounts and permissions",
 )
 L_SMTP_AUTH = _learn(
     "exchange/clients-and-mobile-in-exchange-online/authenticated-client-smtp-submission",
@@ -265,11 +272,11 @@ L_SMTP_AUTH = _learn(
 )
 L_POP_IMAP = _learn(
     "exchange/clients-and-mobile-in-exchange-online/pop3-and-imap4/enable-or-disable-pop3-or-imap4-access",
-    "Enable or disable POP3 or IMAP4 access for a user in Exchange Online",
+    "Enable or Disable POP3 or IMAP4 access for a user",
 )
 L_DISABLE_BASIC = _learn(
     "exchange/clients-and-mobile-in-exchange-online/disable-basic-authentication-in-exchange-online",
-    "Disable Basic authentication in Exchange Online (authentication policies)",
+    "Disable Basic authentication in Exchange Online",
 )
 L_BASIC_DEPRECATION = _learn(
     "exchange/clients-and-mobile-in-exchange-online/deprecation-of-basic-authentication-exchange-online",
@@ -279,7 +286,9 @@ L_MODERN_AUTH_EXO = _learn(
     "exchange/clients-and-mobile-in-exchange-online/enable-or-disable-modern-authentication-in-exchange-online",
     "Enable or disable modern authentication for Outlook in Exchange Online",
 )
-L_SHARED_MAILBOXES = _learn("microsoft-365/admin/email/about-shared-mailboxes", "About shared mailboxes")
+L_SHARED_MAILBOXES = _learn(
+    "microsoft-365/admin/email/about-shared-mailboxes", "About shared mailboxes in Microsoft 365"
+)
 
 MC786329 = Reference(
     "Microsoft 365 Message Center",
@@ -414,8 +423,10 @@ _REFERENCES: dict[str, tuple[Reference, ...]] = {
         L_PHONE_OPTIONS,
     ),
     "admin-no-phishing-resistant-mfa": (
-        AAD_3_6,
-        CISA_MS_AAD_3_6,
+        # ScubaGear's MS.AAD.3.6v1 check (AADConfig.rego) and Maester's CISA.MS.AAD.3.6 both count only a policy
+        # whose includeApplications has "All"; this rule also accepts one for Microsoft Admin Portals.
+        _adj(AAD_3_6, "SCuBA counts only a policy for All resources; the rule also accepts Microsoft Admin Portals"),
+        _adj(CISA_MS_AAD_3_6, "Maester checks for All resources; the rule also accepts Microsoft Admin Portals"),
         CIS_5_2_2_5,
         L_ADMIN_PHISH_RESISTANT,
         L_STRENGTHS,

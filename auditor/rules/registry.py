@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from auditor.findings import SEVERITIES, Finding, Headline
+from auditor.findings import SEVERITIES, Finding, Headline, RollUp
 from auditor.rules.references import REFERENCES, Reference
 from auditor.sources import SOURCES
 
@@ -103,6 +103,8 @@ class RuleSpec:
     cases: tuple[Case, ...] = ()
     references: tuple[Reference, ...] = ()
     """The benchmark controls and Microsoft pages the rule's decisions rest on (``auditor.rules.references``)."""
+    rollup: RollUp | None = None
+    """A finding of this rule may stand for many entities: the evidence key that counts them and the one fix."""
 
     @property
     def detection(self) -> str:
@@ -174,10 +176,12 @@ def rule(
     escalation: str = "",
     cases: Iterable[Case] = (),
     references: Iterable[Reference] | None = None,
+    rollup: RollUp | None = None,
 ) -> Callable[[RuleFunc], RuleFunc]:
     """Register a rule at its place in the catalog (``order``: smaller first; the headline risks lead).
 
-    ``references`` defaults to ``REFERENCES[id]``. Raises at import time when the metadata is inconsistent."""
+    ``references`` defaults to ``REFERENCES[id]``. ``rollup`` names the evidence key whose count a finding stands
+    for (reports show "N mailboxes … — fix once …"). Raises at import time when the metadata is inconsistent."""
 
     def register(func: RuleFunc) -> RuleFunc:
         if not _ID.match(id):
@@ -199,6 +203,8 @@ def rule(
             raise ValueError(f"rule {id}: no references (add them to auditor.rules.references)")
         if not func.__doc__:
             raise ValueError(f"rule {id}: the function needs a docstring saying how detection works")
+        if rollup is not None and f"``{rollup.key}``" not in func.__doc__:
+            raise ValueError(f"rule {id}: the docstring must describe the roll-up evidence ``{rollup.key}``")
         REGISTRY[id] = RuleSpec(
             id=id,
             title=title,
@@ -215,6 +221,7 @@ def rule(
             order=order,
             cases=tuple(cases),
             references=refs,
+            rollup=rollup,
         )
         ordered = sorted(REGISTRY.values(), key=lambda r: r.order)
         REGISTRY.clear()

@@ -72,6 +72,9 @@ def _run(args: argparse.Namespace) -> int:
                 f"  {row['tenant']:<32} {row['state']:<8} attempts {row['attempts']}  "
                 f"run {row['run_id'] or '-'}  {row['error'] or ''}".rstrip()
             )
+        rollup = store.rollup(period)
+        if rollup is not None:
+            print(f"  roll-up {rollup['state']}: {rollup['folder'] or rollup['error'] or ''}".rstrip())
         return 0
     settings.require_broker()
     app = create_app(settings, runtime=runtime)

@@ -20,6 +20,7 @@ from typing import Any
 
 from celery import Celery
 
+from auditor.scale.rollup import after_task
 from auditor.scale.settings import ScaleSettings, redact
 from auditor.scale.task import RetryLater, WorkerRuntime, run_claimed_audit
 
@@ -62,7 +63,7 @@ def register_tasks(app: Celery, runtime: WorkerRuntime) -> None:
         """Audit one tenant for one period, at most once across all workers."""
         worker = f"{self.request.hostname or 'local'}:{os.getpid()}"
         try:
-            return run_claimed_audit(runtime, tenant_name, period, worker)
+            outcome = run_claimed_audit(runtime, tenant_name, period, worker)
         except RetryLater as exc:
             raise self.retry(countdown=exc.countdown, exc=exc) from None
         except Exception as exc:
@@ -72,3 +73,6 @@ def register_tasks(app: Celery, runtime: WorkerRuntime) -> None:
                 "tenant %s, period %s: %s; retrying", tenant_name, period, redact(f"{type(exc).__name__}: {exc}")
             )
             raise self.retry(countdown=settings.retry_seconds, exc=exc) from None
+        # The tenant is settled: the last one of a dispatched period writes the cross-tenant roll-up.
+        after_task(runtime, period, worker)
+        return outcome

@@ -79,6 +79,24 @@ claims_table = Table(
     Column("error", Text),
 )
 
+# One row per dispatched period whose cross-tenant roll-up a worker took on (``take_rollup``): the
+# roll-up is written once per period, by the worker that settled the period's last tenant.
+ROLLUP_TABLE = "scale_rollups"
+rollups_table = Table(
+    ROLLUP_TABLE,
+    metadata,
+    Column("period", String(40), primary_key=True),
+    Column("state", String(16), nullable=False),  # running | done | failed
+    Column("token", String(32)),
+    Column("worker", String(255)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("started_at", DateTime),
+    Column("lease_expires", DateTime),
+    Column("finished_at", DateTime),
+    Column("folder", Text),
+    Column("error", Text),
+)
+
 Clock = Callable[[], datetime]
 OutcomeKind = Literal["acquired", "held", "done", "exhausted"]
 
@@ -142,11 +160,12 @@ class ClaimStore:
             # then writes fails at once with "database is locked" when another worker created the table
             # in between, instead of waiting on the busy timeout.
             with self._write() as conn:
-                metadata.create_all(conn, tables=[claims_table], checkfirst=True)
+                metadata.create_all(conn, tables=[claims_table, rollups_table], checkfirst=True)
         except DBAPIError as exc:
             # Another process created it between our check and our CREATE (PostgreSQL reports a
-            # unique violation, SQLite "already exists"): fine if the table is there now.
-            if not inspect(self.engine).has_table(TABLE_NAME):
+            # unique violation, SQLite "already exists"): fine if the tables are there now.
+            inspector = inspect(self.engine)
+            if not (inspector.has_table(TABLE_NAME) and inspector.has_table(ROLLUP_TABLE)):
                 raise StorageError(f"Could not create the {TABLE_NAME} table: {redact(str(exc.orig))}.") from exc
 
     # -- dispatcher side ------------------------------------------------------------------------------
@@ -269,6 +288,61 @@ class ClaimStore:
             values["attempts"] = max(self.max_attempts, claim.attempt)
         with self._write() as conn:
             conn.execute(update(claims_table).where(self._held(claim)).values(**values))
+
+    # -- the period's roll-up ------------------------------------------------------------------------------
+    def settled(self, period: str) -> list[dict[str, Any]] | None:
+        """The period's claims when every one is settled (done, or failed with no attempt left), else None."""
+        rows = self.list(period)
+        for row in rows:
+            if row["state"] == "done":
+                continue
+            if row["state"] == "failed" and int(row["attempts"] or 0) >= self.max_attempts:
+                continue
+            return None
+        return rows
+
+    def take_rollup(self, period: str, worker: str) -> str | None:
+        """Take on writing the period's roll-up: a token when this worker should write it now; None when it
+        is done, being written by a live worker (its lease has not expired) or has failed
+        ``max_attempts`` times."""
+        now = self.clock()
+        token = uuid.uuid4().hex
+        c = rollups_table.c
+        takeable = or_(
+            and_(c.state == "running", or_(c.lease_expires.is_(None), c.lease_expires < now)),
+            and_(c.state == "failed", c.attempts < self.max_attempts),
+        )
+        values = {"state": "running", "token": token, "worker": worker[:255], "started_at": now}
+        values["lease_expires"] = now + self.lease
+        with self._write() as conn:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(rollups_table).values(period=period, attempts=1, **values))
+                return token
+            except IntegrityError:
+                pass
+            res = conn.execute(
+                update(rollups_table)
+                .where(c.period == period, takeable)
+                .values(attempts=c.attempts + 1, error=None, **values)
+            )
+            return token if res.rowcount == 1 else None
+
+    def finish_rollup(self, period: str, token: str, *, folder: str | None = None, error: str | None = None) -> None:
+        """Mark the roll-up ``token`` took on as done (or failed, with ``error``)."""
+        c = rollups_table.c
+        state = "failed" if error else "done"
+        with self._write() as conn:
+            conn.execute(
+                update(rollups_table)
+                .where(c.period == period, c.token == token, c.state == "running")
+                .values(state=state, finished_at=self.clock(), lease_expires=None, folder=folder, error=error)
+            )
+
+    def rollup(self, period: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(rollups_table).where(rollups_table.c.period == period)).mappings().first()
+            return dict(row) if row else None
 
     # -- reading ----------------------------------------------------------------------------------------
     def get(self, tenant: str, period: str) -> dict[str, Any] | None:

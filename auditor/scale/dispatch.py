@@ -74,16 +74,18 @@ def dispatch(
         config.tenant(name)  # unknown names fail here, before anything is enqueued
     store.ensure_schema()
     report = DispatchReport(period)
-    for name in names:
-        if store.register(name, period, requeue_after=requeue_after):
-            try:
-                app.send_task(TASK_NAME, args=(name, period), task_id=f"audit-{name}-{period}")
-            except Exception:
-                store.unregister(name, period)  # so the next dispatch enqueues it again
-                raise
-            report.enqueued.append(name)
-        else:
-            report.skipped.append(name)
+    # Every claim is registered before the first task is sent: a worker that settles the period's last
+    # tenant (and writes the cross-tenant roll-up, ``auditor.scale.rollup``) sees the whole batch.
+    due = [name for name in names if store.register(name, period, requeue_after=requeue_after)]
+    report.skipped = [name for name in names if name not in due]
+    for index, name in enumerate(due):
+        try:
+            app.send_task(TASK_NAME, args=(name, period), task_id=f"audit-{name}-{period}")
+        except Exception:
+            for unsent in due[index:]:
+                store.unregister(unsent, period)  # so the next dispatch enqueues them again
+            raise
+        report.enqueued.append(name)
     log.info(
         "period %s: %d tenant(s) enqueued, %d already dispatched", period, len(report.enqueued), len(report.skipped)
     )

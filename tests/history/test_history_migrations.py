@@ -15,6 +15,7 @@ from auditor.history import HistoryStore
 from auditor.history.models import metadata
 
 ROOT = Path(__file__).resolve().parents[2]
+HEAD = "0003"  # the newest revision in auditor/history/migrations/versions
 
 
 def test_fresh_database_migrates_to_head_matching_models(sqlite_url):
@@ -22,7 +23,7 @@ def test_fresh_database_migrates_to_head_matching_models(sqlite_url):
     assert store.current_revision() is None
     store.migrate()
     store.migrate()  # idempotent
-    assert store.current_revision() == "0002"
+    assert store.current_revision() == HEAD
     insp = inspect(store.engine)
     for table in metadata.sorted_tables:
         assert {c["name"] for c in insp.get_columns(table.name)} == {c.name for c in table.columns}, table.name
@@ -57,7 +58,7 @@ def test_upgrade_from_revision_1_keeps_rows(sqlite_url, make_result, make_findin
 
     store = HistoryStore(sqlite_url)
     store.migrate()
-    assert store.current_revision() == "0002"
+    assert store.current_revision() == HEAD
     [row] = store.list_runs()
     assert (row.id, row.tool_version, row.counts["total"], row.rules) == ("oldrun", "0.0.9", 2, None)
     assert row.started == started.replace(tzinfo=UTC)
@@ -89,13 +90,13 @@ def _concurrent_migrations(url: str, n: int = 3) -> None:
 
 def test_concurrent_migrations_sqlite(sqlite_url):
     _concurrent_migrations(sqlite_url)
-    assert HistoryStore(sqlite_url).current_revision() == "0002"
+    assert HistoryStore(sqlite_url).current_revision() == HEAD
 
 
 def test_migrations_and_store_on_postgresql(pg_fresh_url, make_result, make_finding):
     _concurrent_migrations(pg_fresh_url)
     store = HistoryStore(pg_fresh_url)
-    assert store.current_revision() == "0002"
+    assert store.current_revision() == HEAD
     a = make_result([make_finding("r1", "u1"), make_finding("r1", "u2", evidence={"when": datetime.now(UTC)})])
     store.annotate(a)
     store.record(a)

@@ -8,6 +8,7 @@ display name that tries to run script, and values a spreadsheet would treat as f
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +20,7 @@ from auditor.engine import evaluate
 from auditor.findings import AuditResult, Finding, RuleOutcome, RunInfo
 from auditor.model import TenantModel, build_model
 from auditor.render.context import ReportContext, build_report_context
+from auditor.render.explorer import unpacked
 from auditor.rules import REGISTRY
 from auditor.rules.registry import headlines
 from auditor.snapshot import Snapshot
@@ -408,3 +410,10 @@ def evaluated(snapshot: Snapshot) -> tuple[AuditResult, TenantModel]:
 
 def make_context(extra_findings: int = 0) -> ReportContext:
     return build_report_context(make_result(extra_findings), make_model())  # type: ignore[arg-type]
+
+
+def explorer_data(html: str) -> dict[str, Any]:
+    """The findings explorer's embedded data, decoded (gzip + base64 inside a non-executed script block)."""
+    match = re.search(r'<script type="application/octet-stream" id="findings-data">([A-Za-z0-9+/=]*)</script>', html)
+    assert match, "no embedded findings data"
+    return unpacked(match.group(1))

@@ -16,7 +16,8 @@ def summary_sheet(wb: xs.Workbook, ctx: ReportContext) -> None:
 
     def pairs(rows: Iterable[tuple[str, Any]]) -> None:
         for key, value in rows:
-            sheet.row([key, cell_value(value)], [xs.BOLD, xs.NORMAL])
+            count = isinstance(value, int) and not isinstance(value, bool)
+            sheet.row([key, cell_value(value)], [xs.BOLD, xs.COUNT if count else xs.NORMAL])
 
     sheet.row([cell_value(f"Entra Auditor security review: {ctx.tenant_label}")], xs.TITLE)
     pairs(
@@ -44,6 +45,15 @@ def summary_sheet(wb: xs.Workbook, ctx: ReportContext) -> None:
             ("Expired waivers", len(ctx.expired_waivers)),
         ]
     )
+    if ctx.rollups:
+        sheet.row([])
+        sheet.row(["Fix once, many fixed: each finding below stands for many entities"], xs.BOLD)
+        sheet.row(["Severity", "Rule", "Count", "Finding and the one fix"], xs.HEADER)
+        for r in ctx.rollups:
+            sheet.row(
+                [r.severity, r.rule_id, r.count, cell_value(f"{r.text} — {r.fix}.")],
+                [xs.BOLD, xs.NORMAL, xs.COUNT, xs.WRAP],
+            )
     sheet.row([])
     if ctx.coverage_warnings or ctx.not_assessed:
         sheet.row(
