@@ -307,10 +307,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
     except OSError as exc:
         kept = keep_snapshot(snapshot, None)
         raise AuditorError(f"Cannot write {out} ({exc.strerror or exc}); the snapshot is kept at {kept}") from exc
-    failed = [c for c in snapshot.coverage() if c["status"] == "failed"]
+    failed = [c for c in snapshot.coverage() if c["status"] in ("failed", "partial")]
     print(f"{tenant.name}: snapshot written to {path}")
     for c in failed:
-        print(f"  failed: {c['source']} — {clean(c['reason'], 300)}", file=sys.stderr)
+        print(f"  {c['status']}: {c['source']} — {clean(c['reason'], 300)}", file=sys.stderr)
     return 3 if failed else 0
 
 

@@ -90,7 +90,31 @@ def reference_doc(ref: Reference) -> dict[str, Any]:
     }
 
 
-def _run_rule(spec: RuleSpec, model: TenantModel, rule_config: RuleConfig | None) -> tuple[RuleOutcome, list[Finding]]:
+def partial_sources(coverage: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Sources collected only in part (coverage status ``partial``), each with what is missing."""
+    return {str(c["source"]): str(c.get("reason") or "incomplete") for c in coverage if c.get("status") == "partial"}
+
+
+def _partial_caveats(spec: RuleSpec, model: TenantModel, partial: Mapping[str, str]) -> list[str]:
+    """What a rule reading a ``partial`` source was assessed without (it is never a silent pass).
+
+    For ``group_members`` the configured classification entries (service-account groups, emergency access)
+    that the snapshot does not hold are named: their members may be among the groups that were not listed."""
+    out = []
+    for name in (*spec.needs, *spec.optional_needs):
+        if name not in partial:
+            continue
+        caveat = f"part of {name} ({partial[name]})"
+        unresolved = [*model.service_groups_unresolved, *model.emergency_unresolved] if name == "group_members" else []
+        if unresolved:
+            caveat = f"the members of groups {', '.join(unresolved)}; {caveat}"
+        out.append(caveat)
+    return out
+
+
+def _run_rule(
+    spec: RuleSpec, model: TenantModel, rule_config: RuleConfig | None, partial_data: Mapping[str, str] | None = None
+) -> tuple[RuleOutcome, list[Finding]]:
     outcome = RuleOutcome(
         id=spec.id,
         title=spec.title,
@@ -128,6 +152,7 @@ def _run_rule(spec: RuleSpec, model: TenantModel, rule_config: RuleConfig | None
     partial = [
         f"{n} ({model.source_reasons.get(n, 'not collected')})" for n in spec.optional_needs if n not in model.available
     ]
+    partial += _partial_caveats(spec, model, partial_data or {})
     partial += ctx.limits
     if partial:
         outcome.reason = "assessed without " + "; ".join(partial)
@@ -136,9 +161,10 @@ def _run_rule(spec: RuleSpec, model: TenantModel, rule_config: RuleConfig | None
 
 
 def run_status(coverage: Sequence[Mapping[str, Any]]) -> str:
-    """``partial`` when any source failed. A source that does not exist for the tenant (e.g. PIM without
-    an Entra ID P2 licence) is ``skipped`` by the collector, not failed, and leaves the run complete."""
-    return "partial" if any(entry["status"] == "failed" for entry in coverage) else "complete"
+    """``partial`` when any source failed or was collected only in part (``partial``). A source that does not
+    exist for the tenant (e.g. PIM without an Entra ID P2 licence) is ``skipped`` by the collector, not failed,
+    and leaves the run complete."""
+    return "partial" if any(entry["status"] in ("failed", "partial") for entry in coverage) else "complete"
 
 
 def evaluate(
@@ -161,9 +187,10 @@ def evaluate(
     run = run or RunInfo(started=now)
     outcomes: list[RuleOutcome] = []
     findings: list[Finding] = []
+    partial = partial_sources(coverage)
     with gc_paused():
         for spec in registry.values():
-            outcome, found = _run_rule(spec, model, settings.get(spec.id))
+            outcome, found = _run_rule(spec, model, settings.get(spec.id), partial)
             outcomes.append(outcome)
             findings.extend(found)
     owners: dict[str, str] = {}

@@ -5,22 +5,28 @@
 * ``start_run_folder`` creates ``<base>/<tenant>/.<stamp>.partial`` (0700); the snapshot is written there
   first (before evaluation); ``finish_run_folder`` renames it to ``<base>/<tenant>/<stamp>`` once every
   report is written. A folder without the ``.partial`` mark is always complete; a killed run leaves only
-  a ``.partial`` folder, which pruning removes.
+  a ``.partial`` folder. ``start_run_folder`` removes the tenant's ``.partial`` leftovers older than
+  ``ORPHAN_MIN_AGE_S`` (so do runs without history: ``--demo``, ``--snapshot``); history's pruning also
+  removes stamped folders of runs it never recorded.
 * ``keep_snapshot`` saves a collected snapshot somewhere safe when its folder cannot take it (the temp
   directory, owner-only) and returns where, for the error message.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from auditor.errors import AuditorError
-from auditor.history.orphans import PARTIAL
+from auditor.history.orphans import PARTIAL, is_partial, orphan_folders
 from auditor.snapshot import Snapshot
 from auditor.snapshot import save as save_snapshot
+
+log = logging.getLogger("auditor.rundir")
 
 
 class UnwritableError(AuditorError):
@@ -58,9 +64,23 @@ def start_run_folder(base: Path, tenant: str, started: datetime) -> Path:
 
     tenant_dir = base / file_component(tenant)  # the name may come from a snapshot file: never a path
     tenant_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
+    prune_partial_leftovers(tenant_dir)
     folder = Path(tempfile.mkdtemp(prefix=f".{stamp(started)}-", suffix=PARTIAL, dir=tenant_dir))
     os.chmod(folder, 0o700)
     return folder
+
+
+def prune_partial_leftovers(tenant_dir: Path) -> list[Path]:
+    """Remove the ``.partial`` folders of killed runs in ``tenant_dir`` (only those older than the orphan age:
+    a younger one may be another process's run still writing; never a symlink). Returns what was removed."""
+    removed = []
+    for orphan in orphan_folders({tenant_dir}, set()):
+        if is_partial(orphan):
+            shutil.rmtree(orphan, ignore_errors=True)
+            if not orphan.exists():
+                removed.append(orphan)
+                log.info("removed the folder of a killed run: %s", orphan)
+    return removed
 
 
 def finish_run_folder(partial: Path, started: datetime) -> Path:

@@ -10,8 +10,11 @@ A snapshot is a gzip'd JSON document::
                            "records": [ ...raw Graph objects... ]}, ...}}
 
 ``records`` holds each source's raw records exactly as the API sent them (a list, or one object for
-singleton sources). ``status`` is ``collected``, ``failed`` or ``skipped``; a failed or skipped source
-has a ``reason`` and its records are empty. Secrets never enter a snapshot.
+singleton sources). ``status`` is ``collected``, ``partial``, ``failed`` or ``skipped``; a failed or skipped
+source has a ``reason`` and its records are empty. A ``partial`` source holds usable records that are known to
+be incomplete, and its ``reason`` says what is missing (e.g. ``group_members`` when the security groups could
+not be listed): rules read its records and say what they were assessed without, and the run is ``partial``.
+Secrets never enter a snapshot.
 """
 
 from __future__ import annotations
@@ -39,7 +42,10 @@ VERSION = 1
 # Level 1: a 300k-user snapshot is ~10x smaller than its JSON at a fraction of level 6's CPU time.
 COMPRESSLEVEL = 1
 
-SourceStatus = Literal["collected", "failed", "skipped"]
+SourceStatus = Literal["collected", "partial", "failed", "skipped"]
+STATUSES: tuple[SourceStatus, ...] = ("collected", "partial", "failed", "skipped")
+#: statuses whose records rules may read
+USABLE: tuple[SourceStatus, ...] = ("collected", "partial")
 
 
 @dataclass
@@ -53,6 +59,18 @@ class SourceData:
     def collected(cls, records: Any) -> SourceData:
         items = len(records) if isinstance(records, list) else (0 if records is None else 1)
         return cls(status="collected", records=records, items=items)
+
+    @classmethod
+    def partial(cls, records: Any, reason: str) -> SourceData:
+        """Usable records known to be incomplete; ``reason`` says what is missing."""
+        data = cls.collected(records)
+        data.status, data.reason = "partial", reason
+        return data
+
+    @property
+    def usable(self) -> bool:
+        """True when rules may read the records (``collected`` or ``partial``)."""
+        return self.status in USABLE
 
     @classmethod
     def failed(cls, reason: str) -> SourceData:
@@ -80,12 +98,13 @@ class Snapshot:
         return str(self.tenant.get("tenant_id") or "")
 
     def collected(self, name: str) -> bool:
+        """True when the source's records are usable (``collected``, or ``partial`` with a reason)."""
         src = self.sources.get(name)
-        return src is not None and src.status == "collected"
+        return src is not None and src.usable
 
     def records(self, name: str, default: Any = None) -> Any:
         src = self.sources.get(name)
-        if src is None or src.status != "collected":
+        if src is None or not src.usable:
             return default
         return src.records if src.records is not None else default
 
@@ -128,7 +147,7 @@ class Snapshot:
             sources = {}
             for name, raw in (doc.get("sources") or {}).items():
                 status = raw.get("status")
-                if status not in ("collected", "failed", "skipped"):
+                if status not in STATUSES:
                     raise SnapshotError(f"{origin}: source {name[:60]!r} has invalid status {str(status)[:40]!r}.")
                 sources[name] = SourceData(
                     status=status,

@@ -176,3 +176,39 @@ def test_evaluate_runs_the_given_registry_on_a_prebuilt_model_with_the_given_sli
     ]  # the given registry's rules, in its order
     clean = evaluate(model, registry, {}, [], coverage=[{"source": "users", "status": "collected"}], now=NOW)
     assert clean.run.status == "complete"
+
+
+def test_a_partial_source_makes_the_run_partial_and_its_readers_say_so(tmp_path) -> None:
+    # a partial source (records known to be incomplete) is read, survives a snapshot round trip, and is
+    # never a silent pass: the run is partial and every rule that reads it names what it lacked
+    from auditor.rules.admins import _group_held_admin
+    from auditor.snapshot import SourceData, load, save
+
+    def records_() -> Records:
+        r = _noisy()
+        _group_held_admin(r)  # an admin through a group: found only by reading group_members
+        return r
+
+    records = records_()
+    snap = snapshot_of(records)
+    snap.sources["group_members"] = SourceData.partial(records["group_members"], "groups could not be listed (403)")
+    snap = load(save(snap, tmp_path / "s.json.gz"))
+    assert snap.sources["group_members"].status == "partial"
+    config = parse_config({"classification": {"service_accounts": {"groups": ["Batch Jobs"]}}})
+    result = evaluate_snapshot(snap, config, now=NOW)
+    full = evaluate_snapshot(snapshot_of(records_()), config, now=NOW)
+    assert result.run.status == "partial" and full.run.status == "complete"
+    assert [f.fingerprint for f in result.findings] == [f.fingerprint for f in full.findings]  # records were read
+    assert any(f.entity_id == "u-grp" for f in result.findings)
+    for outcome in result.rules:
+        spec = REGISTRY[outcome.id]
+        if "group_members" in (*spec.needs, *spec.optional_needs):
+            assert outcome.status == "assessed", outcome.id
+            assert outcome.reason and "the members of groups Batch Jobs; part of group_members (groups could" in (
+                outcome.reason
+            )
+        else:
+            assert "group_members" not in (outcome.reason or ""), outcome.id
+    assert {"source": "group_members", "status": "partial"}.items() <= next(
+        c for c in result.coverage if c["source"] == "group_members"
+    ).items()

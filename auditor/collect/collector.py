@@ -16,7 +16,7 @@ from typing import Any
 
 from auditor.collect.exchange import ExchangeClient
 from auditor.collect.graph import GraphClient
-from auditor.collect.sources import REGISTRY, CollectContext, Progress, describe
+from auditor.collect.sources import REGISTRY, CollectContext, Progress, describe, objects
 from auditor.config import AuditorConfig, TenantConfig
 from auditor.errors import AuditorError, AuthError, CollectError, LicenceMissing
 from auditor.snapshot import Snapshot, SourceData
@@ -140,11 +140,13 @@ async def collect_tenant_async(
 
 def _note_partial_groups(groups: SourceData | None, notes: dict[str, Any]) -> None:
     """``group_members`` without the security-group listing holds only the groups roles and CA policies name:
-    say so in its coverage, so a missing service-account group is never read as an empty one."""
+    it is ``partial`` (not ``collected``), so the run is partial and every rule reading group membership says
+    what it was assessed without; a missing service-account group is never read as an empty one."""
     unlisted = notes.get("security_groups_unlisted")
     if groups is not None and groups.status == "collected" and unlisted:
+        groups.status = "partial"
         groups.reason = (
-            f"incomplete: security groups could not be listed ({unlisted}); only the groups that roles "
+            f"security groups could not be listed ({unlisted}); only the groups that roles "
             "and Conditional Access policies name were expanded"
         )
 
@@ -212,7 +214,7 @@ async def _tenant_meta(
         log.info("%s", notes["organization"])
     if not meta["default_domain"] and users is not None and users.status == "collected":
         counts: dict[str, int] = {}
-        for user in users.records or []:
+        for user in objects(users):
             upn = str(user.get("userPrincipalName") or "")
             if "@" in upn and "#EXT#" not in upn:
                 domain = upn.rsplit("@", 1)[1].lower()

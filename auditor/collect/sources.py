@@ -123,6 +123,15 @@ def describe(source: str, exc: BaseException) -> SourceError:
     return SourceError(source, f"unexpected error {type(exc).__name__}: {exc}")
 
 
+def objects(data: SourceData | list[Any] | None) -> list[dict[str, Any]]:
+    """The records of a source (or a page list) that are JSON objects, for fetchers reading another source.
+
+    A ``null`` or otherwise malformed entry the API sent stays in that source's snapshot records (the model
+    skips and counts it); here it is passed over, so it never fails a source that depends on it."""
+    records = data.records if isinstance(data, SourceData) else data
+    return [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
+
+
 def _strip_context(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: v for k, v in obj.items() if k != "@odata.context"}
@@ -235,10 +244,10 @@ async def role_holder_ids(ctx: CollectContext) -> list[str]:
     )
     if assignments.status != "collected":
         raise SourceError("sign_in_activity", "role assignments could not be collected, so admins are unknown")
-    principals = {str(r.get("principalId")) for r in assignments.records or [] if r.get("principalId")}
-    principals |= {str(r.get("principalId")) for r in eligibility.records or [] if r.get("principalId")}
+    principals = {str(r.get("principalId")) for r in objects(assignments) if r.get("principalId")}
+    principals |= {str(r.get("principalId")) for r in objects(eligibility) if r.get("principalId")}
     out = set(principals)
-    for group in groups.records or []:
+    for group in objects(groups):
         if str(group.get("id")) in principals:
             out |= {str(m.get("id")) for m in group.get("members") or [] if isinstance(m, dict)}
     return sorted(out)
@@ -265,7 +274,7 @@ async def fetch_sign_in_activity(ctx: CollectContext) -> Any:
     users = await ctx.source("users")
     if users.status != "collected":
         raise SourceError("sign_in_activity", "users could not be collected, so neither could their sign-in dates")
-    known = {str(u.get("id")) for u in users.records or []}
+    known = {str(u.get("id")) for u in objects(users)}
     ids = [i for i in await role_holder_ids(ctx) if i in known]
     g = ctx.graph
     out: dict[str, Any] = {}
@@ -306,11 +315,11 @@ async def fetch_role_eligibility(ctx: CollectContext) -> Any:
 def role_groups(assignments: SourceData, eligibility: SourceData) -> list[str]:
     """Groups that hold a directory role (active, or eligible when the principal is a group)."""
     out: set[str] = set()
-    for rec in assignments.records or []:
+    for rec in objects(assignments):
         principal = rec.get("principal") or {}
         if "group" in str(principal.get("@odata.type", "")).lower() and rec.get("principalId"):
             out.add(str(rec["principalId"]))
-    for rec in eligibility.records or []:
+    for rec in objects(eligibility):
         principal = rec.get("principal") or {}
         if "group" in str(principal.get("@odata.type", "")).lower() and rec.get("principalId"):
             out.add(str(rec["principalId"]))
@@ -359,18 +368,18 @@ async def _referenced_groups(ctx: CollectContext) -> tuple[dict[str, str | None]
         ctx.source("conditional_access"),
         ctx.source("users"),
     )
-    for rec in assignments.records or []:
+    for rec in objects(assignments):
         principal = rec.get("principal") or {}
         if "group" in str(principal.get("@odata.type", "")).lower():
             gid = str(rec.get("principalId") or principal.get("id"))
             definite[gid] = principal.get("displayName") or definite.get(gid)
-    user_ids = {u.get("id") for u in (users.records or [])} if users.status == "collected" else None
-    for rec in eligibility.records or []:
+    user_ids = {u.get("id") for u in objects(users)} if users.status == "collected" else None
+    for rec in objects(eligibility):
         pid = rec.get("principalId")
         if pid and (user_ids is None or pid not in user_ids):
             maybe.add(str(pid))
-    for policy in policies.records or []:
-        cond = ((policy or {}).get("conditions") or {}).get("users") or {}
+    for policy in objects(policies):
+        cond = (policy.get("conditions") or {}).get("users") or {}
         for key in ("includeGroups", "excludeGroups"):
             for gid in cond.get(key) or []:
                 if gid and gid not in ("All", "None"):
@@ -473,12 +482,17 @@ async def fetch_per_user_mfa(ctx: CollectContext) -> Any:
         users = await ctx.source("users")
         if users.status != "collected":
             raise
-        records = [{"id": u.get("id"), "userPrincipalName": u.get("userPrincipalName")} for u in users.records]
-    if records and all(isinstance(r, dict) and "perUserMfaState" in r for r in records):
+        records = [{"id": u.get("id"), "userPrincipalName": u.get("userPrincipalName")} for u in objects(users)]
+    listed = objects(records)  # a null entry in a page is the model's to count, not a reason to go per user
+    if listed and all("perUserMfaState" in r for r in listed):
         ctx.notes["per_user_mfa_path"] = "bulk"
         return records
     ctx.notes["per_user_mfa_path"] = "per-user"
-    return await _per_user_mfa_fallback(ctx, records)
+    unique: dict[str, dict[str, Any]] = {}
+    for user in listed:  # once per user (a page may repeat one), and only users with an id to ask about
+        if isinstance(user.get("id"), str) and user["id"]:
+            unique.setdefault(user["id"], user)
+    return await _per_user_mfa_fallback(ctx, list(unique.values()))
 
 
 async def _per_user_mfa_fallback(ctx: CollectContext, users: list[dict[str, Any]]) -> list[dict[str, Any]]:

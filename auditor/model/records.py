@@ -31,7 +31,7 @@ def tidy_records(snapshot: Snapshot) -> dict[str, dict[str, int]]:
     for the sources that had any."""
     counts: dict[str, dict[str, int]] = {}
     for name, src in snapshot.sources.items():
-        if src.status != "collected" or not isinstance(src.records, list):
+        if not src.usable or not isinstance(src.records, list):
             continue
         kept: list[dict[str, Any]] = []
         seen: set[str] = set()

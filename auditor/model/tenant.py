@@ -164,7 +164,7 @@ def build_model(
 def _build(
     snapshot: Snapshot, classification: ClassificationSettings, legacy_mfa: LegacyMfaFallback | None
 ) -> TenantModel:
-    available = {name for name, src in snapshot.sources.items() if src.status == "collected"}
+    available = {name for name, src in snapshot.sources.items() if src.usable}
     reasons = _source_reasons(snapshot)
 
     legacy = resolve_legacy_mfa(snapshot.records("mfa_service_policy"), legacy_mfa)

@@ -97,12 +97,22 @@ def build_users(
         reg = {str(r.get("id")): r for r in registration}
         rows = [reg.get(i) for i in ids]
         frame["mfa_registered"] = pd.Series(
-            [r.get("isMfaRegistered") if r is not None else None for r in rows], dtype="object"
+            [_flag(r.get("isMfaRegistered")) if r is not None else None for r in rows], dtype="object"
         )
         # isMfaCapable: registered *and* allowed by policy; isPasswordlessCapable likewise (None: not returned)
         for column, key in (("mfa_capable", "isMfaCapable"), ("passwordless_capable", "isPasswordlessCapable")):
             frame[column] = pd.Series(
                 [r.get(key) if r is not None and isinstance(r.get(key), bool) else None for r in rows], dtype="object"
             )
-        frame["methods"] = [list(r.get("methodsRegistered") or []) if r is not None else [] for r in rows]
+        frame["methods"] = [_method_names(r.get("methodsRegistered")) if r is not None else [] for r in rows]
     return frame
+
+
+def _method_names(value: object) -> list[str]:
+    """``methodsRegistered`` as the method names it holds (anything but a list of text is no method)."""
+    return [m for m in value if isinstance(m, str)] if isinstance(value, list) else []
+
+
+def _flag(value: object) -> bool | None:
+    """A boolean field as sent, or None (unknown) when it is not a boolean."""
+    return value if isinstance(value, bool) else None

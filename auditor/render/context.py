@@ -238,7 +238,8 @@ def _rule_sections(
 
 def _coverage_warnings(result: AuditResult, not_assessed: list[RuleOutcome]) -> list[CoverageWarning]:
     # A failed source explains the not-assessed rules that need it, or whose reason names it (derived
-    # sources such as legacy_mfa_settings fall back on mfa_service_policy).
+    # sources such as legacy_mfa_settings fall back on mfa_service_policy). A partial source is warned about
+    # too; the rules reading it were assessed and their reasons say what they were assessed without.
     return [
         CoverageWarning(
             source=c["source"],
@@ -246,6 +247,10 @@ def _coverage_warnings(result: AuditResult, not_assessed: list[RuleOutcome]) -> 
             rules=sorted(r.id for r in not_assessed if c["source"] in r.needs or c["source"] in (r.reason or "")),
         )
         for c in result.failed_sources()
+    ] + [
+        CoverageWarning(source=c["source"], reason=f"partial: {c.get('reason') or 'incomplete'}", rules=[])
+        for c in result.coverage
+        if c["status"] == "partial"
     ]
 
 

@@ -28,12 +28,18 @@ committed (the run is one transaction, reports are written atomically) and the l
 process is taken over by the next run on this host, also when a restarted container gets the same host
 name and PID (1) as the killed process (the lock row carries a per-process incarnation marker).
 
+Each audit runs in a child process of its own (``isolate``), killed (SIGKILL) when it is still running at
+``schedule.run_deadline_seconds``: its memory, sockets and threads go with it, the tenant lock is released
+and the run is recorded as failed. The child's logs are emitted by the scheduler; a child whose scheduler
+was killed exits within a second.
+
 Logs are JSON lines on stderr. Tests inject ``run_fn``, ``trigger`` and ``clock``.
 
 Run with one scheduler process per history database; APScheduler 3 job stores are not meant to be
 shared by several live schedulers.
 
-Modules: ``scheduler`` (``AuditScheduler``, the job, ``run_scheduler``), ``triggers`` (cron parsing, the
+Modules: ``scheduler`` (``AuditScheduler``, the job, ``run_scheduler``), ``isolate`` (an audit in a child
+process), ``triggers`` (cron parsing, the
 latest past fire time), ``signals`` (two-stage stop), ``logs`` (JSON-line logging).
 """
 

@@ -16,6 +16,13 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 from auditor.errors import AuditorError, ConfigError
+from auditor.schedule.isolate import (
+    ChildAuditCrashed,
+    ChildDeadlineExceeded,
+    PipelineRun,
+    kill_all,
+    run_in_child,
+)
 from auditor.schedule.logs import json_logging
 from auditor.schedule.signals import install_stop_signals
 from auditor.schedule.triggers import build_trigger, describe_schedule, previous_fire_time, trigger_signature
@@ -103,9 +110,14 @@ def pipeline_run_fn(store: HistoryStore) -> RunFn:
 class AuditScheduler:
     """Schedules every configured tenant; ``run()`` blocks until ``stop()`` or SIGTERM/SIGINT.
 
-    ``run_fn(config, tenant_name)`` performs one audit (default: ``pipeline_run_fn(store)``).
-    ``store`` defaults to a ``HistoryStore`` on ``config.storage.url``; ``trigger`` overrides the
+    ``run_fn(config, tenant_name)`` performs one audit (default: ``run_audit`` recording into the store's
+    database). ``store`` defaults to a ``HistoryStore`` on ``config.storage.url``; ``trigger`` overrides the
     cron trigger (tests); ``clock`` returns aware UTC now (logs and catch-up decisions).
+
+    ``isolate``: run each audit in a child process that is killed at ``schedule.run_deadline_seconds``
+    (``auditor.schedule.isolate``). Default: isolated for the default audit; an injected ``run_fn`` runs in a
+    thread unless ``isolate=True`` (then it must be picklable: a module-level function). A thread past the
+    deadline is abandoned (lock released, run recorded failed, its late result refused) but runs on.
     """
 
     def __init__(
@@ -118,11 +130,14 @@ class AuditScheduler:
         clock: Callable[[], datetime] | None = None,
         lock_ttl_seconds: float = LOCK_TTL_SECONDS,
         install_signal_handlers: bool = True,
+        isolate: bool | None = None,
     ) -> None:
         if not config.tenants:
             raise ConfigError("No tenants are configured, so the scheduler has nothing to run.")
         self.config = config
         self._run_fn = run_fn
+        self.isolate = isolate if isolate is not None else run_fn is None
+        self._children: set[Any] = set()  # live audit processes (isolated runs)
         self._store = store
         self._own_store = store is None
         if trigger is None:
@@ -255,6 +270,7 @@ class AuditScheduler:
             "second signal: abandoning running audits, nothing of them is committed",
             extra={"event": "scheduler_abandoned", "signal": name, "running": self.running_tenants()},
         )
+        kill_all(self._children)
         for h in logging.getLogger("auditor").handlers:
             h.flush()
         os._exit(128 + signum)
@@ -443,9 +459,7 @@ class AuditScheduler:
             try:
                 with self.store.tenant_lock(tenant, owner=self.owner, ttl_seconds=self.lock_ttl_seconds):
                     self.log.info("audit started", extra={"event": "audit_started", "tenant": tenant})
-                    outcome = run_with_deadline(
-                        lambda: self.run_fn(self.config, tenant), self.config.schedule.run_deadline_seconds, tenant
-                    )
+                    outcome = self._audit(tenant)
             except RunDeadlineExceeded as exc:
                 self._record_abandoned(tenant, started, str(exc))
             except TenantBusy as exc:
@@ -464,9 +478,14 @@ class AuditScheduler:
                     extra={
                         "event": "audit_failed",
                         "tenant": tenant,
-                        "error": type(exc).__name__,
+                        "error": getattr(exc, "kind", type(exc).__name__),
                         "exit_code": exc.exit_code,
                     },
+                )
+            except ChildAuditCrashed as exc:
+                self.log.error(
+                    f"audit crashed: {exc}",
+                    extra={"event": "audit_crashed", "tenant": tenant, "error": exc.kind, "traceback": exc.details},
                 )
             except Exception as exc:
                 self.log.error(
@@ -484,6 +503,21 @@ class AuditScheduler:
                         **_describe(outcome),
                     },
                 )
+
+    def _audit(self, tenant: str) -> Any:
+        """One audit within the run deadline: in a child process killed at the deadline (``isolate``), else
+        in a thread abandoned at it. Raises ``RunDeadlineExceeded`` past the deadline."""
+        seconds = self.config.schedule.run_deadline_seconds
+        if not self.isolate:
+            return run_with_deadline(lambda: self.run_fn(self.config, tenant), seconds, tenant)
+        run_fn = self._run_fn or PipelineRun(self.store.url.render_as_string(hide_password=False))
+        try:
+            return run_in_child(run_fn, self.config, tenant, seconds, facts=_describe, children=self._children)
+        except ChildDeadlineExceeded as exc:
+            raise RunDeadlineExceeded(
+                f"the scheduled audit of tenant {tenant} ran past its deadline of {seconds:g} s "
+                "(schedule.run_deadline_seconds); its process was killed, lock released, run recorded as failed"
+            ) from exc
 
     def _record_abandoned(self, tenant: str, started: datetime, reason: str) -> None:
         """The run deadline passed: the lock is already released; record the run as failed."""
@@ -528,9 +562,10 @@ class _AbandonGuard:
 def run_with_deadline(fn: Callable[[], Any], seconds: float, tenant: str) -> Any:
     """``fn()`` in a daemon thread; ``RunDeadlineExceeded`` when it has not returned within ``seconds``.
 
-    The abandoned thread cannot be killed; it is left to finish or hang on its own (the audits of the
-    default ``run_fn`` are bounded by the collector's deadlines, and the next scheduled time is not
-    blocked by it: the lock is released when this raises)."""
+    The abandoned thread cannot be killed; it is left to finish or hang on its own (the next scheduled time
+    is not blocked by it: the lock is released when this raises). Only an injected, non-isolated ``run_fn``
+    runs this way; the default audit runs in a child process that is killed at the deadline
+    (``auditor.schedule.isolate``)."""
     box: dict[str, Any] = {}
     abandoned = threading.Event()
 
@@ -556,7 +591,10 @@ def run_with_deadline(fn: Callable[[], Any], seconds: float, tenant: str) -> Any
 
 
 def _describe(outcome: Any) -> dict[str, Any]:
-    """Loggable facts of a ``RunOutcome`` (read defensively: any object is accepted)."""
+    """Loggable facts of a ``RunOutcome`` (read defensively: any object is accepted; a dict is facts already,
+    as an isolated run returns them)."""
+    if isinstance(outcome, dict):
+        return outcome
     out: dict[str, Any] = {}
     result = getattr(outcome, "result", None)
     run = getattr(result, "run", None)

@@ -8,11 +8,15 @@ just before sending it, and sends whatever that returns instead. Routes are the 
 * ``stall`` — never answer (the connection stays open until the client gives up);
 * ``retry_after`` — route -> header value: answer 429 with that ``Retry-After`` (``"inf"``, ``"1e12"``)
   every time;
-* ``trickle`` — send a successful body one byte at a time (``trickle_interval_s`` apart);
+* ``trickle`` — send a successful body one byte at a time (``trickle_interval_s`` apart); any route, the
+  token endpoint (``token``) included;
 * ``echo_token`` — answer 400 with an error message quoting the caller's ``Authorization`` header;
 * ``echo_secret`` — the token endpoint refuses every login with an ``error_description`` quoting the
   posted client secret (raw and as the ``client_secret=`` form pair);
-* ``batch_500`` — the first N sub-responses of Graph ``$batch`` calls become HTTP 500.
+* ``batch_500`` — the first N sub-responses of Graph ``$batch`` calls become HTTP 500;
+* ``duplicate_records`` — every page of a collection answer repeats its first record at its end (the same
+  user twice, as a replica catching up can serve it);
+* ``null_records`` — every page of a collection answer carries a ``null`` entry among its records.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class Faults:
     echo_token: Collection[str] = ()
     echo_secret: bool = False
     batch_500: int = 0
+    duplicate_records: Collection[str] = ()
+    null_records: Collection[str] = ()
     #: how many responses were replaced (for tests)
     injected: int = 0
 
@@ -85,10 +91,24 @@ class Faults:
             return web.json_response(looped, status=200, headers=dict(resp.headers))
         if route == "batch" and self.batch_500 > 0:
             return self._fail_batch(resp)
+        if route in self.duplicate_records or route in self.null_records:
+            return self._spoil_page(route, resp)
         if route in self.trickle:
             self.injected += 1
             return await _trickle(request, resp, self.trickle_interval_s)
         return None
+
+    def _spoil_page(self, route: str, resp: SimResponse) -> web.StreamResponse | None:
+        value = resp.body.get("value") if isinstance(resp.body, dict) else None
+        if not isinstance(value, list) or not value:
+            return None
+        spoiled: list[Any] = list(value)
+        if route in self.duplicate_records:
+            spoiled.append(json.loads(json.dumps(value[0])))  # an equal copy, not the same object
+        if route in self.null_records:
+            spoiled.insert(len(spoiled) // 2, None)
+        self.injected += 1
+        return web.json_response({**resp.body, "value": spoiled}, status=200, headers=dict(resp.headers))
 
     def _fail_batch(self, resp: SimResponse) -> web.StreamResponse | None:
         answers = resp.body.get("responses") if isinstance(resp.body, dict) else None

@@ -246,7 +246,9 @@ class TokenProvider:
     def _application(self) -> msal.ConfidentialClientApplication:
         if self._app is None:
             credential = self._credential()
-            session = requests_session(self.context, timeout=self.timeout)
+            # the same overall deadline per request as the API client's (``collect.timeout_seconds``): a token
+            # endpoint trickling its answer fails the tenant at the deadline instead of holding the run
+            session = requests_session(self.context, timeout=self.timeout, deadline=self.timeout)
             try:
                 self._app = msal.ConfidentialClientApplication(
                     self.tenant.client_id,

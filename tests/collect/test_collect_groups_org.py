@@ -119,7 +119,8 @@ def test_unreadable_group_names_keep_the_membership(running_sim, sim_secret) -> 
     with running_sim(served, options=opts) as sim:
         run = collect(sim_config(sim, served), {"group_members"}, now=served.collected_at)
     got = run.snapshot.sources["group_members"]
-    assert got.status == "collected", got.reason
+    # partial, not collected (issue 13): without the listing, unreferenced security groups may be missing
+    assert got.status == "partial", got.reason
     want = {g["id"]: g for g in served.records("group_members")}
     assert {r["id"] for r in got.records} == set(want)
     for rec in got.records:

@@ -119,6 +119,22 @@ def test_stalled_token_endpoint_times_out(running_sim, sim_secret) -> None:
     assert "timed out" in str(err.value).lower() or "timeout" in str(err.value).lower()
 
 
+def test_trickling_token_endpoint_fails_the_tenant_within_the_deadline(running_sim, sim_secret) -> None:
+    # the token answer arrives one byte every 50 ms: each read is quick, so only an overall deadline ends it
+    served = generate_tenant(50, seed=1)
+    with running_sim(served, options=options(trickle={"token"}, trickle_interval_s=0.05)) as sim:
+        config = sim_config(sim, served, collect={"timeout_seconds": 1.5, "max_retries": 0})
+        started = time.monotonic()
+        with pytest.raises(AuthError) as err:
+            bounded(lambda: collect(config, sources={"users"}), 30)
+        elapsed = time.monotonic() - started
+        assert sim.options.faults.injected >= 1  # the token endpoint really trickled
+    assert elapsed < 6, elapsed  # one deadline (1.5 s) and the discovery requests, not the whole trickle
+    message = str(err.value)
+    assert "contoso" in message and "1.5 s" in message and "token" in message.lower(), message
+    assert "deadline" in message, message
+
+
 def test_retry_after_is_capped() -> None:
     for value in ("inf", "Infinity", "1e308", "99999999"):
         assert retry_after({"retry-after": value}) == MAX_RETRY_AFTER
