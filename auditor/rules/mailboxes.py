@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from auditor.findings import Finding
@@ -13,12 +14,12 @@ from auditor.model.tenant import TenantModel
 from auditor.rules.common import (
     ROLE_OPTIONAL,
     ROLE_SOURCES,
-    coverage_of,
+    coverage_by_user,
     iso,
     legacy_mitigations,
     rows,
     tenant_finding,
-    user_names,
+    users_by_id,
 )
 from auditor.rules.registry import Case, NotAssessed, RuleContext, rule
 from auditor.testing import REPORTS_READER, Records, add_admin, mailbox, sign_in
@@ -187,6 +188,12 @@ def _admins_known(model: TenantModel) -> bool:
     return {"users", "role_definitions", "role_assignments"} <= model.available
 
 
+def _admin_ids(model: TenantModel) -> set[Any]:
+    """The ids of the users that count as admins (mailbox rules look up only these owners)."""
+    users = model.users
+    return set(users["id"][users["counts_as_admin"].astype(bool)].tolist())
+
+
 def _smtp_exposure(model: TenantModel, owner: Any, cov: Any) -> list[str]:
     """What leaves a mailbox's SMTP AUTH usable with OAuth only: a disabled account, the Exchange authentication
     policy that applies to the owner (theirs, else the org default) setting ``AllowBasicAuthSmtp`` false, security
@@ -298,9 +305,19 @@ def smtp_auth_mailbox_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[
             "SmtpClientAuthenticationDisabled"
         )
     admins_known = _admins_known(model)
-    owners = user_names(model)
-    covs = coverage_of(model)
-    for row in rows(boxes[boxes["smtp_auth_enabled"].eq(True)]):
+    # reported: the mailbox enables it itself, or it belongs to an admin; every other mailbox that inherits the
+    # org setting is counted on the org finding
+    admins = _admin_ids(model) if admins_known else set()
+    reported = boxes[
+        boxes["smtp_auth_enabled"].eq(True).to_numpy()
+        & np.array(
+            [s is False or u in admins for s, u in zip(boxes["smtp_auth_setting"], boxes["user_id"], strict=True)],
+            dtype=bool,
+        )
+    ]
+    owners = users_by_id(model, reported["user_id"])
+    covs = coverage_by_user(model, reported["user_id"])
+    for row in rows(reported):
         owner = owners.get(row.user_id)
         admin = bool(admins_known and owner is not None and owner.counts_as_admin)
         if row.smtp_auth_setting is not False and not admin:
@@ -359,9 +376,9 @@ def imap_pop_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     if boxes.empty:
         return
     admins_known = _admins_known(model)
-    owners = user_names(model)
     used = _protocol_successes(model)
     hits = boxes[boxes["imap"] | boxes["pop"]]
+    owners = users_by_id(model, _admin_ids(model) & set(hits["user_id"])) if admins_known else {}
     rest = []
     for row in rows(hits):
         owner = owners.get(row.user_id)
