@@ -26,12 +26,34 @@ def record_key(record: dict[str, Any]) -> str | None:
     return None
 
 
+def _all_distinct(records: list[Any]) -> bool:
+    """True when every record is an object and their keys (``record_key``'s, or the raw ``id``) are distinct and
+    of one kind: nothing to drop. A cheap check for the common case; anything else takes the record-by-record
+    path."""
+    if not all(type(r) is dict for r in records):
+        return False
+    ids = [r.get("id") for r in records]
+    if all(type(i) is str and i for i in ids):
+        return len(set(ids)) == len(ids)
+    if any(isinstance(i, str) and i for i in ids):
+        return False  # a mix of records with and without an id
+    for key in ID_KEYS[1:]:
+        values = [r.get(key) for r in records]
+        if all(type(v) is str and v for v in values):
+            return len({v.lower() for v in values}) == len(values)
+        if any(isinstance(v, str) and v for v in values):
+            return False
+    return False
+
+
 def tidy_records(snapshot: Snapshot) -> dict[str, dict[str, int]]:
     """Drop malformed and duplicate records in place; returns ``{source: {"malformed": n, "duplicates": n}}``
     for the sources that had any."""
     counts: dict[str, dict[str, int]] = {}
     for name, src in snapshot.sources.items():
         if src.status != "collected" or not isinstance(src.records, list):
+            continue
+        if _all_distinct(src.records):
             continue
         kept: list[dict[str, Any]] = []
         seen: set[str] = set()

@@ -18,12 +18,15 @@ COLUMNS = ["mailbox_id", "user_id", "display_name", "address", "enabled"]
 
 def build_shared_mailboxes(records: list[Any], users: pd.DataFrame) -> pd.DataFrame:
     """One row per shared mailbox; ``enabled`` is the account's ``accountEnabled`` (None when no user matches)."""
-    by_id = dict(zip(users["id"], users["enabled"], strict=True)) if not users.empty else {}
-    by_upn = {str(u).lower(): i for u, i in zip(users["upn"], users["id"], strict=True) if u} if not users.empty else {}
+    shared = [r for r in records if isinstance(r, dict) and r.get("RecipientTypeDetails") == "SharedMailbox"]
+    by_id: dict[Any, Any] = {}
+    by_upn: dict[str, Any] = {}
+    if shared and not users.empty:
+        ids, upns = users["id"].tolist(), users["upn"].tolist()
+        by_id = dict(zip(ids, users["enabled"].tolist(), strict=True))
+        by_upn = {str(u).lower(): i for u, i in zip(upns, ids, strict=True) if u}
     out = []
-    for rec in records:
-        if not isinstance(rec, dict) or rec.get("RecipientTypeDetails") != "SharedMailbox":
-            continue
+    for rec in shared:
         uid = str(rec.get("ExternalDirectoryObjectId") or "")
         if uid not in by_id:
             for key in ("UserPrincipalName", "PrimarySmtpAddress"):
