@@ -29,13 +29,15 @@ def build_mailboxes(records: list[dict[str, Any]], users: pd.DataFrame, org_enab
     """
     if not records:
         return pd.DataFrame(columns=COLUMNS)
-    ids = set(users["id"])
     user_ids = users["id"].tolist()
-    by_address = {a: i for a, i in zip(users["mail"].tolist(), user_ids, strict=True) if a}
-    by_address.update({u.lower(): i for u, i in zip(users["upn"].tolist(), user_ids, strict=True) if u})
+    ids = set(user_ids)
     # column by column: each comprehension reads one field of every record
     addresses = [str(r.get("PrimarySmtpAddress") or "").lower() for r in records]
     exts = [r.get("ExternalDirectoryObjectId") for r in records]
+    by_address: dict[str, Any] = {}
+    if not all(e in ids for e in exts):  # the address join is needed only for mailboxes without a known object id
+        by_address = {a: i for a, i in zip(users["mail"].tolist(), user_ids, strict=True) if a}
+        by_address.update({u.lower(): i for u, i in zip(users["upn"].tolist(), user_ids, strict=True) if u})
     raw = [r.get("SmtpClientAuthenticationDisabled") for r in records]
     settings = [v if isinstance(v, bool) else None for v in raw]
     columns: dict[str, list[Any]] = {
