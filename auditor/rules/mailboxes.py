@@ -19,6 +19,7 @@ from auditor.rules.common import (
     legacy_mitigations,
     rows,
     tenant_finding,
+    upn_by_id,
     users_by_id,
 )
 from auditor.rules.registry import Case, NotAssessed, RuleContext, rule
@@ -432,7 +433,7 @@ def legacy_auth_sign_ins(model: TenantModel, ctx: RuleContext) -> Iterator[Findi
     attempts are counted in the evidence but do not fire."""
     since = pd.Timestamp(model.collected_at) - pd.Timedelta(days=ctx.params["window_days"])
     summary = summarise(model.legacy_sign_in_events, since)
-    names = model.users.set_index("id")["upn"]
+    names = upn_by_id(model)
     for row in rows(summary):
         evidence = {
             "protocols": list(row.protocols),
