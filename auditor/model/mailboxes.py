@@ -34,10 +34,13 @@ def build_mailboxes(records: list[dict[str, Any]], users: pd.DataFrame, org_enab
     # column by column: each comprehension reads one field of every record
     addresses = [str(r.get("PrimarySmtpAddress") or "").lower() for r in records]
     exts = [r.get("ExternalDirectoryObjectId") for r in records]
-    by_address: dict[str, Any] = {}
-    if not all(e in ids for e in exts):  # the address join is needed only for mailboxes without a known object id
-        by_address = {a: i for a, i in zip(users["mail"].tolist(), user_ids, strict=True) if a}
-        by_address.update({u.lower(): i for u, i in zip(users["upn"].tolist(), user_ids, strict=True) if u})
+    # the address join, for the mailboxes without a known object id (only their addresses are kept)
+    needed = {a for e, a in zip(exts, addresses, strict=True) if e not in ids}
+    by_address = {a: i for a, i in zip(users["mail"].tolist(), user_ids, strict=True) if a and a in needed}
+    if needed:
+        by_address.update(
+            {k: i for u, i in zip(users["upn"].tolist(), user_ids, strict=True) if u and (k := u.lower()) in needed}
+        )
     raw = [r.get("SmtpClientAuthenticationDisabled") for r in records]
     settings = [v if isinstance(v, bool) else None for v in raw]
     columns: dict[str, list[Any]] = {
