@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -29,7 +30,7 @@ def _utc(values: list[Any]) -> pd.Series:
     )
 
 
-def _by_id(records: list[dict[str, Any]], ids: list[str], unique: bool) -> list[dict[str, Any] | None]:
+def _by_id(records: list[dict[str, Any]], ids: list[str], unique: bool) -> Sequence[dict[str, Any] | None]:
     """The record of each user id (the last one with that id), in ``ids`` order."""
     if unique and len(records) == len(ids) and [str(r.get("id")) for r in records] == ids:
         return records  # the common case: the same users in the same order
