@@ -174,6 +174,9 @@ def add_method_columns(
     parsed = pd.to_datetime(
         pd.Series(interactive, dtype="object"), utc=True, errors="coerce", format="ISO8601", cache=False
     )
-    users["last_interactive"] = pd.Series(parsed.to_numpy(), index=users.index)
+    # .array keeps the datetime64 values (to_numpy() makes a Timestamp object per user); a column without any date
+    # keeps the dtype it always had (pandas infers a naive one from NaT objects)
+    values = parsed.array if parsed.notna().any() else parsed.to_numpy()
+    users["last_interactive"] = pd.Series(values, index=users.index)
     users["phishing_resistant_required_by"] = pd.Series(pr_required_by, index=users.index, dtype=object)
     return users

@@ -112,5 +112,7 @@ def classify_users(
     if cfg.include_guests:
         member_like = member_like | users["is_guest"]
     users["is_daily"] = users["enabled"] & member_like & ~users["is_service_account"]
-    users["has_mailbox"] = in_set(users["id"], set(mailboxes["user_id"].dropna())) if not mailboxes.empty else False
+    users["has_mailbox"] = (
+        in_set(users["id"], set(mailboxes["user_id"].dropna().tolist())) if not mailboxes.empty else False
+    )
     return users
