@@ -312,7 +312,10 @@ def smtp_auth_mailbox_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[
     reported = boxes[
         boxes["smtp_auth_enabled"].eq(True).to_numpy()
         & np.array(
-            [s is False or u in admins for s, u in zip(boxes["smtp_auth_setting"], boxes["user_id"], strict=True)],
+            [
+                s is False or u in admins
+                for s, u in zip(boxes["smtp_auth_setting"].tolist(), boxes["user_id"].tolist(), strict=True)
+            ],
             dtype=bool,
         )
     ]
