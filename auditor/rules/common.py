@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.findings import Finding
+from auditor.model.membership import in_set
 from auditor.model.tenant import TenantModel
 from auditor.rules.registry import RuleContext
 
@@ -96,11 +97,10 @@ def _rows_by(model: TenantModel, table: str, column: str, keys: Iterable[Any]) -
     last row wins where a value repeats. Only the rows asked for are built: rules look up a few owners among
     300,000 users."""
     frame: pd.DataFrame = getattr(model, table)
-    positions: dict[Any, int] = _memo(
-        model, f"positions:{table}.{column}", lambda: {v: i for i, v in enumerate(frame[column].tolist())}
-    )
-    wanted = sorted({positions[k] for k in keys if k in positions})
-    if not wanted:
+    if frame.empty:
+        return {}
+    wanted = np.flatnonzero(in_set(frame[column], set(keys)).to_numpy())
+    if not len(wanted):
         return {}
     return dict(zip(frame[column].iloc[wanted].tolist(), rows(frame.iloc[wanted]), strict=True))
 
