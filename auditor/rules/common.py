@@ -84,14 +84,6 @@ def with_coverage(model: TenantModel, mask: pd.Series | np.ndarray) -> Iterator[
     return zip(rows(model.users.iloc[positions]), rows(model.coverage.iloc[positions]), strict=True)
 
 
-def _memo(model: TenantModel, key: str, build: Any) -> Any:
-    """A lookup built once per model and shared by the rules that need it (rules only read it)."""
-    cache = model.__dict__.setdefault("_rule_lookups", {})
-    if key not in cache:
-        cache[key] = build()
-    return cache[key]
-
-
 def _rows_by(model: TenantModel, table: str, column: str, keys: Iterable[Any]) -> dict[Any, Any]:
     """``column`` value → row of the model's ``table`` (as ``rows`` yields it) for the given keys that occur; the
     last row wins where a value repeats. Only the rows asked for are built: rules look up a few owners among
@@ -131,7 +123,10 @@ def users_by_id(model: TenantModel, user_ids: Iterable[Any]) -> dict[str, Any]:
     return _rows_by(model, "users", "id", user_ids)
 
 
-def upn_by_id(model: TenantModel) -> dict[str, str]:
-    """User id → UPN. Built once per model."""
+def upn_by_id(model: TenantModel, user_ids: Iterable[Any]) -> dict[str, str]:
+    """User id → UPN, for the given user ids that are users (the last row wins where an id repeats)."""
     users = model.users
-    return _memo(model, "upn_by_id", lambda: dict(zip(users["id"].tolist(), users["upn"].tolist(), strict=True)))  # type: ignore[no-any-return]
+    if users.empty:
+        return {}
+    found = np.flatnonzero(in_set(users["id"], set(user_ids)).to_numpy())
+    return dict(zip(users["id"].iloc[found].tolist(), users["upn"].iloc[found].tolist(), strict=True))

@@ -162,7 +162,7 @@ def exchange_basic_auth_allowed(model: TenantModel, ctx: RuleContext) -> Iterato
     auth = model.exchange_auth
     assigned = auth.assigned_users()
     in_use = ([auth.org_default] if auth.org_default else []) + sorted(n for n in assigned if n != auth.org_default)
-    names = upn_by_id(model) if "users" in model.available else {}
+    names = upn_by_id(model, {u for p in in_use for u in assigned.get(p, [])}) if "users" in model.available else {}
     for policy in in_use:
         if policy not in auth.policies:
             continue

@@ -436,7 +436,7 @@ def legacy_auth_sign_ins(model: TenantModel, ctx: RuleContext) -> Iterator[Findi
     attempts are counted in the evidence but do not fire."""
     since = pd.Timestamp(model.collected_at) - pd.Timedelta(days=ctx.params["window_days"])
     summary = summarise(model.legacy_sign_in_events, since)
-    names = upn_by_id(model)
+    names = upn_by_id(model, summary["user_id"].tolist())
     for row in rows(summary):
         evidence = {
             "protocols": list(row.protocols),
