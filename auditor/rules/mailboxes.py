@@ -382,15 +382,15 @@ def imap_pop_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     admins_known = _admins_known(model)
     used = _protocol_successes(model)
     hits = boxes[boxes["imap"] | boxes["pop"]]
-    owners = users_by_id(model, _admin_ids(model) & set(hits["user_id"])) if admins_known else {}
-    rest = []
-    for row in rows(hits):
+    hit_users = hits["user_id"].tolist()
+    owners = users_by_id(model, _admin_ids(model) & set(hit_users)) if admins_known else {}
+    privileged_owners = {uid for uid, o in owners.items() if o.privileged_admin and o.counts_as_admin}
+    # one finding each for privileged admins' mailboxes and mailboxes with IMAP/POP sign-ins; the rest are counted
+    each = np.array([u in privileged_owners or bool(used.get(str(u), 0)) for u in hit_users], dtype=bool)
+    for row in rows(hits[each]):
         owner = owners.get(row.user_id)
         privileged = bool(admins_known and owner is not None and owner.privileged_admin and owner.counts_as_admin)
         sign_ins = used.get(str(row.user_id), 0)
-        if not (privileged or sign_ins):
-            rest.append(row)
-            continue
         protocols = [p for p, on in (("IMAP", row.imap), ("POP", row.pop)) if on]
         yield ctx.finding(
             "mailbox",
@@ -404,13 +404,17 @@ def imap_pop_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
             },
             "medium" if privileged else None,
         )
-    if rest:
+    rest = hits[~each]
+    if len(rest):
+        first = rest.iloc[:20]
         evidence: dict[str, Any] = {
             "mailboxes": len(rest),
-            "imap_enabled": sum(1 for r in rest if r.imap),
-            "pop_enabled": sum(1 for r in rest if r.pop),
+            "imap_enabled": sum(1 for on in rest["imap"].tolist() if on),
+            "pop_enabled": sum(1 for on in rest["pop"].tolist() if on),
             "mailboxes_total": len(boxes),
-            "sample": [r.smtp_address or r.display_name for r in rest[:20]],
+            "sample": [
+                a or n for a, n in zip(first["smtp_address"].tolist(), first["display_name"].tolist(), strict=True)
+            ],
             "cas_mailbox_plan_defaults": "not collected",
         }
         if not admins_known:
