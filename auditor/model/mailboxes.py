@@ -36,8 +36,9 @@ def build_mailboxes(records: list[dict[str, Any]], users: pd.DataFrame, org_enab
     exts = [r.get("ExternalDirectoryObjectId") for r in records]
     # the address join, for the mailboxes without a known object id (only their addresses are kept)
     needed = {a for e, a in zip(exts, addresses, strict=True) if e not in ids}
-    by_address = {a: i for a, i in zip(users["mail"].tolist(), user_ids, strict=True) if a and a in needed}
-    if needed:
+    by_address: dict[str, Any] = {}
+    if needed:  # mail first, then the UPN (which wins where both match)
+        by_address = {a: i for a, i in zip(users["mail"].tolist(), user_ids, strict=True) if a and a in needed}
         by_address.update(
             {k: i for u, i in zip(users["upn"].tolist(), user_ids, strict=True) if u and (k := u.lower()) in needed}
         )
