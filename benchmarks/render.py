@@ -64,6 +64,7 @@ def in_child(fn, *args) -> dict:
         raise SystemExit(f"renderer child failed with status {status}")
     doc = json.loads(data)
     doc["peak_mb"] = usage.ru_maxrss / 1024
+    doc["cpu_s"] = usage.ru_utime + usage.ru_stime  # the child's own CPU time (meaningful on a shared machine)
     return doc
 
 
@@ -115,7 +116,8 @@ def main() -> None:
             verdict.append(file_mb < max_file)
         ok &= all(verdict)
         print(
-            f"{kind}: {doc['seconds']:.1f} s, peak RSS {doc['peak_mb']:,.0f} MB (incl. model, result, context), "
+            f"{kind}: {doc['seconds']:.1f} s (CPU {doc['cpu_s']:.1f} s), peak RSS {doc['peak_mb']:,.0f} MB "
+            "(incl. model, result, context), "
             f"file {file_mb:.1f} MB -> {'OK' if all(verdict) else 'MISSED TARGET'} "
             f"(target < {max_s:.0f} s"
             + (f", < {max_mb:,.0f} MB" if max_mb else "")

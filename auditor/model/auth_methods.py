@@ -137,22 +137,46 @@ def account_facts(raw_users: list[Any], activity: dict[str, Any] | None = None) 
     return out
 
 
+def _fact_columns(
+    ids: list[str], raw_users: list[Any], activity: dict[str, Any] | None
+) -> tuple[list[bool], list[bool | None], list[Any]]:
+    """``account_facts`` as columns in ``ids`` order (synced, licensed, interactive)."""
+    if len(raw_users) == len(ids) and len(set(ids)) == len(ids):
+        # the common case: the users table has one row per raw record, in order; read each record once
+        raw_ids = [str(r.get("id")) if isinstance(r, dict) else None for r in raw_users]
+        if raw_ids == ids:
+            synced = [r.get("onPremisesSyncEnabled") is True for r in raw_users]
+            licences = [r.get("assignedLicenses") for r in raw_users]
+            licensed = [bool(lic) if isinstance(lic, list) else None for lic in licences]
+            if isinstance(activity, dict):
+                found = [activity.get(i) for i in ids]
+                interactive = [f.get("lastSignInDateTime") if isinstance(f, dict) else None for f in found]
+            else:
+                interactive = [(r.get("signInActivity") or {}).get("lastSignInDateTime") for r in raw_users]
+            return synced, licensed, interactive
+    facts = account_facts(raw_users, activity)
+    return (
+        [facts.get(i, {}).get("synced", False) for i in ids],
+        [facts.get(i, {}).get("licensed") for i in ids],
+        [facts.get(i, {}).get("interactive") for i in ids],
+    )
+
+
 def add_method_columns(
     users: pd.DataFrame, raw_users: list[Any], activity: dict[str, Any] | None, pr_required_by: list[list[str]]
 ) -> pd.DataFrame:
     """Add ``on_prem_synced``, ``licensed``, ``last_interactive`` (datetime64[UTC]|NaT) and
     ``phishing_resistant_required_by`` to the users table."""
-    facts = account_facts(raw_users, activity)
     users = users.copy(deep=False)
-    ids = users["id"].tolist()
-    users["on_prem_synced"] = pd.Series([facts.get(i, {}).get("synced", False) for i in ids], index=users.index)
-    users["licensed"] = pd.Series([facts.get(i, {}).get("licensed") for i in ids], index=users.index, dtype=object)
-    interactive = pd.to_datetime(
-        pd.Series([facts.get(i, {}).get("interactive") for i in ids], dtype="object"),
-        utc=True,
-        errors="coerce",
-        format="ISO8601",
+    synced, licensed, interactive = _fact_columns(users["id"].tolist(), raw_users, activity)
+    users["on_prem_synced"] = pd.Series(synced, index=users.index)
+    users["licensed"] = pd.Series(licensed, index=users.index, dtype=object)
+    parsed = pd.to_datetime(
+        pd.Series(interactive, dtype="object"), utc=True, errors="coerce", format="ISO8601", cache=False
     )
-    users["last_interactive"] = pd.Series(interactive.to_numpy(), index=users.index)
+    # .array keeps the datetime64 values (to_numpy() makes a Timestamp object per user); a column without any date
+    # keeps the dtype it always had (pandas infers a naive one from NaT objects)
+    values = parsed.array if parsed.notna().any() else parsed.to_numpy()
+    users["last_interactive"] = pd.Series(values, index=users.index)
     users["phishing_resistant_required_by"] = pd.Series(pr_required_by, index=users.index, dtype=object)
     return users

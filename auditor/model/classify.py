@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditor.model.membership import in_set
 from auditor.model.settings import ClassificationSettings
 
 
@@ -40,11 +41,12 @@ def _admin_columns(users: pd.DataFrame, holdings: pd.DataFrame) -> pd.DataFrame:
     role_map = agg["admin_roles"].to_dict()
     kind_map = agg["role_assignment_kinds"].to_dict()
     privileged = {uid for uid, p in agg["privileged_admin"].items() if p}
+    nothing: list[str] = []  # shared by every user without a role: read, never mutate
     return pd.DataFrame(
         {
-            "admin_roles": [role_map.get(uid) or [] for uid in ids],
+            "admin_roles": [role_map.get(uid) or nothing for uid in ids],
             "privileged_admin": [uid in privileged for uid in ids],
-            "role_assignment_kinds": [kind_map.get(uid) or [] for uid in ids],
+            "role_assignment_kinds": [kind_map.get(uid) or nothing for uid in ids],
         },
         index=users.index,
     )
@@ -110,5 +112,7 @@ def classify_users(
     if cfg.include_guests:
         member_like = member_like | users["is_guest"]
     users["is_daily"] = users["enabled"] & member_like & ~users["is_service_account"]
-    users["has_mailbox"] = users["id"].isin(set(mailboxes["user_id"].dropna())) if not mailboxes.empty else False
+    users["has_mailbox"] = (
+        in_set(users["id"], set(mailboxes["user_id"].dropna().tolist())) if not mailboxes.empty else False
+    )
     return users

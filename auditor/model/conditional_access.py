@@ -19,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 
+from auditor.model.membership import in_set
+
 LEGACY_CLIENT_TYPES = {"exchangeActiveSync", "other"}
 MODERN_CLIENT_TYPES = {"browser", "mobileAppsAndDesktopClients"}
 GUEST_KINDS = ("internalGuest", "b2bCollaborationGuest", "b2bCollaborationMember")
@@ -234,7 +236,7 @@ def _members(
     for g in groups:
         wanted.update((group_members.get(g) or {}).get("members") or [])
     wanted.update(role_condition_holdings(holdings, roles)["user_id"])
-    mask = users["id"].isin(wanted)
+    mask = in_set(users["id"], wanted)
     if guest_kinds:
         mask = mask | users["guest_kind"].isin(guest_kinds)
     return mask

@@ -29,37 +29,37 @@ def build_mailboxes(records: list[dict[str, Any]], users: pd.DataFrame, org_enab
     """
     if not records:
         return pd.DataFrame(columns=COLUMNS)
-    ids = set(users["id"])
     user_ids = users["id"].tolist()
-    by_address = {a: i for a, i in zip(users["mail"].tolist(), user_ids, strict=True) if a}
-    by_address.update({u.lower(): i for u, i in zip(users["upn"].tolist(), user_ids, strict=True) if u})
-    rows = []
-    for r in records:
-        address = str(r.get("PrimarySmtpAddress") or "").lower()
-        ext = r.get("ExternalDirectoryObjectId")
-        user_id = ext if ext in ids else by_address.get(address)
-        setting = r.get("SmtpClientAuthenticationDisabled")
-        setting = setting if isinstance(setting, bool) else None
-        if setting is None:
-            effective, source = org_enabled, "inherited from org"
-        else:
-            effective, source = (not setting), "mailbox"
-        rows.append(
-            (
-                str(r.get("Guid") or r.get("ExchangeGuid") or address),
-                user_id,
-                r.get("DisplayName") or address,
-                address,
-                r.get("ImapEnabled") is True,
-                r.get("PopEnabled") is True,
-                setting,
-                effective,
-                source,
-                False,
-                False,
-            )
+    ids = set(user_ids)
+    # column by column: each comprehension reads one field of every record
+    addresses = [str(r.get("PrimarySmtpAddress") or "").lower() for r in records]
+    exts = [r.get("ExternalDirectoryObjectId") for r in records]
+    # the address join, for the mailboxes without a known object id (only their addresses are kept)
+    needed = {a for e, a in zip(exts, addresses, strict=True) if e not in ids}
+    by_address: dict[str, Any] = {}
+    if needed:  # mail first, then the UPN (which wins where both match)
+        by_address = {a: i for a, i in zip(users["mail"].tolist(), user_ids, strict=True) if a and a in needed}
+        by_address.update(
+            {k: i for u, i in zip(users["upn"].tolist(), user_ids, strict=True) if u and (k := u.lower()) in needed}
         )
-    frame = pd.DataFrame(rows, columns=COLUMNS, dtype=object)
+    raw = [r.get("SmtpClientAuthenticationDisabled") for r in records]
+    settings = [v if isinstance(v, bool) else None for v in raw]
+    columns: dict[str, list[Any]] = {
+        "mailbox_id": [
+            str(r.get("Guid") or r.get("ExchangeGuid") or a) for r, a in zip(records, addresses, strict=True)
+        ],
+        "user_id": [e if e in ids else by_address.get(a) for e, a in zip(exts, addresses, strict=True)],
+        "display_name": [r.get("DisplayName") or a for r, a in zip(records, addresses, strict=True)],
+        "smtp_address": addresses,
+        "imap": [r.get("ImapEnabled") is True for r in records],
+        "pop": [r.get("PopEnabled") is True for r in records],
+        "smtp_auth_setting": settings,
+        "smtp_auth_enabled": [org_enabled if v is None else not v for v in settings],
+        "smtp_auth_source": ["inherited from org" if v is None else "mailbox" for v in settings],
+        "is_admin": [False] * len(records),
+        "privileged_admin": [False] * len(records),
+    }
+    frame = pd.DataFrame(columns, columns=COLUMNS, dtype=object)
     for column in ("imap", "pop", "is_admin", "privileged_admin"):
         frame[column] = frame[column].astype(bool)
     return frame

@@ -10,6 +10,7 @@ copy saved on disk keeps the records as the API sent them.
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 from auditor.snapshot import Snapshot
@@ -26,12 +27,38 @@ def record_key(record: dict[str, Any]) -> str | None:
     return None
 
 
+def _unique_strings(values: list[Any], fold: bool) -> bool | None:
+    """True/False when every value is a non-empty ``str`` (distinct or not, after lower-casing when ``fold``);
+    None when none is a string; False for a mix."""
+    types = set(map(type, values))
+    if types == {str} and all(values):
+        return len(set(map(str.lower, values) if fold else values)) == len(values)
+    if any(issubclass(t, str) for t in types):
+        return False  # some records have this key, some not (or an empty one): record by record
+    return None
+
+
+def _all_distinct(records: list[Any]) -> bool:
+    """True when every record is an object and their keys (``record_key``'s, or the raw ``id``) are distinct and
+    of one kind: nothing to drop. A cheap check for the common case (C-level passes over the records); anything
+    else takes the record-by-record path."""
+    if set(map(type, records)) != {dict}:
+        return not records
+    for key in ID_KEYS:
+        found = _unique_strings(list(map(dict.get, records, repeat(key))), fold=key != "id")
+        if found is not None:
+            return found
+    return False
+
+
 def tidy_records(snapshot: Snapshot) -> dict[str, dict[str, int]]:
     """Drop malformed and duplicate records in place; returns ``{source: {"malformed": n, "duplicates": n}}``
     for the sources that had any."""
     counts: dict[str, dict[str, int]] = {}
     for name, src in snapshot.sources.items():
         if not src.usable or not isinstance(src.records, list):
+            continue
+        if _all_distinct(src.records):
             continue
         kept: list[dict[str, Any]] = []
         seen: set[str] = set()

@@ -18,12 +18,17 @@ COLUMNS = ["mailbox_id", "user_id", "display_name", "address", "enabled"]
 
 def build_shared_mailboxes(records: list[Any], users: pd.DataFrame) -> pd.DataFrame:
     """One row per shared mailbox; ``enabled`` is the account's ``accountEnabled`` (None when no user matches)."""
-    by_id = dict(zip(users["id"], users["enabled"], strict=True)) if not users.empty else {}
-    by_upn = {str(u).lower(): i for u, i in zip(users["upn"], users["id"], strict=True) if u} if not users.empty else {}
+    shared = [r for r in records if isinstance(r, dict) and r.get("RecipientTypeDetails") == "SharedMailbox"]
+    by_id: dict[Any, Any] = {}
+    by_upn: dict[str, Any] = {}
+    if shared and not users.empty:  # the lookups keep only the users these few mailboxes can match
+        ids, upns = users["id"].tolist(), users["upn"].tolist()
+        names = {str(r.get(key) or "").lower() for r in shared for key in ("UserPrincipalName", "PrimarySmtpAddress")}
+        by_upn = {k: i for u, i in zip(upns, ids, strict=True) if u and (k := str(u).lower()) in names}
+        wanted = {str(r.get("ExternalDirectoryObjectId") or "") for r in shared} | set(by_upn.values())
+        by_id = {i: e for i, e in zip(ids, users["enabled"].tolist(), strict=True) if i in wanted}
     out = []
-    for rec in records:
-        if not isinstance(rec, dict) or rec.get("RecipientTypeDetails") != "SharedMailbox":
-            continue
+    for rec in shared:
         uid = str(rec.get("ExternalDirectoryObjectId") or "")
         if uid not in by_id:
             for key in ("UserPrincipalName", "PrimarySmtpAddress"):

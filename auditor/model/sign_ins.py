@@ -20,7 +20,9 @@ def legacy_events(records: list[dict[str, Any]], users: pd.DataFrame) -> pd.Data
     """One row per legacy-protocol sign-in (successful or not) that can be tied to a user."""
     if not records:
         return pd.DataFrame(columns=EVENT_COLUMNS)
-    id_by_upn = {u.lower(): i for u, i in zip(users["upn"].tolist(), users["id"].tolist(), strict=True) if u}
+    id_by_upn: dict[str, Any] = {}
+    if not all(r.get("userId") for r in records):  # sign-ins without a user id are tied to users by UPN
+        id_by_upn = {u.lower(): i for u, i in zip(users["upn"].tolist(), users["id"].tolist(), strict=True) if u}
     frame = pd.DataFrame(
         {
             "user_id": [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -19,9 +20,35 @@ def _date(value: Any) -> Any:
 
 
 def _utc(values: list[Any]) -> pd.Series:
+    # cache=False: sign-in times are mostly distinct, and pandas' cache of unique values then costs more than it saves
     return pd.to_datetime(
-        pd.Series([_date(v) for v in values], dtype="object"), utc=True, errors="coerce", format="ISO8601"
+        pd.Series([_date(v) for v in values], dtype="object"),
+        utc=True,
+        errors="coerce",
+        format="ISO8601",
+        cache=False,
     )
+
+
+def _by_id(records: list[dict[str, Any]], ids: list[str], unique: bool) -> Sequence[dict[str, Any] | None]:
+    """The record of each user id (the last one with that id), in ``ids`` order."""
+    if unique and len(records) == len(ids) and [str(r.get("id")) for r in records] == ids:
+        return records  # the common case: the same users in the same order
+    by_id = {str(r.get("id")): r for r in records}
+    return [by_id.get(i) for i in ids]
+
+
+def _per_user_mfa(records: list[dict[str, Any]], ids: list[str], unique: bool) -> pd.Series:
+    """Each user's per-user MFA state: 'disabled', 'enabled', 'enforced', else missing."""
+
+    def state(r: dict[str, Any]) -> str | None:
+        return str(r.get("perUserMfaState")).lower() if r.get("perUserMfaState") else None
+
+    if ids and _by_id(records, ids, unique) is records:  # one record per user, in order: no lookup needed
+        found = pd.Series([state(r) for r in records])  # the dtype pandas infers, as ``map`` gives below
+    else:
+        found = pd.Series(ids, dtype="object").map({str(r.get("id")): state(r) for r in records})
+    return found.where(lambda s: s.isin(_MFA_STATES), None)
 
 
 def build_users(
@@ -79,14 +106,11 @@ def build_users(
     frame["last_sign_in_attempt"] = attempt
     frame["has_sign_in_activity"] = [bool(a) for a in activity]
 
+    unique = len(set(ids)) == len(ids)
     if per_user_mfa is None:
         frame["per_user_mfa"] = None
     else:
-        states = {
-            str(r.get("id")): (str(r.get("perUserMfaState")).lower() if r.get("perUserMfaState") else None)
-            for r in per_user_mfa
-        }
-        frame["per_user_mfa"] = frame["id"].map(states).where(lambda s: s.isin(_MFA_STATES), None)
+        frame["per_user_mfa"] = _per_user_mfa(per_user_mfa, ids, unique)
 
     if registration is None:
         frame["mfa_registered"] = None
@@ -94,8 +118,7 @@ def build_users(
         frame["passwordless_capable"] = None
         frame["methods"] = [[] for _ in range(len(frame))]
     else:
-        reg = {str(r.get("id")): r for r in registration}
-        rows = [reg.get(i) for i in ids]
+        rows = _by_id(registration, ids, unique)
         frame["mfa_registered"] = pd.Series(
             [_flag(r.get("isMfaRegistered")) if r is not None else None for r in rows], dtype="object"
         )

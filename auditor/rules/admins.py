@@ -430,7 +430,10 @@ def admin_app_passwords(model: TenantModel, ctx: RuleContext) -> Iterator[Findin
     mask = mfa_admin(users) & users["enabled"] & mfa_enrolled(users)
     sign_ins_known = "sign_ins" in model.available
     legacy = model.legacy_sign_ins.set_index("user_id") if sign_ins_known else None
-    boxes = {b.user_id: b for b in rows(model.mailboxes) if b.user_id}
+    mailboxes = model.mailboxes
+    if not mailboxes.empty:  # only the admins' mailboxes are looked up
+        mailboxes = mailboxes[mailboxes["user_id"].isin(set(users["id"][mask].tolist()))]
+    boxes = {b.user_id: b for b in rows(mailboxes) if b.user_id}
     for row, cov in with_coverage(model, mask):
         mitigated_by = _app_password_mitigations(model, row, cov, boxes)
         evidence = {

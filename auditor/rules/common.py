@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from auditor.findings import Finding
+from auditor.model.membership import in_set
 from auditor.model.tenant import TenantModel
 from auditor.rules.registry import RuleContext
 
@@ -83,17 +84,22 @@ def with_coverage(model: TenantModel, mask: pd.Series | np.ndarray) -> Iterator[
     return zip(rows(model.users.iloc[positions]), rows(model.coverage.iloc[positions]), strict=True)
 
 
-def _memo(model: TenantModel, key: str, build: Any) -> Any:
-    """A lookup built once per model and shared by the rules that need it (rules only read it)."""
-    cache = model.__dict__.setdefault("_rule_lookups", {})
-    if key not in cache:
-        cache[key] = build()
-    return cache[key]
+def _rows_by(model: TenantModel, table: str, column: str, keys: Iterable[Any]) -> dict[Any, Any]:
+    """``column`` value → row of the model's ``table`` (as ``rows`` yields it) for the given keys that occur; the
+    last row wins where a value repeats. Only the rows asked for are built: rules look up a few owners among
+    300,000 users."""
+    frame: pd.DataFrame = getattr(model, table)
+    if frame.empty:
+        return {}
+    wanted = np.flatnonzero(in_set(frame[column], set(keys)).to_numpy())
+    if not len(wanted):
+        return {}
+    return dict(zip(frame[column].iloc[wanted].tolist(), rows(frame.iloc[wanted]), strict=True))
 
 
-def coverage_of(model: TenantModel) -> dict[str, Any]:
-    """User id → coverage row (for rules that start from another table, e.g. mailboxes). Built once per model."""
-    return _memo(model, "coverage_of", lambda: {c.user_id: c for c in rows(model.coverage)})  # type: ignore[no-any-return]
+def coverage_by_user(model: TenantModel, user_ids: Iterable[Any]) -> dict[str, Any]:
+    """User id → coverage row, for the given user ids (for rules that start from another table, e.g. mailboxes)."""
+    return _rows_by(model, "coverage", "user_id", user_ids)
 
 
 def mfa_covered(model: TenantModel, cov: Any) -> bool:
@@ -112,9 +118,18 @@ def legacy_mitigations(model: TenantModel, cov: Any) -> list[str]:
     return out
 
 
-def user_names(model: TenantModel) -> dict[str, Any]:
-    """User id → users row. Built once per model."""
-    return _memo(model, "user_names", lambda: {u.id: u for u in rows(model.users)})  # type: ignore[no-any-return]
+def users_by_id(model: TenantModel, user_ids: Iterable[Any]) -> dict[str, Any]:
+    """User id → users row, for the given user ids that are users."""
+    return _rows_by(model, "users", "id", user_ids)
+
+
+def upn_by_id(model: TenantModel, user_ids: Iterable[Any]) -> dict[str, str]:
+    """User id → UPN, for the given user ids that are users (the last row wins where an id repeats)."""
+    users = model.users
+    if users.empty:
+        return {}
+    found = np.flatnonzero(in_set(users["id"], set(user_ids)).to_numpy())
+    return dict(zip(users["id"].iloc[found].tolist(), users["upn"].iloc[found].tolist(), strict=True))
 
 
 def cover_by_ca_first(who: str, pronoun: str, then: str) -> str:

@@ -541,10 +541,10 @@ EXCLUDED_ROLE_NOBODY_HOLDS = Case(
 
 def _per_user_counts(model: TenantModel) -> dict[str, int]:
     users = model.users
-    members = users[users["enabled"] & users["user_type"].str.lower().eq("member") & ~users["is_sync_account"]]
-    counts = members["per_user_mfa"].fillna("unknown").value_counts()
+    members = users["enabled"] & users["user_type"].str.lower().eq("member") & ~users["is_sync_account"]
+    counts = users["per_user_mfa"][members].fillna("unknown").value_counts()  # one column, not every row copied
     return {
-        "enabled_members": len(members),
+        "enabled_members": int(members.sum()),
         **{s: int(counts.get(s, 0)) for s in ("enforced", "enabled", "disabled", "unknown")},
     }
 

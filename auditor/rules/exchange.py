@@ -11,7 +11,7 @@ from typing import Any
 
 from auditor.findings import Finding
 from auditor.model.tenant import TenantModel
-from auditor.rules.common import rows, tenant_finding, user_names
+from auditor.rules.common import rows, tenant_finding, upn_by_id
 from auditor.rules.registry import Case, NotAssessed, RuleContext, rule
 from auditor.testing import Records, user
 
@@ -162,7 +162,7 @@ def exchange_basic_auth_allowed(model: TenantModel, ctx: RuleContext) -> Iterato
     auth = model.exchange_auth
     assigned = auth.assigned_users()
     in_use = ([auth.org_default] if auth.org_default else []) + sorted(n for n in assigned if n != auth.org_default)
-    names = user_names(model) if "users" in model.available else {}
+    names = upn_by_id(model, {u for p in in_use for u in assigned.get(p, [])}) if "users" in model.available else {}
     for policy in in_use:
         if policy not in auth.policies:
             continue
@@ -170,7 +170,7 @@ def exchange_basic_auth_allowed(model: TenantModel, ctx: RuleContext) -> Iterato
         if not protocols:
             continue
         users = assigned.get(policy, [])
-        shown = [str(getattr(names.get(u), "upn", None) or auth.user_names.get(u, u)) for u in users]
+        shown = [str(names.get(u) or auth.user_names.get(u, u)) for u in users]
         evidence: dict[str, Any] = {
             "policy": policy,
             "basic_auth_protocols": protocols,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from auditor.findings import Finding, RollUp
@@ -13,12 +14,13 @@ from auditor.model.tenant import TenantModel
 from auditor.rules.common import (
     ROLE_OPTIONAL,
     ROLE_SOURCES,
-    coverage_of,
+    coverage_by_user,
     iso,
     legacy_mitigations,
     rows,
     tenant_finding,
-    user_names,
+    upn_by_id,
+    users_by_id,
 )
 from auditor.rules.registry import Case, NotAssessed, RuleContext, rule
 from auditor.testing import REPORTS_READER, Records, add_admin, mailbox, sign_in
@@ -187,6 +189,12 @@ def _admins_known(model: TenantModel) -> bool:
     return {"users", "role_definitions", "role_assignments"} <= model.available
 
 
+def _admin_ids(model: TenantModel) -> set[Any]:
+    """The ids of the users that count as admins (mailbox rules look up only these owners)."""
+    users = model.users
+    return set(users["id"][users["counts_as_admin"].astype(bool)].tolist())
+
+
 def _smtp_exposure(model: TenantModel, owner: Any, cov: Any) -> list[str]:
     """What leaves a mailbox's SMTP AUTH usable with OAuth only: a disabled account, the Exchange authentication
     policy that applies to the owner (theirs, else the org default) setting ``AllowBasicAuthSmtp`` false, security
@@ -304,9 +312,22 @@ def smtp_auth_mailbox_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[
             "SmtpClientAuthenticationDisabled"
         )
     admins_known = _admins_known(model)
-    owners = user_names(model)
-    covs = coverage_of(model)
-    for row in rows(boxes[boxes["smtp_auth_enabled"].eq(True)]):
+    # reported: the mailbox enables it itself, or it belongs to an admin; every other mailbox that inherits the
+    # org setting is counted on the org finding
+    admins = _admin_ids(model) if admins_known else set()
+    reported = boxes[
+        boxes["smtp_auth_enabled"].eq(True).to_numpy()
+        & np.array(
+            [
+                s is False or u in admins
+                for s, u in zip(boxes["smtp_auth_setting"].tolist(), boxes["user_id"].tolist(), strict=True)
+            ],
+            dtype=bool,
+        )
+    ]
+    owners = users_by_id(model, reported["user_id"])
+    covs = coverage_by_user(model, reported["user_id"])
+    for row in rows(reported):
         owner = owners.get(row.user_id)
         admin = bool(admins_known and owner is not None and owner.counts_as_admin)
         if row.smtp_auth_setting is not False and not admin:
@@ -372,17 +393,17 @@ def imap_pop_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     if boxes.empty:
         return
     admins_known = _admins_known(model)
-    owners = user_names(model)
     used = _protocol_successes(model)
     hits = boxes[boxes["imap"] | boxes["pop"]]
-    rest = []
-    for row in rows(hits):
+    hit_users = hits["user_id"].tolist()
+    owners = users_by_id(model, _admin_ids(model) & set(hit_users)) if admins_known else {}
+    privileged_owners = {uid for uid, o in owners.items() if o.privileged_admin and o.counts_as_admin}
+    # one finding each for privileged admins' mailboxes and mailboxes with IMAP/POP sign-ins; the rest are counted
+    each = np.array([u in privileged_owners or bool(used.get(str(u), 0)) for u in hit_users], dtype=bool)
+    for row in rows(hits[each]):
         owner = owners.get(row.user_id)
         privileged = bool(admins_known and owner is not None and owner.privileged_admin and owner.counts_as_admin)
         sign_ins = used.get(str(row.user_id), 0)
-        if not (privileged or sign_ins):
-            rest.append(row)
-            continue
         protocols = [p for p, on in (("IMAP", row.imap), ("POP", row.pop)) if on]
         yield ctx.finding(
             "mailbox",
@@ -396,13 +417,17 @@ def imap_pop_enabled(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
             },
             "medium" if privileged else None,
         )
-    if rest:
+    rest = hits[~each]
+    if len(rest):
+        first = rest.iloc[:20]
         evidence: dict[str, Any] = {
             "mailboxes": len(rest),
-            "imap_enabled": sum(1 for r in rest if r.imap),
-            "pop_enabled": sum(1 for r in rest if r.pop),
+            "imap_enabled": sum(1 for on in rest["imap"].tolist() if on),
+            "pop_enabled": sum(1 for on in rest["pop"].tolist() if on),
             "mailboxes_total": len(boxes),
-            "sample": [r.smtp_address or r.display_name for r in rest[:20]],
+            "sample": [
+                a or n for a, n in zip(first["smtp_address"].tolist(), first["display_name"].tolist(), strict=True)
+            ],
             "cas_mailbox_plan_defaults": "not collected",
         }
         if not admins_known:
@@ -428,7 +453,7 @@ def legacy_auth_sign_ins(model: TenantModel, ctx: RuleContext) -> Iterator[Findi
     attempts are counted in the evidence but do not fire."""
     since = pd.Timestamp(model.collected_at) - pd.Timedelta(days=ctx.params["window_days"])
     summary = summarise(model.legacy_sign_in_events, since)
-    names = model.users.set_index("id")["upn"]
+    names = upn_by_id(model, summary["user_id"].tolist())
     for row in rows(summary):
         evidence = {
             "protocols": list(row.protocols),

@@ -184,8 +184,17 @@ SYNC_ACCOUNT_INTERACTIVE_ONLY = Case(
 )
 
 
-def _phone_only_mask(model: TenantModel) -> pd.Series:
-    return pd.Series([phone_only(m) for m in model.users["methods"].tolist()], index=model.users.index, dtype=bool)
+def _phone_only_mask(users: pd.DataFrame) -> pd.Series:
+    """``phone_only`` per user, decided once per distinct list of methods (most users share a handful)."""
+    seen: dict[tuple[Any, ...], bool] = {}
+    out = []
+    for methods in users["methods"].tolist():
+        key = tuple(methods)
+        found = seen.get(key)
+        if found is None:
+            found = seen[key] = phone_only(methods)
+        out.append(found)
+    return pd.Series(out, index=users.index, dtype=bool)
 
 
 @rule(
@@ -212,8 +221,8 @@ def admin_phone_only_mfa(model: TenantModel, ctx: RuleContext) -> Iterator[Findi
     e-mail, security questions and Temporary Access Pass) are only ``mobilePhone``, ``alternateMobilePhone`` or
     ``officePhone`` (SCuBA MS.AAD.3.5v2; CIS 5.2.3.5; Learn "Phone authentication methods" and the SMS/voice
     retirement page). Medium; high for privileged roles."""
-    users = model.users
-    for row in rows(users[users["enabled"] & mfa_admin(users) & _phone_only_mask(model)]):
+    admins = model.users[model.users["enabled"] & mfa_admin(model.users)]
+    for row in rows(admins[_phone_only_mask(admins)]):
         yield user_finding(
             ctx,
             row,
@@ -245,7 +254,7 @@ def users_phone_only_mfa(model: TenantModel, ctx: RuleContext) -> Iterator[Findi
     """One tenant finding: enabled members (``userType`` Member) whose registered second factors are only SMS/voice
     (SCuBA MS.AAD.3.5v2; Learn SMS/voice retirement). Evidence: ``users`` (how many) and a sample of ``sample`` UPNs."""
     users = model.users
-    mask = users["enabled"] & (users["user_type"] == "Member") & _phone_only_mask(model)
+    mask = users["enabled"] & (users["user_type"] == "Member") & _phone_only_mask(users)
     if not mask.any():
         return
     upns = sorted(str(u) for u in users.loc[mask, "upn"].tolist())
