@@ -120,7 +120,7 @@ def baseline() -> Records:
                 "Phishing-resistant MFA for admins",
                 grant=[],
                 users={"includeUsers": [], "includeRoles": [GA, HELPDESK]},
-                apps=["MicrosoftAdminPortals"],
+                apps=["All"],
                 strength={"id": PHISHING_RESISTANT, "displayName": "Phishing-resistant MFA"},
             ),
         ],
@@ -276,3 +276,13 @@ def add_admin(records: Records, uid: str, upn: str, role: str = GA, **kw: Any) -
     records["role_assignments"].append(
         {"id": f"ra-{uid}", "principalId": uid, "roleDefinitionId": role, "directoryScopeId": "/"}
     )
+
+
+def admin_policy_for_portals_only(records: Records) -> None:
+    """Narrow the baseline's phishing-resistant policy for admins (All resources, Microsoft's template) to the
+    Microsoft Admin Portals. It then no longer covers the admins for MFA on other resources, and no longer counts
+    for ``admin-no-phishing-resistant-mfa``: the shape of many real tenants, and the one tests of a single MFA
+    baseline's exclusions need."""
+    for policy in records["conditional_access"]:
+        if policy.get("id") == "ca-admin-prmfa":
+            policy["conditions"]["applications"]["includeApplications"] = ["MicrosoftAdminPortals"]

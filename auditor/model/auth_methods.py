@@ -11,12 +11,14 @@ platform credential and certificate-based authentication
 "Phishing-resistant MFA" strength ``00000000-0000-0000-0000-000000000004``). Methods that are not a second factor
 (e-mail, security questions, Temporary Access Pass) are ignored when deciding "phone only".
 
-A policy **requires phishing-resistant MFA** for a user when it is in force, targets All resources or the
-Microsoft Admin Portals (Microsoft's template
-https://learn.microsoft.com/entra/identity/conditional-access/policy-admin-phish-resistant-mfa targets All
-resources; CISA MS.AAD.3.6v1), its only grant (or an AND of grants) is an authentication strength that is the
-built-in phishing-resistant one or whose ``allowedCombinations`` are all phishing-resistant, and it applies to the
-user (active roles; eligible roles on activation).
+A policy **requires phishing-resistant MFA** for a user when it is in force, targets All resources (Microsoft's
+template https://learn.microsoft.com/entra/identity/conditional-access/policy-admin-phish-resistant-mfa targets All
+resources; ScubaGear's MS.AAD.3.6v1 check in AADConfig.rego and Maester's CISA.MS.AAD.3.6 count only a policy whose
+``includeApplications`` has ``All``; CIS 5.2.2.5 likewise), its only grant (or an AND of grants) is an
+authentication strength that is the built-in phishing-resistant one or whose ``allowedCombinations`` are all
+phishing-resistant, and it applies to the user (active roles; eligible roles on activation). A policy for the
+Microsoft Admin Portals alone does not count: the admin can still reach Exchange Online, SharePoint and Microsoft
+Graph with a weaker method. Such policies are named in the rule's evidence (``portals_only_policies``).
 """
 
 from __future__ import annotations
@@ -70,13 +72,16 @@ def _strength_is_phishing_resistant(strength: Any, known: dict[str, list[str]]) 
     return bool(combos) and all(str(c) in PHISHING_RESISTANT_COMBINATIONS for c in combos)
 
 
-def requires_phishing_resistant(raw: dict[str, Any], known: dict[str, list[str]] | None = None) -> bool:
-    """An in-force policy for All resources or the admin portals whose grant demands a phishing-resistant strength
-    (alone, or AND'ed with other controls)."""
+def requires_phishing_resistant(
+    raw: dict[str, Any], known: dict[str, list[str]] | None = None, *, target: str = "All"
+) -> bool:
+    """An in-force policy including ``target`` (All resources; or ``ADMIN_PORTALS`` to find the policies that
+    would count but for their scope) whose grant demands a phishing-resistant strength (alone, or AND'ed with
+    other controls)."""
     if raw.get("state") != "enabled":
         return False
     apps = ((raw.get("conditions") or {}).get("applications") or {}).get("includeApplications") or []
-    if "All" not in apps and ADMIN_PORTALS not in apps:
+    if not isinstance(apps, list) or target not in apps or (target != "All" and "All" in apps):
         return False
     grant = raw.get("grantControls") or {}
     if not _strength_is_phishing_resistant(grant.get("authenticationStrength"), known or {}):
@@ -85,15 +90,30 @@ def requires_phishing_resistant(raw: dict[str, Any], known: dict[str, list[str]]
     return not others or str(grant.get("operator") or "OR").upper() == "AND"
 
 
-def phishing_resistant_policies(
-    ca_records: list[Any], strengths: list[Any] | None, ca_semantics: pd.DataFrame
-) -> list[Any]:
-    """The ``ca_semantics`` rows of the policies that require phishing-resistant MFA."""
-    known = {
+def portals_only_phishing_resistant(ca_records: list[Any], strengths: list[Any] | None) -> list[str]:
+    """Names of the in-force policies that require phishing-resistant MFA for the Microsoft Admin Portals only
+    (not counted: see the module docstring)."""
+    known = _known_strengths(strengths)
+    return sorted(
+        str(r.get("displayName") or r.get("id"))
+        for r in ca_records
+        if isinstance(r, dict) and requires_phishing_resistant(r, known, target=ADMIN_PORTALS)
+    )
+
+
+def _known_strengths(strengths: list[Any] | None) -> dict[str, list[str]]:
+    return {
         str(s.get("id")): list(s.get("allowedCombinations") or [])
         for s in strengths or []
         if isinstance(s, dict) and s.get("allowedCombinations")
     }
+
+
+def phishing_resistant_policies(
+    ca_records: list[Any], strengths: list[Any] | None, ca_semantics: pd.DataFrame
+) -> list[Any]:
+    """The ``ca_semantics`` rows of the policies that require phishing-resistant MFA."""
+    known = _known_strengths(strengths)
     ids = {str(r.get("id")) for r in ca_records if isinstance(r, dict) and requires_phishing_resistant(r, known)}
     if not ids or ca_semantics.empty:
         return []

@@ -55,7 +55,8 @@ users (v2)       on_prem_synced, licensed (bool|None), last_interactive, phishin
 shared_mailboxes mailbox_id, user_id, display_name, address, enabled (auditor.model.shared_mailboxes)
 
 Scalars: exchange_auth (auditor.model.exchange_auth.ExchangeAuth), auth_methods_migration_state,
-phishing_resistant_policies (names), emergency_entries (classification.emergency_access as configured),
+phishing_resistant_policies (names), portals_only_phishing_resistant (names of in-force policies requiring it for
+the Microsoft Admin Portals only: not counted), emergency_entries (classification.emergency_access as configured),
 baselines (auditor.model.baselines.Baselines), emergency_unresolved and
 service_groups_unresolved (list[str]: configured entries that match nothing),
 security_defaults_enabled (bool|None), smtp_auth_org_enabled (bool|None),
@@ -73,7 +74,12 @@ import pandas as pd
 
 from auditor.errors import SnapshotError
 from auditor.gcpause import gc_paused
-from auditor.model.auth_methods import add_method_columns, phishing_resistant_policies, phishing_resistant_required_by
+from auditor.model.auth_methods import (
+    add_method_columns,
+    phishing_resistant_policies,
+    phishing_resistant_required_by,
+    portals_only_phishing_resistant,
+)
 from auditor.model.baselines import Baselines, build_baselines
 from auditor.model.ca_semantics import build_ca_semantics
 from auditor.model.classify import classify_users, unresolved_service_groups
@@ -122,6 +128,7 @@ class TenantModel:
     shared_mailboxes: pd.DataFrame = field(default_factory=pd.DataFrame)
     auth_methods_migration_state: str | None = None
     phishing_resistant_policies: list[str] = field(default_factory=list)
+    portals_only_phishing_resistant: list[str] = field(default_factory=list)
     emergency_entries: list[str] = field(default_factory=list)
 
     @property
@@ -283,5 +290,6 @@ def _build(
         shared_mailboxes=build_shared_mailboxes(collected("mailboxes") or [], users),
         auth_methods_migration_state=migration if isinstance(migration, str) else None,
         phishing_resistant_policies=[str(p["name"]) for p in pr_policies],
+        portals_only_phishing_resistant=portals_only_phishing_resistant(ca_records, strengths),
         emergency_entries=list(classification.emergency_access),
     )

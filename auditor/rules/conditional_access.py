@@ -15,7 +15,17 @@ from auditor.findings import Finding
 from auditor.model.tenant import TenantModel
 from auditor.rules.common import admin_evidence, rows, special_account, tenant_finding, user_finding, with_coverage
 from auditor.rules.registry import Case, RuleContext, rule
-from auditor.testing import GA, HELPDESK, Records, add_admin, ago, ca_policy, set_mfa, user
+from auditor.testing import (
+    GA,
+    HELPDESK,
+    Records,
+    add_admin,
+    admin_policy_for_portals_only,
+    ago,
+    ca_policy,
+    set_mfa,
+    user,
+)
 
 CA_USER_SOURCES = ("users", "conditional_access", "group_members", "role_definitions", "role_assignments")
 AZURE_MANAGEMENT = "797f4846-ba00-4fd7-ba43-dac1f8f63013"
@@ -107,6 +117,7 @@ def _mfa_or_terms_of_use(r: Records) -> None:
 
 
 def _every_member_enforced_no_ca_mfa(r: Records) -> None:
+    admin_policy_for_portals_only(r)  # the admins' All-resources policy would cover them for MFA
     r["conditional_access"] = r["conditional_access"][1:]
     for state in r["per_user_mfa"]:
         state["perUserMfaState"] = "enforced"
@@ -155,6 +166,7 @@ def _mfa_baseline_excludes_exchange(r: Records) -> None:
 
 
 def _excluded_users(r: Records) -> None:
+    admin_policy_for_portals_only(r)  # the admins' All-resources policy would cover them for MFA
     r["users"].append(user("u-pinned", "svc-relay@contoso.com"))
     r["group_members"] = [{"id": "g-exempt", "displayName": "MFA exempt", "members": [{"id": "u-bob"}]}]
     mfa, block = r["conditional_access"][:2]
@@ -312,6 +324,7 @@ def _sync_account(uid: str = "u-sync", also: str | None = None) -> Any:
 
 
 def _eligible_ga_behind_role_exclusion(r: Records) -> None:
+    admin_policy_for_portals_only(r)  # the admins' All-resources policy would cover them for MFA
     r["users"].append(user("u-pim", "pim@contoso.com"))
     r["per_user_mfa"].append({"id": "u-pim", "perUserMfaState": "disabled"})
     r["registration_details"].append(
@@ -379,6 +392,7 @@ EVERY_MEMBER_ENFORCED = Case(
         ("per-user-mfa-migration-gap", "alice@contoso.com"): "high",
         ("per-user-mfa-migration-gap", "bob@contoso.com"): "medium",
         ("per-user-mfa-migration-gap", "svc-backup@contoso.com"): "medium",
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
     },
 )
 SOME_MEMBERS_ENFORCED = Case(
@@ -432,7 +446,14 @@ EXCLUDED_USERS = Case(
         ("ca-mfa-excluded", "bob@contoso.com"): "medium",
         ("ca-mfa-excluded", "alice@contoso.com"): "high",
         ("legacy-auth-block-excluded", "bob@contoso.com"): "medium",
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
     },
+)
+ADMIN_EXCLUDED_BUT_INSIDE_ADMIN_POLICY = Case(
+    "a Global Administrator excluded from MFA for everyone but inside the admins' phishing-resistant policy for All "
+    "resources (Microsoft's template): covered, no finding",
+    lambda r: r["conditional_access"][0]["conditions"]["users"].update(excludeUsers=["u-alice"]),
+    {},
 )
 EXCLUDED_FROM_ONE_BLOCK_COVERED_BY_ANOTHER = Case(
     "a user excluded from one block policy but covered by another", _excluded_from_one_block_covered_by_another, {}
@@ -532,6 +553,8 @@ ELIGIBLE_GA_BEHIND_ROLE_EXCLUSION = Case(
         ("ca-mfa-excluded", "alice@contoso.com"): "high",
         ("legacy-auth-block-excluded", "pim@contoso.com"): "high",
         ("legacy-auth-block-excluded", "alice@contoso.com"): "high",
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
+        ("admin-no-phishing-resistant-mfa", "pim@contoso.com"): "medium",
     },
 )
 EXCLUDED_ROLE_NOBODY_HOLDS = Case(
@@ -750,6 +773,7 @@ def legacy_auth_block_excluded(model: TenantModel, ctx: RuleContext) -> Iterator
     "policy (the accepted way to exempt a service account).",
     cases=(
         EXCLUDED_USERS,
+        ADMIN_EXCLUDED_BUT_INSIDE_ADMIN_POLICY,
         EXCLUDED_BUT_RISK_POLICY_ONLY,
         EXCLUDED_BUT_AZURE_MANAGEMENT_POLICY,
         GUEST_KINDS,

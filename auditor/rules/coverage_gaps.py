@@ -30,7 +30,7 @@ from auditor.rules.common import (
     with_coverage,
 )
 from auditor.rules.registry import Case, RuleContext, rule
-from auditor.testing import HELPDESK, Records, add_admin, ca_policy, set_mfa, sign_in
+from auditor.testing import HELPDESK, Records, add_admin, admin_policy_for_portals_only, ca_policy, set_mfa, sign_in
 
 CA_USER_SOURCES = ("users", "conditional_access", "group_members", "role_definitions", "role_assignments")
 EXCHANGE_ONLINE = "00000002-0000-0ff1-ce00-000000000000"
@@ -47,6 +47,7 @@ def _per_user_mfa_excluded_from_baseline(r: Records) -> None:
 
 
 def _per_user_mfa_admin_baseline_report_only(r: Records) -> None:
+    admin_policy_for_portals_only(r)  # the admins' All-resources policy would cover them for MFA
     set_mfa(r, "u-alice", "enabled")
     r["conditional_access"][0]["state"] = "enabledForReportingButNotEnforced"
 
@@ -56,12 +57,14 @@ def _per_user_mfa_covered(r: Records) -> None:
 
 
 def _admin_outside_group_scoped_mfa(r: Records) -> None:
+    admin_policy_for_portals_only(r)  # the admins' All-resources policy would cover them for MFA
     r["group_members"] = [{"id": "g-staff", "displayName": "Staff", "members": [{"id": "u-bob"}, {"id": "u-svc"}]}]
     r["conditional_access"][0]["conditions"]["users"].update(includeUsers=[], includeGroups=["g-staff"])
     add_admin(r, "u-help", "helpdesk@contoso.com", role=HELPDESK)
 
 
 def _admin_excluded_not_this_rules_business(r: Records) -> None:
+    admin_policy_for_portals_only(r)  # the admins' All-resources policy would cover them for MFA
     add_admin(r, "u-help", "helpdesk@contoso.com", role=HELPDESK)
     r["conditional_access"][0]["conditions"]["users"]["excludeUsers"] = ["u-help"]
 
@@ -124,6 +127,7 @@ PER_USER_MFA_ADMIN_BASELINE_REPORT_ONLY = Case(
         ("admin-app-passwords", "alice@contoso.com"): "low",
         ("daily-account-per-user-mfa", "alice@contoso.com"): "low",
         ("mfa-no-baseline", "Contoso"): "critical",
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
     },
 )
 PER_USER_MFA_COVERED = Case(
@@ -141,12 +145,18 @@ ADMIN_OUTSIDE_GROUP_SCOPED_MFA = Case(
         ("admin-not-covered-by-mfa", "alice@contoso.com"): "critical",
         ("admin-not-covered-by-mfa", "helpdesk@contoso.com"): "critical",
         ("mfa-no-baseline", "Contoso"): "critical",
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
+        ("admin-no-phishing-resistant-mfa", "helpdesk@contoso.com"): "medium",
     },
 )
 ADMIN_EXCLUDED_NOT_THIS_RULES_BUSINESS = Case(
     "an admin excluded from the baseline is ca-mfa-excluded's finding, not admin-not-covered-by-mfa's",
     _admin_excluded_not_this_rules_business,
-    {("ca-mfa-excluded", "helpdesk@contoso.com"): "high"},
+    {
+        ("ca-mfa-excluded", "helpdesk@contoso.com"): "high",
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
+        ("admin-no-phishing-resistant-mfa", "helpdesk@contoso.com"): "medium",
+    },
 )
 MFA_BASELINE_EXCLUDES_SHAREPOINT = Case(
     "the MFA baseline excludes SharePoint Online: a partial baseline",

@@ -20,7 +20,7 @@ from auditor.model.auth_methods import phishing_resistant
 from auditor.model.tenant import TenantModel
 from auditor.rules.common import ROLE_OPTIONAL, ROLE_SOURCES, rows, tenant_finding, user_finding, with_coverage
 from auditor.rules.registry import Case, RuleContext, rule
-from auditor.testing import GA, Records, add_admin, mailbox
+from auditor.testing import GA, Records, add_admin, admin_policy_for_portals_only, mailbox
 
 GLOBAL_ADMINISTRATOR = GA
 BG1, BG2 = "breakglass1@contoso.onmicrosoft.com", "breakglass2@contoso.onmicrosoft.com"
@@ -31,6 +31,7 @@ def _not_configured(r: Records) -> Any:
 
 
 def _not_configured_candidate(r: Records) -> None:
+    admin_policy_for_portals_only(r)  # the admins' All-resources policy would cover them for MFA
     for p in r["conditional_access"][:2]:
         p["conditions"]["users"]["excludeUsers"] = ["u-glass1"]
 
@@ -65,6 +66,9 @@ NOT_CONFIGURED_CANDIDATE = Case(
         ("emergency-access-weak", "Contoso"): "info",
         ("ca-mfa-excluded", BG1): "high",
         ("legacy-auth-block-excluded", BG1): "high",
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium",
+        ("admin-no-phishing-resistant-mfa", "breakglass1@contoso.onmicrosoft.com"): "medium",
+        ("admin-no-phishing-resistant-mfa", "breakglass2@contoso.onmicrosoft.com"): "medium",
     },
     config={"classification": {"emergency_access": []}},
 )

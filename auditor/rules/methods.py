@@ -118,6 +118,14 @@ PHISHING_RESISTANT_POLICY_REPORT_ONLY = Case(
     _phishing_resistant_policy_report_only,
     {("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium"},
 )
+PHISHING_RESISTANT_POLICY_ADMIN_PORTALS_ONLY = Case(
+    "the phishing-resistant policy for admins covers the Microsoft Admin Portals only: not counted (SCuBA "
+    "MS.AAD.3.6v1, Maester and Microsoft's template target All resources)",
+    lambda r: r["conditional_access"][2]["conditions"]["applications"].update(
+        includeApplications=["MicrosoftAdminPortals"]
+    ),
+    {("admin-no-phishing-resistant-mfa", "alice@contoso.com"): "medium"},
+)
 ADMIN_WITH_WINDOWS_HELLO = Case(
     "a Global Administrator with Windows Hello for Business (and a phone), required by the admin-portals policy",
     lambda r: _methods(r, "u-alice", ["windowsHelloForBusiness", "mobilePhone"]),
@@ -282,15 +290,22 @@ def users_phone_only_mfa(model: TenantModel, ctx: RuleContext) -> Iterator[Findi
         "built-in 'Phishing-resistant MFA' authentication strength for the privileged roles with an in-force "
         "Conditional Access policy (Microsoft's template 'Require phishing-resistant MFA for administrators')."
     ),
-    cases=(ADMIN_WITHOUT_PHISHING_RESISTANT, PHISHING_RESISTANT_POLICY_REPORT_ONLY, ADMIN_WITH_WINDOWS_HELLO),
+    cases=(
+        ADMIN_WITHOUT_PHISHING_RESISTANT,
+        PHISHING_RESISTANT_POLICY_REPORT_ONLY,
+        PHISHING_RESISTANT_POLICY_ADMIN_PORTALS_ONLY,
+        ADMIN_WITH_WINDOWS_HELLO,
+    ),
 )
 def admin_no_phishing_resistant_mfa(model: TenantModel, ctx: RuleContext) -> Iterator[Finding]:
     """Enabled holders of a privileged role (active or eligible; emergency access accounts are
     ``emergency-access-weak``'s, sync-only accounts are not admins) with no phishing-resistant method registered
     (passkey/FIDO2, Windows Hello for Business, macOS platform credential, certificate), or that no in-force policy for
-    All resources or the admin portals requires the phishing-resistant authentication strength of — for an eligible
-    holder, on activation (SCuBA MS.AAD.3.6v1; CIS 5.2.2.5; Learn "Require phishing-resistant MFA for
-    administrators" and "Authentication strengths"). Evidence says which is missing; an admin absent from the
+    All resources requires the phishing-resistant authentication strength of — for an eligible holder, on activation
+    (SCuBA MS.AAD.3.6v1 and Maester CISA.MS.AAD.3.6 count only All resources; CIS 5.2.2.5; Learn "Require
+    phishing-resistant multifactor authentication for administrators" and "Authentication strengths"). A policy for
+    the Microsoft Admin Portals alone does not count (the admin reaches Exchange, SharePoint and Graph with a weaker
+    method): ``portals_only_policies`` names it. Evidence says which is missing; an admin absent from the
     registration report is judged on the policy alone."""
     users = model.users
     mask = users["enabled"] & users["privileged_admin"] & mfa_admin(users) & ~users["is_emergency_access"]
@@ -313,6 +328,8 @@ def admin_no_phishing_resistant_mfa(model: TenantModel, ctx: RuleContext) -> Ite
             "required_by": policies,
             "phishing_resistant_policies_in_tenant": list(model.phishing_resistant_policies),
         }
+        if not policies and model.portals_only_phishing_resistant:
+            evidence["portals_only_policies"] = list(model.portals_only_phishing_resistant)
         yield user_finding(ctx, row, evidence)
 
 

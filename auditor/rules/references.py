@@ -424,9 +424,9 @@ _REFERENCES: dict[str, tuple[Reference, ...]] = {
     ),
     "admin-no-phishing-resistant-mfa": (
         # ScubaGear's MS.AAD.3.6v1 check (AADConfig.rego) and Maester's CISA.MS.AAD.3.6 both count only a policy
-        # whose includeApplications has "All"; this rule also accepts one for Microsoft Admin Portals.
-        _adj(AAD_3_6, "SCuBA counts only a policy for All resources; the rule also accepts Microsoft Admin Portals"),
-        _adj(CISA_MS_AAD_3_6, "Maester checks for All resources; the rule also accepts Microsoft Admin Portals"),
+        # whose includeApplications has "All"; so does this rule (an Admin-Portals-only policy is named, not counted).
+        AAD_3_6,
+        CISA_MS_AAD_3_6,
         CIS_5_2_2_5,
         L_ADMIN_PHISH_RESISTANT,
         L_STRENGTHS,

@@ -7,7 +7,7 @@ from typing import Any
 from auditor.config import parse_config
 from auditor.model.ca_semantics import AZURE_MANAGEMENT, EXCHANGE_ONLINE, SHAREPOINT_ONLINE, policy_semantics
 from auditor.model.tenant import TenantModel, build_model
-from auditor.testing import GA, HELPDESK, baseline, ca_policy, snapshot_of
+from auditor.testing import GA, HELPDESK, admin_policy_for_portals_only, baseline, ca_policy, snapshot_of
 
 
 def model(records: dict[str, Any], config: dict | None = None) -> TenantModel:
@@ -184,6 +184,7 @@ def test_user_excluded_from_one_baseline_but_covered_by_another_all_resources_po
 
 def test_eligible_holder_of_excluded_role_is_excluded_on_activation() -> None:
     records = baseline()
+    admin_policy_for_portals_only(records)  # the admins' own policy would cover them for MFA
     records["role_eligibility"] = [
         {"id": "re-1", "principalId": "u-bob", "roleDefinitionId": GA, "directoryScopeId": "/"}
     ]

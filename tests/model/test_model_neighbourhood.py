@@ -85,7 +85,14 @@ def test_a_policy_requires_phishing_resistant_mfa_only_when_nothing_else_can_sat
     custom = {"id": "s-1", "allowedCombinations": ["fido2", "windowsHelloForBusiness"]}
     weak = {"id": "s-2", "allowedCombinations": ["fido2", "password,sms"]}
     assert requires_phishing_resistant(_policy({"authenticationStrength": pr}, ["All"]))
-    assert requires_phishing_resistant(_policy({"authenticationStrength": custom}, ["MicrosoftAdminPortals"]))
+    assert requires_phishing_resistant(_policy({"authenticationStrength": custom}, ["All"]))
+    # the Microsoft Admin Portals alone do not count (SCuBA MS.AAD.3.6v1, Maester, Microsoft's template: All resources)
+    portals = _policy({"authenticationStrength": custom}, ["MicrosoftAdminPortals"])
+    assert not requires_phishing_resistant(portals)
+    assert requires_phishing_resistant(portals, target="MicrosoftAdminPortals")
+    assert not requires_phishing_resistant(
+        _policy({"authenticationStrength": custom}, ["All", "MicrosoftAdminPortals"]), target="MicrosoftAdminPortals"
+    )
     assert not requires_phishing_resistant(_policy({"authenticationStrength": weak}, ["All"]))
     assert not requires_phishing_resistant(_policy({"authenticationStrength": pr}, ["All"], "disabled"))
     assert not requires_phishing_resistant(_policy({"authenticationStrength": pr}, ["some-app"]))

@@ -7,7 +7,7 @@ from typing import Any
 from auditor.config import parse_config
 from auditor.model.special_accounts import DIRECTORY_SYNC_ACCOUNTS, ON_PREMISES_DIRECTORY_SYNC_ACCOUNT
 from auditor.model.tenant import TenantModel, build_model
-from auditor.testing import GA, baseline, snapshot_of, user
+from auditor.testing import GA, admin_policy_for_portals_only, baseline, snapshot_of, user
 
 
 def model(records: dict[str, Any], config: dict | None = None) -> TenantModel:
@@ -89,6 +89,7 @@ def test_pim_for_groups_eligible_members_are_eligible_admins() -> None:
 
 def test_pim_for_groups_eligible_member_of_an_excluded_role_is_excluded_on_activation() -> None:
     records = baseline()
+    admin_policy_for_portals_only(records)  # the admins' own policy would cover them for MFA
     records["role_assignments"].append(
         {
             "id": "ra-g",

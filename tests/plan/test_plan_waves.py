@@ -5,7 +5,7 @@ from __future__ import annotations
 from plan_tenants import FORMULA_NAME, all_safe, model_of, none_safe
 
 from auditor.plan import ADMINS, COVER_FIRST, LEGACY, NOTHING_TO_BREAK, STEPS, MigrationPlan, PlanUser, build_plan
-from auditor.testing import ca_policy, sign_in
+from auditor.testing import admin_policy_for_portals_only, ca_policy, sign_in
 
 
 def _by_upn(plan: MigrationPlan) -> dict[str, PlanUser]:
@@ -72,6 +72,7 @@ def test_steps_always_follow_the_documented_order() -> None:
 
 def test_uncovered_admin_with_legacy_sign_ins_covers_first_then_joins_the_last_wave() -> None:
     r = none_safe()
+    admin_policy_for_portals_only(r)  # the admins' All-resources policy would cover them for MFA
     r["conditional_access"][0] = ca_policy(
         "ca-mfa", "MFA for everyone", grant=["mfa"], users={"excludeUsers": ["u-dave", "u-alice"]}
     )
@@ -92,6 +93,7 @@ def test_security_defaults_cover_everyone() -> None:
 
 def test_report_only_baseline_covers_nobody_and_says_why() -> None:
     r = all_safe()
+    admin_policy_for_portals_only(r)  # the admins' All-resources policy would cover them for MFA
     r["conditional_access"][0]["state"] = "enabledForReportingButNotEnforced"
     plan = build_plan(model_of(r))
     assert {u.wave for u in plan.users} == {COVER_FIRST}

@@ -12,7 +12,18 @@ from auditor.rules.admins import ADMIN_ENFORCED_WITH_LEGACY, STALE_ADMIN_WITH_FA
 from auditor.rules.conditional_access import EXCLUDED_USERS, RISK_ONLY_MFA
 from auditor.rules.locations import LEGACY_TRUSTED_IPS
 from auditor.rules.mailboxes import SMTP_ORG_ON_NULL_INHERITS
-from auditor.testing import HELPDESK, NOW, Records, ago, baseline, baseline_config, sign_in, snapshot_of, user
+from auditor.testing import (
+    HELPDESK,
+    NOW,
+    Records,
+    admin_policy_for_portals_only,
+    ago,
+    baseline,
+    baseline_config,
+    sign_in,
+    snapshot_of,
+    user,
+)
 
 
 def run(records: Records, config: dict[str, Any] | None = None, failed: dict[str, str] | None = None) -> AuditResult:
@@ -87,13 +98,21 @@ def test_service_signal_in_evidence_via_group_config() -> None:
 
 def test_ca_role_exclusion_resolves_roles_outside_configured_admin_roles() -> None:
     records = baseline()
+    admin_policy_for_portals_only(records)  # the admins' All-resources policy would cover them for MFA
     records["role_assignments"].append(
         {"id": "ra-bob", "principalId": "u-bob", "roleDefinitionId": HELPDESK, "directoryScopeId": "/"}
     )
     records["conditional_access"][0]["conditions"]["users"]["excludeRoles"] = [HELPDESK]
     result = run(records, {"classification": {"admin_roles": ["Global Administrator"]}})
     found = {(f.rule_id, f.entity_name): f for f in result.findings}
-    assert set(found) == {("ca-mfa-excluded", "bob@contoso.com")}
+    # alice (Global Administrator) now has no policy for All resources requiring phishing-resistant MFA
+    assert set(found) == {
+        ("ca-mfa-excluded", "bob@contoso.com"),
+        ("admin-no-phishing-resistant-mfa", "alice@contoso.com"),
+    }
+    assert found[("admin-no-phishing-resistant-mfa", "alice@contoso.com")].evidence["portals_only_policies"] == [
+        "Phishing-resistant MFA for admins"
+    ]
     finding = found[("ca-mfa-excluded", "bob@contoso.com")]
     assert finding.severity == "medium"  # not an admin under this configuration
     assert finding.evidence["excluded_from"] == [
