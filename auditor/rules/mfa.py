@@ -176,7 +176,7 @@ def _legacy_blocked(model: TenantModel, cov: Any) -> bool:
     escalation="medium for enforced; for enabled: medium without a registered method (high when legacy auth is not "
     "blocked for the user), low with one, medium when registration is unknown",
     needs=("users", "per_user_mfa"),
-    optional_needs=("registration_details", "conditional_access", "security_defaults"),
+    optional_needs=("registration_details", "conditional_access", "security_defaults", "group_members"),
     headline="per-user-mfa",
     sheet="Daily per-user MFA",
     rationale=(
