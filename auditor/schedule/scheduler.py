@@ -24,6 +24,7 @@ from auditor.schedule.isolate import (
     run_in_child,
 )
 from auditor.schedule.logs import json_logging
+from auditor.schedule.rollup import RollupBatches, groups_by_trigger, write_group_rollup
 from auditor.schedule.signals import install_stop_signals
 from auditor.schedule.triggers import build_trigger, describe_schedule, previous_fire_time, trigger_signature
 
@@ -157,6 +158,9 @@ class AuditScheduler:
         self._running: dict[str, int] = {}
         self._running_cond = threading.Condition()
         self.started = threading.Event()
+        self._rollups = RollupBatches(
+            groups_by_trigger((t.name for t in config.tenants), lambda n: trigger_signature(self.trigger_for(n)))
+        )
 
     def trigger_for(self, tenant: str) -> BaseTrigger:
         """The tenant's own trigger: its ``overrides.schedule`` over the global schedule (or the
@@ -456,12 +460,13 @@ class AuditScheduler:
             from auditor.history import TenantBusy
 
             started = self.clock()
+            settled: tuple[str | None, str] | None = None  # (run id, problem) once the tenant's run is over
             try:
                 with self.store.tenant_lock(tenant, owner=self.owner, ttl_seconds=self.lock_ttl_seconds):
                     self.log.info("audit started", extra={"event": "audit_started", "tenant": tenant})
                     outcome = self._audit(tenant)
             except RunDeadlineExceeded as exc:
-                self._record_abandoned(tenant, started, str(exc))
+                settled = (self._record_abandoned(tenant, started, str(exc)), str(exc))
             except TenantBusy as exc:
                 self.log.warning(
                     str(exc),
@@ -473,6 +478,7 @@ class AuditScheduler:
                     },
                 )
             except AuditorError as exc:
+                settled = (None, str(exc))
                 self.log.error(
                     str(exc),
                     extra={
@@ -483,26 +489,38 @@ class AuditScheduler:
                     },
                 )
             except ChildAuditCrashed as exc:
+                settled = (None, f"audit crashed: {exc.kind}")
                 self.log.error(
                     f"audit crashed: {exc}",
                     extra={"event": "audit_crashed", "tenant": tenant, "error": exc.kind, "traceback": exc.details},
                 )
             except Exception as exc:
+                settled = (None, f"audit crashed: {type(exc).__name__}")
                 self.log.error(
                     f"audit crashed: {type(exc).__name__}: {exc}",
                     exc_info=True,
                     extra={"event": "audit_crashed", "tenant": tenant, "error": type(exc).__name__},
                 )
             else:
+                facts = _describe(outcome)
+                settled = (facts.get("run_id"), "")
                 self.log.info(
                     "audit finished",
                     extra={
                         "event": "audit_finished",
                         "tenant": tenant,
                         "seconds": round((self.clock() - started).total_seconds(), 3),
-                        **_describe(outcome),
+                        **facts,
                     },
                 )
+            if settled is not None:
+                self._settle_for_rollup(tenant, *settled)
+
+    def _settle_for_rollup(self, tenant: str, run_id: str | None, problem: str) -> None:
+        """When this completes the tenant's schedule group, write the group's cross-tenant roll-up."""
+        group = self._rollups.settle(tenant, run_id, problem)
+        if group is not None:
+            write_group_rollup(self.config, self.store, group)
 
     def _audit(self, tenant: str) -> Any:
         """One audit within the run deadline: in a child process killed at the deadline (``isolate``), else
@@ -519,7 +537,7 @@ class AuditScheduler:
                 "(schedule.run_deadline_seconds); its process was killed, lock released, run recorded as failed"
             ) from exc
 
-    def _record_abandoned(self, tenant: str, started: datetime, reason: str) -> None:
+    def _record_abandoned(self, tenant: str, started: datetime, reason: str) -> str:
         """The run deadline passed: the lock is already released; record the run as failed."""
         from auditor.findings import AuditResult, RunInfo
 
@@ -533,6 +551,7 @@ class AuditScheduler:
         except AuditorError as exc:
             reason = f"{reason}; recording it failed: {exc}"
         self.log.error(reason, extra={"event": "audit_abandoned", "tenant": tenant, "run_id": run.id})
+        return run.id
 
 
 class RunDeadlineExceeded(AuditorError):
