@@ -1,5 +1,5 @@
 """Shared fixtures (the service fixtures live in ``services.py`` so tests can import its helpers)."""
 
-from services import amqp_url, chromium_path, postgres_url, require_service
+from services import amqp_url, chromium_path, postgres_url, require_service, soffice
 
-__all__ = ["amqp_url", "chromium_path", "postgres_url", "require_service"]
+__all__ = ["amqp_url", "chromium_path", "postgres_url", "require_service", "soffice"]

@@ -71,6 +71,15 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
+@pytest.fixture
+def soffice() -> str:
+    """LibreOffice's ``soffice`` (the review workbook is opened in LibreOffice Calc by the tests)."""
+    path = shutil.which("soffice") or shutil.which("libreoffice")
+    if path is None:
+        unavailable("LibreOffice (soffice) is not installed (apt-get install libreoffice-calc-nogui)")
+    return path
+
+
 @contextmanager
 def fresh_postgres_database(postgres_url: str, prefix: str = "entra_test") -> Iterator[str]:
     """Create a throw-away database on the server of ``postgres_url``; drop it afterwards."""

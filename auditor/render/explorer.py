@@ -38,7 +38,8 @@ EVIDENCE_VALUES = 40  # evidence values per finding in the explorer
 GZIP_LEVEL = 6  # level 9 saves ~3% more for twice the time
 
 
-def _day(value: Any) -> str:
+def day_text(value: Any) -> str:
+    """A date or datetime (or ISO text) as ``YYYY-MM-DD``; empty for none."""
     if value is None or value == "":
         return ""
     if isinstance(value, datetime | date):
@@ -70,7 +71,7 @@ def findings_data(view: ReportContext) -> dict[str, Any]:
     titles = {s.id: s.outcome.title for s in view.rule_sections}
     findings = view.findings
     first_seen = {f.first_seen for f in findings}  # a few distinct values: format each once
-    day_of = {value: _day(value) for value in first_seen}
+    day_of = {value: day_text(value) for value in first_seen}
     types, type_ix = _index({f.entity_type for f in findings})
     statuses, status_ix = _index({f.status for f in findings} | {"open", "waived"})
     changes, change_ix = _index({f.change or "" for f in findings})
@@ -97,7 +98,7 @@ def findings_data(view: ReportContext) -> dict[str, Any]:
         ev_c.append(evidence.setdefault(_evidence(f.evidence), len(evidence)))
         if f.waiver:
             w = f.waiver
-            key = (str(w.get("reason") or ""), str(w.get("approved_by") or ""), _day(w.get("expires")) or "never")
+            key = (str(w.get("reason") or ""), str(w.get("approved_by") or ""), day_text(w.get("expires")) or "never")
             waived[str(row)] = waivers.setdefault(key, len(waivers))
     return {
         "sev": list(SEVERITIES),

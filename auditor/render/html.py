@@ -15,7 +15,7 @@ import base64
 import hashlib
 import json
 from collections import Counter
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from auditor.render.change import plan_progress
 from auditor.render.charts import report_charts
 from auditor.render.context import DEFAULT_FALLBACK_CAP, ReportContext
 from auditor.render.evidence import evidence_summary, flatten_evidence
-from auditor.render.explorer import findings_data, packed
+from auditor.render.explorer import day_text, findings_data, packed
 from auditor.render.registry import renderer
 from auditor.render.templating import make_environment, template_dir
 
@@ -46,14 +46,6 @@ def _when(value: datetime | None) -> str:
     if value is None:
         return ""
     return value.strftime("%Y-%m-%d %H:%M UTC") if value.tzinfo else value.strftime("%Y-%m-%d %H:%M")
-
-
-def _day(value: Any) -> str:
-    if value is None or value == "":
-        return ""
-    if isinstance(value, datetime | date):
-        return value.strftime("%Y-%m-%d")
-    return str(value)[:10]
 
 
 def _csp_hash(text: str) -> str:
@@ -98,7 +90,7 @@ def render_html_text(view: ReportContext, *, cap: int = DEFAULT_FALLBACK_CAP) ->
     env = make_environment(
         {
             "when": _when,
-            "day": _day,
+            "day": day_text,
             "flatten": flatten_evidence,
             "summary": evidence_summary,
             "sev_counts": severity_counts,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +14,6 @@ import jsonschema
 import openpyxl
 import pytest
 from render_sample import FORMULA, XSS, evaluated
-from services import unavailable
 
 from auditor.findings import AuditResult, Finding, RuleOutcome, RunInfo
 from auditor.render.context import build_report_context
@@ -194,14 +192,6 @@ def test_controls_sheet_read_back(tmp_path: Path) -> None:
     assert rows[("EIDSCA", "EIDSCA.AG01")]["Status"] == "disabled"
     assert rows[("Maester", "MT.2")]["Status"] == "waived"
     assert "rule-na" in rows[("CIS M365 v7.0", "2.1")]["Note"]
-
-
-@pytest.fixture
-def soffice() -> str:
-    path = shutil.which("soffice") or shutil.which("libreoffice")
-    if path is None:
-        unavailable("LibreOffice (soffice) is not installed (apt-get install libreoffice-calc-nogui)")
-    return path
 
 
 def test_controls_sheet_in_libreoffice(tmp_path: Path, soffice: str) -> None:

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from services import unavailable
 
 from auditor.config import AuditorConfig
@@ -23,14 +22,6 @@ from auditor.demo import demo_snapshot
 from auditor.pipeline import run_audit
 
 ALL_SHEETS_CSV = "csv:Text - txt - csv (StarCalc):44,34,UTF8,1,,0,false,true,false,false,false,-1"
-
-
-@pytest.fixture
-def soffice() -> str:
-    path = shutil.which("soffice") or shutil.which("libreoffice")
-    if path is None:
-        unavailable("LibreOffice (soffice) is not installed (apt-get install libreoffice-calc-nogui)")
-    return path
 
 
 def test_libreoffice_reads_every_sheet_of_the_demo_workbook(tmp_path: Path, soffice: str) -> None:

@@ -12,22 +12,12 @@ from datetime import datetime
 from pathlib import Path
 
 import openpyxl
-import pytest
-from services import unavailable
 
 from auditor.config import AuditorConfig
 from auditor.findings import Review
 from auditor.pipeline import run_audit
 from auditor.review import read_reviews
 from auditor.review.store import carry_forward
-
-
-@pytest.fixture
-def soffice() -> str:
-    path = shutil.which("soffice") or shutil.which("libreoffice")
-    if path is None:
-        unavailable("LibreOffice (soffice) is not installed (apt-get install libreoffice-calc-nogui)")
-    return path
 
 
 def test_a_workbook_saved_by_libreoffice_carries_its_decisions(tmp_path: Path, soffice: str) -> None:
