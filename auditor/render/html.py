@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -31,15 +30,9 @@ from auditor.render.explorer import day_text, findings_data, packed
 from auditor.render.registry import renderer
 from auditor.render.templating import make_environment, template_dir
 
-__all__ = ["findings_data", "render_html", "render_html_text", "script_json"]
+__all__ = ["findings_data", "render_html", "render_html_text"]
 
 HEADLINE_ENTITIES = 3  # entity names a headline summary names per rule
-_JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026", 0x2028: "\\u2028", 0x2029: "\\u2029"}
-
-
-def script_json(value: Any) -> str:
-    """JSON safe to place inside a ``<script>`` element: ``</script>`` and ``<!--`` cannot appear."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).translate(_JSON_ESCAPES)
 
 
 def _when(value: datetime | None) -> str:

@@ -11,16 +11,18 @@ Tenant names and error texts are tenant data: escaped in HTML, neutralised in th
 from __future__ import annotations
 
 import html
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from typing import Any
 
+from auditor.errors import UsageError
 from auditor.findings import SEVERITIES, AuditResult
 from auditor.history.rows import RunRow
+from auditor.render.atomic import atomic_write
 from auditor.render.safe import visible
 
 HTML_NAME = "rollup.html"
@@ -110,12 +112,20 @@ def row_from_run(tenant: str, run: RunRow | None, problem: str = "") -> RollupRo
     return row
 
 
-def _atomic(path: Path, data: bytes) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-    return path
+def row_from_history(tenant: str, history: Any, run_id: str | None, problem: str = "") -> RollupRow:
+    """The roll-up row of the run ``run_id`` as ``history`` recorded it; without a run id, or when the run is
+    not (or no longer) in the history, a failed row that says why."""
+    run = None
+    if run_id and history is not None:
+        try:
+            run = history.get_run(run_id)
+        except UsageError:  # pruned or never recorded
+            problem = problem or f"run {run_id} is not in the history"
+        except Exception as exc:  # history unreadable: the row says so, the roll-up is still written
+            problem = problem or f"history could not be read: {exc}"
+    elif run_id:
+        problem = problem or "no history to read the run from"
+    return row_from_run(tenant, run, problem)
 
 
 def render_rollup_html(rows: Sequence[RollupRow], path: Path, generated: datetime) -> Path:
@@ -153,7 +163,7 @@ changes since each tenant's previous run, and rules that could not be assessed.<
 </tbody><tfoot>{foot}</tfoot></table>
 </body></html>
 """
-    return _atomic(path, page.encode("utf-8"))
+    return atomic_write(path, page.encode("utf-8"))
 
 
 def render_rollup_xlsx(rows: Sequence[RollupRow], path: Path) -> Path:
@@ -172,7 +182,7 @@ def render_rollup_xlsx(rows: Sequence[RollupRow], path: Path) -> Path:
     book = xs.Workbook(buffer)
     table_sheet(book, SHEET, [Col(h, w) for h, w in zip(HEADERS, widths, strict=True)], [r.cells() for r in rows])
     book.close()
-    return _atomic(path, buffer.getvalue())
+    return atomic_write(path, buffer.getvalue())
 
 
 def compose_rollup_email(

@@ -27,6 +27,7 @@ from auditor.errors import AuditorError
 from auditor.findings import DECISIONS, Review
 from auditor.gcpause import gc_paused
 from auditor.render.safe import FORMULA_PREFIXES
+from auditor.render.xlsx_stream import col_letter
 from auditor.review.xlsx_read import Cell, XlsxReader
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -72,14 +73,6 @@ class ReviewedWorkbook:
     warnings: list[str] = field(default_factory=list)
     tenant: str | None = None
     sheets: list[str] = field(default_factory=list)
-
-
-def _col(index: int) -> str:
-    out = ""
-    while index:
-        index, rem = divmod(index - 1, 26)
-        out = chr(65 + rem) + out
-    return out
 
 
 def _cap(name: str) -> int:
@@ -170,7 +163,7 @@ def _row(
 ) -> ReviewRow | None:
     def cell(name: str) -> tuple[Any, str]:
         i = index[name]
-        where = f"'{sheet}'!{_col(i)}{number}"
+        where = f"'{sheet}'!{col_letter(i)}{number}"
         c = cells.get(i)
         if c is None:
             return None, where

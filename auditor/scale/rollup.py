@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from auditor.config import AuditorConfig
-from auditor.errors import UsageError
 from auditor.scale.claims import ClaimStore
 from auditor.scale.settings import redact
 
@@ -34,19 +33,15 @@ def period_folder(period: str) -> str:
 
 def rollup_rows(claims: list[dict[str, Any]], history: Any) -> list[Any]:
     """One roll-up row per claim of the period, from the run its claim recorded."""
-    from auditor.render.rollup import row_from_run
+    from auditor.render.rollup import row_from_history
 
     rows = []
     for claim in sorted(claims, key=lambda c: str(c["tenant"])):
-        run, problem = None, str(claim.get("error") or "")
-        if claim["state"] == "done" and claim.get("run_id") and history is not None:
-            try:
-                run = history.get_run(claim["run_id"])
-            except UsageError:  # pruned or never recorded
-                problem = problem or f"run {claim['run_id']} is not in the history"
-        elif claim["state"] == "done":
+        problem = str(claim.get("error") or "")
+        run_id = claim.get("run_id") if claim["state"] == "done" else None
+        if claim["state"] == "done" and not run_id:
             problem = problem or "no run recorded"
-        rows.append(row_from_run(str(claim["tenant"]), run, problem))
+        rows.append(row_from_history(str(claim["tenant"]), history, run_id, problem))
     return rows
 
 

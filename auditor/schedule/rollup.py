@@ -57,24 +57,10 @@ def groups_by_trigger(tenants: Iterable[str], signature: Callable[[str], Any]) -
 
 def write_group_rollup(config: Any, history: Any, settled: dict[str, Settled]) -> dict[str, Any]:
     """The roll-up of one settled group, rows from history (never raises; see ``pipeline.write_rollup_rows``)."""
-    from auditor.errors import UsageError
     from auditor.pipeline import write_rollup_rows
-    from auditor.render.rollup import row_from_run
+    from auditor.render.rollup import row_from_history
 
-    rows = []
-    for tenant in sorted(settled):
-        outcome = settled[tenant]
-        run, problem = None, outcome.problem
-        if outcome.run_id:
-            try:
-                run = history.get_run(outcome.run_id)
-            except UsageError:
-                problem = problem or f"run {outcome.run_id} is not in the history"
-            except Exception as exc:  # history unreadable: the row says so, the roll-up is still written
-                problem = problem or f"history could not be read: {exc}"
-        elif not problem:
-            problem = "no run recorded"
-        rows.append(row_from_run(tenant, run, problem))
+    rows = [row_from_history(t, history, settled[t].run_id, settled[t].problem) for t in sorted(settled)]
     files: dict[str, Any] = write_rollup_rows(config, rows)
     log.info("cross-tenant roll-up written", extra={"event": "rollup_written", "tenants": sorted(settled)})
     return files

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -10,7 +9,8 @@ import pytest
 from render_sample import XSS, evaluated, explorer_data, make_context
 
 from auditor.render.context import build_report_context
-from auditor.render.html import render_html, render_html_text, script_json
+from auditor.render.explorer import packed, unpacked
+from auditor.render.html import render_html, render_html_text
 
 
 @pytest.fixture
@@ -37,9 +37,9 @@ def test_tenant_values_escaped_and_no_external_references(render_result) -> None
 
 
 def test_embedded_json_cannot_break_out() -> None:
-    text = script_json({"x": "</script><script>alert(1)</script>", "y": "<!--", "z": "\u2028"})
+    text = packed({"x": "</script><script>alert(1)</script>", "y": "<!--", "z": "\u2028"})
     assert "<" not in text and ">" not in text and "\u2028" not in text
-    assert json.loads(text)["x"] == "</script><script>alert(1)</script>"
+    assert unpacked(text)["x"] == "</script><script>alert(1)</script>"
 
 
 def test_nojs_content_grouped_by_rule_and_capped() -> None:

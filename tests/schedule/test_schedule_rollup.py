@@ -53,6 +53,7 @@ def test_a_schedule_group_gets_one_rollup_once_every_tenant_has_run(tmp_path: Pa
     assert _rollups(tmp_path) == []  # fabrikam has not run yet
     sched.run_tenant("fabrikam")
     [page] = _rollups(tmp_path)
+    assert page.stat().st_mode & 0o777 == 0o600  # owner-only, like every report
     text = page.read_text(encoding="utf-8")
     assert "contoso" in text and "fabrikam" in text and "tailspin" not in text
     assert "environment variable NOPE" in text  # the failed tenant's row says why
