@@ -15,7 +15,9 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,24 @@ def make_engine(url: str | URL) -> Engine:
         raise StorageError(f"Cannot use the history database {safe_url(parsed)} ({exc}).") from exc
 
 
+def _set_wal(cur: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting for the lock it needs. Switching a new database file to WAL takes
+    an exclusive lock, and SQLite answers "database is locked" at once (no busy handler) when several
+    processes open the fresh file together (workers starting at once); once the file is in WAL mode the
+    pragma is a no-op that never waits."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS
+    delay = 0.01
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
 def _install_sqlite_transactions(engine: Engine) -> None:
     memory = engine.url.database in (None, "", ":memory:")
 
@@ -129,7 +149,7 @@ def _install_sqlite_transactions(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         if not memory:
-            cur.execute("PRAGMA journal_mode=WAL")
+            _set_wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
